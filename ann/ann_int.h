@@ -1,0 +1,77 @@
+/* ann/ann_int.h — private layout of spar_ann and helpers shared by flat.c, hnsw.c and io.c.
+ * Public contract: include/spar/spar_ann.h. Nothing outside ann/ includes this. */
+#ifndef SPAR_ANN_INT_H
+#define SPAR_ANN_INT_H
+
+#include "ann/kernels.h"
+#include "common/common.h"
+#include "spar/spar_ann.h"
+
+#define SPAR_HNSW_MAX_LEVEL 16
+
+struct spar_ann {
+    spar_ann_kind kind;
+    spar_metric metric;
+    uint32_t dim;          /* floats per vector; bits per code for binary */
+    uint64_t n;
+    float *vecs;           /* n * dim, 64-byte aligned (flat, hnsw) */
+    uint64_t *codes;       /* n * words (binary) */
+    uint32_t words;        /* 64-bit words per code */
+    uint8_t *deleted;      /* n flags, NULL until the first delete */
+    const spar_ann_kernels *kern;
+    /* HNSW */
+    uint32_t M, M0, ef_construction;
+    uint64_t seed;
+    uint32_t *links0;      /* n * (1 + M0): count, then neighbours */
+    uint32_t **links_up;   /* n entries; node i with level L>0 owns L * (1 + M) slots, else NULL */
+    uint8_t *levels;       /* n */
+    uint32_t entry;
+    int max_level;
+};
+
+typedef struct spar_dist_id {
+    float d;
+    uint32_t id;
+} spar_dist_id;
+
+/* Binary heaps of (dist, id). Max-heap keeps the worst on top (results); min-heap the best (candidates).
+ * Order is total: by dist, then id, so results never depend on insertion order among equal distances. */
+typedef struct spar_dheap {
+    spar_dist_id *a;
+    uint32_t n, cap;
+} spar_dheap;
+
+struct spar_ann_scratch {
+    uint32_t *visited; /* epoch tags, n entries */
+    uint32_t epoch;
+    uint64_t n_alloc;
+    spar_dheap cand, res;
+    float *qbuf;       /* normalised query for cosine */
+    uint32_t *nbuf;    /* neighbour copy during build */
+};
+
+static inline int spar_di_less(spar_dist_id a, spar_dist_id b) { return a.d < b.d || (a.d == b.d && a.id < b.id); }
+
+spar_status spar_dheap_reserve(spar_dheap *h, uint32_t cap);
+void spar_dheap_push_max(spar_dheap *h, spar_dist_id x); /* top = worst */
+spar_dist_id spar_dheap_pop_max(spar_dheap *h);
+void spar_dheap_push_min(spar_dheap *h, spar_dist_id x); /* top = best */
+spar_dist_id spar_dheap_pop_min(spar_dheap *h);
+
+/* Distance between stored vector i and query q (already normalised for cosine). */
+static inline float spar_ann_dist(const spar_ann *ix, const float *q, uint32_t i) {
+    const float *v = ix->vecs + (size_t)i * ix->dim;
+    return ix->metric == SPAR_METRIC_L2 ? ix->kern->l2sq(q, v, ix->dim) : -ix->kern->dot(q, v, ix->dim);
+}
+
+void *spar_ann_aligned_alloc(size_t bytes);
+spar_status spar_ann_alloc(spar_ann_kind kind, spar_metric metric, uint32_t dim, uint64_t n, spar_ann **out);
+void spar_ann_normalize(float *v, uint32_t dim);
+/* Prepare the query in s->qbuf (copy, normalised for cosine); returns the pointer to use. */
+const float *spar_ann_prepare_query(const spar_ann *ix, spar_ann_scratch *s, const float *q);
+spar_status spar_ann_scratch_reserve(spar_ann_scratch *s, const spar_ann *ix, uint32_t ef);
+
+spar_status spar_hnsw_search(const spar_ann *ix, spar_ann_scratch *s, const float *q, uint32_t k, uint32_t ef,
+                             spar_ann_hit *hits, size_t *n_hits);
+
+#endif

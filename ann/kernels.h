@@ -1,0 +1,27 @@
+/* ann/kernels.h — distance kernels for ann/: squared L2, dot product, Hamming.
+ * Each kernel has a portable scalar twin; x86 AVX2/FMA/POPCNT versions are compiled per function with
+ * target attributes and picked once at first use (cpuid), so the library still runs on older CPUs.
+ * tests/unit/test_ann_kernels.c checks every SIMD kernel against its scalar twin. */
+#ifndef SPAR_ANN_KERNELS_H
+#define SPAR_ANN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef float (*spar_f32_dist_fn)(const float *a, const float *b, size_t d);
+typedef uint32_t (*spar_hamming_fn)(const uint64_t *a, const uint64_t *b, size_t n_words);
+
+typedef struct spar_ann_kernels {
+    spar_f32_dist_fn l2sq;  /* sum (a-b)^2 */
+    spar_f32_dist_fn dot;   /* sum a*b */
+    spar_hamming_fn hamming;
+    const char *name;       /* "scalar" or "avx2" */
+} spar_ann_kernels;
+
+/* The best kernels this CPU supports (thread-safe, computed once). SPAR_ANN_KERNELS=scalar forces scalar. */
+const spar_ann_kernels *spar_ann_kernels_get(void);
+const spar_ann_kernels *spar_ann_kernels_scalar(void);
+/* NULL when the CPU lacks AVX2+FMA+POPCNT. */
+const spar_ann_kernels *spar_ann_kernels_avx2(void);
+
+#endif
