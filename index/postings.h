@@ -16,6 +16,8 @@
 
 #define SPAR_BLOCK_SIZE 128
 #define SPAR_DOCID_END UINT32_MAX
+#define SPAR_POSTINGS_ENTRY_BYTES 24 /* one block-table entry, see docs/format/postings.md */
+#define SPAR_POSTINGS_ALIGN 16       /* lists with a full block should start at this alignment (speed only) */
 
 /* BM25 term-frequency part with Lucene >= 8 semantics (no (k1+1) factor; ranking is identical):
  *   tfpart(tf, dl) = tf / (tf + k1 * (1 - b + b * dl / avgdl)),   score = idf * tfpart
@@ -46,19 +48,25 @@ typedef struct spar_cursor {
     uint32_t sblock;           /* (ro) index of the shallow block */
     uint32_t sblock_last;      /* (ro) last docid of the shallow block; SPAR_DOCID_END past the end */
     /* private: */
-    const uint8_t *table;      /* block table */
+    const uint8_t *table;      /* block table, SPAR_POSTINGS_ENTRY_BYTES per block */
     const uint8_t *data;       /* block data */
-    const uint8_t *end;
+    const uint8_t *end;        /* end of the list */
+    const uint8_t *tf_data;    /* packed tfs of the decoded block */
     uint32_t n_blocks;
-    uint32_t block;            /* decoded block index */
+    uint32_t block;            /* decoded block index (n_blocks when exhausted) */
     uint32_t pos, n_in_block;  /* position inside decoded block */
+    uint32_t tf_bits;          /* bit width of the decoded block's tfs */
     int freqs_decoded;
-    uint32_t docs[SPAR_BLOCK_SIZE];
-    uint32_t freqs[SPAR_BLOCK_SIZE];
+    _Alignas(16) uint32_t docs[SPAR_BLOCK_SIZE];
+    _Alignas(16) uint32_t freqs[SPAR_BLOCK_SIZE];
 } spar_cursor;
 
-/* Encode one list (docids strictly ascending, tf >= 1) into `out` (grown with realloc); fills ti
- * except offset. doclens[docid] gives document lengths; k1/b/avgdl are the recorded BM25 params. */
+/* Encode one list (docids strictly ascending, < SPAR_DOCID_END, tf >= 1) by appending it to `out` (grown
+ * with realloc); fills ti (offset = 0; the segment writer sets it). doclens[docid] gives document lengths
+ * (NULL: lengths unknown, min_dl = 0 and tf-parts bound with dl = 0); k1/b/avgdl are the recorded BM25
+ * params. The stored max_tfpart values are upper bounds: the exact value computed in double, raised by a
+ * relative 1e-6 so float re-computations by the query side never exceed them.
+ * @return SPAR_OK, SPAR_E_INVALID_ARG (unsorted docids, tf 0), SPAR_E_NOMEM. */
 typedef struct spar_buf {
     uint8_t *data;
     size_t len, cap;
@@ -71,13 +79,17 @@ spar_status spar_postings_encode(const uint32_t *docids, const uint32_t *tfs, ui
  * < n_docs). Used by verify and fuzzing. @return SPAR_OK or SPAR_E_CORRUPT. */
 spar_status spar_postings_check(const uint8_t *buf, size_t len, const spar_term_info *ti, uint32_t n_docs);
 
-/* Position a cursor on the first posting of the list at buf (as written by spar_postings_encode). */
+/* Position a cursor on the first posting of the list at buf (as written by spar_postings_encode, or
+ * accepted by spar_postings_check: the cursor trusts the list). buf must stay valid while the cursor is
+ * used. An empty list (df 0) gives docid == SPAR_DOCID_END at once. */
 void spar_cursor_open(spar_cursor *c, const uint8_t *buf, const spar_term_info *ti);
 void spar_cursor_next(spar_cursor *c);
 /* Move to the first posting with docid >= target (no-op if already there). */
 void spar_cursor_next_geq(spar_cursor *c, uint32_t target);
 uint32_t spar_cursor_freq(spar_cursor *c); /* tf of the current posting */
-/* Shallow move: position the block-max view on the block that may contain target, without decoding. */
+/* Shallow move: position the block-max view on the first block whose last docid is >= target, without
+ * decoding (past the end: sblock == n_blocks, sblock_last == SPAR_DOCID_END and the block-max values are 0).
+ * Does not move the cursor's docid. */
 void spar_cursor_shallow(spar_cursor *c, uint32_t target);
 /* Block-max data of the shallow block. */
 float spar_cursor_block_max_tfpart(const spar_cursor *c); /* at the index's recorded params */

@@ -1,0 +1,383 @@
+/* index/postings.c — posting-list codec and cursor (contract: index/postings.h; layout:
+ * docs/format/postings.md).
+ *
+ * A list is [block data ...][block table]. Each block holds up to 128 postings: the docid gaps minus one,
+ * then tf - 1, each frame-of-reference bit-packed with its own width (common/bitpack.h). The table has
+ * one fixed-size entry per block (last docid, data offset, widths, block-max data), so cursors skip and
+ * BMW/MaxScore read block maxima without touching the data. Cursors decode one block at a time into
+ * their own arrays, tfs only on demand. */
+#include "index/postings.h"
+
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/bitpack.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "spar's on-disk formats are read in place: little-endian hosts only"
+#endif
+
+/* Block-table entry (24 bytes, little-endian):
+ *   0 u32 last docid   4 u32 data offset   8 u32 max tf   12 u32 min dl   16 f32 max tfpart
+ *  20 u8 docid-gap bits  21 u8 tf bits  22 u16 reserved (0) */
+enum { E_LAST = 0, E_OFF = 4, E_MAXTF = 8, E_MINDL = 12, E_MAXTP = 16, E_BD = 20, E_BT = 21, E_RSV = 22 };
+
+static inline uint32_t rd32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static inline float rdf32(const uint8_t *p) {
+    float v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static inline void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+spar_status spar_buf_reserve(spar_buf *b, size_t extra) {
+    if (extra > SIZE_MAX - b->len) return SPAR_E_NOMEM;
+    size_t need = b->len + extra;
+    if (need <= b->cap) return SPAR_OK;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    uint8_t *p = realloc(b->data, cap);
+    if (p == NULL) return SPAR_E_NOMEM;
+    b->data = p;
+    b->cap = cap;
+    return SPAR_OK;
+}
+
+void spar_buf_free(spar_buf *b) {
+    if (b == NULL) return;
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* Upper bound of tf / (tf + k1 * (1 - b + b * dl / avgdl)) as a float (see postings.h). */
+static float tfpart_bound(uint32_t tf, uint32_t dl, float k1, float b, float avgdl) {
+    double rel = avgdl > 0 ? (double)dl / (double)avgdl : 1.0;
+    double norm = (double)k1 * (1.0 - (double)b + (double)b * rel);
+    if (norm < 0) norm = 0;
+    double tp = (double)tf / ((double)tf + norm);
+    double up = tp * (1.0 + 1e-6);
+    float f = (float)up;
+    if ((double)f < up) f = nextafterf(f, FLT_MAX);
+    return f;
+}
+
+spar_status spar_postings_encode(const uint32_t *docids, const uint32_t *tfs, uint32_t n, const uint32_t *doclens,
+                                 float k1, float b, float avgdl, spar_buf *out, spar_term_info *ti) {
+    memset(ti, 0, sizeof *ti);
+    if (n == 0) return SPAR_OK;
+    if (docids == NULL || tfs == NULL) return SPAR_E_INVALID_ARG;
+    for (uint32_t i = 0; i < n; i++) {
+        if (docids[i] == SPAR_DOCID_END || tfs[i] == 0) return SPAR_E_INVALID_ARG;
+        if (i > 0 && docids[i] <= docids[i - 1]) return SPAR_E_INVALID_ARG;
+    }
+    const uint32_t n_blocks = (uint32_t)(((uint64_t)n + SPAR_BLOCK_SIZE - 1) / SPAR_BLOCK_SIZE);
+    /* worst case: 32 bits per gap and per tf */
+    const uint64_t worst = (uint64_t)n * 8 + (uint64_t)n_blocks * SPAR_POSTINGS_ENTRY_BYTES + 8;
+    if (worst > SIZE_MAX / 2) return SPAR_E_NOMEM;
+    uint8_t *table = malloc((size_t)n_blocks * SPAR_POSTINGS_ENTRY_BYTES);
+    if (table == NULL) return SPAR_E_NOMEM;
+    spar_status st = spar_buf_reserve(out, (size_t)worst);
+    if (st != SPAR_OK) {
+        free(table);
+        return st;
+    }
+    const size_t start = out->len;
+    uint8_t *dst = out->data + start;
+    uint64_t off = 0, cf = 0;
+    uint32_t gaps[SPAR_BLOCK_SIZE], tfm[SPAR_BLOCK_SIZE];
+    uint32_t list_max_tf = 0, list_min_dl = UINT32_MAX;
+    float list_max_tp = 0;
+    for (uint32_t blk = 0; blk < n_blocks; blk++) {
+        const uint32_t first = blk * SPAR_BLOCK_SIZE;
+        const uint32_t cnt = SPAR_MIN(n - first, (uint32_t)SPAR_BLOCK_SIZE);
+        uint32_t prev_plus1 = first == 0 ? 0 : docids[first - 1] + 1;
+        uint32_t max_tf = 0, min_dl = UINT32_MAX;
+        float max_tp = 0;
+        for (uint32_t i = 0; i < cnt; i++) {
+            const uint32_t d = docids[first + i], tf = tfs[first + i];
+            gaps[i] = d - prev_plus1;
+            prev_plus1 = d + 1;
+            tfm[i] = tf - 1;
+            cf += tf;
+            const uint32_t dl = doclens ? doclens[d] : 0;
+            if (tf > max_tf) max_tf = tf;
+            if (dl < min_dl) min_dl = dl;
+            const float tp = tfpart_bound(tf, dl, k1, b, avgdl);
+            if (tp > max_tp) max_tp = tp;
+        }
+        const unsigned bd = spar_bitpack_width(gaps, cnt), bt = spar_bitpack_width(tfm, cnt);
+        if (off > UINT32_MAX) {
+            free(table);
+            return SPAR_E_UNSUPPORTED; /* a single list over 4 GiB */
+        }
+        uint8_t *e = table + (size_t)blk * SPAR_POSTINGS_ENTRY_BYTES;
+        memset(e, 0, SPAR_POSTINGS_ENTRY_BYTES);
+        wr32(e + E_LAST, docids[first + cnt - 1]);
+        wr32(e + E_OFF, (uint32_t)off);
+        wr32(e + E_MAXTF, max_tf);
+        wr32(e + E_MINDL, min_dl);
+        memcpy(e + E_MAXTP, &max_tp, 4);
+        e[E_BD] = (uint8_t)bd;
+        e[E_BT] = (uint8_t)bt;
+        if (cnt == SPAR_BLOCK_SIZE) {
+            spar_bitpack_pack128(gaps, bd, dst + off);
+            off += spar_bitpack_bytes(cnt, bd);
+            spar_bitpack_pack128(tfm, bt, dst + off);
+            off += spar_bitpack_bytes(cnt, bt);
+        } else {
+            off += spar_bitpack_pack(gaps, cnt, bd, dst + off);
+            off += spar_bitpack_pack(tfm, cnt, bt, dst + off);
+        }
+        if (max_tf > list_max_tf) list_max_tf = max_tf;
+        if (min_dl < list_min_dl) list_min_dl = min_dl;
+        if (max_tp > list_max_tp) list_max_tp = max_tp;
+    }
+    memcpy(dst + off, table, (size_t)n_blocks * SPAR_POSTINGS_ENTRY_BYTES);
+    free(table);
+    const uint64_t bytes = off + (uint64_t)n_blocks * SPAR_POSTINGS_ENTRY_BYTES;
+    out->len = start + (size_t)bytes;
+    ti->df = n;
+    ti->n_blocks = n_blocks;
+    ti->cf = cf;
+    ti->offset = 0;
+    ti->bytes = bytes;
+    ti->max_tf = list_max_tf;
+    ti->min_dl = list_min_dl;
+    ti->max_tfpart = list_max_tp;
+    return SPAR_OK;
+}
+
+static int pad_bits_zero(const uint8_t *p, uint64_t bytes, uint64_t used_bits) {
+    const unsigned rem = (unsigned)(used_bits & 31);
+    if (bytes == 0 || rem == 0) return 1;
+    return (rd32(p + bytes - 4) >> rem) == 0;
+}
+
+spar_status spar_postings_check(const uint8_t *buf, size_t len, const spar_term_info *ti, uint32_t n_docs) {
+    if (ti == NULL) return SPAR_E_CORRUPT;
+    if (ti->df == 0) return (ti->n_blocks == 0 && len == 0 && ti->bytes == 0 && ti->cf == 0) ? SPAR_OK
+                                                                                              : SPAR_E_CORRUPT;
+    if (buf == NULL || len != ti->bytes) return SPAR_E_CORRUPT;
+    const uint64_t n_blocks = ((uint64_t)ti->df + SPAR_BLOCK_SIZE - 1) / SPAR_BLOCK_SIZE;
+    if (ti->n_blocks != n_blocks) return SPAR_E_CORRUPT;
+    const uint64_t table_bytes = n_blocks * SPAR_POSTINGS_ENTRY_BYTES;
+    if ((uint64_t)len < table_bytes) return SPAR_E_CORRUPT;
+    const uint64_t data_bytes = (uint64_t)len - table_bytes;
+    const uint8_t *table = buf + data_bytes;
+    _Alignas(16) uint32_t docs[SPAR_BLOCK_SIZE];
+    _Alignas(16) uint32_t tfm[SPAR_BLOCK_SIZE];
+    uint64_t off = 0, cf = 0;
+    uint64_t prev_last = 0; /* last docid + 1 of the previous block; 0 before the first */
+    uint32_t max_tf = 0, min_dl = UINT32_MAX;
+    float max_tp = 0;
+    for (uint64_t blk = 0; blk < n_blocks; blk++) {
+        const uint8_t *e = table + blk * SPAR_POSTINGS_ENTRY_BYTES;
+        const uint32_t cnt = blk + 1 < n_blocks ? SPAR_BLOCK_SIZE
+                                                : (uint32_t)(ti->df - (n_blocks - 1) * SPAR_BLOCK_SIZE);
+        const unsigned bd = e[E_BD], bt = e[E_BT];
+        const uint32_t last = rd32(e + E_LAST), e_max_tf = rd32(e + E_MAXTF);
+        const float tp = rdf32(e + E_MAXTP);
+        if (bd > 32 || bt > 32 || e[E_RSV] != 0 || e[E_RSV + 1] != 0) return SPAR_E_CORRUPT;
+        if (rd32(e + E_OFF) != off) return SPAR_E_CORRUPT;
+        const uint64_t dbytes = spar_bitpack_bytes(cnt, bd), tbytes = spar_bitpack_bytes(cnt, bt);
+        if (off + dbytes + tbytes > data_bytes) return SPAR_E_CORRUPT;
+        if (last >= n_docs || (uint64_t)last < prev_last) return SPAR_E_CORRUPT;
+        if (!(tp >= 0.0f && tp <= 1.0f + 1e-5f)) return SPAR_E_CORRUPT; /* also rejects NaN */
+        const uint8_t *p = buf + off;
+        if (cnt == SPAR_BLOCK_SIZE) {
+            spar_bitpack_unpack128(p, bd, docs);
+            spar_bitpack_unpack128(p + dbytes, bt, tfm);
+        } else {
+            spar_bitpack_unpack(p, cnt, bd, docs);
+            spar_bitpack_unpack(p + dbytes, cnt, bt, tfm);
+            /* the unused high bits of a short block's last word must be zero: every bit is then covered */
+            if (!pad_bits_zero(p, dbytes, (uint64_t)cnt * bd) || !pad_bits_zero(p + dbytes, tbytes, (uint64_t)cnt * bt))
+                return SPAR_E_CORRUPT;
+        }
+        uint64_t d = prev_last; /* 64-bit: a crafted gap sequence must not wrap around */
+        uint32_t bmax_tf = 0;
+        for (uint32_t i = 0; i < cnt; i++) {
+            d += docs[i];
+            if (d >= n_docs) return SPAR_E_CORRUPT;
+            d += 1;
+            if (tfm[i] == UINT32_MAX) return SPAR_E_CORRUPT;
+            const uint32_t tf = tfm[i] + 1;
+            cf += tf;
+            if (tf > bmax_tf) bmax_tf = tf;
+        }
+        if (d - 1 != last || bmax_tf != e_max_tf) return SPAR_E_CORRUPT;
+        prev_last = d;
+        off += dbytes + tbytes;
+        if (bmax_tf > max_tf) max_tf = bmax_tf;
+        if (rd32(e + E_MINDL) < min_dl) min_dl = rd32(e + E_MINDL);
+        if (tp > max_tp) max_tp = tp;
+    }
+    if (off != data_bytes) return SPAR_E_CORRUPT;
+    if (cf != ti->cf || max_tf != ti->max_tf || min_dl != ti->min_dl || max_tp != ti->max_tfpart)
+        return SPAR_E_CORRUPT;
+    return SPAR_OK;
+}
+
+/* ---- cursor ---- */
+
+static inline const uint8_t *entry(const spar_cursor *c, uint32_t blk) {
+    return c->table + (size_t)blk * SPAR_POSTINGS_ENTRY_BYTES;
+}
+static inline uint32_t block_last(const spar_cursor *c, uint32_t blk) { return rd32(entry(c, blk) + E_LAST); }
+
+static void exhaust(spar_cursor *c) {
+    c->block = c->n_blocks;
+    c->pos = c->n_in_block = 0;
+    c->docid = SPAR_DOCID_END;
+}
+
+static void load_block(spar_cursor *c, uint32_t blk) {
+    const uint8_t *e = entry(c, blk);
+    const uint32_t cnt = blk + 1 < c->n_blocks ? SPAR_BLOCK_SIZE : c->df - (c->n_blocks - 1) * SPAR_BLOCK_SIZE;
+    const unsigned bd = e[E_BD];
+    const uint8_t *p = c->data + rd32(e + E_OFF);
+    const uint32_t base = blk == 0 ? 0 : block_last(c, blk - 1) + 1;
+    if (cnt == SPAR_BLOCK_SIZE) {
+        spar_bitpack_unpack128(p, bd, c->docs);
+        spar_delta1_decode128(c->docs, base);
+    } else {
+        spar_bitpack_unpack(p, cnt, bd, c->docs);
+        spar_delta1_decode(c->docs, cnt, base);
+    }
+    c->tf_data = p + spar_bitpack_bytes(cnt, bd);
+    c->tf_bits = e[E_BT];
+    c->freqs_decoded = 0;
+    c->block = blk;
+    c->pos = 0;
+    c->n_in_block = cnt;
+    c->docid = c->docs[0];
+}
+
+void spar_cursor_open(spar_cursor *c, const uint8_t *buf, const spar_term_info *ti) {
+    c->df = ti->df;
+    c->n_blocks = ti->df == 0 ? 0 : ti->n_blocks;
+    const size_t table_bytes = (size_t)c->n_blocks * SPAR_POSTINGS_ENTRY_BYTES;
+    c->data = buf;
+    c->end = buf + ti->bytes;
+    c->table = c->end - table_bytes;
+    c->tf_data = NULL;
+    c->tf_bits = 0;
+    c->freqs_decoded = 0;
+    c->sblock = 0;
+    if (c->n_blocks == 0) {
+        c->sblock_last = SPAR_DOCID_END;
+        exhaust(c);
+        return;
+    }
+    c->sblock_last = block_last(c, 0);
+    load_block(c, 0);
+}
+
+void spar_cursor_next(spar_cursor *c) {
+    if (SPAR_LIKELY(++c->pos < c->n_in_block)) {
+        c->docid = c->docs[c->pos];
+        return;
+    }
+    if (c->block + 1 < c->n_blocks)
+        load_block(c, c->block + 1);
+    else
+        exhaust(c);
+}
+
+/* First block b >= from with last(b) >= target, or n_blocks. Gallops, then binary-searches. */
+static uint32_t find_block(const spar_cursor *c, uint32_t from, uint32_t target) {
+    const uint32_t n = c->n_blocks;
+    if (from >= n || block_last(c, from) >= target) return from;
+    uint32_t lo = from, step = 1; /* invariant: last(lo) < target */
+    uint32_t hi;
+    for (;;) {
+        uint64_t probe = (uint64_t)lo + step;
+        if (probe >= n) {
+            hi = n;
+            break;
+        }
+        if (block_last(c, (uint32_t)probe) >= target) {
+            hi = (uint32_t)probe;
+            break;
+        }
+        lo = (uint32_t)probe;
+        step *= 2;
+    }
+    /* last(lo) < target, answer in (lo, hi] with hi == n meaning "none" */
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (block_last(c, mid) >= target)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return hi;
+}
+
+void spar_cursor_next_geq(spar_cursor *c, uint32_t target) {
+    if (target <= c->docid) return; /* also covers the exhausted cursor */
+    for (;;) {
+        if (target > block_last(c, c->block)) {
+            uint32_t blk = find_block(c, c->block + 1, target);
+            if (blk >= c->n_blocks) {
+                exhaust(c);
+                return;
+            }
+            load_block(c, blk);
+        }
+        uint32_t p = c->pos;
+        const uint32_t n = c->n_in_block;
+        while (p < n && c->docs[p] < target) p++;
+        if (SPAR_LIKELY(p < n)) {
+            c->pos = p;
+            c->docid = c->docs[p];
+            return;
+        }
+        /* only reachable on a list that did not pass spar_postings_check: move on, never loop forever */
+        if (c->block + 1 >= c->n_blocks) {
+            exhaust(c);
+            return;
+        }
+        load_block(c, c->block + 1);
+        if (c->docid >= target) return;
+    }
+}
+
+uint32_t spar_cursor_freq(spar_cursor *c) {
+    if (c->block >= c->n_blocks) return 0;
+    if (!c->freqs_decoded) {
+        if (c->n_in_block == SPAR_BLOCK_SIZE)
+            spar_bitpack_unpack128(c->tf_data, c->tf_bits, c->freqs);
+        else
+            spar_bitpack_unpack(c->tf_data, c->n_in_block, c->tf_bits, c->freqs);
+        for (uint32_t i = 0; i < c->n_in_block; i++) c->freqs[i] += 1;
+        c->freqs_decoded = 1;
+    }
+    return c->freqs[c->pos];
+}
+
+void spar_cursor_shallow(spar_cursor *c, uint32_t target) {
+    if (c->n_blocks == 0) return;
+    uint32_t from = c->sblock;
+    if (from >= c->n_blocks) from = c->n_blocks - 1;
+    if (from > 0 && block_last(c, from - 1) >= target) from = 0; /* moved backwards: search from the start */
+    uint32_t blk = find_block(c, from, target);
+    c->sblock = blk;
+    c->sblock_last = blk < c->n_blocks ? block_last(c, blk) : SPAR_DOCID_END;
+}
+
+float spar_cursor_block_max_tfpart(const spar_cursor *c) {
+    return c->sblock < c->n_blocks ? rdf32(entry(c, c->sblock) + E_MAXTP) : 0.0f;
+}
+uint32_t spar_cursor_block_max_tf(const spar_cursor *c) {
+    return c->sblock < c->n_blocks ? rd32(entry(c, c->sblock) + E_MAXTF) : 0;
+}
+uint32_t spar_cursor_block_min_dl(const spar_cursor *c) {
+    return c->sblock < c->n_blocks ? rd32(entry(c, c->sblock) + E_MINDL) : 0;
+}
