@@ -14,15 +14,20 @@ struct spar_ann {
     spar_metric metric;
     uint32_t dim;          /* floats per vector; bits per code for binary */
     uint64_t n;
-    float *vecs;           /* n * dim, 64-byte aligned (flat, hnsw) */
+    float *vecs;           /* vector i at vecs + i * vstride (flat: contiguous; hnsw: inside node blocks) */
+    size_t vstride;        /* floats between consecutive vectors */
+    void *blocks;          /* hnsw: n node blocks of `block_bytes` = [links0: 1 + M0 u32][vector], 64-aligned */
+    size_t block_bytes;
     uint64_t *codes;       /* n * words (binary) */
     uint32_t words;        /* 64-bit words per code */
     uint8_t *deleted;      /* n flags, NULL until the first delete */
     const spar_ann_kernels *kern;
+    int avx2;              /* kern is the AVX2 set: hot loops use inlined AVX2 kernels */
     /* HNSW */
     uint32_t M, M0, ef_construction;
     uint64_t seed;
-    uint32_t *links0;      /* n * (1 + M0): count, then neighbours */
+    uint32_t *links0;      /* node i's level-0 list at links0 + i * lstride: count, then up to M0 ids */
+    size_t lstride;        /* u32 between consecutive level-0 lists */
     uint32_t **links_up;   /* n entries; node i with level L>0 owns L * (1 + M) slots, else NULL */
     uint8_t *levels;       /* n */
     uint32_t entry;
@@ -60,7 +65,7 @@ spar_dist_id spar_dheap_pop_min(spar_dheap *h);
 
 /* Distance between stored vector i and query q (already normalised for cosine). */
 static inline float spar_ann_dist(const spar_ann *ix, const float *q, uint32_t i) {
-    const float *v = ix->vecs + (size_t)i * ix->dim;
+    const float *v = ix->vecs + (size_t)i * ix->vstride;
     return ix->metric == SPAR_METRIC_L2 ? ix->kern->l2sq(q, v, ix->dim) : -ix->kern->dot(q, v, ix->dim);
 }
 
@@ -70,6 +75,9 @@ void spar_ann_normalize(float *v, uint32_t dim);
 /* Prepare the query in s->qbuf (copy, normalised for cosine); returns the pointer to use. */
 const float *spar_ann_prepare_query(const spar_ann *ix, spar_ann_scratch *s, const float *q);
 spar_status spar_ann_scratch_reserve(spar_ann_scratch *s, const spar_ann *ix, uint32_t ef);
+
+/* Hamming distances of q to codes[0..n) (words u64 each) into out[0..n). */
+void spar_ann_hamming_scan(const spar_ann *ix, const uint64_t *q, const uint64_t *codes, size_t n, uint32_t *out);
 
 spar_status spar_hnsw_search(const spar_ann *ix, spar_ann_scratch *s, const float *q, uint32_t k, uint32_t ef,
                              spar_ann_hit *hits, size_t *n_hits);

@@ -28,6 +28,7 @@ spar_status spar_ann_alloc(spar_ann_kind kind, spar_metric metric, uint32_t dim,
     ix->dim = dim;
     ix->n = n;
     ix->kern = spar_ann_kernels_get();
+    ix->avx2 = ix->kern == spar_ann_kernels_avx2();
     if (kind == SPAR_ANN_BINARY_FLAT) {
         ix->words = dim / 64;
         if ((uint64_t)ix->words * n > SIZE_MAX / 8 ||
@@ -36,7 +37,12 @@ spar_status spar_ann_alloc(spar_ann_kind kind, spar_metric metric, uint32_t dim,
             return SPAR_E_NOMEM;
         }
     } else {
-        if ((uint64_t)dim * n > SIZE_MAX / 4 || (ix->vecs = spar_ann_aligned_alloc((size_t)dim * n * 4)) == NULL) {
+        ix->vstride = dim;
+        if (kind == SPAR_ANN_HNSW) {
+            /* one 64-byte aligned block per node: level-0 links then the vector */
+            ix->block_bytes = 0; /* sized by the HNSW builder, which knows M */
+        } else if ((uint64_t)dim * n > SIZE_MAX / 4 ||
+                   (ix->vecs = spar_ann_aligned_alloc((size_t)dim * n * 4)) == NULL) {
             free(ix);
             return SPAR_E_NOMEM;
         }
@@ -55,10 +61,10 @@ void spar_ann_normalize(float *v, uint32_t dim) {
 
 void spar_ann_free(spar_ann *ix) {
     if (ix == NULL) return;
-    free(ix->vecs);
+    if (ix->blocks == NULL) free(ix->vecs);
+    free(ix->blocks);
     free(ix->codes);
     free(ix->deleted);
-    free(ix->links0);
     if (ix->links_up != NULL)
         for (uint64_t i = 0; i < ix->n; i++) free(ix->links_up[i]);
     free(ix->links_up);
@@ -193,16 +199,20 @@ static spar_status flat_search(const spar_ann *ix, spar_ann_scratch *s, const vo
     h->n = 0;
     if (ix->kind == SPAR_ANN_BINARY_FLAT) {
         const uint64_t *q = query;
-        spar_hamming_fn ham = ix->kern->hamming;
-        float worst = INFINITY;
-        for (uint64_t i = 0; i < ix->n; i++) {
-            float d = (float)ham(q, ix->codes + i * ix->words, ix->words);
-            if (h->n == k && d >= worst) continue; /* ties keep the lower id, already in the heap */
-            if (ix->deleted != NULL && ix->deleted[i]) continue;
-            spar_dist_id x = {d, (uint32_t)i};
-            spar_dheap_push_max(h, x);
-            if (h->n > k) spar_dheap_pop_max(h);
-            if (h->n == k) worst = h->a[0].d;
+        uint32_t dist[256];
+        uint32_t worst = UINT32_MAX;
+        for (uint64_t b0 = 0; b0 < ix->n; b0 += 256) {
+            size_t nb = ix->n - b0 < 256 ? (size_t)(ix->n - b0) : 256;
+            spar_ann_hamming_scan(ix, q, ix->codes + b0 * ix->words, nb, dist);
+            for (size_t j = 0; j < nb; j++) {
+                if (dist[j] >= worst) continue; /* ties keep the lower id, already in the heap */
+                uint64_t i = b0 + j;
+                if (ix->deleted != NULL && ix->deleted[i]) continue;
+                spar_dist_id x = {(float)dist[j], (uint32_t)i};
+                spar_dheap_push_max(h, x);
+                if (h->n > k) spar_dheap_pop_max(h);
+                if (h->n == k) worst = (uint32_t)h->a[0].d;
+            }
         }
     } else {
         const float *q = spar_ann_prepare_query(ix, s, query);
@@ -268,4 +278,8 @@ spar_status spar_ann_search_batch(const spar_ann *ix, const void *queries, uint6
         spar_ann_scratch_free(s);
     }
     return first;
+}
+
+void spar_ann_hamming_scan(const spar_ann *ix, const uint64_t *q, const uint64_t *codes, size_t n, uint32_t *out) {
+    ix->kern->hamming_scan(q, codes, n, ix->words, out);
 }

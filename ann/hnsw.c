@@ -4,7 +4,8 @@
  * bidirectional links pruned with the same heuristic. Multi-threaded build guards each node's link
  * list with a one-byte spinlock; queries after build take no locks. Contract: include/spar/spar_ann.h.
  *
- * Level-0 links:  links0[i * (1 + M0)] = count, then up to M0 neighbour ids.
+ * Node block i (64-byte aligned, `block_bytes`): [level-0 list: count, up to M0 ids | pad][vector], so one
+ * visit touches one contiguous region (links0/vecs/lstride/vstride in spar_ann point into the blocks).
  * Level l >= 1:   links_up[i][(l - 1) * (1 + M)] = count, then up to M ids. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -13,6 +14,10 @@
 #include <string.h>
 
 #include "ann/ann_int.h"
+#if defined(__x86_64__)
+#include "ann/kernels_x86.h"
+#define SPAR_HNSW_X86 1
+#endif
 #ifdef SPAR_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -25,7 +30,7 @@ void spar_hnsw_opts_default(spar_hnsw_opts *o) {
 }
 
 static inline uint32_t *links_at(const spar_ann *ix, uint32_t i, int level) {
-    if (level == 0) return ix->links0 + (size_t)i * (1 + ix->M0);
+    if (level == 0) return ix->links0 + (size_t)i * ix->lstride;
     return ix->links_up[i] + (size_t)(level - 1) * (1 + ix->M);
 }
 
@@ -52,14 +57,27 @@ static inline uint32_t read_links(const spar_ann *ix, build_ctx *b, uint32_t i, 
 }
 
 static inline void prefetch_vec(const spar_ann *ix, uint32_t id) {
-    const char *p = (const char *)(ix->vecs + (size_t)id * ix->dim);
+    const char *p = (const char *)(ix->vecs + (size_t)id * ix->vstride);
     __builtin_prefetch(p);
     __builtin_prefetch(p + 64);
 }
 
+/* Distance with the kernel chosen at compile time of the caller: mode 0 = dispatch table, 1 = inlined
+ * AVX2 squared L2, 2 = inlined AVX2 negative dot. Modes 1/2 are only used from AVX2-compiled wrappers. */
+static inline __attribute__((always_inline)) float dist_mode(const spar_ann *ix, const float *q, uint32_t id,
+                                                             int mode) {
+#ifdef SPAR_HNSW_X86
+    const float *v = ix->vecs + (size_t)id * ix->vstride;
+    if (mode == 1) return spar_l2sq_avx2(q, v, ix->dim);
+    if (mode == 2) return -spar_dot_avx2(q, v, ix->dim);
+#endif
+    (void)mode;
+    return spar_ann_dist(ix, q, id);
+}
+
 /* Beam search on one level from entry `ep`. Leaves up to ef results in s->res (max-heap). */
-static void search_layer(const spar_ann *ix, build_ctx *b, spar_ann_scratch *s, const float *q, uint32_t ep,
-                         float d_ep, uint32_t ef, int level) {
+static inline __attribute__((always_inline)) void search_layer_t(const spar_ann *ix, build_ctx *b, spar_ann_scratch *s, const float *q, uint32_t ep,
+                         float d_ep, uint32_t ef, int level, int mode) {
     uint32_t epoch = ++s->epoch;
     if (epoch == 0) { /* wrapped: clear tags */
         memset(s->visited, 0, s->n_alloc * sizeof *s->visited);
@@ -92,7 +110,7 @@ static void search_layer(const spar_ann *ix, build_ctx *b, spar_ann_scratch *s, 
             if (visited[id] == epoch) continue;
             visited[id] = epoch;
             if (j + 1 < cnt) __builtin_prefetch(&visited[list[j + 1]]);
-            float d = spar_ann_dist(ix, q, id);
+            float d = dist_mode(ix, q, id, mode);
             if (res->n < ef || d < res->a[0].d) {
                 spar_dist_id x = {d, id};
                 if (cand->n >= cand->cap) {
@@ -104,6 +122,33 @@ static void search_layer(const spar_ann *ix, build_ctx *b, spar_ann_scratch *s, 
             }
         }
     }
+}
+
+static void search_layer_generic(const spar_ann *ix, build_ctx *b, spar_ann_scratch *s, const float *q,
+                                 uint32_t ep, float d_ep, uint32_t ef, int level) {
+    search_layer_t(ix, b, s, q, ep, d_ep, ef, level, 0);
+}
+#ifdef SPAR_HNSW_X86
+SPAR_AVX2 static void search_layer_l2_avx2(const spar_ann *ix, build_ctx *b, spar_ann_scratch *s, const float *q,
+                                           uint32_t ep, float d_ep, uint32_t ef, int level) {
+    search_layer_t(ix, b, s, q, ep, d_ep, ef, level, 1);
+}
+SPAR_AVX2 static void search_layer_ip_avx2(const spar_ann *ix, build_ctx *b, spar_ann_scratch *s, const float *q,
+                                           uint32_t ep, float d_ep, uint32_t ef, int level) {
+    search_layer_t(ix, b, s, q, ep, d_ep, ef, level, 2);
+}
+#endif
+
+static void search_layer(const spar_ann *ix, build_ctx *b, spar_ann_scratch *s, const float *q, uint32_t ep,
+                         float d_ep, uint32_t ef, int level) {
+#ifdef SPAR_HNSW_X86
+    if (ix->avx2) {
+        if (ix->metric == SPAR_METRIC_L2) search_layer_l2_avx2(ix, b, s, q, ep, d_ep, ef, level);
+        else search_layer_ip_avx2(ix, b, s, q, ep, d_ep, ef, level);
+        return;
+    }
+#endif
+    search_layer_generic(ix, b, s, q, ep, d_ep, ef, level);
 }
 
 /* Greedy descent on one level: move to the closest neighbour until no improvement. */
@@ -147,7 +192,7 @@ static uint32_t select_heuristic(const spar_ann *ix, spar_dist_id *cand, uint32_
     uint32_t kept = 0;
     for (uint32_t i = 0; i < n && kept < m; i++) {
         int good = 1;
-        const float *v = ix->vecs + (size_t)cand[i].id * ix->dim;
+        const float *v = ix->vecs + (size_t)cand[i].id * ix->vstride;
         for (uint32_t j = 0; j < kept; j++) {
             if (spar_ann_dist(ix, v, cand[j].id) < cand[i].d) {
                 good = 0;
@@ -185,7 +230,7 @@ static void link_back(build_ctx *b, spar_dist_id *tmp, uint32_t n, uint32_t q, f
         l[1 + c] = q;
         l[0] = c + 1;
     } else {
-        const float *nv = ix->vecs + (size_t)n * ix->dim;
+        const float *nv = ix->vecs + (size_t)n * ix->vstride;
         for (uint32_t j = 0; j < c; j++) {
             tmp[j].id = l[1 + j];
             tmp[j].d = spar_ann_dist(ix, nv, l[1 + j]);
@@ -201,7 +246,7 @@ static void link_back(build_ctx *b, spar_dist_id *tmp, uint32_t n, uint32_t q, f
 
 static spar_status insert(build_ctx *b, spar_ann_scratch *s, spar_dist_id *tmp, uint32_t q) {
     spar_ann *ix = b->ix;
-    const float *qv = ix->vecs + (size_t)q * ix->dim;
+    const float *qv = ix->vecs + (size_t)q * ix->vstride;
     int L = ix->levels[q];
     pthread_mutex_lock(&b->global);
     uint32_t ep = ix->entry;
@@ -247,20 +292,32 @@ spar_status spar_ann_hnsw_build(const float *vecs, uint64_t n, uint32_t dim, spa
         return SPAR_E_INVALID_ARG;
     spar_ann *ix = NULL;
     SPAR_TRY(spar_ann_alloc(SPAR_ANN_HNSW, metric, dim, n, &ix));
-    memcpy(ix->vecs, vecs, (size_t)n * dim * sizeof(float));
-    if (metric == SPAR_METRIC_COSINE)
-        for (uint64_t i = 0; i < n; i++) spar_ann_normalize(ix->vecs + i * dim, dim);
     ix->M = opts->M;
     ix->M0 = 2 * opts->M;
+    size_t link_bytes = ((1 + (size_t)ix->M0) * 4 + 15) & ~(size_t)15;
+    ix->block_bytes = (link_bytes + (size_t)dim * 4 + 63) & ~(size_t)63;
+    if (n > SIZE_MAX / ix->block_bytes || (ix->blocks = spar_ann_aligned_alloc(ix->block_bytes * (n ? n : 1))) == NULL) {
+        spar_ann_free(ix);
+        return SPAR_E_NOMEM;
+    }
+    memset(ix->blocks, 0, ix->block_bytes * (n ? n : 1));
+    ix->links0 = ix->blocks;
+    ix->lstride = ix->block_bytes / 4;
+    ix->vecs = (float *)((char *)ix->blocks + link_bytes);
+    ix->vstride = ix->block_bytes / 4;
+    for (uint64_t i = 0; i < n; i++) {
+        float *v = ix->vecs + i * ix->vstride;
+        memcpy(v, vecs + i * dim, (size_t)dim * sizeof(float));
+        if (metric == SPAR_METRIC_COSINE) spar_ann_normalize(v, dim);
+    }
     ix->ef_construction = opts->ef_construction;
     ix->seed = opts->seed;
     spar_status st = SPAR_OK;
     build_ctx b = {ix, NULL, PTHREAD_MUTEX_INITIALIZER};
-    ix->links0 = calloc((size_t)(n ? n : 1) * (1 + ix->M0), sizeof(uint32_t));
     ix->links_up = calloc(n ? n : 1, sizeof(uint32_t *));
     ix->levels = calloc(n ? n : 1, 1);
     b.locks = calloc(n ? n : 1, 1);
-    if (ix->links0 == NULL || ix->links_up == NULL || ix->levels == NULL || b.locks == NULL) {
+    if (ix->links_up == NULL || ix->levels == NULL || b.locks == NULL) {
         st = SPAR_E_NOMEM;
         goto done;
     }

@@ -50,55 +50,19 @@ static uint32_t hamming_scalar(const uint64_t *a, const uint64_t *b, size_t n_wo
     return s;
 }
 
-static const spar_ann_kernels k_scalar = {l2sq_scalar, dot_scalar, hamming_scalar, "scalar"};
+static void hamming_scan_scalar(const uint64_t *q, const uint64_t *codes, size_t n, size_t n_words, uint32_t *out) {
+    for (size_t i = 0; i < n; i++) out[i] = hamming_scalar(q, codes + i * n_words, n_words);
+}
+
+static const spar_ann_kernels k_scalar = {l2sq_scalar, dot_scalar, hamming_scalar, hamming_scan_scalar, "scalar"};
 const spar_ann_kernels *spar_ann_kernels_scalar(void) { return &k_scalar; }
 
 #ifdef SPAR_X86
-#define AVX2 __attribute__((target("avx2,fma,popcnt")))
+#include "ann/kernels_x86.h"
+#define l2sq_avx2 spar_l2sq_avx2
+#define dot_avx2 spar_dot_avx2
 
-AVX2 static inline float hsum256(__m256 v) {
-    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-    __m128 s = _mm_add_ps(lo, hi);           /* lanes (0+4, 1+5, 2+6, 3+7) */
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));  /* (0+4)+(2+6), (1+5)+(3+7) */
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
-
-AVX2 static float l2sq_avx2(const float *a, const float *b, size_t d) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 16 <= d; i += 16) {
-        __m256 t0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-        __m256 t1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
-        acc0 = _mm256_fmadd_ps(t0, t0, acc0);
-        acc1 = _mm256_fmadd_ps(t1, t1, acc1);
-    }
-    for (; i + 8 <= d; i += 8) {
-        __m256 t0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-        acc0 = _mm256_fmadd_ps(t0, t0, acc0);
-    }
-    float s = hsum256(_mm256_add_ps(acc0, acc1));
-    for (; i < d; i++) {
-        float t = a[i] - b[i];
-        s += t * t;
-    }
-    return s;
-}
-
-AVX2 static float dot_avx2(const float *a, const float *b, size_t d) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 16 <= d; i += 16) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
-    }
-    for (; i + 8 <= d; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    float s = hsum256(_mm256_add_ps(acc0, acc1));
-    for (; i < d; i++) s += a[i] * b[i];
-    return s;
-}
-
-AVX2 static uint32_t hamming_popcnt(const uint64_t *a, const uint64_t *b, size_t n_words) {
+SPAR_AVX2 static uint32_t hamming_popcnt(const uint64_t *a, const uint64_t *b, size_t n_words) {
     uint64_t s0 = 0, s1 = 0;
     size_t i = 0;
     for (; i + 2 <= n_words; i += 2) {
@@ -109,7 +73,22 @@ AVX2 static uint32_t hamming_popcnt(const uint64_t *a, const uint64_t *b, size_t
     return (uint32_t)(s0 + s1);
 }
 
-static const spar_ann_kernels k_avx2 = {l2sq_avx2, dot_avx2, hamming_popcnt, "avx2"};
+/* Specialised for the common 256-bit codes: 4 independent popcounts per code, no loop overhead. */
+SPAR_AVX2 static void hamming_scan_popcnt(const uint64_t *q, const uint64_t *codes, size_t n, size_t n_words,
+                                     uint32_t *out) {
+    if (n_words == 4) {
+        const uint64_t q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3];
+        for (size_t i = 0; i < n; i++) {
+            const uint64_t *c = codes + i * 4;
+            out[i] = (uint32_t)(_mm_popcnt_u64(q0 ^ c[0]) + _mm_popcnt_u64(q1 ^ c[1]) + _mm_popcnt_u64(q2 ^ c[2]) +
+                                _mm_popcnt_u64(q3 ^ c[3]));
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++) out[i] = hamming_popcnt(q, codes + i * n_words, n_words);
+}
+
+static const spar_ann_kernels k_avx2 = {l2sq_avx2, dot_avx2, hamming_popcnt, hamming_scan_popcnt, "avx2"};
 
 const spar_ann_kernels *spar_ann_kernels_avx2(void) {
     __builtin_cpu_init();

@@ -11,10 +11,15 @@
 typedef float (*spar_f32_dist_fn)(const float *a, const float *b, size_t d);
 typedef uint32_t (*spar_hamming_fn)(const uint64_t *a, const uint64_t *b, size_t n_words);
 
+/* out[i] = Hamming(q, codes + i * n_words) for i < n */
+typedef void (*spar_hamming_scan_fn)(const uint64_t *q, const uint64_t *codes, size_t n, size_t n_words,
+                                     uint32_t *out);
+
 typedef struct spar_ann_kernels {
     spar_f32_dist_fn l2sq;  /* sum (a-b)^2 */
     spar_f32_dist_fn dot;   /* sum a*b */
     spar_hamming_fn hamming;
+    spar_hamming_scan_fn hamming_scan;
     const char *name;       /* "scalar" or "avx2" */
 } spar_ann_kernels;
 

@@ -1,0 +1,240 @@
+/* bench_ann.c — spar ANN benchmark: seeded data generators, exact ground truth, HNSW build time and an
+ * ef sweep (recall@10 and single-query QPS on 1 thread, batch QPS on N threads), binary Hamming flat scan.
+ * Prints one JSON line per measurement. The peer (hnswlib compiled -O3 -march=native) reads the files this
+ * program writes (bench/ann/hnswlib_bench.cpp), so both engines see identical data; bench/ann/run.sh
+ * alternates them in one run.
+ *
+ *   bench_ann gen  DIR mid|hard N NQ SEED   write DIR/{base.fvecs,query.fvecs,gt.ivecs,base.bin256,query.bin256}
+ *   bench_ann hnsw DIR M EFC THREADS ef1,ef2,...
+ *   bench_ann bin  DIR                       Hamming flat scan of the 256-bit codes (recall is tie-aware)
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "spar/spar_ann.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static uint64_t rs;
+static double urand(void) {
+    rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
+    return (double)(rs >> 11) / 9007199254740992.0;
+}
+static float nrand(void) {
+    double u = urand() + 1e-12, v = urand();
+    return (float)(sqrt(-2 * log(u)) * cos(6.283185307179586 * v));
+}
+
+static int write_vecs(const char *path, const void *data, uint32_t n, uint32_t dim, size_t elem) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        int32_t d = (int32_t)dim;
+        fwrite(&d, 4, 1, f);
+        fwrite((const char *)data + (size_t)i * dim * elem, elem, dim, f);
+    }
+    return fclose(f);
+}
+
+static void *read_vecs(const char *path, uint32_t *n, uint32_t *dim, size_t elem) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { fprintf(stderr, "cannot open %s\n", path); exit(1); }
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    rewind(f);
+    int32_t d;
+    if (fread(&d, 4, 1, f) != 1 || d <= 0) { fprintf(stderr, "%s: bad header\n", path); exit(1); }
+    rewind(f);
+    size_t rec = 4 + (size_t)d * elem;
+    *n = (uint32_t)(sz / (long)rec);
+    *dim = (uint32_t)d;
+    char *out = malloc((size_t)*n * d * elem);
+    for (uint32_t i = 0; i < *n; i++) {
+        if (fread(&d, 4, 1, f) != 1 || fread(out + (size_t)i * *dim * elem, elem, *dim, f) != *dim) {
+            fprintf(stderr, "%s: truncated\n", path);
+            exit(1);
+        }
+    }
+    fclose(f);
+    return out;
+}
+
+/* mid: 100-component GMM in a 32-d latent space -> 128-d random projection + N(0, 0.2^2) noise.
+ * hard: isotropic Gaussian in a 64-d latent space -> 128-d + N(0, 0.1^2). (../shared/notes/multivector_ann.md 6.1) */
+static void gen(const char *dir, const char *kind, uint32_t n, uint32_t nq, uint64_t seed) {
+    const uint32_t D = 128, L = strcmp(kind, "hard") == 0 ? 64 : 32, NC = 100;
+    const float noise = strcmp(kind, "hard") == 0 ? 0.1f : 0.2f;
+    rs = seed * 2654435761u + 1;
+    float *P = malloc(sizeof(float) * L * D), *C = malloc(sizeof(float) * NC * L);
+    for (uint32_t i = 0; i < L * D; i++) P[i] = nrand() / sqrtf((float)L);
+    for (uint32_t i = 0; i < NC * L; i++) C[i] = 3.0f * nrand();
+    uint32_t tot = n + nq;
+    float *X = malloc(sizeof(float) * (size_t)tot * D), z[64];
+    for (uint32_t i = 0; i < tot; i++) {
+        uint32_t c = (uint32_t)(urand() * NC) % NC;
+        for (uint32_t j = 0; j < L; j++) z[j] = (strcmp(kind, "hard") == 0 ? 0.0f : C[c * L + j]) + nrand();
+        for (uint32_t d = 0; d < D; d++) {
+            float s = 0;
+            for (uint32_t j = 0; j < L; j++) s += z[j] * P[j * D + d];
+            X[(size_t)i * D + d] = s + noise * nrand();
+        }
+    }
+    char p[4096];
+    snprintf(p, sizeof p, "%s/base.fvecs", dir);
+    write_vecs(p, X, n, D, 4);
+    snprintf(p, sizeof p, "%s/query.fvecs", dir);
+    write_vecs(p, X + (size_t)n * D, nq, D, 4);
+    /* exact ground truth with spar's flat index (itself checked against brute force in tests/oracle) */
+    spar_ann *flat = NULL;
+    if (spar_ann_flat_build(X, n, D, SPAR_METRIC_L2, &flat) != SPAR_OK) exit(1);
+    spar_ann_hit *h = malloc(sizeof(spar_ann_hit) * nq * 100);
+    size_t *nh = malloc(sizeof(size_t) * nq);
+    if (spar_ann_search_batch(flat, X + (size_t)n * D, nq, 100, 0, h, nh, 0) != SPAR_OK) exit(1);
+    int32_t *gt = malloc(sizeof(int32_t) * nq * 100);
+    for (uint32_t i = 0; i < nq * 100; i++) gt[i] = (int32_t)h[i].id;
+    snprintf(p, sizeof p, "%s/gt.ivecs", dir);
+    write_vecs(p, gt, nq, 100, 4);
+    /* 256-bit SimHash codes of the same vectors */
+    float *R = malloc(sizeof(float) * 256 * D);
+    for (uint32_t i = 0; i < 256 * D; i++) R[i] = nrand();
+    uint64_t *codes = calloc((size_t)tot * 4, 8);
+    for (uint32_t i = 0; i < tot; i++)
+        for (uint32_t b = 0; b < 256; b++) {
+            float s = 0;
+            for (uint32_t d = 0; d < D; d++) s += R[b * D + d] * X[(size_t)i * D + d];
+            if (s > 0) codes[(size_t)i * 4 + b / 64] |= 1ull << (b % 64);
+        }
+    snprintf(p, sizeof p, "%s/base.bin256", dir);
+    FILE *f = fopen(p, "wb");
+    fwrite(codes, 32, n, f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/query.bin256", dir);
+    f = fopen(p, "wb");
+    fwrite(codes + (size_t)n * 4, 32, nq, f);
+    fclose(f);
+    printf("{\"gen\":\"%s\",\"n\":%u,\"nq\":%u,\"dim\":%u,\"seed\":%llu}\n", kind, n, nq, D, (unsigned long long)seed);
+    spar_ann_free(flat);
+    free(P), free(C), free(X), free(h), free(nh), free(gt), free(R), free(codes);
+}
+
+static double recall10(const spar_ann_hit *h, const size_t *nh, const int32_t *gt, uint32_t nq) {
+    double hit = 0;
+    for (uint32_t i = 0; i < nq; i++)
+        for (size_t j = 0; j < nh[i] && j < 10; j++)
+            for (int t = 0; t < 10; t++)
+                if ((int32_t)h[i * 10 + j].id == gt[i * 100 + t]) { hit++; break; }
+    return hit / (nq * 10.0);
+}
+
+static void bench_hnsw(const char *dir, uint32_t M, uint32_t efc, int threads, char *efs) {
+    char p[4096];
+    uint32_t n, d, nq, dq, ng, dg;
+    snprintf(p, sizeof p, "%s/base.fvecs", dir);
+    float *X = read_vecs(p, &n, &d, 4);
+    snprintf(p, sizeof p, "%s/query.fvecs", dir);
+    float *Q = read_vecs(p, &nq, &dq, 4);
+    snprintf(p, sizeof p, "%s/gt.ivecs", dir);
+    int32_t *gt = read_vecs(p, &ng, &dg, 4);
+    spar_hnsw_opts o;
+    spar_hnsw_opts_default(&o);
+    o.M = M;
+    o.ef_construction = efc;
+    o.n_threads = threads;
+    spar_ann *ix = NULL;
+    double t0 = now();
+    if (spar_ann_hnsw_build(X, n, d, SPAR_METRIC_L2, &o, &ix) != SPAR_OK) exit(1);
+    double build = now() - t0;
+    printf("{\"engine\":\"spar\",\"op\":\"build\",\"data\":\"%s\",\"n\":%u,\"M\":%u,\"efc\":%u,\"threads\":%d,"
+           "\"seconds\":%.3f}\n", dir, n, M, efc, threads, build);
+    fflush(stdout);
+    spar_ann_scratch *s = NULL;
+    if (spar_ann_scratch_create(ix, &s) != SPAR_OK) exit(1);
+    spar_ann_hit *h = malloc(sizeof(spar_ann_hit) * nq * 10);
+    size_t *nh = malloc(sizeof(size_t) * nq);
+    for (char *tok = strtok(efs, ","); tok; tok = strtok(NULL, ",")) {
+        uint32_t ef = (uint32_t)atoi(tok);
+        for (uint32_t i = 0; i < nq; i++) /* warm-up */
+            if (spar_ann_search(ix, s, Q + (size_t)i * d, 10, ef, h + i * 10, &nh[i]) != SPAR_OK) exit(1);
+        double best = 1e30;
+        for (int rep = 0; rep < 3; rep++) {
+            t0 = now();
+            for (uint32_t i = 0; i < nq; i++)
+                if (spar_ann_search(ix, s, Q + (size_t)i * d, 10, ef, h + i * 10, &nh[i]) != SPAR_OK) exit(1);
+            double t = now() - t0;
+            if (t < best) best = t;
+        }
+        double r = recall10(h, nh, gt, nq);
+        t0 = now();
+        if (spar_ann_search_batch(ix, Q, nq, 10, ef, h, nh, 2) != SPAR_OK) exit(1);
+        double tb = now() - t0;
+        printf("{\"engine\":\"spar\",\"op\":\"search\",\"data\":\"%s\",\"ef\":%u,\"recall10\":%.4f,\"qps_1t\":%.1f,"
+               "\"qps_2t\":%.1f}\n", dir, ef, r, nq / best, nq / tb);
+        fflush(stdout);
+    }
+    spar_ann_scratch_free(s);
+    spar_ann_free(ix);
+    free(X), free(Q), free(gt), free(h), free(nh);
+}
+
+static void bench_bin(const char *dir) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/base.bin256", dir);
+    FILE *f = fopen(p, "rb");
+    if (!f) exit(1);
+    fseek(f, 0, SEEK_END);
+    uint32_t n = (uint32_t)(ftell(f) / 32);
+    rewind(f);
+    uint8_t *B = malloc((size_t)n * 32);
+    if (fread(B, 32, n, f) != n) exit(1);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/query.bin256", dir);
+    f = fopen(p, "rb");
+    fseek(f, 0, SEEK_END);
+    uint32_t nq = (uint32_t)(ftell(f) / 32);
+    rewind(f);
+    uint8_t *Q = malloc((size_t)nq * 32);
+    if (fread(Q, 32, nq, f) != nq) exit(1);
+    fclose(f);
+    spar_ann *ix = NULL;
+    spar_ann_scratch *s = NULL;
+    if (spar_ann_binary_flat_build(B, n, 256, &ix) != SPAR_OK || spar_ann_scratch_create(ix, &s) != SPAR_OK) exit(1);
+    spar_ann_hit h[10];
+    size_t nh;
+    double best = 1e30, checksum = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = now();
+        for (uint32_t i = 0; i < nq; i++) {
+            if (spar_ann_search(ix, s, Q + (size_t)i * 32, 10, 0, h, &nh) != SPAR_OK) exit(1);
+            checksum += h[9].dist;
+        }
+        double t = now() - t0;
+        if (t < best) best = t;
+    }
+    printf("{\"engine\":\"spar\",\"op\":\"binary_flat\",\"data\":\"%s\",\"n\":%u,\"qps_1t\":%.1f,\"checksum\":%.0f}\n",
+           dir, n, nq / best, checksum / 3);
+    spar_ann_scratch_free(s);
+    spar_ann_free(ix);
+    free(B), free(Q);
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 7 && strcmp(argv[1], "gen") == 0) {
+        gen(argv[2], argv[3], (uint32_t)atoi(argv[4]), (uint32_t)atoi(argv[5]), strtoull(argv[6], NULL, 10));
+    } else if (argc >= 7 && strcmp(argv[1], "hnsw") == 0) {
+        bench_hnsw(argv[2], (uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]), atoi(argv[5]), argv[6]);
+    } else if (argc >= 3 && strcmp(argv[1], "bin") == 0) {
+        bench_bin(argv[2]);
+    } else {
+        fprintf(stderr, "usage: bench_ann gen DIR mid|hard N NQ SEED | hnsw DIR M EFC THREADS ef,ef,... | bin DIR\n");
+        return 2;
+    }
+    return 0;
+}
