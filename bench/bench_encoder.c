@@ -1,0 +1,263 @@
+/* bench_encoder.c — throughput of the C transformer (encoders/model) and the reference-dump driver used by
+ * tests/cli/transformer_reference.sh.
+ *
+ *   bench_encoder bench [--layers L] [--lens 128,256] [--batches 1,32] [--reps R]
+ *       random-weight bert-base (12 layers) and distilbert (6 layers) shapes built in memory; prints one
+ *       JSON line per (model, length, batch): seq/s, GFLOP/s of the encoder+SPLADE head, and OpenBLAS
+ *       sgemm GFLOP/s on a 256x3072x768 GEMM measured in the same run. Threads: OPENBLAS_NUM_THREADS /
+ *       OMP_NUM_THREADS from the environment (the figures in docs/encoders/model.md use 2).
+ *   bench_encoder dump MODEL_DIR IDS_FILE OUT_DIR [--bf16|--int8]
+ *       runs the model on the sequences of IDS_FILE (one per line, space-separated ids) and writes
+ *       logits.f32, hidden.f32, splade_max.f32, splade_sum.f32, dense_cls.f32, dense_mean.f32 in the
+ *       layout of tests/python/ref_bert.py.
+ * Links the internal model API (encoders/model/bert.h, heads.h): this is a harness for that layer. */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "encoders/model/bert.h"
+#include "encoders/model/heads.h"
+
+static int write_f32(const char *dir, const char *name, const float *p, size_t n) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) { perror(path); return 1; }
+    size_t w = fwrite(p, sizeof(float), n, f);
+    fclose(f);
+    return w == n ? 0 : 1;
+}
+
+static int read_ids(const char *path, uint32_t **ids, uint32_t **lens, size_t *n_seqs, size_t *T) {
+    FILE *f = fopen(path, "r");
+    if (f == NULL) { perror(path); return 1; }
+    size_t cap_i = 1024, cap_s = 16;
+    *ids = malloc(cap_i * sizeof **ids);
+    *lens = malloc(cap_s * sizeof **lens);
+    *n_seqs = *T = 0;
+    char line[65536];
+    while (fgets(line, sizeof line, f) != NULL) {
+        char *p = line, *e;
+        uint32_t n = 0;
+        for (;;) {
+            unsigned long v = strtoul(p, &e, 10);
+            if (e == p) break;
+            if (*T == cap_i) *ids = realloc(*ids, (cap_i *= 2) * sizeof **ids);
+            (*ids)[(*T)++] = (uint32_t)v;
+            n++;
+            p = e;
+        }
+        if (n == 0) continue;
+        if (*n_seqs == cap_s) *lens = realloc(*lens, (cap_s *= 2) * sizeof **lens);
+        (*lens)[(*n_seqs)++] = n;
+    }
+    fclose(f);
+    return 0;
+}
+
+static int cmd_dump(int argc, char **argv) {
+    if (argc < 5) { fprintf(stderr, "usage: bench_encoder dump MODEL_DIR IDS_FILE OUT_DIR [--bf16|--int8]\n"); return 2; }
+    spar_diag diag = {{0}};
+    spar_bert *m = NULL;
+    spar_status st = spar_bert_load(argv[2], &m, &diag);
+    if (st != SPAR_OK) { fprintf(stderr, "load: %s: %s\n", spar_status_str(st), diag.msg); return 1; }
+    if (argc > 5 && strcmp(argv[5], "--bf16") == 0) spar_bert_round_bf16(m);
+    if (argc > 5 && strcmp(argv[5], "--int8") == 0) spar_bert_round_int8(m);
+    uint32_t *ids, *lens;
+    size_t n, T;
+    if (read_ids(argv[3], &ids, &lens, &n, &T) != 0 || n == 0) return 1;
+    size_t d = m->cfg.hidden, V = m->cfg.vocab_size;
+    float *h = malloc(T * d * sizeof(float)), *pooled = malloc(n * d * sizeof(float));
+    int rc = 1;
+    double t0 = spar_now();
+    st = spar_bert_forward(m, ids, lens, n, h);
+    double t1 = spar_now();
+    if (st != SPAR_OK) { fprintf(stderr, "forward: %s\n", spar_status_str(st)); goto out; }
+    if (write_f32(argv[4], "hidden.f32", h, T * d)) goto out;
+    spar_dense_pool(h, lens, n, d, SPAR_DENSE_CLS, 0, pooled);
+    if (write_f32(argv[4], "dense_cls.f32", pooled, n * d)) goto out;
+    spar_dense_pool(h, lens, n, d, SPAR_DENSE_MEAN, 0, pooled);
+    if (write_f32(argv[4], "dense_mean.f32", pooled, n * d)) goto out;
+    if (m->has_mlm) {
+        float *h2 = malloc(T * d * sizeof(float)), *lg = malloc(T * V * sizeof(float)), *sp = malloc(n * V * sizeof(float));
+        if (spar_bert_mlm_transform(m, h, T, h2) != SPAR_OK || spar_bert_mlm_logits(m, h2, T, lg) != SPAR_OK ||
+            write_f32(argv[4], "logits.f32", lg, T * V)) goto out;
+        double t2 = spar_now();
+        if (spar_splade_pool(h2, lens, n, d, m->dec_w, m->dec_b, V, SPAR_SPLADE_MAX, sp) != SPAR_OK ||
+            write_f32(argv[4], "splade_max.f32", sp, n * V)) goto out;
+        double t3 = spar_now();
+        if (spar_splade_pool(h2, lens, n, d, m->dec_w, m->dec_b, V, SPAR_SPLADE_SUM, sp) != SPAR_OK ||
+            write_f32(argv[4], "splade_sum.f32", sp, n * V)) goto out;
+        fprintf(stderr, "  C: %zu seqs, %zu tokens: encoder %.3f s, SPLADE max head %.3f s\n", n, T, t1 - t0, t3 - t2);
+        free(h2);
+        free(lg);
+        free(sp);
+    }
+    rc = 0;
+out:
+    free(h);
+    free(pooled);
+    free(ids);
+    free(lens);
+    spar_bert_free(m);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ bench */
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static float frand(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return ((float)(rng >> 40) / 16777216.0f - 0.5f) * 0.04f;
+}
+
+static float *filled(size_t n, int ones) {
+    float *p = malloc(n * sizeof(float));
+    if (p == NULL) { fprintf(stderr, "out of memory\n"); exit(1); }
+    for (size_t i = 0; i < n; i++) p[i] = ones ? 1.0f : frand();
+    return p;
+}
+
+/* Build a random model of the given shape in memory (no files: the bench measures compute only). */
+static spar_bert *random_model(spar_arch arch, uint32_t layers) {
+    spar_bert *m = calloc(1, sizeof *m);
+    spar_model_config *c = &m->cfg;
+    c->arch = arch;
+    c->vocab_size = 30522;
+    c->hidden = 768;
+    c->n_layers = layers;
+    c->n_heads = 12;
+    c->intermediate = 3072;
+    c->max_positions = 512;
+    c->type_vocab_size = arch == SPAR_ARCH_BERT ? 2 : 0;
+    c->ln_eps = 1e-12f;
+    size_t d = 768, f = 3072, V = 30522;
+#define RND(n) filled((n), 0)
+#define ONES(n) filled((n), 1)
+    m->word_emb = RND(V * d);
+    m->pos_emb = RND(512 * d);
+    m->type_emb = arch == SPAR_ARCH_BERT ? RND(2 * d) : NULL;
+    m->emb_ln_g = ONES(d);
+    m->emb_ln_b = RND(d);
+    m->layers = calloc(layers, sizeof *m->layers);
+    for (uint32_t i = 0; i < layers; i++) {
+        spar_bert_layer *y = &m->layers[i];
+        y->qkv_w = RND(3 * d * d); y->qkv_b = RND(3 * d);
+        y->o_w = RND(d * d); y->o_b = RND(d);
+        y->ln1_g = ONES(d); y->ln1_b = RND(d);
+        y->ff1_w = RND(f * d); y->ff1_b = RND(f);
+        y->ff2_w = RND(d * f); y->ff2_b = RND(d);
+        y->ln2_g = ONES(d); y->ln2_b = RND(d);
+    }
+    m->has_mlm = 1;
+    m->tr_w = RND(d * d); m->tr_b = RND(d); m->tr_ln_g = ONES(d); m->tr_ln_b = RND(d);
+    m->dec_w = m->word_emb;
+    m->dec_b = RND(V);
+#undef RND
+#undef ONES
+    return m;
+}
+
+static void free_random_model(spar_bert *m) {
+    free(m->word_emb); free(m->pos_emb); free(m->type_emb); free(m->emb_ln_g); free(m->emb_ln_b);
+    for (uint32_t i = 0; i < m->cfg.n_layers; i++) {
+        spar_bert_layer *y = &m->layers[i];
+        free(y->qkv_w); free(y->qkv_b); free(y->o_w); free(y->o_b); free(y->ln1_g); free(y->ln1_b);
+        free(y->ff1_w); free(y->ff1_b); free(y->ff2_w); free(y->ff2_b); free(y->ln2_g); free(y->ln2_b);
+    }
+    free(m->layers); free(m->tr_w); free(m->tr_b); free(m->tr_ln_g); free(m->tr_ln_b); free(m->dec_b);
+    free(m);
+}
+
+static double sgemm_gflops(void) {
+    int M = 256, N = 3072, K = 768;
+    float *a = malloc((size_t)M * K * 4), *b = malloc((size_t)N * K * 4), *c = malloc((size_t)M * N * 4);
+    for (int i = 0; i < M * K; i++) a[i] = frand();
+    for (int i = 0; i < N * K; i++) b[i] = frand();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
+    double best = 1e30;
+    for (int r = 0; r < 5; r++) {
+        double t0 = spar_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
+        best = fmin(best, spar_now() - t0);
+    }
+    free(a); free(b); free(c);
+    return 2.0 * M * N * K / best / 1e9;
+}
+
+static double model_flops(const spar_model_config *c, double n) {
+    double d = c->hidden, f = c->intermediate, V = c->vocab_size;
+    double enc = c->n_layers * (n * (2 * d * 3 * d + 2 * d * d + 4 * d * f) + 4 * n * n * d);
+    return enc + n * (2 * d * d + 2 * d * V);
+}
+
+static int parse_list(const char *s, int *out, int cap) {
+    int n = 0;
+    while (*s && n < cap) {
+        out[n++] = atoi(s);
+        const char *c = strchr(s, ',');
+        if (c == NULL) break;
+        s = c + 1;
+    }
+    return n;
+}
+
+static int cmd_bench(int argc, char **argv) {
+    int lens[8] = {128, 256}, n_lens = 2, batches[8] = {1, 32}, n_b = 2, reps = 1;
+    const char *models = "bert,distilbert";
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--lens") == 0) n_lens = parse_list(argv[i + 1], lens, 8);
+        else if (strcmp(argv[i], "--batches") == 0) n_b = parse_list(argv[i + 1], batches, 8);
+        else if (strcmp(argv[i], "--reps") == 0) reps = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--models") == 0) models = argv[i + 1];
+    }
+    double blas = sgemm_gflops();
+    const char *names[2] = {"bert-base", "distilbert-base"};
+    for (int a = 0; a < 2; a++) {
+        if (strstr(models, a == 0 ? "bert" : "distil") == NULL) continue;
+        if (a == 0 && strncmp(models, "distil", 6) == 0 && strstr(models, ",bert") == NULL) continue;
+        spar_bert *m = random_model(a == 0 ? SPAR_ARCH_BERT : SPAR_ARCH_DISTILBERT, a == 0 ? 12 : 6);
+        for (int li = 0; li < n_lens; li++)
+            for (int bi = 0; bi < n_b; bi++) {
+                size_t n = (size_t)lens[li], B = (size_t)batches[bi], T = n * B, d = 768, V = 30522;
+                uint32_t *ids = malloc(T * 4), *ls = malloc(B * 4);
+                for (size_t t = 0; t < T; t++) ids[t] = (uint32_t)(1000 + (t * 7919) % 29000);
+                for (size_t s = 0; s < B; s++) ls[s] = (uint32_t)n;
+                float *h = malloc(T * d * 4), *h2 = malloc(T * d * 4), *sp = malloc(B * V * 4);
+                double best = 1e30, best_enc = 1e30;
+                for (int r = 0; r < reps; r++) {
+                    double t0 = spar_now();
+                    if (spar_bert_forward(m, ids, ls, B, h) != SPAR_OK) return 1;
+                    double t1 = spar_now();
+                    if (spar_bert_mlm_transform(m, h, T, h2) != SPAR_OK ||
+                        spar_splade_pool(h2, ls, B, d, m->dec_w, m->dec_b, V, SPAR_SPLADE_MAX, sp) != SPAR_OK)
+                        return 1;
+                    double t2 = spar_now();
+                    best = fmin(best, t2 - t0);
+                    best_enc = fmin(best_enc, t1 - t0);
+                }
+                double fl = model_flops(&m->cfg, (double)n) * (double)B;
+                printf("{\"bench\":\"encoder\",\"model\":\"%s\",\"len\":%zu,\"batch\":%zu,\"seq_per_s\":%.3f,"
+                       "\"encoder_s\":%.4f,\"total_s\":%.4f,\"gflops\":%.1f,\"sgemm_gflops\":%.1f,\"reps\":%d}\n",
+                       names[a], n, B, (double)B / best, best_enc, best, fl / best / 1e9, blas, reps);
+                fflush(stdout);
+                free(ids); free(ls); free(h); free(h2); free(sp);
+            }
+        free_random_model(m);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "dump") == 0) return cmd_dump(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "bench") == 0) return cmd_bench(argc, argv);
+    if (argc == 1) return cmd_bench(argc, argv);
+    fprintf(stderr, "usage: bench_encoder bench [--lens 128,256] [--batches 1,32] [--reps R] [--models bert,distilbert]\n"
+                    "       bench_encoder dump MODEL_DIR IDS_FILE OUT_DIR [--bf16|--int8]\n");
+    return 2;
+}

@@ -1,0 +1,60 @@
+/* bert.h — fp32 BERT / DistilBERT encoder (encoders/model): weights from a Hugging Face folder
+ * (config.json + model.safetensors) and a padding-free batched forward pass that computes what
+ * transformers' BertForMaskedLM / DistilBertForMaskedLM compute (post-LN, exact erf GELU, config eps).
+ * Contract for encoders/model/heads.c and encoders/encoder.c. */
+#ifndef SPAR_BERT_H
+#define SPAR_BERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "encoders/model/config.h"
+#include "encoders/model/safetensors.h"
+
+typedef struct spar_bert_layer {
+    float *qkv_w, *qkv_b;      /* [3d, d], [3d]: query, key, value rows stacked */
+    float *o_w, *o_b;          /* [d, d], [d] */
+    float *ln1_g, *ln1_b;      /* attention-output LayerNorm */
+    float *ff1_w, *ff1_b;      /* [f, d], [f] */
+    float *ff2_w, *ff2_b;      /* [d, f], [d] */
+    float *ln2_g, *ln2_b;      /* output LayerNorm */
+} spar_bert_layer;
+
+typedef struct spar_bert {
+    spar_model_config cfg;
+    float *word_emb, *pos_emb, *type_emb; /* [V,d], [P,d], [types,d] (type_emb NULL for DistilBERT) */
+    float *emb_ln_g, *emb_ln_b;
+    spar_bert_layer *layers;
+    int has_mlm;                          /* MLM head present (needed for SPLADE) */
+    float *tr_w, *tr_b, *tr_ln_g, *tr_ln_b; /* head transform: dense [d,d], act, LayerNorm */
+    float *dec_w, *dec_b;                 /* decoder [V,d] (== word_emb when tied) and bias [V] */
+    uint32_t proj_dim;                    /* 0, or rows of the optional "linear.weight" projection */
+    float *proj_w;                        /* [proj_dim, d] (ColBERT-style token projection) */
+    float **owned;                        /* every buffer we allocated, freed by spar_bert_free */
+    size_t n_owned;
+} spar_bert;
+
+/** Load `dir`/config.json and `dir`/model.safetensors. A folder whose tensors do not match the config
+ *  fails with SPAR_E_CORRUPT and a diag listing the missing / unexpected tensors and shape mismatches. */
+spar_status spar_bert_load(const char *dir, spar_bert **out, spar_diag *diag);
+/** Same, from an already parsed config and tensor file (the file may be closed afterwards). */
+spar_status spar_bert_from_tensors(const spar_model_config *cfg, const spar_safetensors *st, const char *label,
+                                   spar_bert **out, spar_diag *diag);
+void spar_bert_free(spar_bert *m); /* NULL is a no-op */
+
+/** Round every weight matrix to bf16 (round-to-nearest-even) in place: accuracy experiments. */
+void spar_bert_round_bf16(spar_bert *m);
+/** Fake-quantise every linear weight to symmetric int8 with one scale per output row, in place. */
+void spar_bert_round_int8(spar_bert *m);
+
+/** Forward pass over n_seqs sequences packed back to back (no padding): ids[sum(lens)], each
+ *  1 <= lens[i] <= max_positions, ids < vocab. Writes the last hidden states, T x d, into `hidden`.
+ *  Returns SPAR_OK, SPAR_E_INVALID_ARG or SPAR_E_NOMEM. Thread-safe on a shared model. */
+spar_status spar_bert_forward(const spar_bert *m, const uint32_t *ids, const uint32_t *lens, size_t n_seqs,
+                              float *hidden);
+/** MLM head transform (dense, activation, LayerNorm): h [T,d] -> out [T,d]. Requires has_mlm. */
+spar_status spar_bert_mlm_transform(const spar_bert *m, const float *h, size_t T, float *out);
+/** Full MLM logits for T tokens (T x V): for tests only, SPLADE never materialises this. */
+spar_status spar_bert_mlm_logits(const spar_bert *m, const float *h2, size_t T, float *logits);
+
+#endif

@@ -1,0 +1,125 @@
+/* config.c — config.json reader for BERT and DistilBERT (cJSON). Unknown keys are ignored, as in
+ * transformers; missing required keys, non-integer sizes, out-of-range sizes and unsupported activations
+ * are SPAR_E_CORRUPT / SPAR_E_UNSUPPORTED with the key named. Contract: encoders/model/config.h. */
+#include "encoders/model/config.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+
+static spar_status get_u32(const cJSON *root, const char *key, uint32_t lo, uint32_t hi, int required, uint32_t dflt,
+                           const char *label, uint32_t *out, spar_diag *diag) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (j == NULL || cJSON_IsNull(j)) {
+        if (required) return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: missing \"%s\"", label, key);
+        *out = dflt;
+        return SPAR_OK;
+    }
+    double v = cJSON_IsNumber(j) ? j->valuedouble : -1;
+    if (!cJSON_IsNumber(j) || floor(v) != v || v < lo || v > hi)
+        return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: \"%s\" must be an integer in [%u, %u]", label, key, lo, hi);
+    *out = (uint32_t)v;
+    return SPAR_OK;
+}
+
+static spar_status get_act(const cJSON *root, const char *key, const char *label, spar_act *out, spar_diag *diag) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (j == NULL) { *out = SPAR_ACT_GELU; return SPAR_OK; }
+    if (!cJSON_IsString(j)) return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: \"%s\" must be a string", label, key);
+    if (strcmp(j->valuestring, "gelu") == 0) *out = SPAR_ACT_GELU;
+    else if (strcmp(j->valuestring, "relu") == 0) *out = SPAR_ACT_RELU;
+    else return spar_diag_err(diag, SPAR_E_UNSUPPORTED, "%s: activation \"%.40s\" not supported (gelu, relu)", label,
+                              j->valuestring);
+    return SPAR_OK;
+}
+
+spar_status spar_model_config_parse(const char *json, size_t len, const char *label, spar_model_config *c,
+                                    spar_diag *diag) {
+    spar_status st = SPAR_OK;
+    if (json == NULL || c == NULL) return SPAR_E_INVALID_ARG;
+    if (label == NULL) label = "config.json";
+    memset(c, 0, sizeof *c);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (root == NULL || !cJSON_IsObject(root)) {
+        st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: not a JSON object", label);
+        goto done;
+    }
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    if (!cJSON_IsString(mt)) {
+        st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: missing string \"model_type\"", label);
+        goto done;
+    }
+    if (strcmp(mt->valuestring, "bert") == 0) {
+        c->arch = SPAR_ARCH_BERT;
+        SPAR_TRY_GOTO(st, get_u32(root, "vocab_size", 1, 1u << 22, 1, 0, label, &c->vocab_size, diag), done);
+        SPAR_TRY_GOTO(st, get_u32(root, "hidden_size", 1, 16384, 1, 0, label, &c->hidden, diag), done);
+        SPAR_TRY_GOTO(st, get_u32(root, "num_hidden_layers", 1, 256, 1, 0, label, &c->n_layers, diag), done);
+        SPAR_TRY_GOTO(st, get_u32(root, "num_attention_heads", 1, 1024, 1, 0, label, &c->n_heads, diag), done);
+        SPAR_TRY_GOTO(st, get_u32(root, "intermediate_size", 1, 65536, 1, 0, label, &c->intermediate, diag), done);
+        SPAR_TRY_GOTO(st, get_u32(root, "max_position_embeddings", 1, 65536, 1, 0, label, &c->max_positions, diag), done);
+        SPAR_TRY_GOTO(st, get_u32(root, "type_vocab_size", 1, 1024, 0, 2, label, &c->type_vocab_size, diag), done);
+        SPAR_TRY_GOTO(st, get_act(root, "hidden_act", label, &c->act, diag), done);
+        const cJSON *pe = cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
+        if (pe != NULL && (!cJSON_IsString(pe) || strcmp(pe->valuestring, "absolute") != 0)) {
+            st = spar_diag_err(diag, SPAR_E_UNSUPPORTED, "%s: only absolute position embeddings are supported", label);
+            goto done;
+        }
+        const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
+        c->ln_eps = 1e-12f;
+        if (eps != NULL) {
+            if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) || eps->valuedouble > 1) {
+                st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: \"layer_norm_eps\" must be in (0, 1]", label);
+                goto done;
+            }
+            c->ln_eps = (float)eps->valuedouble;
+        }
+    } else if (strcmp(mt->valuestring, "distilbert") == 0) {
+        c->arch = SPAR_ARCH_DISTILBERT;
+        SPAR_TRY_GOTO(st, get_u32(root, "vocab_size", 1, 1u << 22, 1, 0, label, &c->vocab_size, diag), done);
+        SPAR_TRY_GOTO(st, get_u32(root, "dim", 1, 16384, 1, 0, label, &c->hidden, diag), done);
+        SPAR_TRY_GOTO(st, get_u32(root, "n_layers", 1, 256, 1, 0, label, &c->n_layers, diag), done);
+        SPAR_TRY_GOTO(st, get_u32(root, "n_heads", 1, 1024, 1, 0, label, &c->n_heads, diag), done);
+        SPAR_TRY_GOTO(st, get_u32(root, "hidden_dim", 1, 65536, 1, 0, label, &c->intermediate, diag), done);
+        SPAR_TRY_GOTO(st, get_u32(root, "max_position_embeddings", 1, 65536, 1, 0, label, &c->max_positions, diag), done);
+        SPAR_TRY_GOTO(st, get_act(root, "activation", label, &c->act, diag), done);
+        c->type_vocab_size = 0;
+        c->ln_eps = 1e-12f;
+    } else {
+        st = spar_diag_err(diag, SPAR_E_UNSUPPORTED, "%s: model_type \"%.40s\" not supported (bert, distilbert)", label,
+                           mt->valuestring);
+        goto done;
+    }
+    SPAR_TRY_GOTO(st, get_u32(root, "pad_token_id", 0, c->vocab_size - 1, 0, 0, label, &c->pad_token_id, diag), done);
+    if (c->hidden % c->n_heads != 0) {
+        st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: hidden size %u is not a multiple of %u heads", label, c->hidden,
+                           c->n_heads);
+        goto done;
+    }
+done:
+    cJSON_Delete(root);
+    return st;
+}
+
+spar_status spar_model_config_load(const char *path, spar_model_config *out, spar_diag *diag) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return spar_diag_err(diag, errno == ENOENT ? SPAR_E_NOT_FOUND : SPAR_E_IO, "open %s: %s", path, strerror(errno));
+    char *buf = NULL;
+    spar_status st = SPAR_OK;
+    if (fseek(f, 0, SEEK_END) != 0) { st = spar_diag_err(diag, SPAR_E_IO, "seek %s", path); goto done; }
+    long n = ftell(f);
+    if (n < 0 || n > (1 << 20)) { st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: size %ld not in [0, 1 MiB]", path, n); goto done; }
+    rewind(f);
+    if ((buf = malloc((size_t)n + 1)) == NULL) { st = SPAR_E_NOMEM; goto done; }
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) { st = spar_diag_err(diag, SPAR_E_IO, "read %s", path); goto done; }
+    buf[n] = 0;
+    st = spar_model_config_parse(buf, (size_t)n, path, out, diag);
+done:
+    free(buf);
+    fclose(f);
+    return st;
+}
