@@ -1,0 +1,519 @@
+/* index/segment.c — one immutable postings segment file, seg-NNNNNN.post (contract: index/segment.h;
+ * layout: docs/format/segment.md).
+ *
+ *   header (32, storage/file.h) | doclens u32 x n_docs | pad16 | posting lists | pad8 | dictionary
+ *   | pad8 | block index u64 x n_dict_blocks | footer (128 bytes)
+ *
+ * The writer streams lists into a spar_file_writer as terms arrive (ascending byte order) and keeps only
+ * the dictionary in memory. The reader maps the file, checks header and checksum, then validates every
+ * structure before returning: footer, section bounds, doc lengths against the recorded sum and avgdl,
+ * the block index, every dictionary entry (terms strictly ascending, lists in bounds and in order) and
+ * every posting list (spar_postings_check). Nothing read from the file is used as an offset before it
+ * has been checked against the size, so crafted files (even with a valid checksum) give SPAR_E_CORRUPT. */
+#include "index/segment.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FOOTER_BYTES 128
+#define FOOTER_MAGIC 0x46474553u /* "SEGF" */
+#define TERMS_PER_BLOCK 16
+#define MAX_TERMS_PER_BLOCK 4096
+#define VARINT_MAX 10
+
+/* ---- little helpers ---- */
+
+static inline uint32_t rd32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static inline uint64_t rd64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+static inline void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void wr64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+
+static size_t put_varint(uint8_t *p, uint64_t v) {
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Bounds-checked LEB128 read; rejects overlong encodings past 64 bits. */
+static int get_varint(const uint8_t *buf, uint64_t len, uint64_t *pos, uint64_t *out) {
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (*pos >= len) return 0;
+        uint8_t b = buf[(*pos)++];
+        if (shift == 63 && b > 1) return 0;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int term_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
+    size_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c != 0) return c;
+    return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+static const char *base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* ---- writer ---- */
+
+struct spar_segment_writer {
+    spar_file_writer *fw;
+    uint32_t n_docs;
+    float k1, b;
+    double avgdl;
+    uint64_t total_dl;
+    uint32_t *doclens;    /* copy, n_docs entries */
+    uint64_t postings_off; /* payload offset of the postings area */
+    uint64_t prev_end;     /* end of the previous list, postings-relative */
+    uint64_t n_terms, n_postings;
+    spar_buf list;         /* scratch: one encoded list */
+    spar_buf dict;
+    spar_buf index;        /* u64 per dictionary block */
+    uint8_t *last_term;
+    size_t last_len, last_cap;
+};
+
+static void writer_free(spar_segment_writer *w) {
+    spar_buf_free(&w->list);
+    spar_buf_free(&w->dict);
+    spar_buf_free(&w->index);
+    free(w->doclens);
+    free(w->last_term);
+    free(w);
+}
+
+spar_status spar_segment_writer_open(const char *path, uint32_t n_docs, const uint32_t *doclens, float k1,
+                                     float b, spar_segment_writer **out, spar_diag *diag) {
+    *out = NULL;
+    if (path == NULL || (n_docs > 0 && doclens == NULL) || !(k1 >= 0 && isfinite(k1)) || !(b >= 0 && b <= 1))
+        return spar_diag_err(diag, SPAR_E_INVALID_ARG, "segment writer: bad arguments (doclens, k1 or b)");
+    spar_status st = SPAR_OK;
+    spar_segment_writer *w = calloc(1, sizeof *w);
+    if (w == NULL) return SPAR_E_NOMEM;
+    w->n_docs = n_docs;
+    w->k1 = k1;
+    w->b = b;
+    w->doclens = spar_malloc_array(n_docs, sizeof(uint32_t));
+    if (w->doclens == NULL) {
+        st = SPAR_E_NOMEM;
+        goto fail;
+    }
+    if (n_docs) memcpy(w->doclens, doclens, (size_t)n_docs * sizeof(uint32_t));
+    for (uint32_t i = 0; i < n_docs; i++) w->total_dl += doclens[i];
+    w->avgdl = n_docs ? (double)w->total_dl / (double)n_docs : 0.0;
+    SPAR_TRY_GOTO(st, spar_file_writer_open(path, SPAR_KIND_POSTINGS, SPAR_SEGMENT_VERSION_MAJOR,
+                                            SPAR_SEGMENT_VERSION_MINOR, 0, &w->fw, diag), fail);
+    if ((st = spar_file_writer_write(w->fw, w->doclens, (size_t)n_docs * sizeof(uint32_t))) != SPAR_OK ||
+        (st = spar_file_writer_pad(w->fw, 16)) != SPAR_OK) {
+        spar_diag_set(diag, "%s: write failed", path);
+        goto fail;
+    }
+    w->postings_off = spar_file_writer_offset(w->fw);
+    *out = w;
+    return SPAR_OK;
+fail:
+    spar_file_writer_abort(w->fw);
+    writer_free(w);
+    return st;
+}
+
+spar_status spar_segment_writer_add(spar_segment_writer *w, const char *term, size_t term_len,
+                                    const uint32_t *docids, const uint32_t *tfs, uint32_t n) {
+    if (w == NULL || (term == NULL && term_len > 0) || n == 0) return SPAR_E_INVALID_ARG;
+    if (w->n_terms > 0 && term_cmp(w->last_term, w->last_len, (const uint8_t *)term, term_len) >= 0)
+        return SPAR_E_INVALID_ARG; /* terms must be strictly ascending */
+    if (docids[n - 1] >= w->n_docs) return SPAR_E_INVALID_ARG;
+    spar_term_info ti;
+    w->list.len = 0;
+    SPAR_TRY(spar_postings_encode(docids, tfs, n, w->doclens, w->k1, w->b, (float)w->avgdl, &w->list, &ti));
+    if (ti.n_blocks > 1 || ti.df == SPAR_BLOCK_SIZE) SPAR_TRY(spar_file_writer_pad(w->fw, SPAR_POSTINGS_ALIGN));
+    ti.offset = spar_file_writer_offset(w->fw) - w->postings_off;
+    SPAR_TRY(spar_file_writer_write(w->fw, w->list.data, w->list.len));
+    /* dictionary entry */
+    SPAR_TRY(spar_buf_reserve(&w->dict, term_len + 7 * VARINT_MAX + 4));
+    if (w->n_terms % TERMS_PER_BLOCK == 0) {
+        SPAR_TRY(spar_buf_reserve(&w->index, 8));
+        wr64(w->index.data + w->index.len, w->dict.len);
+        w->index.len += 8;
+    }
+    const int first = w->n_terms % TERMS_PER_BLOCK == 0;
+    uint8_t *p = w->dict.data + w->dict.len;
+    size_t k = put_varint(p, term_len);
+    if (term_len) memcpy(p + k, term, term_len);
+    k += term_len;
+    k += put_varint(p + k, ti.df);
+    k += put_varint(p + k, ti.cf - ti.df);
+    k += put_varint(p + k, first ? ti.offset : ti.offset - w->prev_end);
+    k += put_varint(p + k, ti.bytes);
+    k += put_varint(p + k, ti.max_tf);
+    k += put_varint(p + k, ti.min_dl);
+    memcpy(p + k, &ti.max_tfpart, 4);
+    k += 4;
+    w->dict.len += k;
+    w->prev_end = ti.offset + ti.bytes;
+    /* remember the term */
+    if (term_len > w->last_cap || w->last_term == NULL) {
+        uint8_t *t = realloc(w->last_term, term_len ? term_len : 1);
+        if (t == NULL) return SPAR_E_NOMEM;
+        w->last_term = t;
+        w->last_cap = term_len ? term_len : 1;
+    }
+    if (term_len) memcpy(w->last_term, term, term_len);
+    w->last_len = term_len;
+    w->n_terms++;
+    w->n_postings += n;
+    return SPAR_OK;
+}
+
+spar_status spar_segment_writer_commit(spar_segment_writer *w, spar_diag *diag) {
+    if (w == NULL) return SPAR_E_INVALID_ARG;
+    spar_status st = SPAR_OK;
+    const uint64_t postings_bytes = spar_file_writer_offset(w->fw) - w->postings_off;
+    SPAR_TRY_GOTO(st, spar_file_writer_pad(w->fw, 8), fail);
+    const uint64_t dict_off = spar_file_writer_offset(w->fw);
+    SPAR_TRY_GOTO(st, spar_file_writer_write(w->fw, w->dict.data, w->dict.len), fail);
+    SPAR_TRY_GOTO(st, spar_file_writer_pad(w->fw, 8), fail);
+    const uint64_t index_off = spar_file_writer_offset(w->fw);
+    SPAR_TRY_GOTO(st, spar_file_writer_write(w->fw, w->index.data, w->index.len), fail);
+    uint8_t f[FOOTER_BYTES];
+    memset(f, 0, sizeof f);
+    wr32(f + 0, FOOTER_MAGIC);
+    uint16_t vmaj = SPAR_SEGMENT_VERSION_MAJOR, vmin = SPAR_SEGMENT_VERSION_MINOR;
+    memcpy(f + 4, &vmaj, 2);
+    memcpy(f + 6, &vmin, 2);
+    wr32(f + 8, 0); /* flags */
+    wr32(f + 12, w->n_docs);
+    wr64(f + 16, w->n_terms);
+    wr64(f + 24, w->n_postings);
+    memcpy(f + 32, &w->avgdl, 8);
+    memcpy(f + 40, &w->k1, 4);
+    memcpy(f + 44, &w->b, 4);
+    wr64(f + 48, 0); /* doclens offset */
+    wr64(f + 56, w->postings_off);
+    wr64(f + 64, postings_bytes);
+    wr64(f + 72, dict_off);
+    wr64(f + 80, w->dict.len);
+    wr64(f + 88, index_off);
+    wr64(f + 96, w->index.len / 8);
+    wr32(f + 104, TERMS_PER_BLOCK);
+    wr64(f + 112, w->total_dl);
+    SPAR_TRY_GOTO(st, spar_file_writer_write(w->fw, f, sizeof f), fail);
+    st = spar_file_writer_commit(w->fw, diag); /* frees fw in all cases */
+    w->fw = NULL;
+    writer_free(w);
+    return st;
+fail:
+    spar_diag_set(diag, "segment writer: %s", spar_status_str(st));
+    spar_segment_writer_abort(w);
+    return st;
+}
+
+void spar_segment_writer_abort(spar_segment_writer *w) {
+    if (w == NULL) return;
+    spar_file_writer_abort(w->fw);
+    writer_free(w);
+}
+
+/* ---- reader ---- */
+
+struct spar_segment {
+    spar_mapped_file map; /* base == NULL for open_mem */
+    const uint8_t *payload;
+    uint64_t payload_bytes;
+    uint32_t n_docs;
+    uint64_t n_terms, n_postings;
+    double avgdl;
+    float k1, b;
+    const uint32_t *doclens;
+    uint32_t *doclens_copy; /* when the buffer is not 4-aligned */
+    const uint8_t *postings;
+    uint64_t postings_bytes;
+    const uint8_t *dict;
+    uint64_t dict_bytes;
+    const uint8_t *index; /* u64 x n_blocks, read with memcpy */
+    uint64_t n_blocks;
+    uint32_t tpb;         /* terms per dictionary block */
+};
+
+/* Decode one dictionary entry at *pos. prev_end: end of the previous list in the block (ignored for the
+ * first entry, whose offset is absolute). Checks only what is needed to stay in bounds; validate()
+ * checks the rest once at open. */
+static int read_entry(const spar_segment *s, uint64_t *pos, int first, uint64_t prev_end, const uint8_t **term,
+                      size_t *len, spar_term_info *ti) {
+    uint64_t tl, df, cfx, off, bytes, max_tf, min_dl;
+    if (!get_varint(s->dict, s->dict_bytes, pos, &tl) || tl > s->dict_bytes - *pos) return 0;
+    *term = s->dict + *pos;
+    *len = (size_t)tl;
+    *pos += tl;
+    if (!get_varint(s->dict, s->dict_bytes, pos, &df) || !get_varint(s->dict, s->dict_bytes, pos, &cfx) ||
+        !get_varint(s->dict, s->dict_bytes, pos, &off) || !get_varint(s->dict, s->dict_bytes, pos, &bytes) ||
+        !get_varint(s->dict, s->dict_bytes, pos, &max_tf) || !get_varint(s->dict, s->dict_bytes, pos, &min_dl))
+        return 0;
+    if (s->dict_bytes - *pos < 4) return 0;
+    if (df == 0 || df > UINT32_MAX || cfx > UINT64_MAX - df || max_tf > UINT32_MAX || min_dl > UINT32_MAX) return 0;
+    if (!first) {
+        if (off > UINT64_MAX - prev_end) return 0;
+        off += prev_end;
+    }
+    if (off > s->postings_bytes || bytes > s->postings_bytes - off) return 0;
+    ti->df = (uint32_t)df;
+    ti->n_blocks = (uint32_t)((df + SPAR_BLOCK_SIZE - 1) / SPAR_BLOCK_SIZE);
+    ti->cf = df + cfx;
+    ti->offset = off;
+    ti->bytes = bytes;
+    ti->max_tf = (uint32_t)max_tf;
+    ti->min_dl = (uint32_t)min_dl;
+    memcpy(&ti->max_tfpart, s->dict + *pos, 4);
+    *pos += 4;
+    return 1;
+}
+
+static uint64_t index_at(const spar_segment *s, uint64_t i) { return rd64(s->index + 8 * i); }
+
+#define CORRUPT(...) spar_diag_err(diag, SPAR_E_CORRUPT, __VA_ARGS__)
+
+static spar_status validate(spar_segment *s, const char *name, spar_diag *diag) {
+    const uint8_t *pl = s->payload;
+    const uint64_t pb = s->payload_bytes;
+    if (pb < FOOTER_BYTES) return CORRUPT("%s: payload of %" PRIu64 " bytes has no room for the footer", name, pb);
+    const uint64_t fo = pb - FOOTER_BYTES; /* footer offset in the payload */
+    const uint8_t *f = pl + fo;
+    const uint64_t fbyte = 32 + fo; /* file offset, for messages */
+    uint16_t vmaj, vmin;
+    memcpy(&vmaj, f + 4, 2);
+    memcpy(&vmin, f + 6, 2);
+    if (rd32(f) != FOOTER_MAGIC) return CORRUPT("%s: byte %" PRIu64 ": bad footer magic", name, fbyte);
+    if (vmaj != s->map.hdr.version_major || vmin != s->map.hdr.version_minor || rd32(f + 8) != s->map.hdr.flags ||
+        s->map.hdr.flags != 0)
+        return CORRUPT("%s: byte %" PRIu64 ": footer version/flags disagree with the header", name, fbyte);
+    s->n_docs = rd32(f + 12);
+    s->n_terms = rd64(f + 16);
+    s->n_postings = rd64(f + 24);
+    memcpy(&s->avgdl, f + 32, 8);
+    memcpy(&s->k1, f + 40, 4);
+    memcpy(&s->b, f + 44, 4);
+    const uint64_t doclens_off = rd64(f + 48), postings_off = rd64(f + 56), postings_bytes = rd64(f + 64);
+    const uint64_t dict_off = rd64(f + 72), dict_bytes = rd64(f + 80), index_off = rd64(f + 88);
+    const uint64_t n_blocks = rd64(f + 96), total_dl = rd64(f + 112);
+    const uint32_t tpb = rd32(f + 104);
+    if (rd32(f + 108) != 0 || rd64(f + 120) != 0)
+        return CORRUPT("%s: byte %" PRIu64 ": reserved footer fields are not zero", name, fbyte);
+    if (!(s->k1 >= 0 && isfinite(s->k1)) || !(s->b >= 0 && s->b <= 1))
+        return CORRUPT("%s: byte %" PRIu64 ": BM25 parameters out of range", name, fbyte + 40);
+    if (tpb == 0 || tpb > MAX_TERMS_PER_BLOCK)
+        return CORRUPT("%s: byte %" PRIu64 ": bad dictionary block size %" PRIu32, name, fbyte + 104, tpb);
+    /* sections must tile the payload exactly, in order */
+    const uint64_t doclens_bytes = (uint64_t)s->n_docs * 4;
+    if (doclens_off != 0 || postings_off != align_up(doclens_bytes, 16) || postings_off > fo ||
+        postings_bytes > fo - postings_off || dict_off != align_up(postings_off + postings_bytes, 8) ||
+        dict_off > fo || dict_bytes > fo - dict_off || index_off != align_up(dict_off + dict_bytes, 8) ||
+        index_off > fo || n_blocks > (fo - index_off) / 8 || index_off + 8 * n_blocks != fo)
+        return CORRUPT("%s: byte %" PRIu64 ": section table does not fit the file", name, fbyte + 48);
+    if (n_blocks != (s->n_terms + tpb - 1) / tpb)
+        return CORRUPT("%s: byte %" PRIu64 ": %" PRIu64 " dictionary blocks for %" PRIu64 " terms", name,
+                       fbyte + 96, n_blocks, s->n_terms);
+    s->postings = pl + postings_off;
+    s->postings_bytes = postings_bytes;
+    s->dict = pl + dict_off;
+    s->dict_bytes = dict_bytes;
+    s->index = pl + index_off;
+    s->n_blocks = n_blocks;
+    s->tpb = tpb;
+    /* document lengths */
+    if (((uintptr_t)pl & 3) == 0) {
+        s->doclens = (const uint32_t *)(const void *)pl;
+    } else {
+        s->doclens_copy = spar_malloc_array(s->n_docs, 4);
+        if (s->doclens_copy == NULL) return SPAR_E_NOMEM;
+        memcpy(s->doclens_copy, pl, (size_t)doclens_bytes);
+        s->doclens = s->doclens_copy;
+    }
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < s->n_docs; i++) sum += s->doclens[i];
+    const double avgdl = s->n_docs ? (double)sum / (double)s->n_docs : 0.0;
+    if (sum != total_dl || !(avgdl == s->avgdl))
+        return CORRUPT("%s: byte %" PRIu64 ": document lengths disagree with the recorded total/avgdl", name,
+                       fbyte + 32);
+    /* dictionary: walk every entry in order */
+    uint64_t pos = 0, postings = 0, prev_end = 0, global_end = 0;
+    const uint8_t *prev_term = NULL;
+    size_t prev_len = 0;
+    for (uint64_t t = 0; t < s->n_terms; t++) {
+        const int first = t % tpb == 0;
+        if (first && index_at(s, t / tpb) != pos)
+            return CORRUPT("%s: byte %" PRIu64 ": dictionary block %" PRIu64 " starts at %" PRIu64 ", index says %" PRIu64,
+                           name, 32 + index_off + 8 * (t / tpb), t / tpb, pos, index_at(s, t / tpb));
+        const uint64_t at = 32 + dict_off + pos;
+        const uint8_t *term;
+        size_t len;
+        spar_term_info ti;
+        if (!read_entry(s, &pos, first, prev_end, &term, &len, &ti))
+            return CORRUPT("%s: byte %" PRIu64 ": dictionary entry %" PRIu64 " is malformed or out of bounds", name,
+                           at, t);
+        if (t > 0 && term_cmp(prev_term, prev_len, term, len) >= 0)
+            return CORRUPT("%s: byte %" PRIu64 ": dictionary entry %" PRIu64 " is not in ascending order", name, at, t);
+        if (ti.offset < global_end)
+            return CORRUPT("%s: byte %" PRIu64 ": posting list of entry %" PRIu64 " overlaps the previous one", name,
+                           at, t);
+        if (spar_postings_check(s->postings + ti.offset, (size_t)ti.bytes, &ti, s->n_docs) != SPAR_OK)
+            return CORRUPT("%s: byte %" PRIu64 ": posting list of entry %" PRIu64 " ('%.*s') is corrupt", name,
+                           32 + postings_off + ti.offset, t, (int)SPAR_MIN(len, 40), (const char *)term);
+        prev_term = term;
+        prev_len = len;
+        prev_end = global_end = ti.offset + ti.bytes;
+        postings += ti.df;
+    }
+    if (pos != dict_bytes)
+        return CORRUPT("%s: byte %" PRIu64 ": %" PRIu64 " trailing bytes after the last dictionary entry", name,
+                       32 + dict_off + pos, dict_bytes - pos);
+    if (global_end != postings_bytes)
+        return CORRUPT("%s: byte %" PRIu64 ": posting area size disagrees with the dictionary", name, fbyte + 64);
+    if (postings != s->n_postings)
+        return CORRUPT("%s: byte %" PRIu64 ": footer says %" PRIu64 " postings, lists hold %" PRIu64, name,
+                       fbyte + 24, s->n_postings, postings);
+    return SPAR_OK;
+}
+
+spar_status spar_segment_open(const char *path, spar_segment **out, spar_diag *diag) {
+    *out = NULL;
+    spar_segment *s = calloc(1, sizeof *s);
+    if (s == NULL) return SPAR_E_NOMEM;
+    spar_status st = spar_file_map(path, SPAR_KIND_POSTINGS, SPAR_SEGMENT_VERSION_MAJOR, 0, &s->map, diag);
+    if (st != SPAR_OK) {
+        free(s);
+        return st;
+    }
+    s->payload = s->map.payload;
+    s->payload_bytes = s->map.payload_bytes;
+    if ((st = validate(s, base_name(path), diag)) != SPAR_OK) {
+        spar_segment_close(s);
+        return st;
+    }
+    *out = s;
+    return SPAR_OK;
+}
+
+spar_status spar_segment_open_mem(const uint8_t *buf, size_t len, spar_segment **out, spar_diag *diag) {
+    *out = NULL;
+    spar_segment *s = calloc(1, sizeof *s);
+    if (s == NULL) return SPAR_E_NOMEM;
+    spar_status st = spar_file_check(buf, len, SPAR_KIND_POSTINGS, SPAR_SEGMENT_VERSION_MAJOR, 1, &s->map.hdr,
+                                     "<memory>", diag);
+    if (st != SPAR_OK) {
+        free(s);
+        return st;
+    }
+    s->payload = buf + sizeof(spar_file_header);
+    s->payload_bytes = len - sizeof(spar_file_header);
+    if ((st = validate(s, "<memory>", diag)) != SPAR_OK) {
+        spar_segment_close(s);
+        return st;
+    }
+    *out = s;
+    return SPAR_OK;
+}
+
+void spar_segment_close(spar_segment *s) {
+    if (s == NULL) return;
+    spar_file_unmap(&s->map);
+    free(s->doclens_copy);
+    free(s);
+}
+
+uint32_t spar_segment_n_docs(const spar_segment *s) { return s->n_docs; }
+uint64_t spar_segment_n_terms(const spar_segment *s) { return s->n_terms; }
+uint64_t spar_segment_n_postings(const spar_segment *s) { return s->n_postings; }
+double spar_segment_avgdl(const spar_segment *s) { return s->avgdl; }
+float spar_segment_k1(const spar_segment *s) { return s->k1; }
+float spar_segment_b(const spar_segment *s) { return s->b; }
+const uint32_t *spar_segment_doclens(const spar_segment *s) { return s->doclens; }
+
+/* Binary search over the first terms of the dictionary blocks, then a scan of at most one block. */
+spar_status spar_segment_lookup(const spar_segment *s, const char *term, size_t len, spar_term_info *ti) {
+    if (s->n_terms == 0) return SPAR_E_NOT_FOUND;
+    const uint8_t *key = (const uint8_t *)term;
+    /* binary search: last block whose first term <= key */
+    uint64_t lo = 0, hi = s->n_blocks; /* first term of block lo <= key < first term of block hi */
+    {
+        uint64_t pos = index_at(s, 0);
+        const uint8_t *t0;
+        size_t l0;
+        spar_term_info tmp;
+        if (!read_entry(s, &pos, 1, 0, &t0, &l0, &tmp)) return SPAR_E_CORRUPT;
+        if (term_cmp(key, len, t0, l0) < 0) return SPAR_E_NOT_FOUND;
+    }
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2, pos = index_at(s, mid);
+        const uint8_t *tm;
+        size_t lm;
+        spar_term_info tmp;
+        if (!read_entry(s, &pos, 1, 0, &tm, &lm, &tmp)) return SPAR_E_CORRUPT;
+        if (term_cmp(tm, lm, key, len) <= 0)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    uint64_t pos = index_at(s, lo), prev_end = 0;
+    const uint64_t n_in = SPAR_MIN((uint64_t)s->tpb, s->n_terms - lo * s->tpb);
+    for (uint64_t i = 0; i < n_in; i++) {
+        const uint8_t *t;
+        size_t l;
+        spar_term_info e;
+        if (!read_entry(s, &pos, i == 0, prev_end, &t, &l, &e)) return SPAR_E_CORRUPT;
+        int c = term_cmp(t, l, key, len);
+        if (c == 0) {
+            *ti = e;
+            return SPAR_OK;
+        }
+        if (c > 0) break;
+        prev_end = e.offset + e.bytes;
+    }
+    return SPAR_E_NOT_FOUND;
+}
+
+void spar_segment_cursor(const spar_segment *s, const spar_term_info *ti, spar_cursor *c) {
+    spar_cursor_open(c, s->postings + ti->offset, ti);
+}
+
+spar_status spar_segment_term_at(const spar_segment *s, uint64_t i, const char **term, size_t *len,
+                                 spar_term_info *ti) {
+    if (i >= s->n_terms) return SPAR_E_NOT_FOUND;
+    const uint64_t blk = i / s->tpb, skip = i % s->tpb;
+    uint64_t pos = index_at(s, blk), prev_end = 0;
+    for (uint64_t k = 0;; k++) {
+        const uint8_t *t;
+        size_t l;
+        spar_term_info e;
+        if (!read_entry(s, &pos, k == 0, prev_end, &t, &l, &e)) return SPAR_E_CORRUPT;
+        if (k == skip) {
+            *term = (const char *)t;
+            *len = l;
+            if (ti) *ti = e;
+            return SPAR_OK;
+        }
+        prev_end = e.offset + e.bytes;
+    }
+}
