@@ -36,6 +36,16 @@ uint64_t spar_corpus_blank_lines(const spar_corpus *c);
 void spar_corpus_progress(const spar_corpus *c, uint64_t *done, uint64_t *total);
 void spar_corpus_close(spar_corpus *c); /* NULL ok */
 
+/* Read from caller memory instead of a file (fuzzing, tests, embedded corpora). `name` is used in
+ * diagnostics and, with SPAR_FORMAT_AUTO, for the format; `data` is borrowed and must outlive the reader. */
+spar_status spar_corpus_open_mem(const void *data, size_t len, const char *name, spar_corpus_format format,
+                                 spar_corpus **out, spar_diag *diag);
+/* Lower the line-length limit (0 = SPAR_CORPUS_MAX_LINE; larger values are clamped to it). Call before the
+ * first next(). The line buffer never grows beyond max_line + 2 bytes. */
+void spar_corpus_set_max_line(spar_corpus *c, size_t max_line);
+/* Bytes of buffers the reader holds now (line buffer + gzip input), for memory tests. */
+size_t spar_corpus_buffer_bytes(const spar_corpus *c);
+
 /* Strict UTF-8 check (no overlongs, no surrogates, ≤ U+10FFFF). Returns the byte offset of the first
  * invalid byte, or len if valid. */
 size_t spar_utf8_validate(const char *s, size_t len);
