@@ -4,9 +4,10 @@
  * Analysis: EnglishAnalyzer (standard tokenizer, possessive filter, lowercase, English stop words, Porter stemmer).
  * Scoring: BM25Similarity(k1 = 0.9, b = 0.4), the Anserini/BEIR defaults.
  *
- *   index  --corpus C.jsonl[.gz] --index DIR [--threads N] [--ram-mb 256] [--no-merge]
+ *   index  --corpus C.jsonl[.gz] --index DIR [--threads N] [--ram-mb 256] [--no-merge] [--freqs-only]
  *          BEIR JSONL -> one Lucene index; field "id" (StringField, stored) and "body" (TextField, not stored) =
- *          title + " " + text. N threads each take batches of lines, parse and addDocument into one IndexWriter.
+ *          title + " " + text (--freqs-only: same analysis, postings without positions, as spar stores).
+ *          N threads each take batches of lines, parse and addDocument into one IndexWriter.
  *          forceMerge(1) at the end (spar writes a single segment), timed separately.
  *          Prints one JSON line: docs, seconds without/with merge, docs/s both ways, index bytes.
  *   search --index DIR --queries Q.jsonl [--k 10,1000] [--threads 1] [--warmup 3] [--reps 5] [--run OUT.trec]
@@ -133,7 +134,7 @@ public final class LuceneBench {
         for (int i = from; i < a.length; i++) {
             if (!a[i].startsWith("--")) throw new IllegalArgumentException("unexpected argument " + a[i]);
             String k = a[i].substring(2);
-            if (k.equals("no-merge")) { m.put(k, "1"); continue; }
+            if (k.equals("no-merge") || k.equals("freqs-only")) { m.put(k, "1"); continue; }
             if (i + 1 >= a.length) throw new IllegalArgumentException("--" + k + " needs a value");
             m.put(k, a[++i]);
         }
@@ -161,6 +162,11 @@ public final class LuceneBench {
         int threads = Integer.parseInt(a.getOrDefault("threads", "1"));
         double ramMb = Double.parseDouble(a.getOrDefault("ram-mb", "256"));
         boolean merge = !a.containsKey("no-merge");
+        // TextField indexes positions; BM25 term queries only read docs+freqs (spar keeps no positions), so
+        // --freqs-only gives the like-for-like index size.
+        final FieldType bodyType = new FieldType(TextField.TYPE_NOT_STORED);
+        if (a.containsKey("freqs-only")) bodyType.setIndexOptions(IndexOptions.DOCS_AND_FREQS);
+        bodyType.freeze();
         if (Files.exists(dir)) {
             try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
                 for (Path p : ds) Files.delete(p);
@@ -186,7 +192,7 @@ public final class LuceneBench {
                     long[] nos = new long[batch];
                     Document doc = new Document();
                     StringField idF = new StringField("id", "", Field.Store.YES);
-                    TextField bodyF = new TextField("body", "", Field.Store.NO);
+                    Field bodyF = new Field("body", "", bodyType);
                     doc.add(idF);
                     doc.add(bodyF);
                     try {
@@ -235,8 +241,9 @@ public final class LuceneBench {
             System.out.printf(Locale.ROOT,
                 "{\"engine\":\"lucene\",\"op\":\"index\",\"corpus\":\"%s\",\"threads\":%d,\"docs\":%d," +
                 "\"index_s\":%.3f,\"merge_s\":%.3f,\"total_s\":%.3f,\"docs_per_s\":%.1f,\"docs_per_s_with_merge\":%.1f," +
-                "\"index_bytes\":%d,\"index_bytes_unmerged\":%d,\"merged\":%b}%n",
-                esc(corpus), threads, n, s1, s2 - s1, s2, n / s1, n / s2, dirBytes(dir), bytesUnmerged, merge);
+                "\"index_bytes\":%d,\"index_bytes_unmerged\":%d,\"merged\":%b,\"postings\":\"%s\"}%n",
+                esc(corpus), threads, n, s1, s2 - s1, s2, n / s1, n / s2, dirBytes(dir), bytesUnmerged, merge,
+                a.containsKey("freqs-only") ? "freqs" : "positions");
         }
     }
 
@@ -374,7 +381,7 @@ public final class LuceneBench {
 
     public static void main(String[] argv) {
         if (argv.length < 1 || !(argv[0].equals("index") || argv[0].equals("search"))) {
-            System.err.println("usage: LuceneBench index --corpus C.jsonl[.gz] --index DIR [--threads N] [--ram-mb MB] [--no-merge]\n" +
+            System.err.println("usage: LuceneBench index --corpus C.jsonl[.gz] --index DIR [--threads N] [--ram-mb MB] [--no-merge] [--freqs-only]\n" +
                                "       LuceneBench search --index DIR --queries Q.jsonl [--k 10,1000] [--threads N]" +
                                " [--warmup W] [--reps R] [--run OUT.trec]");
             System.exit(2);
