@@ -40,20 +40,28 @@ static const char *const english_stopwords[] = {
     "the",  "their", "then", "there", "these", "they", "this", "to",   "was",   "will", "with"};
 #define N_ENGLISH_STOPWORDS (sizeof english_stopwords / sizeof english_stopwords[0])
 
-/* ASCII case-insensitive compare (stopwords are ASCII; used when case folding is off). */
-static int is_stopword(const char *t, size_t n, int fold) {
-    if (n == 0 || n > 5) return 0;
-    for (size_t i = 0; i < N_ENGLISH_STOPWORDS; i++) {
-        const char *w = english_stopwords[i];
-        if (w[0] != (fold ? t[0] | 0x20 : t[0]) || strlen(w) != n) continue;
-        size_t j = 1;
-        for (; j < n; j++) {
-            char c = t[j];
-            if (fold && c >= 'A' && c <= 'Z') c = (char)(c | 0x20);
-            if (c != w[j]) break;
-        }
-        if (j == n) return 1;
+/* Stopwords are at most 5 ASCII bytes: a candidate token is packed into one uint64 and compared with the
+ * packed set (33 integer compares, no strlen/memcmp). `fold` lowercases ASCII first (lowercase=0). */
+static uint64_t pack_word(const char *t, size_t n, int fold) {
+    uint64_t v = n;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (fold && c >= 'A' && c <= 'Z') c = (unsigned char)(c | 0x20);
+        v |= (uint64_t)c << (8 * (i + 1));
     }
+    return v;
+}
+
+static void pack_stopwords(uint64_t packed[N_ENGLISH_STOPWORDS]) {
+    for (size_t i = 0; i < N_ENGLISH_STOPWORDS; i++)
+        packed[i] = pack_word(english_stopwords[i], strlen(english_stopwords[i]), 0);
+}
+
+static int is_stopword(const uint64_t packed[N_ENGLISH_STOPWORDS], const char *t, size_t n, int fold) {
+    if (n > 5) return 0;
+    uint64_t v = pack_word(t, n, fold);
+    for (size_t i = 0; i < N_ENGLISH_STOPWORDS; i++)
+        if (packed[i] == v) return 1;
     return 0;
 }
 
@@ -76,6 +84,7 @@ struct spar_analyzer {
     utf8proc_option_t uopts;  /* per-code-point normalisation for non-ASCII */
     unsigned char akind[128];
     unsigned char alower[128];
+    uint64_t stop_packed[N_ENGLISH_STOPWORDS];
     char *tb;                 /* current token bytes */
     size_t tcap;              /* bytes; a token longer than max_token_bytes + 2 is dropped */
     utf8proc_int32_t *u32;    /* scratch for recomposition, tcap entries */
@@ -160,6 +169,7 @@ spar_status spar_analyzer_create(const spar_analysis_opts *o, spar_analyzer **ou
     a->uopts = (utf8proc_option_t)(a->strip ? (UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT) : UTF8PROC_DECOMPOSE);
     if (a->fold) a->uopts = (utf8proc_option_t)(a->uopts | UTF8PROC_CASEFOLD);
     ascii_kinds(a->akind);
+    pack_stopwords(a->stop_packed);
     for (int c = 0; c < 128; c++)
         a->alower[c] = (unsigned char)((a->fold && c >= 'A' && c <= 'Z') ? c + 32 : c);
     a->tcap = (size_t)a->o.max_token_bytes + 2;
@@ -454,7 +464,7 @@ static spar_status tok_emit(spar_analyzer *a, tok_state *t, spar_terms *out) {
     /* English possessive: trailing 's / 'S (the tokenizer never leaves a trailing apostrophe) */
     if (len >= 3 && p[len - 2] == '\'' && (p[len - 1] == 's' || p[len - 1] == 'S')) len -= 2;
     if (len > a->o.max_token_bytes || len == 0) return SPAR_OK;
-    if (a->stop && is_stopword(p, len, !a->fold)) return SPAR_OK;
+    if (a->stop && is_stopword(a->stop_packed, p, len, !a->fold)) return SPAR_OK;
     /* words of one or two bytes are not stemmed (as in Porter's reference code and Lucene's
      * PorterStemmer): Snowball would turn "s" into "" */
     if (a->stemmer == NULL || len <= 2) return terms_push(out, p, len);
