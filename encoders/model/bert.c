@@ -199,26 +199,23 @@ spar_status spar_bert_from_tensors(const spar_model_config *c, const spar_safete
     build_wants(&L, c, st);
     size_t nt = spar_safetensors_count(st);
     if (L.oom || (used = calloc(nt ? nt : 1, 1)) == NULL) { st_ = SPAR_E_NOMEM; goto done; }
-    /* Pass 1: report every problem at once, then fail. */
-    char msg[sizeof diag->msg];
-    size_t at = 0;
+    /* Pass 1: find every problem, then fail once with the first few of each kind named. */
+    char miss[200] = "", bad[200] = "", unexp[200] = "";
+    size_t am = 0, ab = 0, au = 0;
     int n_missing = 0, n_bad = 0, n_unexpected = 0;
     for (size_t i = 0; i < L.n; i++) {
         want *w = &L.w[i];
         const spar_st_tensor *t = find_tensor(st, w->name);
         if (t == NULL) {
-            if (!w->optional) {
-                n_missing++;
-                at = appendf(msg, sizeof msg, at, "%s missing: %s; ", "", w->name);
-            }
+            if (!w->optional && n_missing++ < 3) am = appendf(miss, sizeof miss, am, "%s%s", n_missing > 1 ? ", " : "", w->name);
             continue;
         }
         used[t - spar_safetensors_at(st, 0)] = 1;
         int ok = w->cols ? (t->n_dims == 2 && t->shape[0] == w->rows && t->shape[1] == w->cols)
                          : (t->n_dims == 1 && t->shape[0] == w->rows);
         if (ok && t->dtype != SPAR_ST_F32 && t->dtype != SPAR_ST_F16 && t->dtype != SPAR_ST_BF16) {
-            n_bad++;
-            at = appendf(msg, sizeof msg, at, "%s has dtype %s (need F32/F16/BF16); ", t->name, spar_st_dtype_name(t->dtype));
+            if (n_bad++ < 3)
+                ab = appendf(bad, sizeof bad, ab, "%s dtype %s (need F32/F16/BF16)", t->name, spar_st_dtype_name(t->dtype));
             continue;
         }
         if (!ok) {
@@ -226,9 +223,10 @@ spar_status spar_bert_from_tensors(const spar_model_config *c, const spar_safete
             describe_shape(got, sizeof got, t);
             if (w->cols) snprintf(exp, sizeof exp, "[%llu,%llu]", (unsigned long long)w->rows, (unsigned long long)w->cols);
             else snprintf(exp, sizeof exp, "[%llu]", (unsigned long long)w->rows);
-            n_bad++;
-            at = appendf(msg, sizeof msg, at, "%s shape %s", t->name, got);
-            at = appendf(msg, sizeof msg, at, " expected %s%s; ", exp, "");
+            if (n_bad++ < 3) {
+                ab = appendf(bad, sizeof bad, ab, "%s%s", n_bad > 1 ? ", " : "", t->name);
+                ab = appendf(bad, sizeof bad, ab, " %s expected %s", got, exp);
+            }
             continue;
         }
         w->found = 1;
@@ -236,12 +234,13 @@ spar_status spar_bert_from_tensors(const spar_model_config *c, const spar_safete
     for (size_t i = 0; i < nt; i++) {
         const spar_st_tensor *t = spar_safetensors_at(st, i);
         if (used[i] || ignorable(t->name)) continue;
-        n_unexpected++;
-        at = appendf(msg, sizeof msg, at, "%s unexpected: %s; ", "", t->name);
+        if (n_unexpected++ < 3) au = appendf(unexp, sizeof unexp, au, "%s%s", n_unexpected > 1 ? ", " : "", t->name);
     }
     if (n_missing || n_bad || n_unexpected) {
-        spar_diag_set(diag, "%s: %d missing, %d mismatched, %d unexpected tensors for %s config: %s", label, n_missing,
-                      n_bad, n_unexpected, c->arch == SPAR_ARCH_BERT ? "bert" : "distilbert", msg);
+        spar_diag_set(diag, "%s: tensors do not match the %s config: %d missing (%s%s); %d shape/dtype mismatch (%s%s); "
+                      "%d unexpected (%s%s)", label, c->arch == SPAR_ARCH_BERT ? "bert" : "distilbert",
+                      n_missing, miss, n_missing > 3 ? ", ..." : "", n_bad, bad, n_bad > 3 ? ", ..." : "",
+                      n_unexpected, unexp, n_unexpected > 3 ? ", ..." : "");
         st_ = SPAR_E_CORRUPT;
         goto done;
     }
