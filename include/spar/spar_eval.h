@@ -19,6 +19,10 @@ SPAR_API SPAR_NODISCARD spar_status spar_qrels_load(const char *path, spar_qrels
 SPAR_API void spar_qrels_free(spar_qrels *q);
 SPAR_API SPAR_NODISCARD spar_status spar_run_load(const char *path, spar_run **out, spar_diag *diag);
 SPAR_API void spar_run_free(spar_run *r);
+/** Lines dropped at load because their (qid, docid) pair appeared earlier in the same file (the first
+ *  occurrence is kept; trec_eval would refuse the file). A warning naming file:line goes to spar_log. */
+SPAR_API uint64_t spar_run_duplicates(const spar_run *r);
+SPAR_API uint64_t spar_qrels_duplicates(const spar_qrels *q);
 
 typedef struct spar_eval_metrics {
     double ndcg_10;
