@@ -18,6 +18,7 @@
  *          System.nanoTime sample. With --threads 2 the queries of each pass are split between 2 threads sharing
  *          one IndexSearcher (latency samples from both; throughput = queries / wall time of the pass).
  *          Prints one JSON line per k. --run writes the TREC run of the largest k (untimed pass, with ids).
+ *   analyze < lines   prints each line's EnglishAnalyzer terms, space-separated (analyzer parity checks).
  */
 import java.io.*;
 import java.nio.charset.StandardCharsets;
@@ -379,11 +380,35 @@ public final class LuceneBench {
         }
     }
 
+    /** analyze: each stdin line -> its EnglishAnalyzer terms, space-separated (for analyzer parity checks). */
+    static void analyze() throws IOException {
+        Analyzer an = new EnglishAnalyzer();
+        BufferedReader r = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8), 1 << 16);
+        PrintWriter pw = new PrintWriter(new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), 1 << 16));
+        String l;
+        while ((l = r.readLine()) != null) {
+            StringBuilder sb = new StringBuilder();
+            try (TokenStream ts = an.tokenStream("body", l)) {
+                CharTermAttribute term = ts.addAttribute(CharTermAttribute.class);
+                ts.reset();
+                while (ts.incrementToken()) { if (sb.length() > 0) sb.append(' '); sb.append(term); }
+                ts.end();
+            }
+            pw.println(sb);
+        }
+        pw.flush();
+    }
+
     public static void main(String[] argv) {
+        if (argv.length == 1 && argv[0].equals("analyze")) {
+            try { analyze(); } catch (IOException e) { System.err.println("LuceneBench: " + e); System.exit(1); }
+            return;
+        }
         if (argv.length < 1 || !(argv[0].equals("index") || argv[0].equals("search"))) {
             System.err.println("usage: LuceneBench index --corpus C.jsonl[.gz] --index DIR [--threads N] [--ram-mb MB] [--no-merge] [--freqs-only]\n" +
                                "       LuceneBench search --index DIR --queries Q.jsonl [--k 10,1000] [--threads N]" +
-                               " [--warmup W] [--reps R] [--run OUT.trec]");
+                               " [--warmup W] [--reps R] [--run OUT.trec]\n" +
+                               "       LuceneBench analyze   < lines > terms per line (EnglishAnalyzer)");
             System.exit(2);
         }
         try {
