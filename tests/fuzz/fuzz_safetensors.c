@@ -1,0 +1,39 @@
+/* fuzz_safetensors.c — libFuzzer target for the safetensors reader (encoders/model/safetensors.h) and the
+ * config.json reader. The reader must return SPAR_OK or SPAR_E_CORRUPT and never read outside the input;
+ * on success every F32/F16/BF16 tensor is converted so each validated byte range is actually touched. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "encoders/model/config.h"
+#include "encoders/model/safetensors.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    /* Copy to an exact-size heap block so ASan catches any read past the end. */
+    uint8_t *buf = malloc(size ? size : 1);
+    if (buf == NULL) return 0;
+    for (size_t i = 0; i < size; i++) buf[i] = data[i];
+    spar_safetensors *st = NULL;
+    spar_diag d;
+    spar_status s = spar_safetensors_parse(buf, size, "fuzz", &st, &d);
+    if (s != SPAR_OK && s != SPAR_E_CORRUPT) abort();
+    if (s == SPAR_OK) {
+        for (size_t i = 0; i < spar_safetensors_count(st); i++) {
+            const spar_st_tensor *t = spar_safetensors_at(st, i);
+            if (t->numel > (1u << 20)) continue;
+            float *f = malloc((size_t)t->numel * sizeof(float) + 1);
+            if (f == NULL) continue;
+            spar_status c = spar_st_to_f32(t, f);
+            if (c != SPAR_OK && c != SPAR_E_UNSUPPORTED) abort();
+            if (spar_safetensors_find(st, t->name) != t) abort();
+            free(f);
+        }
+        spar_safetensors_close(st);
+    }
+    spar_model_config cfg;
+    s = spar_model_config_parse((const char *)buf, size, "fuzz", &cfg, &d);
+    if (s != SPAR_OK && s != SPAR_E_CORRUPT && s != SPAR_E_UNSUPPORTED) abort();
+    free(buf);
+    return 0;
+}
