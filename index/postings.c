@@ -1,11 +1,12 @@
 /* index/postings.c — posting-list codec and cursor (contract: index/postings.h; layout:
  * docs/format/postings.md).
  *
- * A list is [block data ...][block table]. Each block holds up to 128 postings: the docid gaps minus one,
- * then tf - 1, each frame-of-reference bit-packed with its own width (common/bitpack.h). The table has
- * one fixed-size entry per block (last docid, data offset, widths, block-max data), so cursors skip and
- * BMW/MaxScore read block maxima without touching the data. Cursors decode one block at a time into
- * their own arrays, tfs only on demand. */
+ * A list of one block (df <= 128, most terms) is [bd][bt][block data]; its block-max data is the list's,
+ * held in the dictionary. A longer list is [block data ...][block table]. Each block holds up to 128
+ * postings: the docid gaps minus one, then tf - 1, each frame-of-reference bit-packed with its own width
+ * (common/bitpack.h). The table has one 16-byte entry per block (last docid, data offset, widths,
+ * block-max data), so cursors skip and BMW/MaxScore read block maxima without touching the data.
+ * Cursors decode one block at a time into their own arrays, tfs only on demand. */
 #include "index/postings.h"
 
 #include <float.h>
@@ -18,18 +19,32 @@
 #error "spar's on-disk formats are read in place: little-endian hosts only"
 #endif
 
-/* Block-table entry (24 bytes, little-endian):
- *   0 u32 last docid   4 u32 data offset   8 u32 max tf   12 u32 min dl   16 f32 max tfpart
- *  20 u8 docid-gap bits  21 u8 tf bits  22 u16 reserved (0) */
-enum { E_LAST = 0, E_OFF = 4, E_MAXTF = 8, E_MINDL = 12, E_MAXTP = 16, E_BD = 20, E_BT = 21, E_RSV = 22 };
+/* Block-table entry (16 bytes, little-endian):
+ *   0 u32 last docid   4 u32 data offset   8 u16 max tfpart, quantised up (q / 65535)
+ *  10 u16 max tf (65535: saturated, the list's max_tf applies)   12 u16 min dl (saturated at 65535)
+ *  14 u8 docid-gap bits   15 u8 tf bits */
+enum { E_LAST = 0, E_OFF = 4, E_MAXTP = 8, E_MAXTF = 10, E_MINDL = 12, E_BD = 14, E_BT = 15 };
+#define SINGLE_HDR 2 /* a one-block list starts with its two widths */
+#define U16_SAT 65535u
+
+static inline uint16_t rd16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+static inline void wr16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static inline float q_to_tfpart(uint32_t q) { return (float)q / 65535.0f; }
+/* Smallest q with q / 65535 >= tp (as floats, so the stored bound never drops below tp). */
+static uint16_t tfpart_to_q(float tp) {
+    if (!(tp > 0)) return 0;
+    if (tp >= 1.0f) return (uint16_t)U16_SAT;
+    uint32_t q = (uint32_t)ceil((double)tp * 65535.0);
+    while (q < U16_SAT && q_to_tfpart(q) < tp) q++;
+    return (uint16_t)q;
+}
 
 static inline uint32_t rd32(const uint8_t *p) {
     uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static inline float rdf32(const uint8_t *p) {
-    float v;
     memcpy(&v, p, 4);
     return v;
 }
@@ -77,10 +92,12 @@ spar_status spar_postings_encode(const uint32_t *docids, const uint32_t *tfs, ui
         if (i > 0 && docids[i] <= docids[i - 1]) return SPAR_E_INVALID_ARG;
     }
     const uint32_t n_blocks = (uint32_t)(((uint64_t)n + SPAR_BLOCK_SIZE - 1) / SPAR_BLOCK_SIZE);
+    const int single = n_blocks == 1;
+    const size_t table_bytes = single ? 0 : (size_t)n_blocks * SPAR_POSTINGS_ENTRY_BYTES;
     /* worst case: 32 bits per gap and per tf */
-    const uint64_t worst = (uint64_t)n * 8 + (uint64_t)n_blocks * SPAR_POSTINGS_ENTRY_BYTES + 8;
+    const uint64_t worst = (uint64_t)n * 8 + table_bytes + SINGLE_HDR + 8;
     if (worst > SIZE_MAX / 2) return SPAR_E_NOMEM;
-    uint8_t *table = malloc((size_t)n_blocks * SPAR_POSTINGS_ENTRY_BYTES);
+    uint8_t *table = malloc(table_bytes ? table_bytes : 1);
     if (table == NULL) return SPAR_E_NOMEM;
     spar_status st = spar_buf_reserve(out, (size_t)worst);
     if (st != SPAR_OK) {
@@ -89,10 +106,10 @@ spar_status spar_postings_encode(const uint32_t *docids, const uint32_t *tfs, ui
     }
     const size_t start = out->len;
     uint8_t *dst = out->data + start;
-    uint64_t off = 0, cf = 0;
+    uint64_t off = single ? SINGLE_HDR : 0, cf = 0;
     uint32_t gaps[SPAR_BLOCK_SIZE], tfm[SPAR_BLOCK_SIZE];
     uint32_t list_max_tf = 0, list_min_dl = UINT32_MAX;
-    float list_max_tp = 0;
+    uint16_t list_q = 0;
     for (uint32_t blk = 0; blk < n_blocks; blk++) {
         const uint32_t first = blk * SPAR_BLOCK_SIZE;
         const uint32_t cnt = SPAR_MIN(n - first, (uint32_t)SPAR_BLOCK_SIZE);
@@ -112,19 +129,24 @@ spar_status spar_postings_encode(const uint32_t *docids, const uint32_t *tfs, ui
             if (tp > max_tp) max_tp = tp;
         }
         const unsigned bd = spar_bitpack_width(gaps, cnt), bt = spar_bitpack_width(tfm, cnt);
+        const uint16_t q = tfpart_to_q(max_tp);
         if (off > UINT32_MAX) {
             free(table);
             return SPAR_E_UNSUPPORTED; /* a single list over 4 GiB */
         }
-        uint8_t *e = table + (size_t)blk * SPAR_POSTINGS_ENTRY_BYTES;
-        memset(e, 0, SPAR_POSTINGS_ENTRY_BYTES);
-        wr32(e + E_LAST, docids[first + cnt - 1]);
-        wr32(e + E_OFF, (uint32_t)off);
-        wr32(e + E_MAXTF, max_tf);
-        wr32(e + E_MINDL, min_dl);
-        memcpy(e + E_MAXTP, &max_tp, 4);
-        e[E_BD] = (uint8_t)bd;
-        e[E_BT] = (uint8_t)bt;
+        if (single) {
+            dst[0] = (uint8_t)bd;
+            dst[1] = (uint8_t)bt;
+        } else {
+            uint8_t *e = table + (size_t)blk * SPAR_POSTINGS_ENTRY_BYTES;
+            wr32(e + E_LAST, docids[first + cnt - 1]);
+            wr32(e + E_OFF, (uint32_t)off);
+            wr16(e + E_MAXTP, q);
+            wr16(e + E_MAXTF, (uint16_t)SPAR_MIN(max_tf, U16_SAT));
+            wr16(e + E_MINDL, (uint16_t)SPAR_MIN(min_dl, U16_SAT));
+            e[E_BD] = (uint8_t)bd;
+            e[E_BT] = (uint8_t)bt;
+        }
         if (cnt == SPAR_BLOCK_SIZE) {
             spar_bitpack_pack128(gaps, bd, dst + off);
             off += spar_bitpack_bytes(cnt, bd);
@@ -136,11 +158,11 @@ spar_status spar_postings_encode(const uint32_t *docids, const uint32_t *tfs, ui
         }
         if (max_tf > list_max_tf) list_max_tf = max_tf;
         if (min_dl < list_min_dl) list_min_dl = min_dl;
-        if (max_tp > list_max_tp) list_max_tp = max_tp;
+        if (q > list_q) list_q = q;
     }
-    memcpy(dst + off, table, (size_t)n_blocks * SPAR_POSTINGS_ENTRY_BYTES);
+    if (table_bytes) memcpy(dst + off, table, table_bytes);
     free(table);
-    const uint64_t bytes = off + (uint64_t)n_blocks * SPAR_POSTINGS_ENTRY_BYTES;
+    const uint64_t bytes = off + table_bytes;
     out->len = start + (size_t)bytes;
     ti->df = n;
     ti->n_blocks = n_blocks;
@@ -149,7 +171,7 @@ spar_status spar_postings_encode(const uint32_t *docids, const uint32_t *tfs, ui
     ti->bytes = bytes;
     ti->max_tf = list_max_tf;
     ti->min_dl = list_min_dl;
-    ti->max_tfpart = list_max_tp;
+    ti->max_tfpart = q_to_tfpart(list_q);
     return SPAR_OK;
 }
 
@@ -159,6 +181,42 @@ static int pad_bits_zero(const uint8_t *p, uint64_t bytes, uint64_t used_bits) {
     return (rd32(p + bytes - 4) >> rem) == 0;
 }
 
+/* Decode and check one block's postings. prev_end = last docid of the previous block + 1 (0 first).
+ * On success *last is the block's last docid, *max_tf its max tf, *cf increased by its tf sum. */
+static int check_block(const uint8_t *p, uint64_t avail, uint32_t cnt, unsigned bd, unsigned bt, uint64_t prev_end,
+                       uint32_t n_docs, uint64_t *used, uint32_t *last, uint32_t *max_tf, uint64_t *cf) {
+    if (bd > 32 || bt > 32) return 0;
+    const uint64_t dbytes = spar_bitpack_bytes(cnt, bd), tbytes = spar_bitpack_bytes(cnt, bt);
+    if (dbytes + tbytes > avail) return 0;
+    _Alignas(16) uint32_t docs[SPAR_BLOCK_SIZE];
+    _Alignas(16) uint32_t tfm[SPAR_BLOCK_SIZE];
+    if (cnt == SPAR_BLOCK_SIZE) {
+        spar_bitpack_unpack128(p, bd, docs);
+        spar_bitpack_unpack128(p + dbytes, bt, tfm);
+    } else {
+        spar_bitpack_unpack(p, cnt, bd, docs);
+        spar_bitpack_unpack(p + dbytes, cnt, bt, tfm);
+        /* the unused high bits of a short block's last word must be zero: every bit is then covered */
+        if (!pad_bits_zero(p, dbytes, (uint64_t)cnt * bd) || !pad_bits_zero(p + dbytes, tbytes, (uint64_t)cnt * bt))
+            return 0;
+    }
+    uint64_t d = prev_end; /* 64-bit: a crafted gap sequence must not wrap around */
+    uint32_t mtf = 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        d += docs[i];
+        if (d >= n_docs) return 0;
+        d += 1;
+        if (tfm[i] == UINT32_MAX) return 0;
+        const uint32_t tf = tfm[i] + 1;
+        *cf += tf;
+        if (tf > mtf) mtf = tf;
+    }
+    *used = dbytes + tbytes;
+    *last = (uint32_t)(d - 1);
+    *max_tf = mtf;
+    return 1;
+}
+
 spar_status spar_postings_check(const uint8_t *buf, size_t len, const spar_term_info *ti, uint32_t n_docs) {
     if (ti == NULL) return SPAR_E_CORRUPT;
     if (ti->df == 0) return (ti->n_blocks == 0 && len == 0 && ti->bytes == 0 && ti->cf == 0) ? SPAR_OK
@@ -166,60 +224,42 @@ spar_status spar_postings_check(const uint8_t *buf, size_t len, const spar_term_
     if (buf == NULL || len != ti->bytes) return SPAR_E_CORRUPT;
     const uint64_t n_blocks = ((uint64_t)ti->df + SPAR_BLOCK_SIZE - 1) / SPAR_BLOCK_SIZE;
     if (ti->n_blocks != n_blocks) return SPAR_E_CORRUPT;
+    if (!(ti->max_tfpart >= 0.0f && ti->max_tfpart <= 1.0f)) return SPAR_E_CORRUPT; /* also rejects NaN */
+    uint64_t cf = 0, used;
+    uint32_t last, max_tf;
+    if (n_blocks == 1) {
+        if (len < SINGLE_HDR) return SPAR_E_CORRUPT;
+        if (!check_block(buf + SINGLE_HDR, len - SINGLE_HDR, ti->df, buf[0], buf[1], 0, n_docs, &used, &last,
+                         &max_tf, &cf))
+            return SPAR_E_CORRUPT;
+        if (SINGLE_HDR + used != len || cf != ti->cf || max_tf != ti->max_tf) return SPAR_E_CORRUPT;
+        return SPAR_OK;
+    }
     const uint64_t table_bytes = n_blocks * SPAR_POSTINGS_ENTRY_BYTES;
     if ((uint64_t)len < table_bytes) return SPAR_E_CORRUPT;
     const uint64_t data_bytes = (uint64_t)len - table_bytes;
     const uint8_t *table = buf + data_bytes;
-    _Alignas(16) uint32_t docs[SPAR_BLOCK_SIZE];
-    _Alignas(16) uint32_t tfm[SPAR_BLOCK_SIZE];
-    uint64_t off = 0, cf = 0;
-    uint64_t prev_last = 0; /* last docid + 1 of the previous block; 0 before the first */
-    uint32_t max_tf = 0, min_dl = UINT32_MAX;
-    float max_tp = 0;
+    uint64_t off = 0, prev_end = 0;
+    uint32_t list_max_tf = 0, min_dl = UINT32_MAX;
+    uint16_t list_q = 0;
     for (uint64_t blk = 0; blk < n_blocks; blk++) {
         const uint8_t *e = table + blk * SPAR_POSTINGS_ENTRY_BYTES;
         const uint32_t cnt = blk + 1 < n_blocks ? SPAR_BLOCK_SIZE
                                                 : (uint32_t)(ti->df - (n_blocks - 1) * SPAR_BLOCK_SIZE);
-        const unsigned bd = e[E_BD], bt = e[E_BT];
-        const uint32_t last = rd32(e + E_LAST), e_max_tf = rd32(e + E_MAXTF);
-        const float tp = rdf32(e + E_MAXTP);
-        if (bd > 32 || bt > 32 || e[E_RSV] != 0 || e[E_RSV + 1] != 0) return SPAR_E_CORRUPT;
         if (rd32(e + E_OFF) != off) return SPAR_E_CORRUPT;
-        const uint64_t dbytes = spar_bitpack_bytes(cnt, bd), tbytes = spar_bitpack_bytes(cnt, bt);
-        if (off + dbytes + tbytes > data_bytes) return SPAR_E_CORRUPT;
-        if (last >= n_docs || (uint64_t)last < prev_last) return SPAR_E_CORRUPT;
-        if (!(tp >= 0.0f && tp <= 1.0f + 1e-5f)) return SPAR_E_CORRUPT; /* also rejects NaN */
-        const uint8_t *p = buf + off;
-        if (cnt == SPAR_BLOCK_SIZE) {
-            spar_bitpack_unpack128(p, bd, docs);
-            spar_bitpack_unpack128(p + dbytes, bt, tfm);
-        } else {
-            spar_bitpack_unpack(p, cnt, bd, docs);
-            spar_bitpack_unpack(p + dbytes, cnt, bt, tfm);
-            /* the unused high bits of a short block's last word must be zero: every bit is then covered */
-            if (!pad_bits_zero(p, dbytes, (uint64_t)cnt * bd) || !pad_bits_zero(p + dbytes, tbytes, (uint64_t)cnt * bt))
-                return SPAR_E_CORRUPT;
-        }
-        uint64_t d = prev_last; /* 64-bit: a crafted gap sequence must not wrap around */
-        uint32_t bmax_tf = 0;
-        for (uint32_t i = 0; i < cnt; i++) {
-            d += docs[i];
-            if (d >= n_docs) return SPAR_E_CORRUPT;
-            d += 1;
-            if (tfm[i] == UINT32_MAX) return SPAR_E_CORRUPT;
-            const uint32_t tf = tfm[i] + 1;
-            cf += tf;
-            if (tf > bmax_tf) bmax_tf = tf;
-        }
-        if (d - 1 != last || bmax_tf != e_max_tf) return SPAR_E_CORRUPT;
-        prev_last = d;
-        off += dbytes + tbytes;
-        if (bmax_tf > max_tf) max_tf = bmax_tf;
-        if (rd32(e + E_MINDL) < min_dl) min_dl = rd32(e + E_MINDL);
-        if (tp > max_tp) max_tp = tp;
+        if (!check_block(buf + off, data_bytes - off, cnt, e[E_BD], e[E_BT], prev_end, n_docs, &used, &last, &max_tf,
+                         &cf))
+            return SPAR_E_CORRUPT;
+        if (last != rd32(e + E_LAST) || SPAR_MIN(max_tf, U16_SAT) != rd16(e + E_MAXTF)) return SPAR_E_CORRUPT;
+        prev_end = (uint64_t)last + 1;
+        off += used;
+        if (max_tf > list_max_tf) list_max_tf = max_tf;
+        if (rd16(e + E_MINDL) < min_dl) min_dl = rd16(e + E_MINDL);
+        if (rd16(e + E_MAXTP) > list_q) list_q = rd16(e + E_MAXTP);
     }
     if (off != data_bytes) return SPAR_E_CORRUPT;
-    if (cf != ti->cf || max_tf != ti->max_tf || min_dl != ti->min_dl || max_tp != ti->max_tfpart)
+    if (cf != ti->cf || list_max_tf != ti->max_tf || min_dl != SPAR_MIN(ti->min_dl, U16_SAT) ||
+        q_to_tfpart(list_q) != ti->max_tfpart)
         return SPAR_E_CORRUPT;
     return SPAR_OK;
 }
@@ -229,7 +269,10 @@ spar_status spar_postings_check(const uint8_t *buf, size_t len, const spar_term_
 static inline const uint8_t *entry(const spar_cursor *c, uint32_t blk) {
     return c->table + (size_t)blk * SPAR_POSTINGS_ENTRY_BYTES;
 }
-static inline uint32_t block_last(const spar_cursor *c, uint32_t blk) { return rd32(entry(c, blk) + E_LAST); }
+/* One-block lists have no table: their last docid is known once the block is decoded (at open). */
+static inline uint32_t block_last(const spar_cursor *c, uint32_t blk) {
+    return c->table ? rd32(entry(c, blk) + E_LAST) : c->last0;
+}
 
 static void exhaust(spar_cursor *c) {
     c->block = c->n_blocks;
@@ -238,11 +281,24 @@ static void exhaust(spar_cursor *c) {
 }
 
 static void load_block(spar_cursor *c, uint32_t blk) {
-    const uint8_t *e = entry(c, blk);
-    const uint32_t cnt = blk + 1 < c->n_blocks ? SPAR_BLOCK_SIZE : c->df - (c->n_blocks - 1) * SPAR_BLOCK_SIZE;
-    const unsigned bd = e[E_BD];
-    const uint8_t *p = c->data + rd32(e + E_OFF);
-    const uint32_t base = blk == 0 ? 0 : block_last(c, blk - 1) + 1;
+    uint32_t cnt;
+    unsigned bd;
+    const uint8_t *p;
+    uint32_t base;
+    if (c->table == NULL) { /* one-block list */
+        cnt = c->df;
+        bd = c->data[0];
+        c->tf_bits = c->data[1];
+        p = c->data + SINGLE_HDR;
+        base = 0;
+    } else {
+        const uint8_t *e = entry(c, blk);
+        cnt = blk + 1 < c->n_blocks ? SPAR_BLOCK_SIZE : c->df - (c->n_blocks - 1) * SPAR_BLOCK_SIZE;
+        bd = e[E_BD];
+        c->tf_bits = e[E_BT];
+        p = c->data + rd32(e + E_OFF);
+        base = blk == 0 ? 0 : block_last(c, blk - 1) + 1;
+    }
     if (cnt == SPAR_BLOCK_SIZE) {
         spar_bitpack_unpack128(p, bd, c->docs);
         spar_delta1_decode128(c->docs, base);
@@ -251,7 +307,6 @@ static void load_block(spar_cursor *c, uint32_t blk) {
         spar_delta1_decode(c->docs, cnt, base);
     }
     c->tf_data = p + spar_bitpack_bytes(cnt, bd);
-    c->tf_bits = e[E_BT];
     c->freqs_decoded = 0;
     c->block = blk;
     c->pos = 0;
@@ -262,21 +317,25 @@ static void load_block(spar_cursor *c, uint32_t blk) {
 void spar_cursor_open(spar_cursor *c, const uint8_t *buf, const spar_term_info *ti) {
     c->df = ti->df;
     c->n_blocks = ti->df == 0 ? 0 : ti->n_blocks;
-    const size_t table_bytes = (size_t)c->n_blocks * SPAR_POSTINGS_ENTRY_BYTES;
     c->data = buf;
     c->end = buf + ti->bytes;
-    c->table = c->end - table_bytes;
+    c->table = c->n_blocks > 1 ? c->end - (size_t)c->n_blocks * SPAR_POSTINGS_ENTRY_BYTES : NULL;
     c->tf_data = NULL;
     c->tf_bits = 0;
     c->freqs_decoded = 0;
+    c->list_max_tf = ti->max_tf;
+    c->list_min_dl = ti->min_dl;
+    c->list_max_tfpart = ti->max_tfpart;
+    c->last0 = SPAR_DOCID_END;
     c->sblock = 0;
     if (c->n_blocks == 0) {
         c->sblock_last = SPAR_DOCID_END;
         exhaust(c);
         return;
     }
-    c->sblock_last = block_last(c, 0);
     load_block(c, 0);
+    if (c->table == NULL) c->last0 = c->docs[c->n_in_block - 1];
+    c->sblock_last = block_last(c, 0);
 }
 
 void spar_cursor_next(spar_cursor *c) {
@@ -373,11 +432,16 @@ void spar_cursor_shallow(spar_cursor *c, uint32_t target) {
 }
 
 float spar_cursor_block_max_tfpart(const spar_cursor *c) {
-    return c->sblock < c->n_blocks ? rdf32(entry(c, c->sblock) + E_MAXTP) : 0.0f;
+    if (c->sblock >= c->n_blocks) return 0.0f;
+    return c->table ? q_to_tfpart(rd16(entry(c, c->sblock) + E_MAXTP)) : c->list_max_tfpart;
 }
 uint32_t spar_cursor_block_max_tf(const spar_cursor *c) {
-    return c->sblock < c->n_blocks ? rd32(entry(c, c->sblock) + E_MAXTF) : 0;
+    if (c->sblock >= c->n_blocks) return 0;
+    if (c->table == NULL) return c->list_max_tf;
+    uint32_t v = rd16(entry(c, c->sblock) + E_MAXTF);
+    return v == U16_SAT ? c->list_max_tf : v;
 }
 uint32_t spar_cursor_block_min_dl(const spar_cursor *c) {
-    return c->sblock < c->n_blocks ? rd32(entry(c, c->sblock) + E_MINDL) : 0;
+    if (c->sblock >= c->n_blocks) return 0;
+    return c->table ? rd16(entry(c, c->sblock) + E_MINDL) : c->list_min_dl;
 }

@@ -16,7 +16,7 @@
 
 #define SPAR_BLOCK_SIZE 128
 #define SPAR_DOCID_END UINT32_MAX
-#define SPAR_POSTINGS_ENTRY_BYTES 24 /* one block-table entry, see docs/format/postings.md */
+#define SPAR_POSTINGS_ENTRY_BYTES 16 /* one block-table entry, see docs/format/postings.md */
 #define SPAR_POSTINGS_ALIGN 16       /* lists with a full block should start at this alignment (speed only) */
 
 /* BM25 term-frequency part with Lucene >= 8 semantics (no (k1+1) factor; ranking is identical):
@@ -37,7 +37,7 @@ typedef struct spar_term_info {
     uint64_t bytes;       /* encoded size */
     uint32_t max_tf;      /* over the whole list */
     uint32_t min_dl;      /* over the whole list */
-    float max_tfpart;     /* max tfpart over the list at the index's recorded k1/b/avgdl */
+    float max_tfpart;     /* upper bound of tfpart over the list at the index's recorded k1/b/avgdl */
 } spar_term_info;
 
 /* Decoded state of one list. Fields marked (ro) may be read by algorithms; the rest are private. */
@@ -48,7 +48,7 @@ typedef struct spar_cursor {
     uint32_t sblock;           /* (ro) index of the shallow block */
     uint32_t sblock_last;      /* (ro) last docid of the shallow block; SPAR_DOCID_END past the end */
     /* private: */
-    const uint8_t *table;      /* block table, SPAR_POSTINGS_ENTRY_BYTES per block */
+    const uint8_t *table;      /* block table, SPAR_POSTINGS_ENTRY_BYTES per block; NULL for one block */
     const uint8_t *data;       /* block data */
     const uint8_t *end;        /* end of the list */
     const uint8_t *tf_data;    /* packed tfs of the decoded block */
@@ -56,6 +56,9 @@ typedef struct spar_cursor {
     uint32_t block;            /* decoded block index (n_blocks when exhausted) */
     uint32_t pos, n_in_block;  /* position inside decoded block */
     uint32_t tf_bits;          /* bit width of the decoded block's tfs */
+    uint32_t last0;            /* last docid of a one-block list (it has no block table) */
+    uint32_t list_max_tf, list_min_dl;
+    float list_max_tfpart;
     int freqs_decoded;
     _Alignas(16) uint32_t docs[SPAR_BLOCK_SIZE];
     _Alignas(16) uint32_t freqs[SPAR_BLOCK_SIZE];
@@ -91,8 +94,10 @@ uint32_t spar_cursor_freq(spar_cursor *c); /* tf of the current posting */
  * decoding (past the end: sblock == n_blocks, sblock_last == SPAR_DOCID_END and the block-max values are 0).
  * Does not move the cursor's docid. */
 void spar_cursor_shallow(spar_cursor *c, uint32_t target);
-/* Block-max data of the shallow block. */
-float spar_cursor_block_max_tfpart(const spar_cursor *c); /* at the index's recorded params */
+/* Block-max data of the shallow block (0 past the end). All are bounds, safe for pruning:
+ * max_tfpart >= every posting's tfpart at the index's recorded params (stored quantised up to 1/65535);
+ * max_tf >= every tf (exact up to 65534); min_dl <= every doc length (exact up to 65534). */
+float spar_cursor_block_max_tfpart(const spar_cursor *c);
 uint32_t spar_cursor_block_max_tf(const spar_cursor *c);
 uint32_t spar_cursor_block_min_dl(const spar_cursor *c);
 

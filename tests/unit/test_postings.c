@@ -4,6 +4,7 @@
  * corrupted lists by spar_postings_check. */
 #include <CUnit/Basic.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,6 +179,34 @@ static void test_roundtrip_extreme_docids(void) {
     spar_buf_free(&buf);
 }
 
+/* tfs and doc lengths beyond 16 bits: block bounds saturate but stay bounds */
+static void test_block_max_saturation(void) {
+    list l = make_list(300, 3, 3);
+    l.tfs[5] = 100000;   /* block 0 */
+    l.tfs[200] = 70000;  /* block 1 */
+    uint32_t *dl = malloc((l.docs[l.n - 1] + 1) * sizeof *dl);
+    for (uint32_t d = 0; d <= l.docs[l.n - 1]; d++) dl[d] = 70000 + d;
+    spar_buf buf = {0};
+    spar_term_info ti;
+    CU_ASSERT_EQUAL_FATAL(spar_postings_encode(l.docs, l.tfs, l.n, dl, 1.2f, 0.75f, 70000.0f, &buf, &ti), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_postings_check(buf.data, buf.len, &ti, l.docs[l.n - 1] + 1), SPAR_OK);
+    CU_ASSERT_EQUAL(ti.max_tf, 100000);
+    CU_ASSERT_EQUAL(ti.min_dl, 70000 + l.docs[0]);
+    spar_cursor c;
+    spar_cursor_open(&c, buf.data, &ti);
+    for (uint32_t blk = 0; blk < ti.n_blocks; blk++) {
+        spar_cursor_shallow(&c, l.docs[blk * 128]);
+        uint32_t mtf = 0;
+        for (uint32_t i = blk * 128; i < SPAR_MIN(l.n, blk * 128 + 128); i++) mtf = SPAR_MAX(mtf, l.tfs[i]);
+        CU_ASSERT_TRUE(spar_cursor_block_max_tf(&c) >= mtf);
+        CU_ASSERT_TRUE(spar_cursor_block_min_dl(&c) <= 70000);
+        CU_ASSERT_TRUE(spar_cursor_block_max_tfpart(&c) <= 1.0f);
+    }
+    spar_buf_free(&buf);
+    free(dl);
+    free_list(&l);
+}
+
 static void test_encode_rejects_bad_input(void) {
     spar_buf buf = {0};
     spar_term_info ti;
@@ -307,14 +336,14 @@ static void test_block_max_matches_brute_force(void) {
         }
         spar_cursor_shallow(&c, l.docs[blk * 128]);
         float got = spar_cursor_block_max_tfpart(&c);
-        if (c.sblock != blk || !(got >= mx) || got > mx * (1 + 3e-6)) ok = 0;
+        if (c.sblock != blk || !(got >= mx) || got > mx * (1 + 3e-6) + 1.0 / 65535) ok = 0;
         if (spar_cursor_block_max_tf(&c) != mtf || spar_cursor_block_min_dl(&c) != mdl) ok = 0;
         if (mx > list_max) list_max = mx;
         if (mtf > list_max_tf) list_max_tf = mtf;
         if (mdl < list_min_dl) list_min_dl = mdl;
     }
     CU_ASSERT_TRUE(ok);
-    CU_ASSERT_TRUE(ti.max_tfpart >= list_max && ti.max_tfpart <= list_max * (1 + 3e-6));
+    CU_ASSERT_TRUE(ti.max_tfpart >= list_max && ti.max_tfpart <= list_max * (1 + 3e-6) + 1.0 / 65535);
     CU_ASSERT_EQUAL(ti.max_tf, list_max_tf);
     CU_ASSERT_EQUAL(ti.min_dl, list_min_dl);
     uint64_t cf = 0;
@@ -325,16 +354,20 @@ static void test_block_max_matches_brute_force(void) {
     free(dl);
 }
 
-/* Every single-bit flip anywhere in a one-block list is caught: all of its bits are covered by a check. */
+/* A one-block list carries no redundant copy of its docids (no block table), so a flip in the docid gaps
+ * can yield another valid list: that is for the segment checksum to catch. Every other bit is checked:
+ * the widths, the tfs (sum = cf, max = max_tf) and the zero padding of the docid area. */
 static void test_check_rejects_every_bit_flip_small_list(void) {
     list l = make_list(100, 40, 30);
     spar_buf buf = {0};
     spar_term_info ti;
     encode_ok(&l, NULL, &buf, &ti);
     CU_ASSERT_EQUAL_FATAL(spar_postings_check(buf.data, buf.len, &ti, 1u << 20), SPAR_OK);
+    const size_t gap_bits = (size_t)100 * buf.data[0];
     int missed = 0;
     for (size_t i = 0; i < buf.len; i++) {
         for (int bit = 0; bit < 8; bit++) {
+            if (i >= 2 && (i - 2) * 8 + (size_t)bit < gap_bits) continue; /* a used docid-gap bit */
             buf.data[i] ^= (uint8_t)(1u << bit);
             if (spar_postings_check(buf.data, buf.len, &ti, 1u << 20) != SPAR_E_CORRUPT) missed++;
             buf.data[i] ^= (uint8_t)(1u << bit);
@@ -356,7 +389,7 @@ static void test_check_rejects_structural_corruption(void) {
     int missed = 0;
     for (size_t i = 0; i < buf.len; i++) {
         size_t field = i >= table ? (i - table) % SPAR_POSTINGS_ENTRY_BYTES : 0;
-        if (i >= table && field >= 12 && field < 20) continue; /* min_dl, max_tfpart */
+        if (i >= table && ((field >= 8 && field < 10) || (field >= 12 && field < 14))) continue; /* tfpart, min_dl */
         for (int bit = 0; bit < 8; bit++) {
             buf.data[i] ^= (uint8_t)(1u << bit);
             if (spar_postings_check(buf.data, buf.len, &ti, 1u << 20) != SPAR_E_CORRUPT) missed++;
@@ -405,7 +438,8 @@ int main(void) {
         !CU_add_test(s, "next_geq == naive on random targets", test_next_geq_matches_naive) ||
         !CU_add_test(s, "shallow == naive block search", test_shallow_matches_naive) ||
         !CU_add_test(s, "block-max data == brute force", test_block_max_matches_brute_force) ||
-        !CU_add_test(s, "check: every bit flip of a one-block list", test_check_rejects_every_bit_flip_small_list) ||
+        !CU_add_test(s, "block-max bounds saturate safely past 16 bits", test_block_max_saturation) ||
+        !CU_add_test(s, "check: every non-docid bit flip of a one-block list", test_check_rejects_every_bit_flip_small_list) ||
         !CU_add_test(s, "check: structural corruption of a multi-block list",
                      test_check_rejects_structural_corruption))
         goto out;
