@@ -32,6 +32,20 @@ struct spar_ann {
     uint8_t *levels;       /* n */
     uint32_t entry;
     int max_level;
+    /* IVF (float and binary): list l holds positions list_off[l] .. list_off[l+1] of list_ids/list_codes */
+    uint32_t nlist;
+    spar_ivf_storage storage;
+    float *centroids;      /* nlist * dim (float IVF) */
+    uint64_t *bcentroids;  /* nlist * words (binary IVF) */
+    uint64_t *list_off;    /* nlist + 1 */
+    uint32_t *list_ids;    /* n */
+    uint8_t *list_codes;   /* n * code_bytes, in list order */
+    size_t code_bytes;
+    float *sq_min, *sq_scale; /* dim each (SQ8) */
+    uint32_t pq_m, pq_dsub;
+    float *pq_cb;          /* pq_m * 256 * pq_dsub */
+    int has_full;          /* vecs holds float vectors in id order for re-ranking */
+    void *mapping;         /* loaded file kept mapped (spar_mapped_file *), or NULL */
 };
 
 typedef struct spar_dist_id {
@@ -47,6 +61,12 @@ typedef struct spar_dheap {
 } spar_dheap;
 
 struct spar_ann_scratch {
+    float *cdist;      /* IVF: per-list centroid distance / ADC table */
+    size_t cdist_cap;
+    uint32_t *probe;   /* IVF: probed lists */
+    uint32_t probe_cap;
+    uint32_t *dist32;  /* binary IVF scan buffer */
+    size_t dist32_cap;
     uint32_t *visited; /* epoch tags, n entries */
     uint32_t epoch;
     uint64_t n_alloc;
@@ -78,6 +98,13 @@ spar_status spar_ann_scratch_reserve(spar_ann_scratch *s, const spar_ann *ix, ui
 
 /* Hamming distances of q to codes[0..n) (words u64 each) into out[0..n). */
 void spar_ann_hamming_scan(const spar_ann *ix, const uint64_t *q, const uint64_t *codes, size_t n, uint32_t *out);
+
+void spar_kmeans_assign(const float *x, uint64_t n, uint32_t dim, const float *c, uint32_t k, uint32_t *assign,
+                        float *dist2, int n_threads);
+
+spar_status spar_ivf_search(const spar_ann *ix, spar_ann_scratch *s, const void *query, uint32_t k,
+                            const spar_ann_params *p, spar_ann_hit *hits, size_t *n_hits);
+void spar_ivf_free(spar_ann *ix);
 
 spar_status spar_hnsw_search(const spar_ann *ix, spar_ann_scratch *s, const float *q, uint32_t k, uint32_t ef,
                              spar_ann_hit *hits, size_t *n_hits);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ann/ann_int.h"
+#include "storage/file.h"
 #ifdef SPAR_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -61,7 +62,13 @@ void spar_ann_normalize(float *v, uint32_t dim) {
 
 void spar_ann_free(spar_ann *ix) {
     if (ix == NULL) return;
-    if (ix->blocks == NULL) free(ix->vecs);
+    spar_ivf_free(ix);
+    if (ix->mapping != NULL) { /* vecs points into a kept file mapping */
+        spar_file_unmap(ix->mapping);
+        free(ix->mapping);
+    } else if (ix->blocks == NULL) {
+        free(ix->vecs);
+    }
     free(ix->blocks);
     free(ix->codes);
     free(ix->deleted);
@@ -177,6 +184,9 @@ spar_status spar_ann_scratch_reserve(spar_ann_scratch *s, const spar_ann *ix, ui
 void spar_ann_scratch_free(spar_ann_scratch *s) {
     if (s == NULL) return;
     free(s->visited);
+    free(s->cdist);
+    free(s->probe);
+    free(s->dist32);
     free(s->cand.a);
     free(s->res.a);
     free(s->qbuf);
@@ -234,22 +244,36 @@ static spar_status flat_search(const spar_ann *ix, spar_ann_scratch *s, const vo
     return SPAR_OK;
 }
 
-spar_status spar_ann_search(const spar_ann *ix, spar_ann_scratch *s, const void *query, uint32_t k, uint32_t ef,
-                            spar_ann_hit *hits, size_t *n_hits) {
+void spar_ann_params_default(spar_ann_params *p) {
+    p->ef = 64;
+    p->nprobe = 16;
+    p->rerank = 0;
+}
+
+spar_status spar_ann_search(const spar_ann *ix, spar_ann_scratch *s, const void *query, uint32_t k,
+                            const spar_ann_params *p, spar_ann_hit *hits, size_t *n_hits) {
     if (ix == NULL || s == NULL || query == NULL || hits == NULL || n_hits == NULL || k == 0)
         return SPAR_E_INVALID_ARG;
+    spar_ann_params def;
+    if (p == NULL) {
+        spar_ann_params_default(&def);
+        p = &def;
+    }
     *n_hits = 0;
     if (ix->n == 0) return SPAR_OK;
-    SPAR_TRY(spar_ann_scratch_reserve(s, ix, ef > k ? ef : k));
-    if (ix->kind == SPAR_ANN_HNSW) return spar_hnsw_search(ix, s, query, k, ef > k ? ef : k, hits, n_hits);
+    uint32_t ef = p->ef > k ? p->ef : k;
+    SPAR_TRY(spar_ann_scratch_reserve(s, ix, ef));
+    if (ix->kind == SPAR_ANN_HNSW) return spar_hnsw_search(ix, s, query, k, ef, hits, n_hits);
+    if (ix->kind == SPAR_ANN_IVF || ix->kind == SPAR_ANN_BINARY_IVF) return spar_ivf_search(ix, s, query, k, p, hits, n_hits);
     return flat_search(ix, s, query, k, hits, n_hits);
 }
 
-spar_status spar_ann_search_batch(const spar_ann *ix, const void *queries, uint64_t nq, uint32_t k, uint32_t ef,
+spar_status spar_ann_search_batch(const spar_ann *ix, const void *queries, uint64_t nq, uint32_t k,
+                                  const spar_ann_params *p,
                                   spar_ann_hit *hits, size_t *n_hits, int n_threads) {
     if (ix == NULL || (queries == NULL && nq > 0) || hits == NULL || n_hits == NULL || k == 0)
         return SPAR_E_INVALID_ARG;
-    size_t qbytes = ix->kind == SPAR_ANN_BINARY_FLAT ? (size_t)ix->words * 8 : (size_t)ix->dim * sizeof(float);
+    size_t qbytes = ix->words > 0 ? (size_t)ix->words * 8 : (size_t)ix->dim * sizeof(float);
     spar_status first = SPAR_OK;
 #ifdef SPAR_HAVE_OPENMP
     int nt = n_threads > 0 ? n_threads : omp_get_max_threads();
@@ -265,7 +289,7 @@ spar_status spar_ann_search_batch(const spar_ann *ix, const void *queries, uint6
 #endif
         for (uint64_t i = 0; i < nq; i++) {
             if (st == SPAR_OK)
-                st = spar_ann_search(ix, s, (const uint8_t *)queries + i * qbytes, k, ef, hits + i * k, &n_hits[i]);
+                st = spar_ann_search(ix, s, (const uint8_t *)queries + i * qbytes, k, p, hits + i * k, &n_hits[i]);
             else
                 n_hits[i] = 0;
         }

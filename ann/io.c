@@ -13,8 +13,24 @@
 #define ANN_FLAG_DELETED 1u
 
 static uint32_t kind_of(spar_ann_kind k) {
-    return k == SPAR_ANN_HNSW ? SPAR_KIND_ANN_HNSW : k == SPAR_ANN_BINARY_FLAT ? SPAR_KIND_ANN_BINARY : SPAR_KIND_ANN_FLAT;
+    switch (k) {
+    case SPAR_ANN_HNSW: return SPAR_KIND_ANN_HNSW;
+    case SPAR_ANN_BINARY_FLAT: return SPAR_KIND_ANN_BINARY;
+    case SPAR_ANN_IVF: return SPAR_KIND_ANN_IVF;
+    case SPAR_ANN_BINARY_IVF: return SPAR_KIND_ANN_BINARY_IVF;
+    default: return SPAR_KIND_ANN_FLAT;
+    }
 }
+static int is_ann_kind(uint32_t k) {
+    return k == SPAR_KIND_ANN_FLAT || k == SPAR_KIND_ANN_HNSW || k == SPAR_KIND_ANN_BINARY || k == SPAR_KIND_ANN_IVF ||
+           k == SPAR_KIND_ANN_BINARY_IVF;
+}
+
+typedef struct ivf_fixed { /* follows ann_fixed for IVF kinds */
+    uint32_t nlist, storage, pq_m, has_full;
+    uint64_t code_bytes;
+} ivf_fixed;
+_Static_assert(sizeof(ivf_fixed) == 24, "ivf fixed header layout");
 
 typedef struct ann_fixed { /* first 48 payload bytes, little-endian */
     uint32_t kind, metric, dim, flags;
@@ -34,7 +50,29 @@ spar_status spar_ann_save(const spar_ann *ix, const char *path, spar_diag *diag)
     ann_fixed f = {(uint32_t)ix->kind, (uint32_t)ix->metric, ix->dim, ix->deleted ? ANN_FLAG_DELETED : 0u, ix->n,
                    ix->M, ix->M0, ix->ef_construction, ix->entry, ix->max_level, 0, ix->seed};
     SPAR_TRY_GOTO(st, spar_file_writer_write(w, &f, sizeof f), fail);
-    if (ix->kind == SPAR_ANN_BINARY_FLAT) {
+    if (ix->kind == SPAR_ANN_IVF || ix->kind == SPAR_ANN_BINARY_IVF) {
+        ivf_fixed v = {ix->nlist, (uint32_t)ix->storage, ix->pq_m, (uint32_t)ix->has_full, ix->code_bytes};
+        SPAR_TRY_GOTO(st, spar_file_writer_write(w, &v, sizeof v), fail);
+        if (ix->kind == SPAR_ANN_IVF)
+            SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->centroids, (size_t)ix->nlist * ix->dim * 4), fail);
+        else
+            SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->bcentroids, (size_t)ix->nlist * ix->words * 8), fail);
+        SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->list_off, ((size_t)ix->nlist + 1) * 8), fail);
+        SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->list_ids, (size_t)ix->n * 4), fail);
+        SPAR_TRY_GOTO(st, spar_file_writer_pad(w, 8), fail);
+        SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->list_codes, (size_t)ix->n * ix->code_bytes), fail);
+        SPAR_TRY_GOTO(st, spar_file_writer_pad(w, 8), fail);
+        if (ix->storage == SPAR_IVF_SQ8) {
+            SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->sq_min, (size_t)ix->dim * 4), fail);
+            SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->sq_scale, (size_t)ix->dim * 4), fail);
+        } else if (ix->storage == SPAR_IVF_PQ) {
+            SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->pq_cb, (size_t)ix->pq_m * 256 * ix->pq_dsub * 4), fail);
+        }
+        if (ix->has_full) { /* 64-byte aligned in the file so a loaded index can re-rank straight from the map */
+            SPAR_TRY_GOTO(st, spar_file_writer_pad(w, 64), fail);
+            SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->vecs, (size_t)ix->n * ix->dim * 4), fail);
+        }
+    } else if (ix->kind == SPAR_ANN_BINARY_FLAT) {
         SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->codes, (size_t)ix->n * ix->words * 8), fail);
     } else {
         for (uint64_t i = 0; i < ix->n; i++)
@@ -69,19 +107,152 @@ static const void *take(rd *r, uint64_t n) {
     return q;
 }
 
+static const void *take_pad(rd *r, const uint8_t *payload, size_t align) {
+    size_t off = (size_t)(r->p - payload), pad = (align - off % align) % align;
+    return take(r, pad);
+}
+
+/* IVF payload after ann_fixed (see docs/format/ann.md). The full float vectors, when present, are not
+ * copied: `full` (if non-NULL) receives their address inside the payload for the caller to keep mapped. */
+static spar_status parse_ivf(rd *r, const ann_fixed *f, const uint8_t *payload, const char *name, spar_ann **out,
+                             spar_diag *diag) {
+    ivf_fixed v;
+    const void *vp = take(r, sizeof v);
+    if (vp == NULL) return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: truncated IVF header", name);
+    memcpy(&v, vp, sizeof v);
+    int binary = f->kind == SPAR_ANN_BINARY_IVF;
+    uint64_t want_code = binary ? f->dim / 8
+                         : v.storage == SPAR_IVF_FLAT ? (uint64_t)f->dim * 4
+                         : v.storage == SPAR_IVF_SQ8  ? f->dim
+                                                      : v.pq_m;
+    if (v.nlist == 0 || v.nlist > f->n || v.storage > SPAR_IVF_PQ || v.has_full > 1 || v.code_bytes != want_code ||
+        (v.storage == SPAR_IVF_PQ && (v.pq_m == 0 || f->dim % v.pq_m != 0)) || (binary && v.storage != SPAR_IVF_FLAT) ||
+        (v.has_full && (binary || v.storage == SPAR_IVF_FLAT)))
+        return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: invalid IVF parameters (nlist %u, storage %u, code %llu bytes)",
+                             name, v.nlist, v.storage, (unsigned long long)v.code_bytes);
+    spar_ann *ix = NULL;
+    spar_status st = SPAR_OK;
+    SPAR_TRY(spar_ann_alloc(binary ? SPAR_ANN_BINARY_FLAT : SPAR_ANN_IVF, (spar_metric)f->metric, f->dim, 0, &ix));
+    ix->kind = (spar_ann_kind)f->kind;
+    ix->n = f->n;
+    ix->nlist = v.nlist;
+    ix->storage = (spar_ivf_storage)v.storage;
+    ix->code_bytes = (size_t)v.code_bytes;
+    ix->pq_m = v.pq_m;
+    ix->pq_dsub = v.pq_m ? f->dim / v.pq_m : 0;
+    uint64_t cbytes = binary ? (uint64_t)v.nlist * (f->dim / 8) : (uint64_t)v.nlist * f->dim * 4;
+    const void *cen = take(r, cbytes), *off = take(r, ((uint64_t)v.nlist + 1) * 8), *ids = take(r, f->n * 4);
+    const void *pad1 = ids ? take_pad(r, payload, 8) : NULL;
+    const void *codes = pad1 ? take(r, f->n * v.code_bytes) : NULL;
+    const void *pad2 = codes ? take_pad(r, payload, 8) : NULL;
+    if (cen == NULL || off == NULL || ids == NULL || pad1 == NULL || codes == NULL || pad2 == NULL ||
+        (f->n != 0 && (f->n * v.code_bytes) / f->n != v.code_bytes)) {
+        st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: truncated IVF lists", name);
+        goto fail;
+    }
+    free(ix->vecs); /* spar_ann_alloc(n = 0) gave a placeholder */
+    free(ix->codes);
+    ix->vecs = NULL;
+    ix->codes = NULL;
+    if ((binary ? (void *)(ix->bcentroids = malloc(cbytes)) : (void *)(ix->centroids = malloc(cbytes))) == NULL ||
+        (ix->list_off = malloc(((size_t)v.nlist + 1) * 8)) == NULL || (ix->list_ids = malloc(f->n * 4 + 4)) == NULL ||
+        (ix->list_codes = malloc(f->n * v.code_bytes + 1)) == NULL) {
+        st = SPAR_E_NOMEM;
+        goto fail;
+    }
+    memcpy(binary ? (void *)ix->bcentroids : (void *)ix->centroids, cen, cbytes);
+    memcpy(ix->list_off, off, ((size_t)v.nlist + 1) * 8);
+    memcpy(ix->list_ids, ids, f->n * 4);
+    memcpy(ix->list_codes, codes, f->n * v.code_bytes);
+    /* lists must tile [0, n) in order and hold every id exactly once */
+    if (ix->list_off[0] != 0 || ix->list_off[v.nlist] != f->n) {
+        st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: list offsets do not cover the %llu vectors", name,
+                           (unsigned long long)f->n);
+        goto fail;
+    }
+    for (uint32_t l = 0; l < v.nlist; l++)
+        if (ix->list_off[l] > ix->list_off[l + 1]) {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: list %u offsets decrease", name, l);
+            goto fail;
+        }
+    uint8_t *seen = calloc(f->n ? f->n : 1, 1);
+    if (seen == NULL) {
+        st = SPAR_E_NOMEM;
+        goto fail;
+    }
+    for (uint64_t i = 0; i < f->n; i++) {
+        uint32_t id = ix->list_ids[i];
+        if (id >= f->n || seen[id]) {
+            free(seen);
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: list entry %llu holds id %u (out of range or repeated)", name,
+                               (unsigned long long)i, id);
+            goto fail;
+        }
+        seen[id] = 1;
+    }
+    free(seen);
+    if (binary) {
+        ix->codes = NULL; /* binary IVF scans list_codes only */
+    } else if (ix->storage == SPAR_IVF_SQ8) {
+        const void *mn = take(r, (uint64_t)f->dim * 4), *sc = take(r, (uint64_t)f->dim * 4);
+        if (mn == NULL || sc == NULL || (ix->sq_min = malloc(f->dim * 4)) == NULL ||
+            (ix->sq_scale = malloc(f->dim * 4)) == NULL) {
+            st = mn && sc ? SPAR_E_NOMEM : spar_diag_err(diag, SPAR_E_CORRUPT, "%s: truncated SQ8 tables", name);
+            goto fail;
+        }
+        memcpy(ix->sq_min, mn, f->dim * 4);
+        memcpy(ix->sq_scale, sc, f->dim * 4);
+        for (uint32_t j = 0; j < f->dim; j++)
+            if (!(ix->sq_scale[j] > 0)) {
+                st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: SQ8 scale %u is not positive", name, j);
+                goto fail;
+            }
+    } else if (ix->storage == SPAR_IVF_PQ) {
+        uint64_t cb = (uint64_t)v.pq_m * 256 * ix->pq_dsub * 4;
+        const void *c = take(r, cb);
+        if (c == NULL || (ix->pq_cb = malloc(cb)) == NULL) {
+            st = c ? SPAR_E_NOMEM : spar_diag_err(diag, SPAR_E_CORRUPT, "%s: truncated PQ codebooks", name);
+            goto fail;
+        }
+        memcpy(ix->pq_cb, c, cb);
+    }
+    if (v.has_full) {
+        const void *pad = take_pad(r, payload, 64);
+        const void *fv = pad ? take(r, f->n * f->dim * 4) : NULL;
+        if (fv == NULL) {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: truncated full-precision vectors", name);
+            goto fail;
+        }
+        ix->vecs = (float *)(uintptr_t)fv; /* points into the mapping; see spar_ann_load */
+        ix->vstride = f->dim;
+        ix->has_full = 1;
+    }
+    if (r->p != r->end) {
+        st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: %zu trailing bytes", name, (size_t)(r->end - r->p));
+        goto fail;
+    }
+    *out = ix;
+    return SPAR_OK;
+fail:
+    if (ix->has_full) ix->vecs = NULL;
+    spar_ann_free(ix);
+    return st;
+}
+
 static spar_status parse(const uint8_t *payload, size_t len, const char *name, spar_ann **out, spar_diag *diag) {
     rd r = {payload, payload + len};
     ann_fixed f;
     const void *fp = take(&r, sizeof f);
     if (fp == NULL) return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: truncated ANN header", name);
     memcpy(&f, fp, sizeof f);
-    if (f.kind < SPAR_ANN_FLAT || f.kind > SPAR_ANN_BINARY_FLAT || f.metric > SPAR_METRIC_HAMMING || f.dim == 0 ||
+    if (f.kind < SPAR_ANN_FLAT || f.kind > SPAR_ANN_BINARY_IVF || f.metric > SPAR_METRIC_HAMMING || f.dim == 0 ||
         f.dim > (1u << 20) || f.n >= UINT32_MAX || (f.flags & ~ANN_FLAG_DELETED) != 0)
         return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: invalid ANN parameters (kind %u, metric %u, dim %u, n %llu)",
                              name, f.kind, f.metric, f.dim, (unsigned long long)f.n);
-    if ((f.kind == SPAR_ANN_BINARY_FLAT) != (f.metric == SPAR_METRIC_HAMMING) ||
-        (f.kind == SPAR_ANN_BINARY_FLAT && f.dim % 64 != 0))
+    int binary = f.kind == SPAR_ANN_BINARY_FLAT || f.kind == SPAR_ANN_BINARY_IVF;
+    if (binary != (f.metric == SPAR_METRIC_HAMMING) || (binary && f.dim % 64 != 0))
         return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: metric %u does not fit index kind %u", name, f.metric, f.kind);
+    if (f.kind == SPAR_ANN_IVF || f.kind == SPAR_ANN_BINARY_IVF) return parse_ivf(&r, &f, payload, name, out, diag);
     uint64_t vec_bytes = f.kind == SPAR_ANN_BINARY_FLAT ? f.n * (f.dim / 8) : f.n * f.dim * 4;
     if (f.n != 0 && vec_bytes / f.n != (f.kind == SPAR_ANN_BINARY_FLAT ? f.dim / 8 : (uint64_t)f.dim * 4))
         return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: size overflow", name);
@@ -201,9 +372,21 @@ spar_status spar_ann_load_mem(const uint8_t *buf, size_t len, spar_ann **out, sp
     *out = NULL;
     spar_file_header h;
     SPAR_TRY(spar_file_check(buf, len, 0, ANN_VERSION_MAJOR, 1, &h, "<memory>", diag));
-    if (h.kind != SPAR_KIND_ANN_FLAT && h.kind != SPAR_KIND_ANN_HNSW && h.kind != SPAR_KIND_ANN_BINARY)
-        return spar_diag_err(diag, SPAR_E_CORRUPT, "<memory>: not an ANN file (kind %u)", h.kind);
-    return parse(buf + sizeof h, (size_t)h.payload_bytes, "<memory>", out, diag);
+    if (!is_ann_kind(h.kind)) return spar_diag_err(diag, SPAR_E_CORRUPT, "<memory>: not an ANN file (kind %u)", h.kind);
+    SPAR_TRY(parse(buf + sizeof h, (size_t)h.payload_bytes, "<memory>", out, diag));
+    spar_ann *ix = *out;
+    if (ix->has_full) { /* the caller's buffer need not outlive the index: copy */
+        float *v = spar_ann_aligned_alloc((size_t)ix->n * ix->dim * 4);
+        if (v == NULL) {
+            ix->vecs = NULL;
+            spar_ann_free(ix);
+            *out = NULL;
+            return SPAR_E_NOMEM;
+        }
+        memcpy(v, ix->vecs, (size_t)ix->n * ix->dim * 4);
+        ix->vecs = v;
+    }
+    return SPAR_OK;
 }
 
 spar_status spar_ann_load(const char *path, spar_ann **out, spar_diag *diag) {
@@ -212,10 +395,24 @@ spar_status spar_ann_load(const char *path, spar_ann **out, spar_diag *diag) {
     spar_mapped_file m;
     SPAR_TRY(spar_file_map(path, 0, ANN_VERSION_MAJOR, 0, &m, diag));
     spar_status st;
-    if (m.hdr.kind != SPAR_KIND_ANN_FLAT && m.hdr.kind != SPAR_KIND_ANN_HNSW && m.hdr.kind != SPAR_KIND_ANN_BINARY)
+    if (!is_ann_kind(m.hdr.kind))
         st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: not an ANN file (kind %u)", path, m.hdr.kind);
     else
         st = parse(m.payload, m.payload_bytes, path, out, diag);
+    if (st == SPAR_OK && (*out)->has_full) {
+        /* re-ranking reads the float vectors straight from the page cache: keep the file mapped */
+        spar_mapped_file *keep = malloc(sizeof *keep);
+        if (keep == NULL) {
+            (*out)->vecs = NULL;
+            spar_ann_free(*out);
+            *out = NULL;
+            spar_file_unmap(&m);
+            return SPAR_E_NOMEM;
+        }
+        *keep = m;
+        (*out)->mapping = keep;
+        return SPAR_OK;
+    }
     spar_file_unmap(&m);
     return st;
 }

@@ -97,7 +97,7 @@ static void gen(const char *dir, const char *kind, uint32_t n, uint32_t nq, uint
     if (spar_ann_flat_build(X, n, D, SPAR_METRIC_L2, &flat) != SPAR_OK) exit(1);
     spar_ann_hit *h = malloc(sizeof(spar_ann_hit) * nq * 100);
     size_t *nh = malloc(sizeof(size_t) * nq);
-    if (spar_ann_search_batch(flat, X + (size_t)n * D, nq, 100, 0, h, nh, 0) != SPAR_OK) exit(1);
+    if (spar_ann_search_batch(flat, X + (size_t)n * D, nq, 100, NULL, h, nh, 0) != SPAR_OK) exit(1);
     int32_t *gt = malloc(sizeof(int32_t) * nq * 100);
     for (uint32_t i = 0; i < nq * 100; i++) gt[i] = (int32_t)h[i].id;
     snprintf(p, sizeof p, "%s/gt.ivecs", dir);
@@ -161,19 +161,20 @@ static void bench_hnsw(const char *dir, uint32_t M, uint32_t efc, int threads, c
     size_t *nh = malloc(sizeof(size_t) * nq);
     for (char *tok = strtok(efs, ","); tok; tok = strtok(NULL, ",")) {
         uint32_t ef = (uint32_t)atoi(tok);
+        spar_ann_params prm = {ef, 16, 0};
         for (uint32_t i = 0; i < nq; i++) /* warm-up */
-            if (spar_ann_search(ix, s, Q + (size_t)i * d, 10, ef, h + i * 10, &nh[i]) != SPAR_OK) exit(1);
+            if (spar_ann_search(ix, s, Q + (size_t)i * d, 10, &prm, h + i * 10, &nh[i]) != SPAR_OK) exit(1);
         double best = 1e30;
         for (int rep = 0; rep < 3; rep++) {
             t0 = now();
             for (uint32_t i = 0; i < nq; i++)
-                if (spar_ann_search(ix, s, Q + (size_t)i * d, 10, ef, h + i * 10, &nh[i]) != SPAR_OK) exit(1);
+                if (spar_ann_search(ix, s, Q + (size_t)i * d, 10, &prm, h + i * 10, &nh[i]) != SPAR_OK) exit(1);
             double t = now() - t0;
             if (t < best) best = t;
         }
         double r = recall10(h, nh, gt, nq);
         t0 = now();
-        if (spar_ann_search_batch(ix, Q, nq, 10, ef, h, nh, 2) != SPAR_OK) exit(1);
+        if (spar_ann_search_batch(ix, Q, nq, 10, &prm, h, nh, 2) != SPAR_OK) exit(1);
         double tb = now() - t0;
         printf("{\"engine\":\"spar\",\"op\":\"search\",\"data\":\"%s\",\"ef\":%u,\"recall10\":%.4f,\"qps_1t\":%.1f,"
                "\"qps_2t\":%.1f}\n", dir, ef, r, nq / best, nq / tb);
@@ -212,7 +213,7 @@ static void bench_bin(const char *dir) {
     for (int rep = 0; rep < 3; rep++) {
         double t0 = now();
         for (uint32_t i = 0; i < nq; i++) {
-            if (spar_ann_search(ix, s, Q + (size_t)i * 32, 10, 0, h, &nh) != SPAR_OK) exit(1);
+            if (spar_ann_search(ix, s, Q + (size_t)i * 32, 10, NULL, h, &nh) != SPAR_OK) exit(1);
             checksum += h[9].dist;
         }
         double t = now() - t0;

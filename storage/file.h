@@ -22,6 +22,8 @@ typedef enum spar_file_kind {
     SPAR_KIND_ANN_PQ = 18,
     SPAR_KIND_ANN_KMEANS = 19,
     SPAR_KIND_ANN_BINARY = 20,
+    SPAR_KIND_ANN_IVF = 21,
+    SPAR_KIND_ANN_BINARY_IVF = 22,
     SPAR_KIND_SEISMIC = 32
 } spar_file_kind;
 

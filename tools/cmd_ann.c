@@ -16,7 +16,8 @@ static void ann_usage(FILE *f) {
     fprintf(f,
             "usage: spar ann build  --input VECS --output FILE [--type hnsw|flat|binary] [--metric l2|ip|cosine]\n"
             "                       [--M 16] [--ef-construction 200] [--threads N] [--bits B (binary raw input)]\n"
-            "       spar ann search --index FILE --queries VECS [--k 10] [--ef 64] [--threads N]\n"
+            "       spar ann search --index FILE --queries VECS [--k 10] [--ef 64] [--nprobe 16] [--rerank R]\n"
+            "                       [--threads N]\n"
             "\n"
             "VECS is .fvecs (int32 dim, then dim float32, per vector) for float indexes, or raw packed codes\n"
             "(B/8 bytes per code) for --type binary. search prints one JSON line per query:\n"
@@ -166,13 +167,17 @@ static int ann_build(int argc, char **argv) {
 
 static int ann_search(int argc, char **argv) {
     const char *index = NULL, *queries = NULL;
-    uint32_t k = 10, ef = 64;
+    uint32_t k = 10;
+    spar_ann_params prm;
+    spar_ann_params_default(&prm);
     int threads = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--index")) index = arg_val(argc, argv, &i);
         else if (!strcmp(argv[i], "--queries")) queries = arg_val(argc, argv, &i);
         else if (!strcmp(argv[i], "--k")) k = (uint32_t)atoi(arg_val(argc, argv, &i));
-        else if (!strcmp(argv[i], "--ef")) ef = (uint32_t)atoi(arg_val(argc, argv, &i));
+        else if (!strcmp(argv[i], "--ef")) prm.ef = (uint32_t)atoi(arg_val(argc, argv, &i));
+        else if (!strcmp(argv[i], "--nprobe")) prm.nprobe = (uint32_t)atoi(arg_val(argc, argv, &i));
+        else if (!strcmp(argv[i], "--rerank")) prm.rerank = (uint32_t)atoi(arg_val(argc, argv, &i));
         else if (!strcmp(argv[i], "--threads")) threads = atoi(arg_val(argc, argv, &i));
         else if (!strcmp(argv[i], "--help")) { ann_usage(stdout); return 0; }
         else { fprintf(stderr, "spar ann search: unknown option %s\n", argv[i]); ann_usage(stderr); return 2; }
@@ -209,7 +214,7 @@ static int ann_search(int argc, char **argv) {
     spar_ann_hit *hits = malloc(sizeof *hits * (size_t)nq * k + 1);
     size_t *nh = malloc(sizeof *nh * (size_t)nq + 1);
     if (hits == NULL || nh == NULL) { free(q); free(hits); free(nh); spar_ann_free(ix); return 1; }
-    st = spar_ann_search_batch(ix, q, nq, k, ef, hits, nh, threads);
+    st = spar_ann_search_batch(ix, q, nq, k, &prm, hits, nh, threads);
     if (st == SPAR_OK) {
         for (uint64_t i = 0; i < nq; i++) {
             printf("{\"query\":%llu,\"ids\":[", (unsigned long long)i);

@@ -69,7 +69,7 @@ static void test_flat_equals_brute_force(void) {
             qsort(all, n, sizeof *all, cmp_ref);
             spar_ann_hit hits[10];
             size_t nh = 0;
-            CU_ASSERT_EQUAL(spar_ann_search(ix, s, q + qi * dim, k, 0, hits, &nh), SPAR_OK);
+            CU_ASSERT_EQUAL(spar_ann_search(ix, s, q + qi * dim, k, NULL, hits, &nh), SPAR_OK);
             CU_ASSERT_EQUAL(nh, k);
             for (uint32_t j = 0; j < k; j++) {
                 /* float32 kernels vs double reference: identical ids unless two distances are within rounding */
@@ -107,7 +107,7 @@ static void test_binary_flat_equals_brute_force(void) {
         qsort(all, n, sizeof *all, cmp_ref);
         spar_ann_hit hits[10];
         size_t nh = 0;
-        CU_ASSERT_EQUAL(spar_ann_search(ix, s, q, k, 0, hits, &nh), SPAR_OK);
+        CU_ASSERT_EQUAL(spar_ann_search(ix, s, q, k, NULL, hits, &nh), SPAR_OK);
         CU_ASSERT_EQUAL_FATAL(nh, k);
         for (uint32_t j = 0; j < k; j++) {
             CU_ASSERT_EQUAL(hits[j].id, all[j].id);
@@ -133,8 +133,8 @@ static double hnsw_recall(spar_metric m, int n_threads) {
     spar_ann_hit *a = malloc(sizeof(spar_ann_hit) * nq * k), *b = malloc(sizeof(spar_ann_hit) * nq * k);
     size_t *na = malloc(sizeof(size_t) * nq), *nb = malloc(sizeof(size_t) * nq);
     double hit = 0;
-    if (spar_ann_search_batch(flat, q, nq, k, 0, a, na, 2) == SPAR_OK &&
-        spar_ann_search_batch(h, q, nq, k, g_ef, b, nb, 2) == SPAR_OK) {
+    if (spar_ann_search_batch(flat, q, nq, k, NULL, a, na, 2) == SPAR_OK &&
+        spar_ann_search_batch(h, q, nq, k, &(spar_ann_params){g_ef, 16, 0}, b, nb, 2) == SPAR_OK) {
         for (uint32_t i = 0; i < nq; i++)
             for (size_t j = 0; j < nb[i]; j++)
                 for (size_t t = 0; t < na[i]; t++)
@@ -168,11 +168,11 @@ static void test_hnsw_deleted_never_returned(void) {
     CU_ASSERT_EQUAL_FATAL(spar_ann_scratch_create(h, &s), SPAR_OK);
     spar_ann_hit hits[10];
     size_t nh = 0;
-    CU_ASSERT_EQUAL(spar_ann_search(h, s, x + 5 * dim, 10, 50, hits, &nh), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_ann_search(h, s, x + 5 * dim, 10, &(spar_ann_params){50, 16, 0}, hits, &nh), SPAR_OK);
     CU_ASSERT_EQUAL_FATAL(nh, 10);
     CU_ASSERT_EQUAL(hits[0].id, 5); /* a stored vector finds itself */
     CU_ASSERT_EQUAL(spar_ann_mark_deleted(h, 5), SPAR_OK);
-    CU_ASSERT_EQUAL(spar_ann_search(h, s, x + 5 * dim, 10, 50, hits, &nh), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_ann_search(h, s, x + 5 * dim, 10, &(spar_ann_params){50, 16, 0}, hits, &nh), SPAR_OK);
     for (size_t i = 0; i < nh; i++) CU_ASSERT(hits[i].id != 5);
     CU_ASSERT_EQUAL(spar_ann_mark_deleted(h, n), SPAR_E_INVALID_ARG);
     spar_ann_scratch_free(s);

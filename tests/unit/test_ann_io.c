@@ -28,8 +28,8 @@ static void same_results(const spar_ann *a, const spar_ann *b, const void *queri
     CU_ASSERT_EQUAL_FATAL(spar_ann_scratch_create(b, &sb), SPAR_OK);
     for (uint32_t i = 0; i < nq; i++) {
         const void *q = (const uint8_t *)queries + i * qbytes;
-        CU_ASSERT_EQUAL(spar_ann_search(a, sa, q, 10, 40, ha, &na), SPAR_OK);
-        CU_ASSERT_EQUAL(spar_ann_search(b, sb, q, 10, 40, hb, &nb), SPAR_OK);
+        CU_ASSERT_EQUAL(spar_ann_search(a, sa, q, 10, &(spar_ann_params){40, 4, 20}, ha, &na), SPAR_OK);
+        CU_ASSERT_EQUAL(spar_ann_search(b, sb, q, 10, &(spar_ann_params){40, 4, 20}, hb, &nb), SPAR_OK);
         CU_ASSERT_EQUAL(na, nb);
         CU_ASSERT(memcmp(ha, hb, na * sizeof ha[0]) == 0);
     }
@@ -87,6 +87,21 @@ static void test_roundtrip_all_kinds(void) {
     spar_ann_free(ix);
     CU_ASSERT_EQUAL_FATAL(spar_ann_binary_flat_build((const uint8_t *)x, n / 4, 192, &ix), SPAR_OK);
     roundtrip(ix, q, 24, "bin.ann");
+    spar_ann_free(ix);
+    spar_ivf_opts io;
+    spar_ivf_opts_default(&io);
+    io.nlist = 16;
+    spar_ivf_storage kinds[3] = {SPAR_IVF_FLAT, SPAR_IVF_SQ8, SPAR_IVF_PQ};
+    const char *names[3] = {"ivf-flat.ann", "ivf-sq8.ann", "ivf-pq.ann"};
+    for (int i = 0; i < 3; i++) {
+        io.storage = kinds[i];
+        io.pq_m = 6;
+        CU_ASSERT_EQUAL_FATAL(spar_ann_ivf_build(x, n, dim, SPAR_METRIC_L2, &io, &ix), SPAR_OK);
+        roundtrip(ix, q, dim * 4, names[i]);
+        spar_ann_free(ix);
+    }
+    CU_ASSERT_EQUAL_FATAL(spar_ann_binary_ivf_build((const uint8_t *)x, n / 4, 192, &io, &ix), SPAR_OK);
+    roundtrip(ix, q, 24, "bin-ivf.ann");
     spar_ann_free(ix);
     free(x);
     free(q);

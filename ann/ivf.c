@@ -1,0 +1,421 @@
+/* ann/ivf.c — inverted-file indexes: a k-means coarse quantizer splits vectors into nlist lists; a query
+ * scans the nprobe nearest lists. Lists store float32 vectors, SQ8 codes (per-dimension min/max, one byte
+ * per dimension) or PQ codes (pq_m sub-spaces x 256 centroids: one byte per sub-space, scored with an
+ * ADC lookup table), and SQ8/PQ candidates can be re-ranked exactly with the float vectors. The binary
+ * variant clusters packed codes by k-majority and scans lists with the popcount kernel.
+ * Contract: include/spar/spar_ann.h. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ann/ann_int.h"
+#ifdef SPAR_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+void spar_ivf_opts_default(spar_ivf_opts *o) {
+    o->nlist = 1024;
+    o->storage = SPAR_IVF_FLAT;
+    o->pq_m = 0;
+    o->keep_full = 1;
+    o->train_sample = 65536;
+    o->seed = 1234;
+    o->n_threads = 0;
+}
+
+void spar_ivf_free(spar_ann *ix) {
+    free(ix->centroids), free(ix->bcentroids), free(ix->list_off), free(ix->list_ids), free(ix->list_codes);
+    free(ix->sq_min), free(ix->sq_scale), free(ix->pq_cb);
+    ix->centroids = ix->sq_min = ix->sq_scale = ix->pq_cb = NULL;
+    ix->bcentroids = ix->list_off = NULL;
+    ix->list_ids = NULL;
+    ix->list_codes = NULL;
+}
+
+/* Counting sort of ids by list: fills list_off and list_ids (ids ascending within a list). */
+static spar_status bucket(spar_ann *ix, const uint32_t *assign) {
+    if ((ix->list_off = calloc((size_t)ix->nlist + 1, sizeof(uint64_t))) == NULL ||
+        (ix->list_ids = spar_malloc_array(ix->n ? ix->n : 1, sizeof(uint32_t))) == NULL)
+        return SPAR_E_NOMEM;
+    for (uint64_t i = 0; i < ix->n; i++) ix->list_off[assign[i] + 1]++;
+    for (uint32_t l = 0; l < ix->nlist; l++) ix->list_off[l + 1] += ix->list_off[l];
+    uint64_t *pos = spar_malloc_array(ix->nlist, sizeof(uint64_t));
+    if (pos == NULL) return SPAR_E_NOMEM;
+    memcpy(pos, ix->list_off, (size_t)ix->nlist * sizeof(uint64_t));
+    for (uint64_t i = 0; i < ix->n; i++) ix->list_ids[pos[assign[i]]++] = (uint32_t)i;
+    free(pos);
+    return SPAR_OK;
+}
+
+static void sq8_train(spar_ann *ix, const float *x, uint64_t n) {
+    uint32_t d = ix->dim;
+    for (uint32_t j = 0; j < d; j++) ix->sq_min[j] = INFINITY, ix->sq_scale[j] = -INFINITY;
+    for (uint64_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < d; j++) {
+            float v = x[i * d + j];
+            if (v < ix->sq_min[j]) ix->sq_min[j] = v;
+            if (v > ix->sq_scale[j]) ix->sq_scale[j] = v; /* max for now */
+        }
+    for (uint32_t j = 0; j < d; j++) {
+        float range = ix->sq_scale[j] - ix->sq_min[j];
+        ix->sq_scale[j] = range > 0 ? range / 255.0f : 1.0f;
+    }
+}
+
+static void sq8_encode(const spar_ann *ix, const float *v, uint8_t *code) {
+    for (uint32_t j = 0; j < ix->dim; j++) {
+        float t = (v[j] - ix->sq_min[j]) / ix->sq_scale[j];
+        t = t < 0 ? 0 : t > 255 ? 255 : t;
+        code[j] = (uint8_t)lrintf(t);
+    }
+}
+
+static void pq_encode(const spar_ann *ix, const spar_ann_kernels *kern, const float *v, uint8_t *code) {
+    for (uint32_t m = 0; m < ix->pq_m; m++) {
+        const float *sub = v + (size_t)m * ix->pq_dsub, *cb = ix->pq_cb + (size_t)m * 256 * ix->pq_dsub;
+        float best = INFINITY;
+        uint32_t bj = 0;
+        for (uint32_t c = 0; c < 256; c++) {
+            float d = kern->l2sq(sub, cb + (size_t)c * ix->pq_dsub, ix->pq_dsub);
+            if (d < best) best = d, bj = c;
+        }
+        code[m] = (uint8_t)bj;
+    }
+}
+
+spar_status spar_ann_ivf_build(const float *vecs, uint64_t n, uint32_t dim, spar_metric metric,
+                               const spar_ivf_opts *opts, spar_ann **out) {
+    spar_ivf_opts o;
+    if (opts == NULL) spar_ivf_opts_default(&o);
+    else o = *opts;
+    if (out == NULL || (vecs == NULL && n > 0) || n == 0 || metric == SPAR_METRIC_HAMMING ||
+        (o.storage == SPAR_IVF_PQ && o.pq_m != 0 && dim % o.pq_m != 0) || o.storage > SPAR_IVF_PQ)
+        return SPAR_E_INVALID_ARG;
+    if (o.nlist == 0) o.nlist = 1;
+    if (o.nlist > n) o.nlist = (uint32_t)n;
+    if (o.storage == SPAR_IVF_PQ && o.pq_m == 0) o.pq_m = dim % 4 == 0 ? dim / 4 : dim;
+    if (o.storage == SPAR_IVF_PQ && n < 256) return SPAR_E_INVALID_ARG; /* 256 centroids per sub-space */
+    spar_ann *ix = NULL;
+    SPAR_TRY(spar_ann_alloc(SPAR_ANN_IVF, metric, dim, n, &ix)); /* allocates vecs (id order) */
+    spar_status st = SPAR_OK;
+    uint32_t *assign = NULL;
+    float *sub = NULL;
+    memcpy(ix->vecs, vecs, (size_t)n * dim * sizeof(float));
+    if (metric == SPAR_METRIC_COSINE)
+        for (uint64_t i = 0; i < n; i++) spar_ann_normalize(ix->vecs + i * dim, dim);
+    const float *x = ix->vecs;
+    ix->nlist = o.nlist;
+    ix->storage = o.storage;
+    spar_kmeans_opts ko;
+    spar_kmeans_opts_default(&ko);
+    ko.k = o.nlist;
+    ko.iters = 10;
+    ko.sample = o.train_sample > o.nlist * 4 ? o.train_sample : o.nlist * 4;
+    ko.seed = o.seed;
+    ko.n_threads = o.n_threads;
+    if ((ix->centroids = spar_malloc_array((size_t)o.nlist * dim, sizeof(float))) == NULL ||
+        (assign = spar_malloc_array(n, sizeof(uint32_t))) == NULL) {
+        st = SPAR_E_NOMEM;
+        goto fail;
+    }
+    SPAR_TRY_GOTO(st, spar_kmeans(x, n, dim, &ko, ix->centroids, assign, NULL), fail);
+    SPAR_TRY_GOTO(st, bucket(ix, assign), fail);
+    const spar_ann_kernels *kern = ix->kern;
+    if (o.storage == SPAR_IVF_FLAT) {
+        ix->code_bytes = (size_t)dim * 4;
+    } else if (o.storage == SPAR_IVF_SQ8) {
+        ix->code_bytes = dim;
+        if ((ix->sq_min = malloc(dim * 4)) == NULL || (ix->sq_scale = malloc(dim * 4)) == NULL) {
+            st = SPAR_E_NOMEM;
+            goto fail;
+        }
+        sq8_train(ix, x, n);
+    } else {
+        ix->pq_m = o.pq_m;
+        ix->pq_dsub = dim / o.pq_m;
+        ix->code_bytes = o.pq_m;
+        uint64_t m = n < o.train_sample || o.train_sample == 0 ? n : o.train_sample;
+        if ((ix->pq_cb = spar_malloc_array((size_t)o.pq_m * 256 * ix->pq_dsub, sizeof(float))) == NULL ||
+            (sub = spar_malloc_array(m * ix->pq_dsub, sizeof(float))) == NULL) {
+            st = SPAR_E_NOMEM;
+            goto fail;
+        }
+        /* PQ on raw vectors (not residuals): the same codebook serves every list, so ADC tables are
+         * built once per query */
+        spar_kmeans_opts po = ko;
+        po.k = 256;
+        po.iters = 12;
+        po.sample = 0;
+        for (uint32_t j = 0; j < o.pq_m; j++) {
+            for (uint64_t i = 0; i < m; i++) /* first m vectors of a seeded stride walk */
+                memcpy(sub + i * ix->pq_dsub, x + ((i * 2654435761u) % n) * dim + (size_t)j * ix->pq_dsub,
+                       ix->pq_dsub * sizeof(float));
+            po.seed = o.seed + j;
+            SPAR_TRY_GOTO(st, spar_kmeans(sub, m, ix->pq_dsub, &po, ix->pq_cb + (size_t)j * 256 * ix->pq_dsub, NULL,
+                                          NULL), fail);
+        }
+    }
+    if ((ix->list_codes = spar_malloc_array(n, ix->code_bytes)) == NULL) {
+        st = SPAR_E_NOMEM;
+        goto fail;
+    }
+#ifdef SPAR_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(o.n_threads > 0 ? o.n_threads : omp_get_max_threads())
+#endif
+    for (uint64_t p = 0; p < n; p++) {
+        const float *v = x + (size_t)ix->list_ids[p] * dim;
+        uint8_t *c = ix->list_codes + p * ix->code_bytes;
+        if (o.storage == SPAR_IVF_FLAT) memcpy(c, v, ix->code_bytes);
+        else if (o.storage == SPAR_IVF_SQ8) sq8_encode(ix, v, c);
+        else pq_encode(ix, kern, v, c);
+    }
+    ix->has_full = o.storage != SPAR_IVF_FLAT && o.keep_full;
+    if (!ix->has_full) {
+        free(ix->vecs);
+        ix->vecs = NULL;
+    }
+    free(assign);
+    free(sub);
+    *out = ix;
+    return SPAR_OK;
+fail:
+    free(assign);
+    free(sub);
+    spar_ann_free(ix);
+    return st;
+}
+
+/* k-majority clustering of binary codes: centroids are bitwise majorities of their members. */
+spar_status spar_ann_binary_ivf_build(const uint8_t *codes, uint64_t n, uint32_t bits, const spar_ivf_opts *opts,
+                                      spar_ann **out) {
+    spar_ivf_opts o;
+    if (opts == NULL) spar_ivf_opts_default(&o);
+    else o = *opts;
+    if (out == NULL || codes == NULL || n == 0 || bits == 0 || bits % 64 != 0) return SPAR_E_INVALID_ARG;
+    if (o.nlist == 0) o.nlist = 1;
+    if (o.nlist > n) o.nlist = (uint32_t)n;
+    spar_ann *ix = NULL;
+    SPAR_TRY(spar_ann_alloc(SPAR_ANN_BINARY_FLAT, SPAR_METRIC_HAMMING, bits, n, &ix));
+    ix->kind = SPAR_ANN_BINARY_IVF;
+    memcpy(ix->codes, codes, (size_t)n * (bits / 8));
+    const uint32_t W = ix->words;
+    ix->nlist = o.nlist;
+    ix->code_bytes = (size_t)W * 8;
+    spar_status st = SPAR_OK;
+    uint32_t *assign = spar_malloc_array(n, sizeof(uint32_t));
+    uint32_t *ones = spar_malloc_array((size_t)o.nlist * bits, sizeof(uint32_t));
+    uint64_t *cnt = spar_malloc_array(o.nlist, sizeof(uint64_t));
+    ix->bcentroids = spar_malloc_array((size_t)o.nlist * W, sizeof(uint64_t));
+    if (assign == NULL || ones == NULL || cnt == NULL || ix->bcentroids == NULL) {
+        st = SPAR_E_NOMEM;
+        goto done;
+    }
+    uint64_t seed = o.seed;
+    for (uint32_t c = 0; c < o.nlist; c++) { /* distinct seeded picks (stride walk) */
+        uint64_t pick = ((uint64_t)c * (n / o.nlist) + (seed % (n / o.nlist ? n / o.nlist : 1))) % n;
+        memcpy(ix->bcentroids + (size_t)c * W, ix->codes + pick * W, W * 8);
+    }
+    const spar_ann_kernels *kern = ix->kern;
+    for (int it = 0; it < 8; it++) {
+#ifdef SPAR_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(o.n_threads > 0 ? o.n_threads : omp_get_max_threads())
+#endif
+        for (uint64_t i = 0; i < n; i++) {
+            uint32_t best = UINT32_MAX, bj = 0;
+            for (uint32_t c = 0; c < o.nlist; c++) {
+                uint32_t d = kern->hamming(ix->codes + i * W, ix->bcentroids + (size_t)c * W, W);
+                if (d < best) best = d, bj = c;
+            }
+            assign[i] = bj;
+        }
+        memset(ones, 0, (size_t)o.nlist * bits * sizeof(uint32_t));
+        memset(cnt, 0, o.nlist * sizeof(uint64_t));
+        for (uint64_t i = 0; i < n; i++) {
+            uint32_t *on = ones + (size_t)assign[i] * bits;
+            const uint64_t *ci = ix->codes + i * W;
+            for (uint32_t b = 0; b < bits; b++) on[b] += (uint32_t)((ci[b / 64] >> (b % 64)) & 1u);
+            cnt[assign[i]]++;
+        }
+        for (uint32_t c = 0; c < o.nlist; c++) {
+            if (cnt[c] == 0) continue; /* keep the old centroid */
+            uint64_t *cc = ix->bcentroids + (size_t)c * W;
+            memset(cc, 0, W * 8);
+            for (uint32_t b = 0; b < bits; b++)
+                if (2 * (uint64_t)ones[(size_t)c * bits + b] > cnt[c]) cc[b / 64] |= 1ull << (b % 64);
+        }
+    }
+    SPAR_TRY_GOTO(st, bucket(ix, assign), done);
+    if ((ix->list_codes = spar_malloc_array(n, ix->code_bytes)) == NULL) {
+        st = SPAR_E_NOMEM;
+        goto done;
+    }
+    for (uint64_t p = 0; p < n; p++)
+        memcpy(ix->list_codes + p * ix->code_bytes, ix->codes + (size_t)ix->list_ids[p] * W, ix->code_bytes);
+done:
+    free(assign), free(ones), free(cnt);
+    if (st != SPAR_OK) {
+        spar_ann_free(ix);
+        return st;
+    }
+    *out = ix;
+    return SPAR_OK;
+}
+
+/* ---- search ---- */
+
+static spar_status reserve_f(float **p, size_t *cap, size_t need) {
+    if (*cap >= need) return SPAR_OK;
+    float *q = realloc(*p, need * sizeof(float));
+    if (q == NULL) return SPAR_E_NOMEM;
+    *p = q;
+    *cap = need;
+    return SPAR_OK;
+}
+
+/* Pick the nprobe lists with the smallest centroid distance (ties by list id) into s->probe. */
+static uint32_t pick_probes(spar_ann_scratch *s, const float *cd, uint32_t nlist, uint32_t nprobe) {
+    spar_dheap *h = &s->res;
+    h->n = 0;
+    for (uint32_t l = 0; l < nlist; l++) {
+        spar_dist_id x = {cd[l], l};
+        if (h->n == nprobe && !spar_di_less(x, h->a[0])) continue;
+        spar_dheap_push_max(h, x);
+        if (h->n > nprobe) spar_dheap_pop_max(h);
+    }
+    uint32_t np = h->n;
+    for (uint32_t i = np; i-- > 0;) s->probe[i] = spar_dheap_pop_max(h).id;
+    return np;
+}
+
+static inline void offer(spar_dheap *h, uint32_t cap, float d, uint32_t id) {
+    spar_dist_id x = {d, id};
+    if (h->n == cap && !spar_di_less(x, h->a[0])) return;
+    spar_dheap_push_max(h, x);
+    if (h->n > cap) spar_dheap_pop_max(h);
+}
+
+static void drain(spar_dheap *h, spar_ann_hit *hits, size_t *n_hits) {
+    size_t n = h->n;
+    for (size_t i = n; i-- > 0;) {
+        spar_dist_id x = spar_dheap_pop_max(h);
+        hits[i].id = x.id;
+        hits[i].dist = x.d;
+    }
+    *n_hits = n;
+}
+
+spar_status spar_ivf_search(const spar_ann *ix, spar_ann_scratch *s, const void *query, uint32_t k,
+                            const spar_ann_params *p, spar_ann_hit *hits, size_t *n_hits) {
+    uint32_t nprobe = p->nprobe == 0 ? 1 : p->nprobe > ix->nlist ? ix->nlist : p->nprobe;
+    if (s->probe_cap < ix->nlist) {
+        free(s->probe);
+        if ((s->probe = malloc(sizeof(uint32_t) * ix->nlist)) == NULL) {
+            s->probe_cap = 0;
+            return SPAR_E_NOMEM;
+        }
+        s->probe_cap = ix->nlist;
+    }
+    size_t table = ix->storage == SPAR_IVF_PQ ? (size_t)ix->pq_m * 256 : 0;
+    SPAR_TRY(reserve_f(&s->cdist, &s->cdist_cap, (size_t)ix->nlist + table + ix->dim));
+    SPAR_TRY(spar_dheap_reserve(&s->res, nprobe + 1));
+    const spar_ann_kernels *kern = ix->kern;
+    float *cd = s->cdist;
+    spar_dheap *h = &s->cand;
+
+    if (ix->kind == SPAR_ANN_BINARY_IVF) {
+        const uint64_t *q = query;
+        const uint32_t W = ix->words;
+        for (uint32_t l = 0; l < ix->nlist; l++) cd[l] = (float)kern->hamming(q, ix->bcentroids + (size_t)l * W, W);
+        uint32_t np = pick_probes(s, cd, ix->nlist, nprobe);
+        SPAR_TRY(spar_dheap_reserve(h, k + 1));
+        h->n = 0;
+        uint32_t dist[256];
+        for (uint32_t pi = 0; pi < np; pi++) {
+            uint32_t l = s->probe[pi];
+            for (uint64_t b0 = ix->list_off[l]; b0 < ix->list_off[l + 1]; b0 += 256) {
+                size_t nb = ix->list_off[l + 1] - b0 < 256 ? (size_t)(ix->list_off[l + 1] - b0) : 256;
+                kern->hamming_scan(q, (const uint64_t *)(ix->list_codes + b0 * ix->code_bytes), nb, W, dist);
+                for (size_t j = 0; j < nb; j++) {
+                    if (h->n == k && (float)dist[j] > h->a[0].d) continue;
+                    uint32_t id = ix->list_ids[b0 + j];
+                    if (ix->deleted == NULL || !ix->deleted[id]) offer(h, k, (float)dist[j], id);
+                }
+            }
+        }
+        drain(h, hits, n_hits);
+        return SPAR_OK;
+    }
+
+    const float *q = spar_ann_prepare_query(ix, s, query);
+    const uint32_t d = ix->dim;
+    const int l2 = ix->metric == SPAR_METRIC_L2;
+    for (uint32_t l = 0; l < ix->nlist; l++) {
+        const float *c = ix->centroids + (size_t)l * d;
+        cd[l] = l2 ? kern->l2sq(q, c, d) : -kern->dot(q, c, d);
+    }
+    uint32_t np = pick_probes(s, cd, ix->nlist, nprobe);
+    uint32_t cap = (p->rerank > k && ix->has_full && ix->storage != SPAR_IVF_FLAT) ? p->rerank : k;
+    SPAR_TRY(spar_dheap_reserve(h, cap + 1));
+    h->n = 0;
+    float *T = cd + ix->nlist; /* PQ table, or SQ8 transformed query */
+    float sq_const = 0;
+    if (ix->storage == SPAR_IVF_PQ) {
+        for (uint32_t m = 0; m < ix->pq_m; m++)
+            for (uint32_t c = 0; c < 256; c++) {
+                const float *cv = ix->pq_cb + ((size_t)m * 256 + c) * ix->pq_dsub;
+                const float *qs = q + (size_t)m * ix->pq_dsub;
+                T[m * 256 + c] = l2 ? kern->l2sq(qs, cv, ix->pq_dsub) : -kern->dot(qs, cv, ix->pq_dsub);
+            }
+    } else if (ix->storage == SPAR_IVF_SQ8) {
+        /* L2:  sum_j scale_j^2 (c_j - t_j)^2 with t_j = (q_j - min_j) / scale_j  -> T holds t, w = scale^2
+         * IP: -(sum_j q_j min_j + sum_j (q_j scale_j) c_j)                         -> T holds q*scale */
+        for (uint32_t j = 0; j < d; j++) {
+            if (l2) T[j] = (q[j] - ix->sq_min[j]) / ix->sq_scale[j];
+            else T[j] = q[j] * ix->sq_scale[j], sq_const += q[j] * ix->sq_min[j];
+        }
+    }
+    for (uint32_t pi = 0; pi < np; pi++) {
+        uint32_t l = s->probe[pi];
+        for (uint64_t pos = ix->list_off[l]; pos < ix->list_off[l + 1]; pos++) {
+            const uint8_t *code = ix->list_codes + pos * ix->code_bytes;
+            float dist;
+            if (ix->storage == SPAR_IVF_FLAT) {
+                dist = l2 ? kern->l2sq(q, (const float *)code, d) : -kern->dot(q, (const float *)code, d);
+            } else if (ix->storage == SPAR_IVF_PQ) {
+                float acc = 0;
+                for (uint32_t m = 0; m < ix->pq_m; m++) acc += T[m * 256 + code[m]];
+                dist = acc;
+            } else {
+                float acc = 0;
+                if (l2) {
+                    for (uint32_t j = 0; j < d; j++) {
+                        float t = (float)code[j] - T[j];
+                        acc += ix->sq_scale[j] * ix->sq_scale[j] * t * t;
+                    }
+                    dist = acc;
+                } else {
+                    for (uint32_t j = 0; j < d; j++) acc += T[j] * (float)code[j];
+                    dist = -(sq_const + acc);
+                }
+            }
+            if (h->n == cap && dist > h->a[0].d) continue;
+            uint32_t id = ix->list_ids[pos];
+            if (ix->deleted == NULL || !ix->deleted[id]) offer(h, cap, dist, id);
+        }
+    }
+    if (cap == k) {
+        drain(h, hits, n_hits);
+        return SPAR_OK;
+    }
+    /* exact re-rank of the `cap` best candidates with the float vectors */
+    uint32_t nc = h->n;
+    spar_dist_id *c = h->a; /* heap order is irrelevant here */
+    for (uint32_t i = 0; i < nc; i++) c[i].d = spar_ann_dist(ix, q, c[i].id);
+    spar_dheap *r = &s->res;
+    SPAR_TRY(spar_dheap_reserve(r, k + 1));
+    r->n = 0;
+    for (uint32_t i = 0; i < nc; i++) offer(r, k, c[i].d, c[i].id);
+    h->n = 0;
+    drain(r, hits, n_hits);
+    return SPAR_OK;
+}
