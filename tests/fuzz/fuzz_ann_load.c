@@ -22,7 +22,7 @@ static void try_load(const uint8_t *buf, size_t len) {
         uint8_t *q = calloc(1, qbytes ? qbytes : 1);
         spar_ann_hit hits[4];
         size_t nh;
-        if (q != NULL) (void)spar_ann_search(ix, s, q, 4, &(spar_ann_params){8, 4, 8}, hits, &nh);
+        if (q != NULL && spar_ann_search(ix, s, q, 4, &(spar_ann_params){8, 4, 8}, hits, &nh) != SPAR_OK) nh = 0;
         free(q);
     }
     spar_ann_scratch_free(s);
