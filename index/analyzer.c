@@ -65,15 +65,17 @@ static int is_stopword(const uint64_t packed[N_ENGLISH_STOPWORDS], const char *t
     return 0;
 }
 
-/* ---- stem cache: open addressing, token bytes -> stem bytes, cleared wholesale when full ---- */
-#define STEM_CACHE_SLOTS (1u << 15)    /* power of two */
-#define STEM_CACHE_POOL (2u << 20)     /* bytes of keys + stems */
-#define STEM_CACHE_MAX_TOKEN 48        /* longer tokens are rare: stem them directly */
+/* ---- stem cache: open addressing, token bytes -> stem bytes, both stored inline in a 32-byte slot (one
+ * cache line fetch per lookup); cleared wholesale when half full. Tokens whose key + stem exceed the slot
+ * (rare: long words) are stemmed directly. ---- */
+#define STEM_CACHE_SLOTS (1u << 15) /* power of two; 1 MiB */
+#define STEM_SLOT_BYTES 26
 typedef struct stem_slot {
     uint32_t hash; /* 0 = empty */
-    uint32_t off;  /* key bytes at pool[off], then stem bytes */
     uint8_t klen, slen;
+    char kv[STEM_SLOT_BYTES]; /* key bytes then stem bytes */
 } stem_slot;
+_Static_assert(sizeof(stem_slot) == 32, "stem cache slot is half a cache line");
 
 struct spar_analyzer {
     spar_analysis_opts o;
@@ -89,8 +91,6 @@ struct spar_analyzer {
     size_t tcap;              /* bytes; a token longer than max_token_bytes + 2 is dropped */
     utf8proc_int32_t *u32;    /* scratch for recomposition, tcap entries */
     stem_slot *slots;
-    char *pool;
-    size_t pool_used;
     uint32_t n_cached;
 };
 
@@ -177,9 +177,8 @@ spar_status spar_analyzer_create(const spar_analysis_opts *o, spar_analyzer **ou
     a->u32 = malloc((a->tcap + 8) * sizeof *a->u32);
     if (a->stemmer != NULL) {
         a->slots = calloc(STEM_CACHE_SLOTS, sizeof *a->slots);
-        a->pool = malloc(STEM_CACHE_POOL);
     }
-    if (a->tb == NULL || a->u32 == NULL || (a->stemmer != NULL && (a->slots == NULL || a->pool == NULL))) {
+    if (a->tb == NULL || a->u32 == NULL || (a->stemmer != NULL && a->slots == NULL)) {
         spar_analyzer_free(a);
         return SPAR_E_NOMEM;
     }
@@ -191,7 +190,6 @@ void spar_analyzer_free(spar_analyzer *a) {
     if (a == NULL) return;
     if (a->stemmer != NULL) sb_stemmer_delete(a->stemmer);
     free(a->slots);
-    free(a->pool);
     free(a->u32);
     free(a->tb);
     free(a);
@@ -402,21 +400,17 @@ static uint32_t hash_bytes(const char *p, size_t n) {
 /* Stem tb[0..len) and append the result to out; memoised (stemming dominates the analyzer's cost and
  * natural-language vocabularies are Zipfian, so most calls hit). */
 static spar_status stem_and_push(spar_analyzer *a, const char *tok, size_t len, spar_terms *out) {
-    if (len > STEM_CACHE_MAX_TOKEN) {
-        const sb_symbol *r = sb_stemmer_stem(a->stemmer, (const sb_symbol *)tok, (int)len);
-        if (r == NULL) return SPAR_E_NOMEM;
-        size_t rl = (size_t)sb_stemmer_length(a->stemmer);
-        return rl == 0 ? terms_push(out, tok, len) : terms_push(out, (const char *)r, rl);
-    }
-    uint32_t h = hash_bytes(tok, len);
-    uint32_t mask = STEM_CACHE_SLOTS - 1;
-    uint32_t i = h & mask;
-    for (;;) {
-        stem_slot *sl = &a->slots[i];
-        if (sl->hash == 0) break;
-        if (sl->hash == h && sl->klen == len && memcmp(a->pool + sl->off, tok, len) == 0)
-            return terms_push(out, a->pool + sl->off + sl->klen, sl->slen);
-        i = (i + 1) & mask;
+    uint32_t h = 0, i = 0, mask = STEM_CACHE_SLOTS - 1;
+    if (len < STEM_SLOT_BYTES) {
+        h = hash_bytes(tok, len);
+        i = h & mask;
+        for (;;) {
+            const stem_slot *sl = &a->slots[i];
+            if (sl->hash == 0) break;
+            if (sl->hash == h && sl->klen == len && memcmp(sl->kv, tok, len) == 0)
+                return terms_push(out, sl->kv + sl->klen, sl->slen);
+            i = (i + 1) & mask;
+        }
     }
     const sb_symbol *r = sb_stemmer_stem(a->stemmer, (const sb_symbol *)tok, (int)len);
     if (r == NULL) return SPAR_E_NOMEM;
@@ -426,21 +420,18 @@ static spar_status stem_and_push(spar_analyzer *a, const char *tok, size_t len, 
         rlen = len;
     }
     spar_status st = terms_push(out, (const char *)r, rlen);
-    if (st != SPAR_OK || rlen > 255) return st;
-    if (a->n_cached >= STEM_CACHE_SLOTS / 2 || a->pool_used + len + rlen > STEM_CACHE_POOL) {
+    if (st != SPAR_OK || len + rlen > STEM_SLOT_BYTES) return st;
+    if (a->n_cached >= STEM_CACHE_SLOTS / 2) {
         memset(a->slots, 0, STEM_CACHE_SLOTS * sizeof *a->slots);
         a->n_cached = 0;
-        a->pool_used = 0;
         i = h & mask;
     }
     stem_slot *sl = &a->slots[i];
     sl->hash = h;
-    sl->off = (uint32_t)a->pool_used;
     sl->klen = (uint8_t)len;
     sl->slen = (uint8_t)rlen;
-    memcpy(a->pool + a->pool_used, tok, len);
-    memcpy(a->pool + a->pool_used + len, r, rlen);
-    a->pool_used += len + rlen;
+    memcpy(sl->kv, tok, len);
+    memcpy(sl->kv + len, r, rlen);
     a->n_cached++;
     return SPAR_OK;
 }
