@@ -275,6 +275,7 @@ static inline uint32_t block_last(const spar_cursor *c, uint32_t blk) {
 }
 
 static void exhaust(spar_cursor *c) {
+    c->freqs_decoded = 0; /* so spar_cursor_freq takes the slow path and answers 0 */
     c->block = c->n_blocks;
     c->pos = c->n_in_block = 0;
     c->docid = SPAR_DOCID_END;
@@ -338,11 +339,11 @@ void spar_cursor_open(spar_cursor *c, const uint8_t *buf, const spar_term_info *
     c->sblock_last = block_last(c, 0);
 }
 
-void spar_cursor_next(spar_cursor *c) {
-    if (SPAR_LIKELY(++c->pos < c->n_in_block)) {
-        c->docid = c->docs[c->pos];
-        return;
-    }
+extern inline void spar_cursor_next(spar_cursor *c);
+extern inline void spar_cursor_next_geq(spar_cursor *c, uint32_t target);
+extern inline uint32_t spar_cursor_freq(spar_cursor *c);
+
+void spar_cursor_next_block_(spar_cursor *c) {
     if (c->block + 1 < c->n_blocks)
         load_block(c, c->block + 1);
     else
@@ -379,8 +380,7 @@ static uint32_t find_block(const spar_cursor *c, uint32_t from, uint32_t target)
     return hi;
 }
 
-void spar_cursor_next_geq(spar_cursor *c, uint32_t target) {
-    if (target <= c->docid) return; /* also covers the exhausted cursor */
+void spar_cursor_next_geq_slow_(spar_cursor *c, uint32_t target) {
     for (;;) {
         if (target > block_last(c, c->block)) {
             uint32_t blk = find_block(c, c->block + 1, target);
@@ -408,7 +408,7 @@ void spar_cursor_next_geq(spar_cursor *c, uint32_t target) {
     }
 }
 
-uint32_t spar_cursor_freq(spar_cursor *c) {
+uint32_t spar_cursor_freq_decode_(spar_cursor *c) {
     if (c->block >= c->n_blocks) return 0;
     if (!c->freqs_decoded) {
         if (c->n_in_block == SPAR_BLOCK_SIZE)

@@ -86,10 +86,29 @@ spar_status spar_postings_check(const uint8_t *buf, size_t len, const spar_term_
  * accepted by spar_postings_check: the cursor trusts the list). buf must stay valid while the cursor is
  * used. An empty list (df 0) gives docid == SPAR_DOCID_END at once. */
 void spar_cursor_open(spar_cursor *c, const uint8_t *buf, const spar_term_info *ti);
-void spar_cursor_next(spar_cursor *c);
+/* next, next_geq and freq are C99 inline functions: the common case (inside the decoded block) compiles
+ * into the caller; postings.c holds their external definitions and the slow paths below (internal). */
+void spar_cursor_next_block_(spar_cursor *c);
+void spar_cursor_next_geq_slow_(spar_cursor *c, uint32_t target);
+uint32_t spar_cursor_freq_decode_(spar_cursor *c);
+
+inline void spar_cursor_next(spar_cursor *c) {
+    if (SPAR_LIKELY(++c->pos < c->n_in_block)) {
+        c->docid = c->docs[c->pos];
+        return;
+    }
+    spar_cursor_next_block_(c);
+}
 /* Move to the first posting with docid >= target (no-op if already there). */
-void spar_cursor_next_geq(spar_cursor *c, uint32_t target);
-uint32_t spar_cursor_freq(spar_cursor *c); /* tf of the current posting */
+inline void spar_cursor_next_geq(spar_cursor *c, uint32_t target) {
+    if (target <= c->docid) return; /* also covers the exhausted cursor */
+    spar_cursor_next_geq_slow_(c, target);
+}
+/* tf of the current posting (0 on an exhausted cursor). */
+inline uint32_t spar_cursor_freq(spar_cursor *c) {
+    if (SPAR_LIKELY(c->freqs_decoded)) return c->freqs[c->pos];
+    return spar_cursor_freq_decode_(c);
+}
 /* Shallow move: position the block-max view on the first block whose last docid is >= target, without
  * decoding (past the end: sblock == n_blocks, sblock_last == SPAR_DOCID_END and the block-max values are 0).
  * Does not move the cursor's docid. */
