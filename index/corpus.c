@@ -454,6 +454,7 @@ static spar_status parse_beir(spar_corpus *c, char *line, size_t len, spar_doc *
         double v = id->valuedouble;
         if (!isfinite(v) || v != floor(v) || fabs(v) > 9007199254740992.0)
             return bad(c, diag, "%s", "\"_id\" is a number but not an integer within +-2^53");
+        if (v == 0) v = 0; /* -0 -> "0" */
         int n = snprintf(c->idbuf, sizeof c->idbuf, "%.0f", v);
         doc->id = c->idbuf;
         doc->id_len = (size_t)n;

@@ -104,15 +104,19 @@ static void test_beir_basic(void) {
                               "{\"_id\": \"d1\", \"title\": \"T one\", \"text\": \"hello world\"}\n"
                               "{\"text\": \"no title\", \"_id\": \"d2\", \"extra\": [1, {\"x\": null}], \"n\": 3.5}\n"
                               "{\"_id\": 42, \"text\": \"numeric id\", \"title\": null}\n"
-                              "{\"_id\": \"d4\", \"text\": \"\"}\n",
+                              "{\"_id\": \"d4\", \"text\": \"\"}\n"
+                              "{\"_id\": -0, \"text\": \"z\"}\n"
+                              "{\"_id\": 9007199254740992, \"text\": \"big\"}\n",
                               SPAR_FORMAT_AUTO);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     expect_doc(c, "d1", "T one", "hello world", 1);
     expect_doc(c, "d2", "", "no title", 2);
     expect_doc(c, "42", "", "numeric id", 3);
     expect_doc(c, "d4", "", "", 4);
+    expect_doc(c, "0", "", "z", 5);
+    expect_doc(c, "9007199254740992", "", "big", 6);
     expect_end(c);
-    CU_ASSERT_EQUAL(spar_corpus_lines(c), 4);
+    CU_ASSERT_EQUAL(spar_corpus_lines(c), 6);
     spar_corpus_close(c);
 }
 
