@@ -124,9 +124,12 @@ def main():
     ap.add_argument("--untied", action="store_true")
     ap.add_argument("--proj", type=int, default=0)
     ap.add_argument("--vocab-src", default=None)
+    ap.add_argument("--max-pos", type=int, default=0, help="override max_position_embeddings (tiny fixtures)")
     a = ap.parse_args()
     cfg = (BERT_BASE if a.arch == "bert" else DISTIL_BASE) if a.size == "base" else tiny(a.arch)
     cfg = dict(cfg)
+    if a.max_pos:
+        cfg["max_position_embeddings"] = a.max_pos
     if a.bare:
         cfg["architectures"] = ["BertModel" if a.arch == "bert" else "DistilBertModel"]
     g = torch.Generator().manual_seed(a.seed)

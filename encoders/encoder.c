@@ -1,0 +1,330 @@
+/* encoder.c — the public encoder API (include/spar/spar_encode.h): opens a Hugging Face folder through
+ * encoders/model (config.c, safetensors.c, bert.c), tokenises text, packs inputs into padding-free chunks of
+ * at most max_batch_tokens tokens, runs the forward pass and the requested head (heads.c), and turns SPLADE
+ * weight rows into sparse vectors (threshold, optional special-token removal and top-k). */
+#include "spar/spar_encode.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "encoders/model/bert.h"
+#include "encoders/model/heads.h"
+
+#define SPECIAL_MAX 5
+
+struct spar_encoder {
+    spar_bert *model;
+    uint32_t max_length;
+    uint32_t max_batch_tokens;
+    int has_vocab;
+    uint32_t special[SPECIAL_MAX]; /* ids of [PAD] [UNK] [CLS] [SEP] [MASK] found in vocab.txt */
+    size_t n_special;
+    void *tokenizer; /* text tokenizer, NULL when unavailable */
+};
+
+spar_encoder_opts spar_encoder_opts_default(void) {
+    spar_encoder_opts o = {0, 0, SPAR_WEIGHTS_F32};
+    return o;
+}
+spar_splade_opts spar_splade_opts_default(void) {
+    spar_splade_opts o = {SPAR_SPLADE_POOL_MAX, 0, 0.0f, 0};
+    return o;
+}
+spar_dense_opts spar_dense_opts_default(void) {
+    spar_dense_opts o = {SPAR_DENSE_POOL_CLS, 0};
+    return o;
+}
+
+/* Record the ids of the special tokens (line number = id in vocab.txt). */
+static int read_specials(spar_encoder *e, const char *dir) {
+    char path[4096], line[512];
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return 0;
+    static const char *const names[SPECIAL_MAX] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+    uint32_t id = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        line[strcspn(line, "\r\n")] = 0;
+        for (int i = 0; i < SPECIAL_MAX; i++)
+            if (strcmp(line, names[i]) == 0 && e->n_special < SPECIAL_MAX) e->special[e->n_special++] = id;
+        id++;
+    }
+    fclose(f);
+    return 1;
+}
+
+spar_status spar_encoder_open(const char *model_dir, const spar_encoder_opts *opts, spar_encoder **out,
+                              spar_diag *diag) {
+    if (model_dir == NULL || out == NULL) return SPAR_E_INVALID_ARG;
+    *out = NULL;
+    spar_encoder_opts o = opts != NULL ? *opts : spar_encoder_opts_default();
+    if (o.weights < SPAR_WEIGHTS_F32 || o.weights > SPAR_WEIGHTS_INT8)
+        return spar_diag_err(diag, SPAR_E_INVALID_ARG, "encoder: unknown weights mode %d", o.weights);
+    spar_encoder *e = calloc(1, sizeof *e);
+    if (e == NULL) return SPAR_E_NOMEM;
+    spar_status st = spar_bert_load(model_dir, &e->model, diag);
+    if (st != SPAR_OK) {
+        free(e);
+        return st;
+    }
+    if (o.weights == SPAR_WEIGHTS_BF16) spar_bert_round_bf16(e->model);
+    if (o.weights == SPAR_WEIGHTS_INT8) spar_bert_round_int8(e->model);
+    uint32_t mp = e->model->cfg.max_positions;
+    e->max_length = (o.max_length == 0 || o.max_length > mp) ? mp : o.max_length;
+    e->max_batch_tokens = o.max_batch_tokens == 0 ? 8192 : SPAR_MAX(o.max_batch_tokens, e->max_length);
+    e->has_vocab = read_specials(e, model_dir);
+    *out = e;
+    return SPAR_OK;
+}
+
+void spar_encoder_close(spar_encoder *e) {
+    if (e == NULL) return;
+    spar_bert_free(e->model);
+    free(e);
+}
+
+void spar_encoder_get_info(const spar_encoder *e, spar_encoder_info *info) {
+    const spar_model_config *c = &e->model->cfg;
+    info->arch = c->arch == SPAR_ARCH_BERT ? "bert" : "distilbert";
+    info->vocab_size = c->vocab_size;
+    info->hidden = c->hidden;
+    info->n_layers = c->n_layers;
+    info->max_length = e->max_length;
+    info->proj_dim = e->model->proj_dim;
+    info->has_mlm_head = e->model->has_mlm;
+    info->has_vocab = e->has_vocab && e->tokenizer != NULL;
+}
+
+/* Tokenise one text into at most cap ids ([CLS] ... [SEP], truncated). */
+static spar_status tokenize(const spar_encoder *e, const char *text, uint32_t *ids, uint32_t cap, uint32_t *n) {
+    (void)text;
+    (void)ids;
+    (void)cap;
+    *n = 0;
+    if (e->tokenizer == NULL) return SPAR_E_UNSUPPORTED;
+    return SPAR_E_UNSUPPORTED;
+}
+
+/* A packed chunk of inputs [first, first + n_seqs): ids back to back, lens per input. */
+typedef struct chunk {
+    uint32_t *ids;
+    uint32_t *lens;
+    size_t n_seqs, n_tokens;
+} chunk;
+
+/* Gather inputs starting at `first` until adding one more would pass max_batch_tokens. */
+static spar_status next_chunk(const spar_encoder *e, const spar_encode_input *in, size_t first, chunk *ck) {
+    ck->n_seqs = ck->n_tokens = 0;
+    for (size_t i = first; i < in->n; i++) {
+        uint32_t *dst = ck->ids + ck->n_tokens, n = 0;
+        if (ck->n_tokens + e->max_length > e->max_batch_tokens && ck->n_seqs > 0) break;
+        if (in->seqs != NULL) {
+            n = in->seqs[i].n;
+            if (n == 0 || n > e->max_length || in->seqs[i].ids == NULL) return SPAR_E_INVALID_ARG;
+            for (uint32_t t = 0; t < n; t++) {
+                if (in->seqs[i].ids[t] >= e->model->cfg.vocab_size) return SPAR_E_INVALID_ARG;
+                dst[t] = in->seqs[i].ids[t];
+            }
+        } else {
+            if (in->texts[i] == NULL) return SPAR_E_INVALID_ARG;
+            SPAR_TRY(tokenize(e, in->texts[i], dst, e->max_length, &n));
+            if (n == 0) return SPAR_E_INVALID_ARG;
+        }
+        ck->lens[ck->n_seqs++] = n;
+        ck->n_tokens += n;
+    }
+    return SPAR_OK;
+}
+
+static spar_status check_input(const spar_encoder *e, const spar_encode_input *in) {
+    if (e == NULL || in == NULL || (in->texts == NULL) == (in->seqs == NULL)) return SPAR_E_INVALID_ARG;
+    if (in->texts != NULL && e->tokenizer == NULL) return SPAR_E_UNSUPPORTED;
+    return SPAR_OK;
+}
+
+static int is_special(const spar_encoder *e, uint32_t id) {
+    for (size_t i = 0; i < e->n_special; i++)
+        if (e->special[i] == id) return 1;
+    return 0;
+}
+
+typedef struct scored {
+    uint32_t id;
+    float w;
+} scored;
+static int by_weight_desc(const void *a, const void *b) {
+    const scored *x = a, *y = b;
+    if (x->w != y->w) return x->w > y->w ? -1 : 1;
+    return x->id < y->id ? -1 : (x->id > y->id);
+}
+static int by_id(const void *a, const void *b) {
+    const scored *x = a, *y = b;
+    return x->id < y->id ? -1 : (x->id > y->id);
+}
+
+/* Turn one dense weight row into a sparse result. */
+static spar_status sparsify(const spar_encoder *e, const float *row, size_t V, const spar_splade_opts *o,
+                            scored *tmp, spar_sparse_result *r) {
+    size_t n = 0;
+    for (size_t v = 0; v < V; v++)
+        if (row[v] > o->threshold && row[v] > 0 && !(o->drop_special && is_special(e, (uint32_t)v)))
+            tmp[n++] = (scored){(uint32_t)v, row[v]};
+    if (o->top_k > 0 && n > o->top_k) {
+        qsort(tmp, n, sizeof *tmp, by_weight_desc);
+        n = o->top_k;
+        qsort(tmp, n, sizeof *tmp, by_id);
+    }
+    r->ids = spar_malloc_array(n ? n : 1, sizeof *r->ids);
+    r->weights = spar_malloc_array(n ? n : 1, sizeof *r->weights);
+    if (r->ids == NULL || r->weights == NULL) {
+        free(r->ids);
+        free(r->weights);
+        r->ids = NULL;
+        r->weights = NULL;
+        return SPAR_E_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        r->ids[i] = tmp[i].id;
+        r->weights[i] = tmp[i].w;
+    }
+    r->n = (uint32_t)n;
+    return SPAR_OK;
+}
+
+void spar_sparse_results_free(spar_sparse_result *r, size_t n) {
+    if (r == NULL) return;
+    for (size_t i = 0; i < n; i++) {
+        free(r[i].ids);
+        free(r[i].weights);
+        r[i].ids = NULL;
+        r[i].weights = NULL;
+        r[i].n = 0;
+    }
+}
+
+/* Work buffers sized for one chunk. */
+typedef struct work {
+    chunk ck;
+    float *h, *h2, *rows;
+    scored *tmp;
+} work;
+
+static spar_status work_init(const spar_encoder *e, work *w, int splade) {
+    size_t T = e->max_batch_tokens, d = e->model->cfg.hidden, V = e->model->cfg.vocab_size;
+    size_t max_seqs = T; /* every sequence has at least one token */
+    memset(w, 0, sizeof *w);
+    w->ck.ids = spar_malloc_array(T, sizeof(uint32_t));
+    w->ck.lens = spar_malloc_array(max_seqs, sizeof(uint32_t));
+    w->h = spar_malloc_array(T, d * sizeof(float));
+    if (w->ck.ids == NULL || w->ck.lens == NULL || w->h == NULL) return SPAR_E_NOMEM;
+    if (splade) {
+        /* SPLADE rows are produced for at most `rows_cap` sequences at a time (see encode_splade). */
+        w->h2 = spar_malloc_array(T, d * sizeof(float));
+        w->rows = spar_malloc_array(64, V * sizeof(float));
+        w->tmp = spar_malloc_array(V, sizeof(scored));
+        if (w->h2 == NULL || w->rows == NULL || w->tmp == NULL) return SPAR_E_NOMEM;
+    }
+    return SPAR_OK;
+}
+
+static void work_free(work *w) {
+    free(w->ck.ids);
+    free(w->ck.lens);
+    free(w->h);
+    free(w->h2);
+    free(w->rows);
+    free(w->tmp);
+}
+
+spar_status spar_encode_splade_batch(const spar_encoder *e, const spar_encode_input *in, const spar_splade_opts *opts,
+                                     spar_sparse_result *out) {
+    SPAR_TRY(check_input(e, in));
+    if (out == NULL) return SPAR_E_INVALID_ARG;
+    if (!e->model->has_mlm) return SPAR_E_UNSUPPORTED;
+    spar_splade_opts o = opts != NULL ? *opts : spar_splade_opts_default();
+    if (o.pooling != SPAR_SPLADE_POOL_MAX && o.pooling != SPAR_SPLADE_POOL_SUM) return SPAR_E_INVALID_ARG;
+    memset(out, 0, in->n * sizeof *out);
+    size_t d = e->model->cfg.hidden, V = e->model->cfg.vocab_size;
+    work w;
+    spar_status st = work_init(e, &w, 1);
+    size_t done = 0;
+    while (st == SPAR_OK && done < in->n) {
+        SPAR_TRY_GOTO(st, next_chunk(e, in, done, &w.ck), fail);
+        SPAR_TRY_GOTO(st, spar_bert_forward(e->model, w.ck.ids, w.ck.lens, w.ck.n_seqs, w.h), fail);
+        SPAR_TRY_GOTO(st, spar_bert_mlm_transform(e->model, w.h, w.ck.n_tokens, w.h2), fail);
+        /* Pool 64 sequences at a time so the weight rows stay bounded (64 x V floats). */
+        size_t tok = 0;
+        for (size_t s0 = 0; s0 < w.ck.n_seqs; s0 += 64) {
+            size_t ns = SPAR_MIN((size_t)64, w.ck.n_seqs - s0), nt = 0;
+            for (size_t s = s0; s < s0 + ns; s++) nt += w.ck.lens[s];
+            SPAR_TRY_GOTO(st, spar_splade_pool(w.h2 + tok * d, w.ck.lens + s0, ns, d, e->model->dec_w,
+                                               e->model->dec_b, V,
+                                               o.pooling == SPAR_SPLADE_POOL_SUM ? SPAR_SPLADE_SUM : SPAR_SPLADE_MAX,
+                                               w.rows), fail);
+            for (size_t s = 0; s < ns; s++)
+                SPAR_TRY_GOTO(st, sparsify(e, w.rows + s * V, V, &o, w.tmp, &out[done + s0 + s]), fail);
+            tok += nt;
+        }
+        done += w.ck.n_seqs;
+    }
+    if (st == SPAR_OK) goto ok;
+fail:
+    spar_sparse_results_free(out, in->n);
+ok:
+    work_free(&w);
+    return st;
+}
+
+spar_status spar_encode_dense_batch(const spar_encoder *e, const spar_encode_input *in, const spar_dense_opts *opts,
+                                    float *out) {
+    SPAR_TRY(check_input(e, in));
+    if (out == NULL) return SPAR_E_INVALID_ARG;
+    spar_dense_opts o = opts != NULL ? *opts : spar_dense_opts_default();
+    if (o.pooling != SPAR_DENSE_POOL_CLS && o.pooling != SPAR_DENSE_POOL_MEAN) return SPAR_E_INVALID_ARG;
+    size_t d = e->model->cfg.hidden;
+    work w;
+    spar_status st = work_init(e, &w, 0);
+    size_t done = 0;
+    while (st == SPAR_OK && done < in->n) {
+        SPAR_TRY_GOTO(st, next_chunk(e, in, done, &w.ck), out);
+        SPAR_TRY_GOTO(st, spar_bert_forward(e->model, w.ck.ids, w.ck.lens, w.ck.n_seqs, w.h), out);
+        spar_dense_pool(w.h, w.ck.lens, w.ck.n_seqs, d,
+                        o.pooling == SPAR_DENSE_POOL_MEAN ? SPAR_DENSE_MEAN : SPAR_DENSE_CLS, o.normalize,
+                        out + done * d);
+        done += w.ck.n_seqs;
+    }
+out:
+    work_free(&w);
+    return st;
+}
+
+spar_status spar_encode_tokens(const spar_encoder *e, const char *text, const spar_token_ids *seq,
+                               const spar_token_opts *opts, float *out, size_t cap_tokens, uint32_t *n_tokens,
+                               uint32_t *ids_out) {
+    if (e == NULL || out == NULL || n_tokens == NULL || (text == NULL) == (seq == NULL)) return SPAR_E_INVALID_ARG;
+    spar_token_opts o = {0, 0};
+    if (opts != NULL) o = *opts;
+    if (o.project && e->model->proj_w == NULL) return SPAR_E_UNSUPPORTED;
+    spar_encode_input in = {text != NULL ? &text : NULL, seq, 1};
+    SPAR_TRY(check_input(e, &in));
+    size_t d = e->model->cfg.hidden;
+    uint32_t *ids = spar_malloc_array(e->max_length, sizeof(uint32_t)), len = 0;
+    float *h = NULL;
+    spar_status st = SPAR_OK;
+    if (ids == NULL) return SPAR_E_NOMEM;
+    chunk ck = {ids, &len, 0, 0};
+    SPAR_TRY_GOTO(st, next_chunk(e, &in, 0, &ck), done);
+    if (len > cap_tokens) { st = SPAR_E_INVALID_ARG; goto done; }
+    if ((h = spar_malloc_array(len, d * sizeof(float))) == NULL) { st = SPAR_E_NOMEM; goto done; }
+    SPAR_TRY_GOTO(st, spar_bert_forward(e->model, ids, &len, 1, h), done);
+    spar_token_project(h, len, d, o.project ? e->model->proj_w : NULL, o.project ? e->model->proj_dim : d,
+                       o.normalize, out);
+    *n_tokens = len;
+    if (ids_out != NULL) memcpy(ids_out, ids, len * sizeof(uint32_t));
+done:
+    free(ids);
+    free(h);
+    return st;
+}

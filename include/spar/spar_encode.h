@@ -1,0 +1,129 @@
+/* spar_encode.h — text/token ids -> vectors with an in-process transformer (BERT / DistilBERT loaded from a
+ * Hugging Face folder: config.json, model.safetensors, vocab.txt). Produces SPLADE sparse vectors, dense
+ * embeddings and per-token embeddings. fp32 numerics match PyTorch to ~1e-5 on the logits (see
+ * docs/encoders/model.md for the measured figures and how they are tested). */
+#ifndef SPAR_ENCODE_H
+#define SPAR_ENCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spar_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Loaded model + tokenizer. Immutable after open: share freely across threads (each call allocates its
+ *  own work memory). */
+typedef struct spar_encoder spar_encoder;
+
+typedef enum spar_encoder_weights {
+    SPAR_WEIGHTS_F32 = 0,  /* weights as stored, converted to fp32 (the reference path) */
+    SPAR_WEIGHTS_BF16 = 1, /* weights rounded to bf16, compute in fp32 (accuracy emulation; same memory) */
+    SPAR_WEIGHTS_INT8 = 2  /* weights rounded to per-row symmetric int8, compute in fp32 (emulation) */
+} spar_encoder_weights;
+
+typedef struct spar_encoder_opts {
+    uint32_t max_length;       /* tokens per text including [CLS]/[SEP]; 0 = the model's max positions.
+                                  Longer texts are truncated (keeping the final [SEP]). */
+    uint32_t max_batch_tokens; /* tokens per forward chunk (bounds work memory); 0 = 8192 */
+    int weights;               /* spar_encoder_weights */
+} spar_encoder_opts;
+
+/** Defaults: max_length 0, max_batch_tokens 0, SPAR_WEIGHTS_F32. */
+SPAR_API spar_encoder_opts spar_encoder_opts_default(void);
+
+/** Open a Hugging Face model folder: config.json (model_type bert or distilbert), model.safetensors
+ *  (BertForMaskedLM / DistilBertForMaskedLM, or bare BertModel / DistilBertModel for dense-only use; an
+ *  optional "linear.weight" [p, d] is used as the per-token projection) and vocab.txt (needed for text input).
+ *  @param opts  NULL = defaults.
+ *  @param[out] out   release with spar_encoder_close().
+ *  @param[out] diag  optional: on SPAR_E_CORRUPT lists missing / unexpected tensors and shape mismatches.
+ *  @return SPAR_OK, SPAR_E_INVALID_ARG, SPAR_E_NOT_FOUND (no config.json / model.safetensors), SPAR_E_IO,
+ *          SPAR_E_CORRUPT, SPAR_E_UNSUPPORTED (architecture / activation) or SPAR_E_NOMEM. */
+SPAR_API SPAR_NODISCARD spar_status spar_encoder_open(const char *model_dir, const spar_encoder_opts *opts,
+                                                      spar_encoder **out, spar_diag *diag);
+SPAR_API void spar_encoder_close(spar_encoder *enc); /* NULL is a no-op */
+
+typedef struct spar_encoder_info {
+    const char *arch;      /* "bert" or "distilbert"; static string */
+    uint32_t vocab_size;   /* SPLADE term ids are in [0, vocab_size) */
+    uint32_t hidden;       /* dense embedding dimension */
+    uint32_t n_layers;
+    uint32_t max_length;   /* effective max tokens per text */
+    uint32_t proj_dim;     /* 0 when the folder has no token projection */
+    int has_mlm_head;      /* SPLADE available */
+    int has_vocab;         /* text input available */
+} spar_encoder_info;
+SPAR_API void spar_encoder_get_info(const spar_encoder *enc, spar_encoder_info *info);
+
+/** One pre-tokenised sequence: ids including the special tokens ([CLS] ... [SEP]); 1 <= n <= max_length. */
+typedef struct spar_token_ids {
+    const uint32_t *ids;
+    uint32_t n;
+} spar_token_ids;
+
+/** A batch: exactly one of `texts` (UTF-8, NUL-terminated) and `seqs` is non-NULL, each with n entries.
+ *  Nothing is kept after the call. */
+typedef struct spar_encode_input {
+    const char *const *texts;
+    const spar_token_ids *seqs;
+    size_t n;
+} spar_encode_input;
+
+typedef enum spar_splade_pool_mode { SPAR_SPLADE_POOL_MAX = 0, SPAR_SPLADE_POOL_SUM = 1 } spar_splade_pool_mode;
+
+typedef struct spar_splade_opts {
+    int pooling;          /* spar_splade_pool_mode: max (SPLADE v2+) or sum over the sequence's tokens */
+    uint32_t top_k;       /* keep the k largest weights (ties: lower id first); 0 = keep all */
+    float threshold;      /* keep weights > threshold (default 0: every non-zero weight) */
+    int drop_special;     /* zero [PAD] [UNK] [CLS] [SEP] [MASK] (ids read from vocab.txt) */
+} spar_splade_opts;
+/** Defaults: max pooling, top_k 0, threshold 0, drop_special 0 (the plain SPLADE definition). */
+SPAR_API spar_splade_opts spar_splade_opts_default(void);
+
+/** One sparse vector: ids strictly ascending, weights > threshold. Arrays are malloc'd by the library and
+ *  owned by the caller: release with spar_sparse_results_free(). */
+typedef struct spar_sparse_result {
+    uint32_t *ids;
+    float *weights;
+    uint32_t n;
+} spar_sparse_result;
+
+/** SPLADE vectors w_v = pool_t log(1 + ReLU(logit_{t,v})) over each input's tokens, for in->n inputs
+ *  into caller-owned out[in->n]. The T x V logits matrix is never materialised.
+ *  @return SPAR_OK; SPAR_E_INVALID_ARG (bad ids, empty or over-long token input); SPAR_E_UNSUPPORTED (no MLM
+ *  head, or text input without vocab.txt / tokenizer); SPAR_E_NOMEM. On error out[] holds no allocations. */
+SPAR_API SPAR_NODISCARD spar_status spar_encode_splade_batch(const spar_encoder *enc, const spar_encode_input *in,
+                                                             const spar_splade_opts *opts, spar_sparse_result *out);
+SPAR_API void spar_sparse_results_free(spar_sparse_result *r, size_t n); /* frees the arrays, zeroes r[] */
+
+typedef enum spar_dense_pool_mode { SPAR_DENSE_POOL_CLS = 0, SPAR_DENSE_POOL_MEAN = 1 } spar_dense_pool_mode;
+typedef struct spar_dense_opts {
+    int pooling;   /* spar_dense_pool_mode: the [CLS] state or the mean over the input's tokens */
+    int normalize; /* L2-normalise each vector */
+} spar_dense_opts;
+SPAR_API spar_dense_opts spar_dense_opts_default(void); /* CLS, not normalised */
+
+/** Dense embeddings of the last hidden layer: out is caller-owned, in->n x info.hidden floats. */
+SPAR_API SPAR_NODISCARD spar_status spar_encode_dense_batch(const spar_encoder *enc, const spar_encode_input *in,
+                                                            const spar_dense_opts *opts, float *out);
+
+typedef struct spar_token_opts {
+    int project;   /* apply the folder's linear.weight projection (SPAR_E_UNSUPPORTED if there is none) */
+    int normalize; /* L2-normalise each token vector */
+} spar_token_opts;
+
+/** Per-token embeddings of one input (ColBERT-style): writes n_tokens x dim floats to out, where dim is
+ *  proj_dim when projecting, else hidden. `cap_tokens` is the capacity of out in tokens (max_length always
+ *  suffices); SPAR_E_INVALID_ARG if too small. `ids_out` (NULL ok, cap_tokens entries) receives the token ids. */
+SPAR_API SPAR_NODISCARD spar_status spar_encode_tokens(const spar_encoder *enc, const char *text,
+                                                       const spar_token_ids *seq, const spar_token_opts *opts,
+                                                       float *out, size_t cap_tokens, uint32_t *n_tokens,
+                                                       uint32_t *ids_out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
