@@ -7,6 +7,7 @@
 #include "spar_index.h"
 #include "spar_query.h"
 #include "spar_eval.h"
+#include "spar_corpus.h"
 #ifdef __cplusplus
 extern "C" {
 #endif

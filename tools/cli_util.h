@@ -1,0 +1,73 @@
+/* cli_util.h — helpers shared by the `spar` subcommands (tools/cmd_*.c): long-option parsing, progress
+ * drawn on stderr (TTY only, at most 6 updates per second, with items/s and ETA), JSON string output and
+ * uniform error reporting. Uses only include/spar/. */
+#ifndef SPAR_TOOLS_CLI_UTIL_H
+#define SPAR_TOOLS_CLI_UTIL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "spar/spar.h"
+
+/* ---- option parsing ---- */
+typedef enum cli_kind {
+    CLI_FLAG,   /* --name: sets *(int *)dst = 1 */
+    CLI_STR,    /* --name VALUE or --name=VALUE: *(const char **)dst = VALUE */
+    CLI_STRS,   /* repeatable string: appends to a cli_strs */
+    CLI_UINT,   /* *(uint64_t *)dst, range [lo, hi] */
+    CLI_DOUBLE  /* *(double *)dst, range [lo, hi] */
+} cli_kind;
+
+typedef struct cli_strs {
+    const char *v[64];
+    size_t n;
+} cli_strs;
+
+typedef struct cli_opt {
+    const char *name; /* without the leading "--" */
+    cli_kind kind;
+    void *dst;
+    double lo, hi;    /* numeric range (inclusive) */
+} cli_opt;
+
+/* Parse argv[1..argc) (argv[0] is the subcommand). Every argument must be a known option ("--name VALUE" or
+ * "--name=VALUE"); "-h"/"--help" prints usage to stdout. Returns CLI_GO to go on, otherwise the exit code:
+ * CLI_HELP (0) after printing help, CLI_USAGE (2) after printing the problem on stderr. */
+#define CLI_GO (-1)
+#define CLI_HELP 0
+#define CLI_USAGE 2
+int cli_parse(int argc, char **argv, const cli_opt *opts, size_t n_opts, void (*usage)(FILE *));
+
+/* "spar <cmd>: <message>" on stderr, returning 2 (usage error). */
+int cli_usage_error(const char *cmd, const char *fmt, ...) SPAR_PRINTF(2, 3);
+/* Report a failed library call on stderr ("spar <cmd>: <diag or status text>") and return its exit code. */
+int cli_fail(const char *cmd, spar_status st, const spar_diag *diag);
+
+/* Route spar_log warnings/errors to stderr prefixed "spar <cmd>: warning: ". */
+void cli_install_log(const char *cmd);
+
+/* ---- progress ---- */
+typedef struct cli_progress {
+    int enabled;      /* stderr is a terminal and not disabled */
+    int drawn;        /* something is on the line (needs a final newline) */
+    double start, last;
+    const char *label;
+} cli_progress;
+
+void cli_progress_init(cli_progress *p, const char *label, int quiet);
+/* `done`/`total` in `unit`s (total 0 = unknown) drive percent and ETA; `items` (e.g. docs) drives the
+ * rate. Draws at most every 1/6 s unless `force`. */
+void cli_progress_update(cli_progress *p, const char *stage, uint64_t done, uint64_t total, uint64_t items,
+                         const char *items_unit, int force);
+void cli_progress_end(cli_progress *p);
+/* Adapter for spar_progress_fn: ud is a cli_progress*. Never cancels. */
+int cli_progress_cb(void *ud, const spar_progress *pr);
+
+/* ---- output ---- */
+/* Write `s` (len bytes) as a JSON string literal, escaping quotes, backslashes and control characters.
+ * Invalid UTF-8 bytes are written as U+FFFD so the output is always valid JSON. */
+void cli_json_str(FILE *f, const char *s, size_t len);
+
+double cli_now(void);
+
+#endif
