@@ -1,0 +1,334 @@
+/* test_pruning.c — oracle test for the top-k algorithms on random corpora built in memory with
+ * spar_postings_encode (no segment): exhaustive DAAT is first checked against a brute-force scorer over
+ * the raw postings, then MaxScore and BlockMax-WAND must return exactly the exhaustive top-k (same
+ * docids, same order, bit-identical scores) for every query. Corpora: several seeds, 1..50k documents,
+ * Zipfian terms; queries of 1..12 terms with duplicates and missing terms; k in {1, 10, 100, 1000};
+ * BM25 params recorded and non-recorded (block-max bounds then come from max tf / min dl). */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index/postings.h"
+#include "query/query_int.h"
+
+static uint64_t rng_state;
+static uint64_t rnd(void) {
+    uint64_t x = rng_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return rng_state = x;
+}
+static double rnd01(void) { return (double)(rnd() >> 11) * 0x1p-53; }
+/* Zipf-like term id in [0, v): inverse power transform, heavy head. */
+static uint32_t zipf(uint32_t v, double skew) {
+    uint32_t t = (uint32_t)((double)v * pow(rnd01(), skew));
+    return t < v ? t : v - 1;
+}
+
+typedef struct corpus {
+    uint32_t n_docs, n_terms;
+    uint32_t *doclens;
+    float avgdl, rec_k1, rec_b;
+    spar_buf buf;
+    size_t *list_off;       /* start of each term's list in buf */
+    spar_term_info *ti;
+    /* raw postings per term, for the brute-force scorer */
+    uint32_t *post_start;   /* n_terms + 1 */
+    uint32_t *post_doc, *post_tf;
+} corpus;
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void corpus_build(corpus *c, uint64_t seed, uint32_t n_docs, uint32_t n_terms, uint32_t max_len,
+                         double skew, int with_doclens) {
+    memset(c, 0, sizeof *c);
+    rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
+    c->n_docs = n_docs;
+    c->n_terms = n_terms;
+    c->rec_k1 = 0.9f;
+    c->rec_b = 0.4f;
+    c->doclens = calloc(n_docs, sizeof *c->doclens);
+    uint64_t total = 0;
+    for (uint32_t d = 0; d < n_docs; d++) {
+        /* a few empty documents, mostly short, some long */
+        uint32_t len = (rnd() % 50 == 0) ? 0 : 1 + (uint32_t)(rnd() % max_len);
+        if (rnd() % 100 == 0) len *= 8;
+        c->doclens[d] = len;
+        total += len;
+    }
+    uint64_t *pairs = malloc((total ? total : 1) * sizeof *pairs);
+    uint64_t np = 0;
+    for (uint32_t d = 0; d < n_docs; d++)
+        for (uint32_t i = 0; i < c->doclens[d]; i++) pairs[np++] = ((uint64_t)zipf(n_terms, skew) << 32) | d;
+    qsort(pairs, np, sizeof *pairs, cmp_u64);
+    c->post_start = calloc(n_terms + 1, sizeof *c->post_start);
+    c->post_doc = malloc((np ? np : 1) * sizeof *c->post_doc);
+    c->post_tf = malloc((np ? np : 1) * sizeof *c->post_tf);
+    uint32_t m = 0;
+    for (uint64_t i = 0; i < np;) {
+        uint64_t j = i;
+        while (j < np && pairs[j] == pairs[i]) j++;
+        uint32_t t = (uint32_t)(pairs[i] >> 32);
+        c->post_doc[m] = (uint32_t)pairs[i];
+        c->post_tf[m] = (uint32_t)(j - i);
+        c->post_start[t + 1]++;
+        m++;
+        i = j;
+    }
+    for (uint32_t t = 0; t < n_terms; t++) c->post_start[t + 1] += c->post_start[t];
+    free(pairs);
+    c->avgdl = n_docs ? (float)((double)total / n_docs) : 0.0f;
+    c->list_off = calloc(n_terms, sizeof *c->list_off);
+    c->ti = calloc(n_terms, sizeof *c->ti);
+    for (uint32_t t = 0; t < n_terms; t++) {
+        /* keep list starts aligned as the segment writer does */
+        while (c->buf.len % SPAR_POSTINGS_ALIGN) {
+            CU_ASSERT_FATAL(spar_buf_reserve(&c->buf, 1) == SPAR_OK);
+            c->buf.data[c->buf.len++] = 0;
+        }
+        c->list_off[t] = c->buf.len;
+        uint32_t s = c->post_start[t], n = c->post_start[t + 1] - s;
+        spar_status st = spar_postings_encode(c->post_doc + s, c->post_tf + s, n, with_doclens ? c->doclens : NULL,
+                                              c->rec_k1, c->rec_b, c->avgdl, &c->buf, &c->ti[t]);
+        CU_ASSERT_FATAL(st == SPAR_OK);
+    }
+}
+
+static void corpus_free(corpus *c) {
+    free(c->doclens);
+    spar_buf_free(&c->buf);
+    free(c->list_off);
+    free(c->ti);
+    free(c->post_start);
+    free(c->post_doc);
+    free(c->post_tf);
+}
+
+/* A query: term ids in canonical (ascending) order with counts; missing terms (id >= n_terms) dropped,
+ * and terms with an empty list dropped, as search.c does. */
+typedef struct query {
+    uint32_t n;
+    uint32_t id[16], cnt[16];
+} query;
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void make_query(const corpus *c, query *q) {
+    uint32_t raw[12], nr = 1 + (uint32_t)(rnd() % 12);
+    for (uint32_t i = 0; i < nr; i++) {
+        uint64_t r = rnd() % 10;
+        if (r == 0)
+            raw[i] = c->n_terms + (uint32_t)(rnd() % 5); /* missing */
+        else if (r == 1 && i > 0)
+            raw[i] = raw[rnd() % i]; /* duplicate */
+        else
+            raw[i] = zipf(c->n_terms, 2.0);
+    }
+    qsort(raw, nr, sizeof raw[0], cmp_u32);
+    q->n = 0;
+    for (uint32_t i = 0; i < nr; i++) {
+        if (raw[i] >= c->n_terms || c->ti[raw[i]].df == 0) continue;
+        if (q->n > 0 && q->id[q->n - 1] == raw[i]) {
+            q->cnt[q->n - 1]++;
+            continue;
+        }
+        q->id[q->n] = raw[i];
+        q->cnt[q->n++] = 1;
+    }
+}
+
+/* scratch shared by runs */
+static spar_cursor cursors[16];
+static spar_qterm qterms[16];
+static float contrib[16], bound[16];
+static uint32_t order[16];
+static spar_topk topk;
+
+typedef void (*algo_fn)(spar_qctx *);
+
+static size_t run_algo(const corpus *c, const query *qu, const float *norm, float k1, float b, uint32_t k,
+                       algo_fn fn, spar_hit *out) {
+    spar_qctx q;
+    memset(&q, 0, sizeof q);
+    q.terms = qterms;
+    q.n = qu->n;
+    q.norm = norm;
+    q.recorded_params = k1 == c->rec_k1 && b == c->rec_b;
+    q.k1 = k1;
+    q.b = b;
+    q.avgdl = c->avgdl > 0 ? c->avgdl : 1.0f;
+    q.margin = spar_q_margin(qu->n);
+    q.topk = &topk;
+    q.contrib = contrib;
+    q.order = order;
+    q.bound = bound;
+    for (uint32_t i = 0; i < qu->n; i++) {
+        spar_cursor_open(&cursors[i], c->buf.data + c->list_off[qu->id[i]], &c->ti[qu->id[i]]);
+        spar_q_set_term(&q, i, &cursors[i], &c->ti[qu->id[i]], qu->cnt[i], c->n_docs);
+    }
+    CU_ASSERT_FATAL(spar_topk_reset(&topk, k) == SPAR_OK);
+    if (qu->n > 0) fn(&q);
+    for (uint32_t i = 0; i < qu->n; i++) CU_ASSERT(contrib[i] == 0.0f); /* contract: left zeroed */
+    return spar_topk_finish(&topk, out, k);
+}
+
+/* Brute force: every document's canonical score from the raw postings, full sort. */
+static float *bf_score;
+static uint32_t *bf_ids;
+static const float *bf_cmp_score;
+static int cmp_bf(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    float sx = bf_cmp_score[x], sy = bf_cmp_score[y];
+    if (sx != sy) return sx > sy ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+static size_t brute_force(const corpus *c, const query *qu, const float *norm, uint32_t k, spar_hit *out) {
+    for (uint32_t d = 0; d < c->n_docs; d++) bf_score[d] = -1.0f;
+    for (uint32_t i = 0; i < qu->n; i++) { /* canonical order */
+        const uint32_t t = qu->id[i];
+        const float w = (float)qu->cnt[i] * spar_bm25_idf(c->n_docs, c->ti[t].df);
+        for (uint32_t j = c->post_start[t]; j < c->post_start[t + 1]; j++) {
+            const uint32_t d = c->post_doc[j];
+            if (bf_score[d] < 0) bf_score[d] = 0.0f;
+            bf_score[d] += spar_q_contrib(w, c->post_tf[j], norm[d]);
+        }
+    }
+    uint32_t m = 0;
+    for (uint32_t d = 0; d < c->n_docs; d++)
+        if (bf_score[d] >= 0) bf_ids[m++] = d;
+    bf_cmp_score = bf_score;
+    qsort(bf_ids, m, sizeof *bf_ids, cmp_bf);
+    size_t n = SPAR_MIN((size_t)m, (size_t)k);
+    for (size_t i = 0; i < n; i++) {
+        out[i].docid = bf_ids[i];
+        out[i].score = bf_score[bf_ids[i]];
+    }
+    return n;
+}
+
+static long n_queries_checked, n_mismatch;
+
+static int same_hits(const spar_hit *a, size_t na, const spar_hit *b, size_t nb) {
+    if (na != nb) return 0;
+    for (size_t i = 0; i < na; i++)
+        if (a[i].docid != b[i].docid || memcmp(&a[i].score, &b[i].score, sizeof(float)) != 0) return 0;
+    return 1;
+}
+
+static void check_corpus(uint64_t seed, uint32_t n_docs, uint32_t n_terms, uint32_t max_len, double skew,
+                         int with_doclens, int n_q) {
+    corpus c;
+    corpus_build(&c, seed, n_docs, n_terms, max_len, skew, with_doclens);
+    static const float params[][2] = {{0.9f, 0.4f}, {1.2f, 0.75f}, {0.5f, 1.0f}, {2.0f, 0.0f}, {0.0f, 0.5f}};
+    static const uint32_t ks[] = {1, 10, 100, 1000};
+    float *norm = malloc((n_docs ? n_docs : 1) * sizeof *norm);
+    bf_score = malloc((n_docs ? n_docs : 1) * sizeof *bf_score);
+    bf_ids = malloc((n_docs ? n_docs : 1) * sizeof *bf_ids);
+    spar_hit *ref = malloc(1000 * sizeof *ref), *bf = malloc(1000 * sizeof *bf), *got = malloc(1000 * sizeof *got);
+    for (size_t pi = 0; pi < sizeof params / sizeof params[0]; pi++) {
+        const float k1 = params[pi][0], b = params[pi][1];
+        spar_q_fill_norm(norm, c.doclens, n_docs, k1, b, c.avgdl);
+        for (int qi = 0; qi < n_q; qi++) {
+            query qu;
+            make_query(&c, &qu);
+            const uint32_t k = ks[rnd() % 4];
+            size_t nr = run_algo(&c, &qu, norm, k1, b, k, spar_q_exhaustive, ref);
+            size_t nb = brute_force(&c, &qu, norm, k, bf);
+            int ok = same_hits(ref, nr, bf, nb);
+            size_t nm = run_algo(&c, &qu, norm, k1, b, k, spar_q_maxscore, got);
+            ok &= same_hits(ref, nr, got, nm);
+            int ok_ms = same_hits(ref, nr, got, nm);
+            size_t nw = run_algo(&c, &qu, norm, k1, b, k, spar_q_bmw, got);
+            int ok_bmw = same_hits(ref, nr, got, nw);
+            ok &= ok_bmw;
+            n_queries_checked++;
+            if (!ok) {
+                if (n_mismatch < 5)
+                    fprintf(stderr,
+                            "mismatch: seed %llu docs %u k1 %g b %g k %u terms %u: exhaustive %zu, brute %zu (%s), "
+                            "maxscore %s, bmw %s\n",
+                            (unsigned long long)seed, n_docs, k1, b, k, qu.n, nr, nb,
+                            same_hits(ref, nr, bf, nb) ? "same" : "DIFF", ok_ms ? "same" : "DIFF",
+                            ok_bmw ? "same" : "DIFF");
+                n_mismatch++;
+            }
+        }
+    }
+    free(norm);
+    free(bf_score);
+    free(bf_ids);
+    free(ref);
+    free(bf);
+    free(got);
+    corpus_free(&c);
+}
+
+static void test_tiny_corpora(void) {
+    n_mismatch = 0;
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+        check_corpus(seed, 1, 3, 4, 1.0, 1, 20);
+        check_corpus(seed, 7, 5, 6, 1.5, 1, 20);
+        check_corpus(seed, 130, 20, 10, 2.0, 1, 30);
+    }
+    CU_ASSERT_EQUAL(n_mismatch, 0);
+}
+
+static void test_medium_corpora(void) {
+    n_mismatch = 0;
+    for (uint64_t seed = 11; seed <= 14; seed++) {
+        check_corpus(seed, 1000, 300, 40, 2.0, 1, 40);
+        check_corpus(seed, 5000, 2000, 60, 2.5, 1, 40);
+    }
+    CU_ASSERT_EQUAL(n_mismatch, 0);
+}
+
+static void test_large_corpora(void) {
+    n_mismatch = 0;
+    check_corpus(21, 50000, 20000, 80, 3.0, 1, 40);
+    check_corpus(22, 30000, 5000, 120, 2.0, 1, 30);
+    CU_ASSERT_EQUAL(n_mismatch, 0);
+}
+
+static void test_without_doclens(void) {
+    /* lists encoded without document lengths: block min dl 0, the loosest valid bounds */
+    n_mismatch = 0;
+    check_corpus(31, 3000, 800, 50, 2.0, 0, 40);
+    CU_ASSERT_EQUAL(n_mismatch, 0);
+}
+
+static void test_many_ties(void) {
+    /* all documents of length 1 over a 3-term vocabulary: huge score ties, docid order decides */
+    n_mismatch = 0;
+    check_corpus(41, 4000, 3, 1, 1.0, 1, 40);
+    check_corpus(42, 2000, 6, 2, 1.0, 1, 40);
+    CU_ASSERT_EQUAL(n_mismatch, 0);
+}
+
+int main(void) {
+    if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
+    CU_pSuite s = CU_add_suite("query/pruning oracle", NULL, NULL);
+    if (s == NULL || !CU_add_test(s, "tiny corpora (1..130 docs): all algorithms == brute force", test_tiny_corpora) ||
+        !CU_add_test(s, "1k-5k docs, Zipfian: all algorithms == brute force", test_medium_corpora) ||
+        !CU_add_test(s, "30k-50k docs: all algorithms == brute force", test_large_corpora) ||
+        !CU_add_test(s, "lists without document lengths", test_without_doclens) ||
+        !CU_add_test(s, "heavy score ties resolved by docid", test_many_ties)) {
+        CU_cleanup_registry();
+        return (int)CU_get_error();
+    }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    printf("queries checked: %ld\n", n_queries_checked);
+    spar_topk_free(&topk);
+    int rc = (CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures() != 0);
+    CU_cleanup_registry();
+    return rc;
+}
