@@ -70,19 +70,6 @@ static void sq8_encode(const spar_ann *ix, const float *v, uint8_t *code) {
     }
 }
 
-static void pq_encode(const spar_ann *ix, const spar_ann_kernels *kern, const float *v, uint8_t *code) {
-    for (uint32_t m = 0; m < ix->pq_m; m++) {
-        const float *sub = v + (size_t)m * ix->pq_dsub, *cb = ix->pq_cb + (size_t)m * 256 * ix->pq_dsub;
-        float best = INFINITY;
-        uint32_t bj = 0;
-        for (uint32_t c = 0; c < 256; c++) {
-            float d = kern->l2sq(sub, cb + (size_t)c * ix->pq_dsub, ix->pq_dsub);
-            if (d < best) best = d, bj = c;
-        }
-        code[m] = (uint8_t)bj;
-    }
-}
-
 spar_status spar_ann_ivf_build(const float *vecs, uint64_t n, uint32_t dim, spar_metric metric,
                                const spar_ivf_opts *opts, spar_ann **out) {
     spar_ivf_opts o;
@@ -120,7 +107,6 @@ spar_status spar_ann_ivf_build(const float *vecs, uint64_t n, uint32_t dim, spar
     }
     SPAR_TRY_GOTO(st, spar_kmeans(x, n, dim, &ko, ix->centroids, assign, NULL), fail);
     SPAR_TRY_GOTO(st, bucket(ix, assign), fail);
-    const spar_ann_kernels *kern = ix->kern;
     if (o.storage == SPAR_IVF_FLAT) {
         ix->code_bytes = (size_t)dim * 4;
     } else if (o.storage == SPAR_IVF_SQ8) {
@@ -159,15 +145,34 @@ spar_status spar_ann_ivf_build(const float *vecs, uint64_t n, uint32_t dim, spar
         st = SPAR_E_NOMEM;
         goto fail;
     }
+    if (o.storage == SPAR_IVF_PQ) {
+        /* encode sub-space by sub-space with the GEMM-based assignment, in list order */
+        float *xs = spar_malloc_array((size_t)n * ix->pq_dsub, sizeof(float));
+        uint32_t *a = spar_malloc_array(n, sizeof(uint32_t));
+        if (xs == NULL || a == NULL) {
+            free(xs), free(a);
+            st = SPAR_E_NOMEM;
+            goto fail;
+        }
+        for (uint32_t j = 0; j < ix->pq_m; j++) {
+            for (uint64_t p = 0; p < n; p++)
+                memcpy(xs + p * ix->pq_dsub, x + (size_t)ix->list_ids[p] * dim + (size_t)j * ix->pq_dsub,
+                       ix->pq_dsub * sizeof(float));
+            spar_kmeans_assign(xs, n, ix->pq_dsub, ix->pq_cb + (size_t)j * 256 * ix->pq_dsub, 256, a, NULL,
+                               o.n_threads);
+            for (uint64_t p = 0; p < n; p++) ix->list_codes[p * ix->code_bytes + j] = (uint8_t)a[p];
+        }
+        free(xs), free(a);
+    } else {
 #ifdef SPAR_HAVE_OPENMP
 #pragma omp parallel for schedule(static) num_threads(o.n_threads > 0 ? o.n_threads : omp_get_max_threads())
 #endif
-    for (uint64_t p = 0; p < n; p++) {
-        const float *v = x + (size_t)ix->list_ids[p] * dim;
-        uint8_t *c = ix->list_codes + p * ix->code_bytes;
-        if (o.storage == SPAR_IVF_FLAT) memcpy(c, v, ix->code_bytes);
-        else if (o.storage == SPAR_IVF_SQ8) sq8_encode(ix, v, c);
-        else pq_encode(ix, kern, v, c);
+        for (uint64_t p = 0; p < n; p++) {
+            const float *v = x + (size_t)ix->list_ids[p] * dim;
+            uint8_t *c = ix->list_codes + p * ix->code_bytes;
+            if (o.storage == SPAR_IVF_FLAT) memcpy(c, v, ix->code_bytes);
+            else sq8_encode(ix, v, c);
+        }
     }
     ix->has_full = o.storage != SPAR_IVF_FLAT && o.keep_full;
     if (!ix->has_full) {
@@ -360,12 +365,28 @@ spar_status spar_ivf_search(const spar_ann *ix, spar_ann_scratch *s, const void 
     float *T = cd + ix->nlist; /* PQ table, or SQ8 transformed query */
     float sq_const = 0;
     if (ix->storage == SPAR_IVF_PQ) {
-        for (uint32_t m = 0; m < ix->pq_m; m++)
-            for (uint32_t c = 0; c < 256; c++) {
-                const float *cv = ix->pq_cb + ((size_t)m * 256 + c) * ix->pq_dsub;
-                const float *qs = q + (size_t)m * ix->pq_dsub;
-                T[m * 256 + c] = l2 ? kern->l2sq(qs, cv, ix->pq_dsub) : -kern->dot(qs, cv, ix->pq_dsub);
+        /* ADC table: plain inline loops (sub-spaces are a few floats: a call per entry would dominate) */
+        const uint32_t ds = ix->pq_dsub;
+        for (uint32_t m = 0; m < ix->pq_m; m++) {
+            const float *qs = q + (size_t)m * ds, *cb = ix->pq_cb + (size_t)m * 256 * ds;
+            float *t = T + (size_t)m * 256;
+            if (l2) {
+                for (uint32_t c = 0; c < 256; c++) {
+                    float acc = 0;
+                    for (uint32_t e = 0; e < ds; e++) {
+                        float df = qs[e] - cb[c * ds + e];
+                        acc += df * df;
+                    }
+                    t[c] = acc;
+                }
+            } else {
+                for (uint32_t c = 0; c < 256; c++) {
+                    float acc = 0;
+                    for (uint32_t e = 0; e < ds; e++) acc += qs[e] * cb[c * ds + e];
+                    t[c] = -acc;
+                }
             }
+        }
     } else if (ix->storage == SPAR_IVF_SQ8) {
         /* L2:  sum_j scale_j^2 (c_j - t_j)^2 with t_j = (q_j - min_j) / scale_j  -> T holds t, w = scale^2
          * IP: -(sum_j q_j min_j + sum_j (q_j scale_j) c_j)                         -> T holds q*scale */

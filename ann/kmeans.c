@@ -2,6 +2,7 @@
  * then Lloyd iterations. Deterministic given the seed whatever the thread count: the assignment step is
  * per-point, and centroid sums are accumulated in point order in double precision.
  * Contract: include/spar/spar_ann.h (spar_kmeans) and ann/ann_int.h (spar_kmeans_assign). */
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,26 +28,56 @@ static uint64_t splitmix(uint64_t *s) {
 }
 static double unit(uint64_t *s) { return (double)(splitmix(s) >> 11) * (1.0 / 9007199254740992.0); }
 
-/* Nearest centroid of every point (L2); dist2 may be NULL. Parallel over points. */
+/* Nearest centroid of every point (L2); dist2 may be NULL. Distances are ||x||^2 - 2 x.c + ||c||^2 with the
+ * dot products from OpenBLAS sgemm over blocks of points (each output element is computed by one thread
+ * with one kernel, so the result does not depend on the thread count); ties go to the lower centroid. */
 void spar_kmeans_assign(const float *x, uint64_t n, uint32_t dim, const float *c, uint32_t k, uint32_t *assign,
                         float *dist2, int n_threads) {
-    const spar_ann_kernels *kern = spar_ann_kernels_get();
-#ifdef SPAR_HAVE_OPENMP
-#pragma omp parallel for schedule(static) num_threads(n_threads > 0 ? n_threads : omp_get_max_threads()) if (n > 256)
-#else
     (void)n_threads;
-#endif
-    for (uint64_t i = 0; i < n; i++) {
-        const float *xi = x + i * dim;
-        float best = INFINITY;
-        uint32_t bj = 0;
-        for (uint32_t j = 0; j < k; j++) {
-            float d = kern->l2sq(xi, c + (size_t)j * dim, dim);
-            if (d < best) best = d, bj = j;
+    enum { BLK = 1024 };
+    float *cn = malloc(sizeof(float) * k), *dots = malloc(sizeof(float) * (size_t)BLK * k);
+    if (cn == NULL || dots == NULL) { /* fall back to the plain loop: slower, same answer up to rounding */
+        const spar_ann_kernels *kern = spar_ann_kernels_get();
+        for (uint64_t i = 0; i < n; i++) {
+            float best = INFINITY;
+            uint32_t bj = 0;
+            for (uint32_t j = 0; j < k; j++) {
+                float d = kern->l2sq(x + i * dim, c + (size_t)j * dim, dim);
+                if (d < best) best = d, bj = j;
+            }
+            assign[i] = bj;
+            if (dist2 != NULL) dist2[i] = best;
         }
-        assign[i] = bj;
-        if (dist2 != NULL) dist2[i] = best;
+        free(cn), free(dots);
+        return;
     }
+    for (uint32_t j = 0; j < k; j++) {
+        double t = 0;
+        for (uint32_t e = 0; e < dim; e++) t += (double)c[(size_t)j * dim + e] * c[(size_t)j * dim + e];
+        cn[j] = (float)t;
+    }
+    for (uint64_t b0 = 0; b0 < n; b0 += BLK) {
+        int nb = (int)(n - b0 < BLK ? n - b0 : BLK);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, (int)k, (int)dim, 1.0f, x + b0 * dim, (int)dim, c,
+                    (int)dim, 0.0f, dots, (int)k);
+        for (int i = 0; i < nb; i++) {
+            const float *xi = x + (b0 + (uint64_t)i) * dim, *di = dots + (size_t)i * k;
+            double xn = 0;
+            for (uint32_t e = 0; e < dim; e++) xn += (double)xi[e] * xi[e];
+            float best = INFINITY;
+            uint32_t bj = 0;
+            for (uint32_t j = 0; j < k; j++) {
+                float d = cn[j] - 2.0f * di[j];
+                if (d < best) best = d, bj = j;
+            }
+            assign[b0 + (uint64_t)i] = bj;
+            if (dist2 != NULL) {
+                float d = (float)xn + best;
+                dist2[b0 + (uint64_t)i] = d > 0 ? d : 0;
+            }
+        }
+    }
+    free(cn), free(dots);
 }
 
 spar_status spar_kmeans(const float *x, uint64_t n, uint32_t dim, const spar_kmeans_opts *o, float *centroids,

@@ -6,7 +6,9 @@
  *
  *   bench_ann gen  DIR mid|hard N NQ SEED   write DIR/{base.fvecs,query.fvecs,gt.ivecs,base.bin256,query.bin256}
  *   bench_ann hnsw DIR M EFC THREADS ef1,ef2,...
- *   bench_ann bin  DIR                       Hamming flat scan of the 256-bit codes (recall is tie-aware)
+ *   bench_ann bin  DIR                       Hamming flat scan of the 256-bit codes
+ *   bench_ann ivf  DIR NLIST flat|sq8|pq PQ_M RERANK np1,np2,...   IVF sweep over nprobe
+ *   bench_ann binivf DIR NLIST np1,np2,...   binary IVF sweep (recall is tie-aware vs exact Hamming top-10)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -226,15 +228,125 @@ static void bench_bin(const char *dir) {
     free(B), free(Q);
 }
 
+static void bench_ivf(const char *dir, uint32_t nlist, const char *storage, uint32_t pq_m, uint32_t rerank, char *nps) {
+    char p[4096];
+    uint32_t n, d, nq, dq, ng, dg;
+    snprintf(p, sizeof p, "%s/base.fvecs", dir);
+    float *X = read_vecs(p, &n, &d, 4);
+    snprintf(p, sizeof p, "%s/query.fvecs", dir);
+    float *Q = read_vecs(p, &nq, &dq, 4);
+    snprintf(p, sizeof p, "%s/gt.ivecs", dir);
+    int32_t *gt = read_vecs(p, &ng, &dg, 4);
+    spar_ivf_opts o;
+    spar_ivf_opts_default(&o);
+    o.nlist = nlist;
+    o.storage = !strcmp(storage, "pq") ? SPAR_IVF_PQ : !strcmp(storage, "sq8") ? SPAR_IVF_SQ8 : SPAR_IVF_FLAT;
+    o.pq_m = pq_m;
+    o.n_threads = 1;
+    spar_ann *ix = NULL;
+    double t0 = now();
+    if (spar_ann_ivf_build(X, n, d, SPAR_METRIC_L2, &o, &ix) != SPAR_OK) exit(1);
+    double build = now() - t0;
+    /* search from a saved file, so PQ re-ranking reads the float vectors through the mmap */
+    snprintf(p, sizeof p, "%s/ivf-%s.ann", dir, storage);
+    if (spar_ann_save(ix, p, NULL) != SPAR_OK) exit(1);
+    spar_ann_free(ix);
+    if (spar_ann_load(p, &ix, NULL) != SPAR_OK) exit(1);
+    printf("{\"engine\":\"spar\",\"op\":\"build\",\"index\":\"ivf-%s\",\"data\":\"%s\",\"n\":%u,\"nlist\":%u,"
+           "\"threads\":1,\"seconds\":%.3f}\n", storage, dir, n, nlist, build);
+    spar_ann_scratch *s = NULL;
+    if (spar_ann_scratch_create(ix, &s) != SPAR_OK) exit(1);
+    spar_ann_hit *h = malloc(sizeof(spar_ann_hit) * nq * 10);
+    size_t *nh = malloc(sizeof(size_t) * nq);
+    for (char *tok = strtok(nps, ","); tok; tok = strtok(NULL, ",")) {
+        spar_ann_params prm = {0, (uint32_t)atoi(tok), rerank};
+        double best = 1e30;
+        for (int rep = 0; rep < 3; rep++) {
+            t0 = now();
+            for (uint32_t i = 0; i < nq; i++)
+                if (spar_ann_search(ix, s, Q + (size_t)i * d, 10, &prm, h + i * 10, &nh[i]) != SPAR_OK) exit(1);
+            double t = now() - t0;
+            if (t < best) best = t;
+        }
+        printf("{\"engine\":\"spar\",\"op\":\"search\",\"index\":\"ivf-%s\",\"data\":\"%s\",\"nprobe\":%u,"
+               "\"rerank\":%u,\"recall10\":%.4f,\"qps_1t\":%.1f}\n", storage, dir, prm.nprobe, rerank,
+               recall10(h, nh, gt, nq), nq / best);
+        fflush(stdout);
+    }
+    spar_ann_scratch_free(s);
+    spar_ann_free(ix);
+    free(X), free(Q), free(gt), free(h), free(nh);
+}
+
+static uint8_t *read_codes(const char *dir, const char *name, uint32_t *n) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "rb");
+    if (!f) exit(1);
+    fseek(f, 0, SEEK_END);
+    *n = (uint32_t)(ftell(f) / 32);
+    rewind(f);
+    uint8_t *B = malloc((size_t)*n * 32);
+    if (fread(B, 32, *n, f) != *n) exit(1);
+    fclose(f);
+    return B;
+}
+
+static void bench_binivf(const char *dir, uint32_t nlist, char *nps) {
+    uint32_t n, nq;
+    uint8_t *B = read_codes(dir, "base.bin256", &n), *Q = read_codes(dir, "query.bin256", &nq);
+    spar_ann *flat = NULL, *ix = NULL;
+    spar_ivf_opts o;
+    spar_ivf_opts_default(&o);
+    o.nlist = nlist;
+    o.n_threads = 1;
+    if (spar_ann_binary_flat_build(B, n, 256, &flat) != SPAR_OK) exit(1);
+    double t0 = now();
+    if (spar_ann_binary_ivf_build(B, n, 256, &o, &ix) != SPAR_OK) exit(1);
+    double build = now() - t0;
+    printf("{\"engine\":\"spar\",\"op\":\"build\",\"index\":\"binary-ivf\",\"data\":\"%s\",\"n\":%u,"
+           "\"nlist\":%u,\"threads\":1,\"seconds\":%.3f}\n", dir, n, nlist, build);
+    spar_ann_hit *g = malloc(sizeof(spar_ann_hit) * nq * 10), *h = malloc(sizeof(spar_ann_hit) * nq * 10);
+    size_t *ng = malloc(sizeof(size_t) * nq), *nh = malloc(sizeof(size_t) * nq);
+    if (spar_ann_search_batch(flat, Q, nq, 10, NULL, g, ng, 0) != SPAR_OK) exit(1);
+    spar_ann_scratch *s = NULL;
+    if (spar_ann_scratch_create(ix, &s) != SPAR_OK) exit(1);
+    for (char *tok = strtok(nps, ","); tok; tok = strtok(NULL, ",")) {
+        spar_ann_params prm = {0, (uint32_t)atoi(tok), 0};
+        double best = 1e30;
+        for (int rep = 0; rep < 3; rep++) {
+            t0 = now();
+            for (uint32_t i = 0; i < nq; i++)
+                if (spar_ann_search(ix, s, Q + (size_t)i * 32, 10, &prm, h + i * 10, &nh[i]) != SPAR_OK) exit(1);
+            double t = now() - t0;
+            if (t < best) best = t;
+        }
+        double hit = 0; /* tie-aware: a returned id counts if its distance <= the exact 10th distance */
+        for (uint32_t i = 0; i < nq; i++)
+            for (size_t j = 0; j < nh[i]; j++) hit += h[i * 10 + j].dist <= g[i * 10 + 9].dist;
+        printf("{\"engine\":\"spar\",\"op\":\"search\",\"index\":\"binary-ivf\",\"data\":\"%s\",\"nprobe\":%u,"
+               "\"recall10\":%.4f,\"qps_1t\":%.1f}\n", dir, prm.nprobe, hit / (nq * 10.0), nq / best);
+        fflush(stdout);
+    }
+    spar_ann_scratch_free(s);
+    spar_ann_free(ix), spar_ann_free(flat);
+    free(B), free(Q), free(g), free(h), free(ng), free(nh);
+}
+
 int main(int argc, char **argv) {
     if (argc >= 7 && strcmp(argv[1], "gen") == 0) {
         gen(argv[2], argv[3], (uint32_t)atoi(argv[4]), (uint32_t)atoi(argv[5]), strtoull(argv[6], NULL, 10));
     } else if (argc >= 7 && strcmp(argv[1], "hnsw") == 0) {
         bench_hnsw(argv[2], (uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]), atoi(argv[5]), argv[6]);
+    } else if (argc >= 8 && strcmp(argv[1], "ivf") == 0) {
+        bench_ivf(argv[2], (uint32_t)atoi(argv[3]), argv[4], (uint32_t)atoi(argv[5]), (uint32_t)atoi(argv[6]), argv[7]);
+    } else if (argc >= 5 && strcmp(argv[1], "binivf") == 0) {
+        bench_binivf(argv[2], (uint32_t)atoi(argv[3]), argv[4]);
     } else if (argc >= 3 && strcmp(argv[1], "bin") == 0) {
         bench_bin(argv[2]);
     } else {
-        fprintf(stderr, "usage: bench_ann gen DIR mid|hard N NQ SEED | hnsw DIR M EFC THREADS ef,ef,... | bin DIR\n");
+        fprintf(stderr, "usage: bench_ann gen DIR mid|hard N NQ SEED | hnsw DIR M EFC THREADS ef,ef,... | bin DIR |\n"
+                        "       ivf DIR NLIST flat|sq8|pq PQ_M RERANK np,np,... | binivf DIR NLIST np,np,...\n");
         return 2;
     }
     return 0;
