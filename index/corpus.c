@@ -148,10 +148,15 @@ static spar_status fill_gz(spar_corpus *c, char *dst, size_t n) {
             continue;
         }
         if (r == Z_OK || r == Z_BUF_ERROR) continue;
-        if (r == Z_MEM_ERROR) return c->sticky = SPAR_E_NOMEM;
+        if (r == Z_MEM_ERROR) {
+            snprintf(c->sticky_msg, sizeof c->sticky_msg, "%s: out of memory inflating gzip", c->path);
+            return c->sticky = SPAR_E_NOMEM;
+        }
+        /* SPAR_E_IO, not SPAR_E_CORRUPT: CORRUPT means "this line is bad, call again", and a damaged stream
+         * cannot be resumed (a caller skipping bad lines would otherwise loop or silently lose the rest) */
         snprintf(c->sticky_msg, sizeof c->sticky_msg, "%s: corrupt gzip stream near byte %llu: %s", c->path,
                  (unsigned long long)(c->raw_done - z->avail_in), z->msg ? z->msg : "inflate error");
-        return c->sticky = SPAR_E_CORRUPT;
+        return c->sticky = SPAR_E_IO;
     }
     return SPAR_OK;
 }
@@ -380,11 +385,7 @@ static spar_status next_line(spar_corpus *c, char **line, size_t *len, spar_diag
             c->cap = want;
         }
         size_t got;
-        if (fill(c, c->buf + c->end, c->cap - 1 - c->end, &got) != SPAR_OK) {
-            /* deliver the complete lines before the error first: the error comes back at the partial line */
-            if (c->sticky == SPAR_E_NOMEM) return SPAR_E_NOMEM;
-            return sticky_err(c, diag);
-        }
+        if (fill(c, c->buf + c->end, c->cap - 1 - c->end, &got) != SPAR_OK) return sticky_err(c, diag);
         if (got == 0) c->eof = 1;
         c->end += got;
     }

@@ -28,7 +28,8 @@ spar_status spar_corpus_open(const char *path, spar_corpus_format format, spar_c
 /* Read the next document. Blank lines are skipped silently (counted in *n_blank if requested).
  * @return SPAR_OK (doc filled), SPAR_E_NOT_FOUND (end of input), SPAR_E_CORRUPT (malformed line:
  *         diag "path:line: reason"; the line was consumed, call again to continue), SPAR_E_IO
- *         (including a truncated gzip stream: "path: truncated gzip stream at byte N"). */
+ *         (including a truncated gzip stream: "path: truncated gzip stream at byte N", and a damaged
+ *         one: "path: corrupt gzip stream near byte N: ..."; stream errors repeat on every later call). */
 spar_status spar_corpus_next(spar_corpus *c, spar_doc *doc, spar_diag *diag);
 uint64_t spar_corpus_lines(const spar_corpus *c);      /* lines consumed so far (incl. blank/bad) */
 uint64_t spar_corpus_blank_lines(const spar_corpus *c);
