@@ -811,7 +811,10 @@ static spar_status build_in_tmp(build *b) {
     uint64_t map = (b->o->store_text ? 4 * b->bytes_total : b->bytes_total / 2) + (64u << 20);
     SPAR_TRY_GOTO(st, spar_meta_writer_open(meta_dir, map, b->o->store_text, &b->meta, diag), done);
 
-    progress(b, "read", "bytes", 0, b->bytes_total, 0, 1);
+    if (progress(b, "read", "bytes", 0, b->bytes_total, 0, 1)) {
+        st = spar_diag_err(diag, SPAR_E_CANCELLED, "cancelled by the progress callback");
+        goto done;
+    }
     int cur = 0;
     b->rd_st = read_batch(b, &bt[cur]);
     for (;;) {
@@ -858,6 +861,10 @@ static spar_status build_in_tmp(build *b) {
     SPAR_TRY_GOTO(st, spar_segment_writer_open(seg_path, (uint32_t)b->n_docs, b->doclens, b->o->k1, b->o->b, &sw,
                                                diag), done);
     if (b->n_runs > 0) {
+        if (progress(b, "merge", "runs", 0, b->n_runs, b->n_docs, 1)) {
+            st = spar_diag_err(diag, SPAR_E_CANCELLED, "cancelled by the progress callback");
+            goto done;
+        }
         SPAR_TRY_GOTO(st, write_from_runs(b, sw), done);
     } else {
         SPAR_TRY_GOTO(st, write_from_memory(b, sw), done);
@@ -961,7 +968,7 @@ spar_status spar_index_build(const char *const *inputs, size_t n_inputs, const c
     b.diag = diag;
     b.n_threads = n_threads_of(opts);
     b.budget = opts->mem_budget ? opts->mem_budget : ((size_t)1 << 30);
-    b.batch_docs = SPAR_MAX((size_t)1, SPAR_MIN((size_t)BATCH_DOCS_MAX, b.budget / (64u << 10)));
+    b.batch_docs = SPAR_MAX((size_t)1, SPAR_MIN((size_t)BATCH_DOCS_MAX, b.budget / (4u << 10)));
     b.batch_bytes = SPAR_MAX((size_t)1 << 16, SPAR_MIN((size_t)BATCH_BYTES_MAX, b.budget / 8));
     char suffix[48];
     snprintf(suffix, sizeof suffix, ".tmp-%ld", (long)getpid());
