@@ -170,8 +170,12 @@ spar_status spar_segment_writer_add(spar_segment_writer *w, const char *term, si
     k += put_varint(p + k, ti.bytes);
     k += put_varint(p + k, ti.max_tf);
     k += put_varint(p + k, ti.min_dl);
-    memcpy(p + k, &ti.max_tfpart, 4);
-    k += 4;
+    /* the list bound is q / 65535 by construction (postings.c): store q, losslessly, in 2 bytes */
+    const long q = lrintf(ti.max_tfpart * 65535.0f);
+    if (q < 0 || q > 65535 || (float)q / 65535.0f != ti.max_tfpart) return SPAR_E_INTERNAL;
+    const uint16_t q16 = (uint16_t)q;
+    memcpy(p + k, &q16, 2);
+    k += 2;
     w->dict.len += k;
     w->prev_end = ti.offset + ti.bytes;
     /* remember the term */
@@ -272,7 +276,7 @@ static int read_entry(const spar_segment *s, uint64_t *pos, int first, uint64_t 
         !get_varint(s->dict, s->dict_bytes, pos, &off) || !get_varint(s->dict, s->dict_bytes, pos, &bytes) ||
         !get_varint(s->dict, s->dict_bytes, pos, &max_tf) || !get_varint(s->dict, s->dict_bytes, pos, &min_dl))
         return 0;
-    if (s->dict_bytes - *pos < 4) return 0;
+    if (s->dict_bytes - *pos < 2) return 0;
     if (df == 0 || df > UINT32_MAX || cfx > UINT64_MAX - df || max_tf > UINT32_MAX || min_dl > UINT32_MAX) return 0;
     if (!first) {
         if (off > UINT64_MAX - prev_end) return 0;
@@ -286,8 +290,10 @@ static int read_entry(const spar_segment *s, uint64_t *pos, int first, uint64_t 
     ti->bytes = bytes;
     ti->max_tf = (uint32_t)max_tf;
     ti->min_dl = (uint32_t)min_dl;
-    memcpy(&ti->max_tfpart, s->dict + *pos, 4);
-    *pos += 4;
+    uint16_t q;
+    memcpy(&q, s->dict + *pos, 2);
+    ti->max_tfpart = (float)q / 65535.0f;
+    *pos += 2;
     return 1;
 }
 
