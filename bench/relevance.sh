@@ -45,7 +45,7 @@ res="$out/results.jsonl"
 
 # `spar eval` prints a JSON object or "metric value" lines; take nDCG@10 and recall@1000 from either.
 spar_eval() { # qrels run -> "ndcg recall"
-    "$spar" eval --qrels "$1" --run "$2" --json 2>/dev/null | /usr/bin/python3 -c '
+    "$spar" eval --qrels "$1" --run "$2" 2>/dev/null | /usr/bin/python3 -c '
 import json, re, sys
 t = sys.stdin.read()
 try:
@@ -68,8 +68,9 @@ for c in $colls; do
         --warmup 0 --reps 1 --run "$out/lucene-$c.trec" >/dev/null
     # spar
     rm -rf "$out/spar-$c"
-    "$spar" index --input "$d/corpus.jsonl" --output "$out/spar-$c" --threads 1 >/dev/null
-    "$spar" search --index "$out/spar-$c" --queries "$d/queries.jsonl" --k 1000 --run "$out/spar-$c.trec" >/dev/null
+    "$spar" index --input "$d/corpus.jsonl" --index "$out/spar-$c" --threads 1 --quiet >/dev/null
+    "$spar" search --index "$out/spar-$c" --queries "$d/queries.jsonl" --k 1000 --threads 1 --quiet \
+        --run "$out/spar-$c.trec" 2>/dev/null
     set -- $(spar_eval "$qrels" "$out/lucene-$c.trec") $(spar_eval "$qrels" "$out/spar-$c.trec") \
            $(py_eval "$qrels" "$out/lucene-$c.trec") $(py_eval "$qrels" "$out/spar-$c.trec")
     printf '{"collection":"%s","lucene_ndcg10":%s,"lucene_recall1000":%s,"spar_ndcg10":%s,"spar_recall1000":%s,"check_lucene_ndcg10":%s,"check_spar_ndcg10":%s}\n' \

@@ -72,7 +72,7 @@ lucene_index() { # threads variant
 spar_index() { # threads
     rm -rf "$work/spar"
     t0=$(now)
-    "$spar" index --input "$corpus" --output "$work/spar" --threads "$1" > "$work/spar-index.log" 2>&1 ||
+    "$spar" index --input "$corpus" --index "$work/spar" --threads "$1" --quiet > "$work/spar-index.log" 2>&1 ||
         { cat "$work/spar-index.log" >&2; echo "run_bm25.sh: spar index failed" >&2; exit 1; }
     t1=$(now)
     bytes=$(du -sb "$work/spar" | cut -f1)
