@@ -3,8 +3,14 @@
  * the raw postings, then MaxScore and BlockMax-WAND must return exactly the exhaustive top-k (same
  * docids, same order, bit-identical scores) for every query. Corpora: several seeds, 1..50k documents,
  * Zipfian terms; queries of 1..12 terms with duplicates and missing terms; k in {1, 10, 100, 1000};
- * BM25 params recorded and non-recorded (block-max bounds then come from max tf / min dl). */
+ * BM25 params recorded and non-recorded (block-max bounds then come from max tf / min dl).
+ * With SPAR_DATA set, also through the public API over real indexes built from every classic-ir
+ * collection, every query, k = 10 and 1000 (that part is left out, with a message, when SPAR_DATA is
+ * absent). */
+#define _POSIX_C_SOURCE 200809L
 #include <CUnit/Basic.h>
+#include <cjson/cJSON.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +18,7 @@
 
 #include "index/postings.h"
 #include "query/query_int.h"
+#include "spar/spar.h"
 
 static uint64_t rng_state;
 static uint64_t rnd(void) {
@@ -313,6 +320,117 @@ static void test_many_ties(void) {
     CU_ASSERT_EQUAL(n_mismatch, 0);
 }
 
+/* ---- real indexes: classic-ir collections through the public API ---- */
+
+static char **read_query_texts(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    *n = 0;
+    if (f == NULL) return NULL;
+    char **out = NULL, *line = NULL;
+    size_t cap = 0, ocap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        cJSON *o = cJSON_ParseWithLength(line, (size_t)len);
+        const cJSON *t = o ? cJSON_GetObjectItemCaseSensitive(o, "text") : NULL;
+        if (cJSON_IsString(t)) {
+            if (*n == ocap) {
+                ocap = ocap ? ocap * 2 : 64;
+                out = realloc(out, ocap * sizeof *out);
+            }
+            out[(*n)++] = strdup(t->valuestring);
+        }
+        cJSON_Delete(o);
+    }
+    free(line);
+    fclose(f);
+    return out;
+}
+
+static void check_collection(const char *data, const char *name, const char *tmp) {
+    char corpus_path[1024], queries[1024], dir[1024];
+    snprintf(corpus_path, sizeof corpus_path, "%s/classic-ir/%s/corpus.jsonl", data, name);
+    snprintf(queries, sizeof queries, "%s/classic-ir/%s/queries.jsonl", data, name);
+    snprintf(dir, sizeof dir, "%s/%s", tmp, name);
+    spar_build_opts bo;
+    spar_build_opts_default(&bo);
+    bo.n_threads = 2;
+    const char *in[1] = {corpus_path};
+    spar_diag diag = {{0}};
+    spar_status st = spar_index_build(in, 1, dir, &bo, NULL, &diag);
+    if (st != SPAR_OK) fprintf(stderr, "%s: %s\n", name, diag.msg);
+    CU_ASSERT_EQUAL_FATAL(st, SPAR_OK);
+    spar_index *ix = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_index_open(dir, &ix, &diag), SPAR_OK);
+    size_t nq = 0;
+    char **qs = read_query_texts(queries, &nq);
+    CU_ASSERT_FATAL(nq > 0);
+    spar_searcher *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_searcher_create(ix, &s), SPAR_OK);
+    spar_hit *ref = malloc(1000 * sizeof *ref), *got = malloc(1000 * sizeof *got);
+    static const uint32_t ks[] = {10, 1000};
+    static const float params[][2] = {{-1, -1}, {1.2f, 0.75f}};
+    long bad = 0, nonempty = 0;
+    for (int p = 0; p < 2; p++)
+        for (int ki = 0; ki < 2; ki++)
+            for (size_t i = 0; i < nq; i++) {
+                spar_search_opts o;
+                spar_search_opts_default(&o);
+                o.k = ks[ki];
+                o.k1 = params[p][0];
+                o.b = params[p][1];
+                o.algo = SPAR_ALGO_EXHAUSTIVE;
+                size_t nr = 0, ng = 0;
+                CU_ASSERT_EQUAL_FATAL(spar_search(s, qs[i], strlen(qs[i]), &o, ref, 1000, &nr), SPAR_OK);
+                nonempty += nr > 0;
+                const spar_algo algos[] = {SPAR_ALGO_MAXSCORE, SPAR_ALGO_BMW, SPAR_ALGO_DEFAULT};
+                for (int a = 0; a < 3; a++) {
+                    o.algo = algos[a];
+                    CU_ASSERT_EQUAL_FATAL(spar_search(s, qs[i], strlen(qs[i]), &o, got, 1000, &ng), SPAR_OK);
+                    if (!same_hits(ref, nr, got, ng)) {
+                        if (bad++ < 3)
+                            fprintf(stderr, "%s: query %zu k %u algo %s differs from exhaustive\n", name, i, o.k,
+                                    spar_algo_name(o.algo));
+                    }
+                }
+            }
+    printf("  %s: %zu queries x 2 k x 2 params, %ld non-empty, %ld mismatches\n", name, nq, nonempty, bad);
+    CU_ASSERT(nonempty > 0);
+    CU_ASSERT_EQUAL(bad, 0);
+    for (size_t i = 0; i < nq; i++) free(qs[i]);
+    free(qs);
+    free(ref);
+    free(got);
+    spar_searcher_free(s);
+    spar_index_close(ix);
+}
+
+static void test_classic_ir(void) {
+    const char *data = getenv("SPAR_DATA");
+    char path[1024];
+    snprintf(path, sizeof path, "%.900s/classic-ir", data);
+    DIR *dd = opendir(path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dd);
+    char tmp[] = "/tmp/spar_test_pruning_XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(tmp));
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dd)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char q[1400];
+        snprintf(q, sizeof q, "%s/%s/queries.jsonl", path, e->d_name);
+        FILE *f = fopen(q, "r");
+        if (f == NULL) continue;
+        fclose(f);
+        check_collection(data, e->d_name, tmp);
+        n++;
+    }
+    closedir(dd);
+    CU_ASSERT(n > 0);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
     CU_pSuite s = CU_add_suite("query/pruning oracle", NULL, NULL);
@@ -323,6 +441,19 @@ int main(void) {
         !CU_add_test(s, "heavy score ties resolved by docid", test_many_ties)) {
         CU_cleanup_registry();
         return (int)CU_get_error();
+    }
+    const char *data = getenv("SPAR_DATA");
+    char probe[1024];
+    snprintf(probe, sizeof probe, "%s/classic-ir", data ? data : "");
+    DIR *dd = data ? opendir(probe) : NULL;
+    if (dd == NULL) {
+        printf("classic-ir oracle left out: SPAR_DATA unset or without classic-ir/\n");
+    } else {
+        closedir(dd);
+        if (!CU_add_test(s, "classic-ir indexes, every query, k 10/1000: pruned == exhaustive", test_classic_ir)) {
+            CU_cleanup_registry();
+            return (int)CU_get_error();
+        }
     }
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
