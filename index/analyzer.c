@@ -302,6 +302,16 @@ static int cat_is_number(utf8proc_category_t c) {
     return c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO;
 }
 
+/* Marks that strip_accents removes: the combining diacritic blocks (Latin/Greek/Cyrillic accents, which is
+ * what NFKD splits off precomposed letters), Hebrew points and Arabic harakat. Marks that are part of the
+ * spelling elsewhere (Indic vowel signs and viramas, Thai, kana voicing marks, ...) are kept, or stripping
+ * would destroy those words. */
+static int is_diacritic(int32_t cp) {
+    return (cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x1AB0 && cp <= 0x1AFF) || (cp >= 0x1DC0 && cp <= 0x1DFF) ||
+           (cp >= 0x20D0 && cp <= 0x20FF) || (cp >= 0xFE20 && cp <= 0xFE2F) || (cp >= 0x0591 && cp <= 0x05C7) ||
+           (cp >= 0x064B && cp <= 0x065F) || cp == 0x0670;
+}
+
 static inline void tok_put(spar_analyzer *a, tok_state *t, char c) {
     if (SPAR_UNLIKELY(t->len >= a->tcap)) { t->overflow = 1; return; }
     a->tb[t->len++] = c;
@@ -320,7 +330,7 @@ static void tok_put_cp(spar_analyzer *a, tok_state *t, int32_t cp) {
             continue;
         }
         utf8proc_category_t c = utf8proc_category(d);
-        if (!(cat_is_letter(c) || cat_is_number(c) || (!a->strip && cat_is_mark(c)))) continue;
+        if (!(cat_is_letter(c) || cat_is_number(c) || (cat_is_mark(c) && !(a->strip && is_diacritic(d))))) continue;
         if (SPAR_UNLIKELY(t->len + 4 > a->tcap)) { t->overflow = 1; return; }
         t->len += utf8_encode(d, a->tb + t->len);
         t->nonascii = 1;

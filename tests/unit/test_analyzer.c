@@ -115,6 +115,16 @@ static void test_accents_kept(void) {
     EXPECT(run_opts(&o, t2, strlen(t2)), "caf\xC3\xA9");
 }
 
+static void test_spelling_marks_kept(void) {
+    /* strip_accents removes diacritics, not marks that are part of the spelling */
+    EXPECT(run_plain("\xE0\xA4\xB9\xE0\xA4\xBF\xE0\xA4\xA8\xE0\xA5\x8D\xE0\xA4\xA6\xE0\xA5\x80"),
+           "\xE0\xA4\xB9\xE0\xA4\xBF\xE0\xA4\xA8\xE0\xA5\x8D\xE0\xA4\xA6\xE0\xA5\x80"); /* Hindi */
+    EXPECT(run_plain("\xE3\x82\xAC\xE3\x83\xA9\xE3\x82\xB9"), "\xE3\x82\xAC\xE3\x83\xA9\xE3\x82\xB9"); /* ガラス */
+    EXPECT(run_plain("\xEF\xBD\xB6\xEF\xBE\x9E"), "\xE3\x82\xAC"); /* halfwidth ｶﾞ -> ガ */
+    /* Arabic harakat are diacritics: كَتَبَ -> كتب */
+    EXPECT(run_plain("\xD9\x83\xD9\x8E\xD8\xAA\xD9\x8E\xD8\xA8\xD9\x8E"), "\xD9\x83\xD8\xAA\xD8\xA8");
+}
+
 static void test_case_folding(void) {
     EXPECT(run_plain("Stra\xC3\x9F" "e"), "strasse");          /* ß -> ss */
     EXPECT(run_plain("\xCE\xA3\xCE\x99\xCE\xA3"), "\xCF\x83\xCE\xB9\xCF\x83"); /* ΣΙΣ -> σισ */
@@ -354,6 +364,7 @@ int main(void) {
         {"English possessive removed", test_possessive},
         {"accents stripped (NFKD)", test_accents_stripped},
         {"accents kept come out NFC", test_accents_kept},
+        {"spelling marks kept (Indic, kana), diacritics stripped", test_spelling_marks_kept},
         {"case folding (sharp s, sigma, dotted I)", test_case_folding},
         {"lowercase off keeps case", test_lowercase_off},
         {"CJK ideographs one per token", test_cjk},
