@@ -94,6 +94,7 @@ struct spar_segment_writer {
     spar_buf index;        /* u64 per dictionary block */
     uint8_t *last_term;
     size_t last_len, last_cap;
+    spar_status failed;    /* sticky: after a failure half-way through an add, only abort is valid */
 };
 
 static void writer_free(spar_segment_writer *w) {
@@ -140,15 +141,27 @@ fail:
     return st;
 }
 
+static spar_status add_list(spar_segment_writer *w, const char *term, size_t term_len, const spar_term_info *ti_in);
+
 spar_status spar_segment_writer_add(spar_segment_writer *w, const char *term, size_t term_len,
                                     const uint32_t *docids, const uint32_t *tfs, uint32_t n) {
-    if (w == NULL || (term == NULL && term_len > 0) || n == 0) return SPAR_E_INVALID_ARG;
+    if (w == NULL || (term == NULL && term_len > 0) || n == 0 || docids == NULL || tfs == NULL)
+        return SPAR_E_INVALID_ARG;
+    if (w->failed != SPAR_OK) return w->failed;
     if (w->n_terms > 0 && term_cmp(w->last_term, w->last_len, (const uint8_t *)term, term_len) >= 0)
         return SPAR_E_INVALID_ARG; /* terms must be strictly ascending */
     if (docids[n - 1] >= w->n_docs) return SPAR_E_INVALID_ARG;
     spar_term_info ti;
     w->list.len = 0;
     SPAR_TRY(spar_postings_encode(docids, tfs, n, w->doclens, w->k1, w->b, (float)w->avgdl, &w->list, &ti));
+    spar_status st = add_list(w, term, term_len, &ti);
+    if (st != SPAR_OK) w->failed = st; /* bytes may already be in the file: the writer is unusable */
+    return st;
+}
+
+/* Stream the encoded list in w->list and append its dictionary entry. */
+static spar_status add_list(spar_segment_writer *w, const char *term, size_t term_len, const spar_term_info *ti_in) {
+    spar_term_info ti = *ti_in;
     if (ti.n_blocks > 1 || ti.df == SPAR_BLOCK_SIZE) SPAR_TRY(spar_file_writer_pad(w->fw, SPAR_POSTINGS_ALIGN));
     ti.offset = spar_file_writer_offset(w->fw) - w->postings_off;
     SPAR_TRY(spar_file_writer_write(w->fw, w->list.data, w->list.len));
@@ -188,13 +201,14 @@ spar_status spar_segment_writer_add(spar_segment_writer *w, const char *term, si
     if (term_len) memcpy(w->last_term, term, term_len);
     w->last_len = term_len;
     w->n_terms++;
-    w->n_postings += n;
+    w->n_postings += ti.df;
     return SPAR_OK;
 }
 
 spar_status spar_segment_writer_commit(spar_segment_writer *w, spar_diag *diag) {
     if (w == NULL) return SPAR_E_INVALID_ARG;
-    spar_status st = SPAR_OK;
+    spar_status st = w->failed;
+    if (st != SPAR_OK) goto fail;
     const uint64_t postings_bytes = spar_file_writer_offset(w->fw) - w->postings_off;
     SPAR_TRY_GOTO(st, spar_file_writer_pad(w->fw, 8), fail);
     const uint64_t dict_off = spar_file_writer_offset(w->fw);

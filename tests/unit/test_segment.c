@@ -321,6 +321,22 @@ static void test_structural_corruption_with_valid_checksum(void) {
     free_coll(&c);
 }
 
+static void test_output_is_deterministic(void) {
+    char p1[512], p2[512];
+    path_in(p1, sizeof p1, "det1.post");
+    path_in(p2, sizeof p2, "det2.post");
+    coll c = make_coll(700, 40);
+    write_coll(&c, p1);
+    write_coll(&c, p2);
+    size_t l1 = 0, l2 = 0;
+    uint8_t *b1 = read_all(p1, &l1), *b2 = read_all(p2, &l2);
+    CU_ASSERT_EQUAL_FATAL(l1, l2);
+    CU_ASSERT_EQUAL(memcmp(b1, b2, l1), 0);
+    free(b1);
+    free(b2);
+    free_coll(&c);
+}
+
 static int suite_init(void) {
     const char *t = getenv("TMPDIR");
     snprintf(g_dir, sizeof g_dir, "%s/spar_test_segment_XXXXXX", t && *t ? t : "/tmp");
@@ -337,6 +353,7 @@ int main(void) {
         !CU_add_test(s, "lookup of absent terms", test_lookup_missing_terms) ||
         !CU_add_test(s, "empty segment", test_empty_segment) ||
         !CU_add_test(s, "writer rejects bad input", test_writer_rejects_bad_input) ||
+        !CU_add_test(s, "same input, byte-identical file", test_output_is_deterministic) ||
         !CU_add_test(s, "every single-byte flip refused at open", test_every_byte_flip_detected_at_open) ||
         !CU_add_test(s, "structural corruption behind a valid checksum never crashes",
                      test_structural_corruption_with_valid_checksum))
