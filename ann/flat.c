@@ -209,20 +209,25 @@ static spar_status flat_search(const spar_ann *ix, spar_ann_scratch *s, const vo
     h->n = 0;
     if (ix->kind == SPAR_ANN_BINARY_FLAT) {
         const uint64_t *q = query;
-        uint32_t dist[256];
+        uint32_t idx[64], dist[64];
         uint32_t worst = UINT32_MAX;
-        for (uint64_t b0 = 0; b0 < ix->n; b0 += 256) {
-            size_t nb = ix->n - b0 < 256 ? (size_t)(ix->n - b0) : 256;
-            spar_ann_hamming_scan(ix, q, ix->codes + b0 * ix->words, nb, dist);
-            for (size_t j = 0; j < nb; j++) {
-                if (dist[j] >= worst) continue; /* ties keep the lower id, already in the heap */
-                uint64_t i = b0 + j;
+        uint64_t pos = 0;
+        while (pos < ix->n) {
+            /* thresh = worst + 1 while the heap is not full, so equal distances still enter (ties by id) */
+            uint32_t thresh = h->n < k ? UINT32_MAX : worst;
+            size_t next = 0;
+            size_t m = ix->kern->hamming_below(q, ix->codes + pos * ix->words, (size_t)(ix->n - pos), ix->words, thresh,
+                                               idx, dist, 64, &next);
+            for (size_t j = 0; j < m; j++) {
+                uint64_t i = pos + idx[j];
+                if (h->n == k && dist[j] >= worst) continue; /* ties keep the lower id, already in the heap */
                 if (ix->deleted != NULL && ix->deleted[i]) continue;
                 spar_dist_id x = {(float)dist[j], (uint32_t)i};
                 spar_dheap_push_max(h, x);
                 if (h->n > k) spar_dheap_pop_max(h);
                 if (h->n == k) worst = (uint32_t)h->a[0].d;
             }
+            pos += next;
         }
     } else {
         const float *q = spar_ann_prepare_query(ix, s, query);

@@ -3,6 +3,8 @@
  * agree to a few ulps (not bit-exactly: FMA rounds once). */
 #include "ann/kernels.h"
 
+#define SPAR_UNLIKELY_K(x) __builtin_expect(!!(x), 0)
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,7 +56,19 @@ static void hamming_scan_scalar(const uint64_t *q, const uint64_t *codes, size_t
     for (size_t i = 0; i < n; i++) out[i] = hamming_scalar(q, codes + i * n_words, n_words);
 }
 
-static const spar_ann_kernels k_scalar = {l2sq_scalar, dot_scalar, hamming_scalar, hamming_scan_scalar, "scalar"};
+static size_t hamming_below_scalar(const uint64_t *q, const uint64_t *codes, size_t n, size_t n_words, uint32_t thresh,
+                                   uint32_t *idx, uint32_t *dist, size_t cap, size_t *next) {
+    size_t m = 0, i = 0;
+    for (; i < n && m < cap; i++) {
+        uint32_t d = hamming_scalar(q, codes + i * n_words, n_words);
+        if (d < thresh) idx[m] = (uint32_t)i, dist[m++] = d;
+    }
+    *next = i;
+    return m;
+}
+
+static const spar_ann_kernels k_scalar = {l2sq_scalar, dot_scalar, hamming_scalar, hamming_scan_scalar,
+                                          hamming_below_scalar, "scalar"};
 const spar_ann_kernels *spar_ann_kernels_scalar(void) { return &k_scalar; }
 
 #ifdef SPAR_X86
@@ -88,7 +102,30 @@ SPAR_AVX2 static void hamming_scan_popcnt(const uint64_t *q, const uint64_t *cod
     for (size_t i = 0; i < n; i++) out[i] = hamming_popcnt(q, codes + i * n_words, n_words);
 }
 
-static const spar_ann_kernels k_avx2 = {l2sq_avx2, dot_avx2, hamming_popcnt, hamming_scan_popcnt, "avx2"};
+SPAR_AVX2 static size_t hamming_below_popcnt(const uint64_t *q, const uint64_t *codes, size_t n, size_t n_words,
+                                             uint32_t thresh, uint32_t *idx, uint32_t *dist, size_t cap,
+                                             size_t *next) {
+    size_t m = 0, i = 0;
+    if (n_words == 4) {
+        const uint64_t q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3];
+        for (; i < n && m < cap; i++) {
+            const uint64_t *c = codes + i * 4;
+            uint32_t d = (uint32_t)(_mm_popcnt_u64(q0 ^ c[0]) + _mm_popcnt_u64(q1 ^ c[1]) +
+                                    _mm_popcnt_u64(q2 ^ c[2]) + _mm_popcnt_u64(q3 ^ c[3]));
+            if (SPAR_UNLIKELY_K(d < thresh)) idx[m] = (uint32_t)i, dist[m++] = d;
+        }
+    } else {
+        for (; i < n && m < cap; i++) {
+            uint32_t d = hamming_popcnt(q, codes + i * n_words, n_words);
+            if (d < thresh) idx[m] = (uint32_t)i, dist[m++] = d;
+        }
+    }
+    *next = i;
+    return m;
+}
+
+static const spar_ann_kernels k_avx2 = {l2sq_avx2, dot_avx2, hamming_popcnt, hamming_scan_popcnt,
+                                        hamming_below_popcnt, "avx2"};
 
 const spar_ann_kernels *spar_ann_kernels_avx2(void) {
     __builtin_cpu_init();

@@ -15,11 +15,18 @@ typedef uint32_t (*spar_hamming_fn)(const uint64_t *a, const uint64_t *b, size_t
 typedef void (*spar_hamming_scan_fn)(const uint64_t *q, const uint64_t *codes, size_t n, size_t n_words,
                                      uint32_t *out);
 
+/* Scan with a running threshold: writes (index, distance) of codes with distance < *thresh into idx/dist and
+ * returns their count; stops early when `cap` entries are written (caller then tightens *thresh and calls
+ * again from the returned position *next). Fused so the common case (nothing passes) is one tight loop. */
+typedef size_t (*spar_hamming_below_fn)(const uint64_t *q, const uint64_t *codes, size_t n, size_t n_words,
+                                        uint32_t thresh, uint32_t *idx, uint32_t *dist, size_t cap, size_t *next);
+
 typedef struct spar_ann_kernels {
     spar_f32_dist_fn l2sq;  /* sum (a-b)^2 */
     spar_f32_dist_fn dot;   /* sum a*b */
     spar_hamming_fn hamming;
     spar_hamming_scan_fn hamming_scan;
+    spar_hamming_below_fn hamming_below;
     const char *name;       /* "scalar" or "avx2" */
 } spar_ann_kernels;
 
