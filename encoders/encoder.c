@@ -11,6 +11,7 @@
 #include "common/common.h"
 #include "encoders/model/bert.h"
 #include "encoders/model/heads.h"
+#include "encoders/tokenizer/tokenizer.h"
 
 #define SPECIAL_MAX 5
 
@@ -21,7 +22,7 @@ struct spar_encoder {
     int has_vocab;
     uint32_t special[SPECIAL_MAX]; /* ids of [PAD] [UNK] [CLS] [SEP] [MASK] found in vocab.txt */
     size_t n_special;
-    void *tokenizer; /* text tokenizer, NULL when unavailable */
+    spar_tokenizer *tokenizer; /* from tokenizer.json or vocab.txt; NULL when the folder has neither */
 };
 
 spar_encoder_opts spar_encoder_opts_default(void) {
@@ -74,7 +75,27 @@ spar_status spar_encoder_open(const char *model_dir, const spar_encoder_opts *op
     uint32_t mp = e->model->cfg.max_positions;
     e->max_length = (o.max_length == 0 || o.max_length > mp) ? mp : o.max_length;
     e->max_batch_tokens = o.max_batch_tokens == 0 ? 8192 : SPAR_MAX(o.max_batch_tokens, e->max_length);
-    e->has_vocab = read_specials(e, model_dir);
+    st = spar_tokenizer_load(model_dir, &e->tokenizer, diag);
+    if (st == SPAR_E_NOT_FOUND) {
+        e->tokenizer = NULL; /* token-id input only */
+        e->has_vocab = read_specials(e, model_dir);
+    } else if (st != SPAR_OK) {
+        spar_encoder_close(e);
+        return st;
+    } else {
+        spar_tokenizer_info ti;
+        spar_tokenizer_get_info(e->tokenizer, &ti);
+        if (ti.vocab_size > e->model->cfg.vocab_size) {
+            uint32_t mv = e->model->cfg.vocab_size;
+            spar_encoder_close(e);
+            return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: tokenizer has %u tokens but the model's vocab_size is %u",
+                                 model_dir, ti.vocab_size, mv);
+        }
+        e->has_vocab = 1;
+        const int64_t sp[SPECIAL_MAX] = {ti.pad_id, ti.unk_id, ti.cls_id, ti.sep_id, ti.mask_id};
+        for (int i = 0; i < SPECIAL_MAX; i++)
+            if (sp[i] >= 0) e->special[e->n_special++] = (uint32_t)sp[i];
+    }
     *out = e;
     return SPAR_OK;
 }
@@ -82,6 +103,7 @@ spar_status spar_encoder_open(const char *model_dir, const spar_encoder_opts *op
 void spar_encoder_close(spar_encoder *e) {
     if (e == NULL) return;
     spar_bert_free(e->model);
+    spar_tokenizer_free(e->tokenizer);
     free(e);
 }
 
@@ -99,12 +121,16 @@ void spar_encoder_get_info(const spar_encoder *e, spar_encoder_info *info) {
 
 /* Tokenise one text into at most cap ids ([CLS] ... [SEP], truncated). */
 static spar_status tokenize(const spar_encoder *e, const char *text, uint32_t *ids, uint32_t cap, uint32_t *n) {
-    (void)text;
-    (void)ids;
-    (void)cap;
     *n = 0;
     if (e->tokenizer == NULL) return SPAR_E_UNSUPPORTED;
-    return SPAR_E_UNSUPPORTED;
+    spar_tokenize_opts o = spar_tokenize_opts_default();
+    o.max_len = cap;
+    o.add_special = 1;
+    o.replace_invalid = 1; /* invalid UTF-8 becomes U+FFFD, which BERT cleanup drops (HF on decoded bytes) */
+    size_t got = 0;
+    SPAR_TRY(spar_tokenizer_encode(e->tokenizer, text, strlen(text), &o, ids, NULL, cap, &got, NULL));
+    *n = (uint32_t)got;
+    return SPAR_OK;
 }
 
 /* A packed chunk of inputs [first, first + n_seqs): ids back to back, lens per input. */

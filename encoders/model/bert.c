@@ -329,12 +329,17 @@ void spar_bert_round_int8(spar_bert *m) {
 
 /* ---------------------------------------------------------------- forward */
 
+/* OpenMP is used for row-wise work only when OpenBLAS runs single-threaded. With both pools active on few
+ * cores, libgomp's spinning workers and OpenBLAS's workers preempt each other: measured on the 2-core VM,
+ * DistilBERT at 128 tokens fell from 55 to 13 GFLOP/s (docs/encoders/model.md). */
+int spar_model_omp_ok(void) { return openblas_get_num_threads() <= 1; }
+
 /* y[T, out] = x[T, in] W[out, in]^T + b */
 static void linear(const float *x, size_t T, size_t in, const float *W, const float *b, size_t out, float *y) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)out, (int)in, 1.0f, x, (int)in, W, (int)in,
                 0.0f, y, (int)out);
     if (b == NULL) return;
-#pragma omp parallel for schedule(static) if (T * out > 65536)
+#pragma omp parallel for schedule(static) if (T * out > 65536 && spar_model_omp_ok())
     for (size_t t = 0; t < T; t++) {
         float *r = y + t * out;
         for (size_t j = 0; j < out; j++) r[j] += b[j];
@@ -343,7 +348,7 @@ static void linear(const float *x, size_t T, size_t in, const float *W, const fl
 
 /* x = LayerNorm(x + res) row-wise (res may be NULL); statistics in double. */
 static void add_layer_norm(float *x, const float *res, size_t T, size_t d, const float *g, const float *b, float eps) {
-#pragma omp parallel for schedule(static) if (T > 16)
+#pragma omp parallel for schedule(static) if (T > 16 && spar_model_omp_ok())
     for (size_t t = 0; t < T; t++) {
         float *r = x + t * d;
         if (res != NULL) {
@@ -365,11 +370,11 @@ static void add_layer_norm(float *x, const float *res, size_t T, size_t d, const
 
 static void activate(float *x, size_t n, spar_act act) {
     if (act == SPAR_ACT_RELU) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > 65536 && spar_model_omp_ok())
         for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
         return;
     }
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > 65536 && spar_model_omp_ok())
     for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
 

@@ -57,4 +57,7 @@ spar_status spar_bert_mlm_transform(const spar_bert *m, const float *h, size_t T
 /** Full MLM logits for T tokens (T x V): for tests only, SPLADE never materialises this. */
 spar_status spar_bert_mlm_logits(const spar_bert *m, const float *h2, size_t T, float *logits);
 
+/** Non-zero when row-wise OpenMP loops may run in parallel (OpenBLAS itself is single-threaded). */
+int spar_model_omp_ok(void);
+
 #endif

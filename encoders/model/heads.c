@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/common.h"
+#include "encoders/model/bert.h"
 
 #define TOKEN_TILE 256
 #define VOCAB_BLOCK 2048
@@ -37,7 +38,7 @@ spar_status spar_splade_pool(const float *h2, const uint32_t *lens, size_t n_seq
                         W + v0 * d, (int)d, 0.0f, tile, (int)nv);
             /* Each thread owns a slice of vocabulary columns, so the running max/sum has no races and a
              * fixed reduction order (tokens ascending) whatever the thread count. */
-#pragma omp parallel for schedule(static) if (nt * nv > 32768)
+#pragma omp parallel for schedule(static) if (nt * nv > 32768 && spar_model_omp_ok())
             for (size_t j = 0; j < nv; j++) {
                 float bias = b[v0 + j];
                 for (size_t r = 0; r < nt; r++) {
@@ -54,7 +55,7 @@ spar_status spar_splade_pool(const float *h2, const uint32_t *lens, size_t n_seq
     }
     if (pool == SPAR_SPLADE_MAX) {
         size_t n = n_seqs * V;
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > 65536 && spar_model_omp_ok())
         for (size_t i = 0; i < n; i++)
             if (out[i] > 0) out[i] = log1pf(out[i]);
     }

@@ -36,7 +36,8 @@ SPAR_API spar_encoder_opts spar_encoder_opts_default(void);
 
 /** Open a Hugging Face model folder: config.json (model_type bert or distilbert), model.safetensors
  *  (BertForMaskedLM / DistilBertForMaskedLM, or bare BertModel / DistilBertModel for dense-only use; an
- *  optional "linear.weight" [p, d] is used as the per-token projection) and vocab.txt (needed for text input).
+ *  optional "linear.weight" [p, d] is used as the per-token projection) and tokenizer.json or vocab.txt (needed
+ *  for text input: BERT WordPiece, [CLS] ... [SEP], invalid UTF-8 replaced by U+FFFD and dropped).
  *  @param opts  NULL = defaults.
  *  @param[out] out   release with spar_encoder_close().
  *  @param[out] diag  optional: on SPAR_E_CORRUPT lists missing / unexpected tensors and shape mismatches.
@@ -54,7 +55,7 @@ typedef struct spar_encoder_info {
     uint32_t max_length;   /* effective max tokens per text */
     uint32_t proj_dim;     /* 0 when the folder has no token projection */
     int has_mlm_head;      /* SPLADE available */
-    int has_vocab;         /* text input available */
+    int has_vocab;         /* text input available (a tokenizer was loaded) */
 } spar_encoder_info;
 SPAR_API void spar_encoder_get_info(const spar_encoder *enc, spar_encoder_info *info);
 

@@ -224,6 +224,34 @@ static void test_token_embeddings_and_projection(void) {
     spar_encoder_close(e);
 }
 
+static void test_text_input_uses_tokenizer(void) {
+    spar_encoder *e = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_encoder_open(g_dir[0], NULL, &e, NULL), SPAR_OK);
+    spar_encoder_info info;
+    spar_encoder_get_info(e, &info);
+    CU_ASSERT_EQUAL_FATAL(info.has_vocab, 1);
+    /* The fixture vocabulary is the first 1000 bert-base-uncased lines: words map to [UNK] (100), "!" is 999. */
+    const char *texts[1] = {"Hello world!"};
+    uint32_t ids[5] = {101, 100, 100, 999, 102};
+    spar_token_ids seq = {ids, 5};
+    spar_encode_input tin = {texts, NULL, 1}, iin = {NULL, &seq, 1};
+    spar_sparse_result a, b;
+    CU_ASSERT_EQUAL_FATAL(spar_encode_splade_batch(e, &tin, NULL, &a), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_encode_splade_batch(e, &iin, NULL, &b), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(a.n, b.n);
+    CU_ASSERT_EQUAL(memcmp(a.ids, b.ids, a.n * 4), 0);
+    CU_ASSERT_EQUAL(memcmp(a.weights, b.weights, a.n * 4), 0);
+    uint32_t n = 0, got[64];
+    float *tok = malloc(64 * info.hidden * sizeof(float));
+    CU_ASSERT_EQUAL(spar_encode_tokens(e, texts[0], NULL, NULL, tok, 64, &n, got), SPAR_OK);
+    CU_ASSERT_EQUAL(n, 5);
+    CU_ASSERT_EQUAL(memcmp(got, ids, sizeof ids), 0);
+    free(tok);
+    spar_sparse_results_free(&a, 1);
+    spar_sparse_results_free(&b, 1);
+    spar_encoder_close(e);
+}
+
 static void test_bad_inputs_rejected(void) {
     spar_encoder *e = NULL;
     spar_diag d = {{0}};
@@ -262,6 +290,7 @@ int main(void) {
         !CU_add_test(s, "top-k, threshold and special-token removal", test_topk_threshold_and_specials) ||
         !CU_add_test(s, "chunked batches give the same vectors", test_small_chunks_same_result) ||
         !CU_add_test(s, "per-token embeddings and projection", test_token_embeddings_and_projection) ||
+        !CU_add_test(s, "text input goes through the tokenizer", test_text_input_uses_tokenizer) ||
         !CU_add_test(s, "bad inputs rejected", test_bad_inputs_rejected))
         goto out;
     CU_basic_set_mode(CU_BRM_VERBOSE);
