@@ -4,8 +4,9 @@
 encoders/tokenizer/wordpiece.c (tests/cli/tokenizer_reference.sh). It works on Python str with whole-string
 passes, the way the HF rules are written, not on bytes the way the C code streams.
 
-  ref_wordpiece.py encode VOCAB IN.hex OUT.txt   # one text per input line, hex of its raw UTF-8 bytes;
-                                                 # writes "ids<TAB>char offsets" per text
+  ref_wordpiece.py encode VOCAB IN.hex OUT.txt [MAXLEN OUT2.txt]
+                                                 # one text per input line, hex of its raw UTF-8 bytes;
+                                                 # writes "ids<TAB>char offsets" per text (OUT2: truncated)
   ref_wordpiece.py extract DIR... > texts.hex    # every doc (title + " " + text) and query of BEIR-style dirs
   ref_wordpiece.py hexlines FILE > texts.hex     # every line of a text file (\\xNN escapes decoded)
 
@@ -180,12 +181,23 @@ def main():
     cmd = sys.argv[1]
     if cmd == "encode":
         vocab, added = load_vocab(sys.argv[2])
+        # optional: MAXLEN OUT2 also writes the output truncated to MAXLEN ids (HF truncation=True,
+        # max_length=MAXLEN: the first MAXLEN-2 pieces between [CLS] and [SEP])
+        trunc = int(sys.argv[5]) if len(sys.argv) > 6 else 0
+        fout2 = open(sys.argv[6], "w") if trunc else None
         with open(sys.argv[3]) as fin, open(sys.argv[4], "w") as fout:
             for line in fin:
                 text = bytes.fromhex(line.strip()).decode("utf-8", "replace")
                 p = encode(text, vocab, added)
                 fout.write(" ".join(str(i) for i, _ in p) + "\t" +
                            " ".join("%d:%d" % s for _, s in p) + "\n")
+                if fout2 is not None:
+                    if len(p) > trunc:
+                        p = p[:trunc - 1] + p[-1:]
+                    fout2.write(" ".join(str(i) for i, _ in p) + "\t" +
+                                " ".join("%d:%d" % s for _, s in p) + "\n")
+        if fout2 is not None:
+            fout2.close()
     elif cmd == "extract":
         out = sys.stdout
         for d in sys.argv[2:]:
