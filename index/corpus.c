@@ -222,7 +222,7 @@ spar_status spar_corpus_open(const char *path, spar_corpus_format format, spar_c
     spar_corpus *c = NULL;
     spar_status st = corpus_new(path, format, &c);
     if (st != SPAR_OK) return st;
-    c->fd = open(path, O_RDONLY | O_CLOEXEC);
+    c->fd = strcmp(path, "-") == 0 ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
     if (c->fd < 0) {
         st = spar_diag_err(diag, SPAR_E_IO, "%s: open: %s", path, strerror(errno));
         goto done;

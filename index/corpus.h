@@ -23,7 +23,8 @@ typedef struct spar_doc {
     uint64_t line;     /* 1-based line number in the file */
 } spar_doc;            /* pointers owned by the reader; valid until the next spar_corpus_next/close */
 
-/* format AUTO: by extension (.tsv/.txt[.gz] -> TSV, otherwise BEIR JSONL). */
+/* format AUTO: by extension (.tsv/.txt[.gz] -> TSV, otherwise BEIR JSONL). path "-" reads standard input
+ * (a duplicate of fd 0; gzip is detected there too). */
 spar_status spar_corpus_open(const char *path, spar_corpus_format format, spar_corpus **out, spar_diag *diag);
 /* Read the next document. Blank lines are skipped silently (counted in *n_blank if requested).
  * @return SPAR_OK (doc filled), SPAR_E_NOT_FOUND (end of input), SPAR_E_CORRUPT (malformed line:

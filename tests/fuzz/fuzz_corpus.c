@@ -1,7 +1,8 @@
 /* tests/fuzz/fuzz_corpus.c — libFuzzer target for index/corpus.c (+ index/analyzer.c on what it yields).
  * The first input byte picks the format (BEIR / TSV) and a line limit; the rest is the file content, read
  * from memory (plain or gzip). Every document must be NUL-terminated valid UTF-8 with a non-empty id, every
- * error must carry a diagnostic, and the analyzer must accept each text. Under gcc this file is built with
+ * error must carry a diagnostic, and the analyzer must accept each text. The high nibble of the first byte
+ * also selects analyzer settings for a run of the analyzer over the raw bytes. Under gcc this file is built with
  * tests/fuzz/replay_main.c and replays tests/fuzz/corpus/corpus/ as a regression test. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,11 +13,40 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The analyzer on arbitrary bytes (invalid UTF-8 included), with settings picked by `sel`: every term is
+ * non-empty valid UTF-8 within max_token_bytes, and a second run (stem cache warm) gives the same terms. */
+static void fuzz_analyzer(unsigned sel, const uint8_t *data, size_t size) {
+    static spar_analyzer *ans[16];
+    static spar_terms t1, t2;
+    unsigned k = sel & 15;
+    if (ans[k] == NULL) {
+        spar_analysis_opts o;
+        spar_analysis_opts_default(&o);
+        o.lowercase = (k & 1) != 0;
+        o.strip_accents = (k & 2) != 0;
+        if (k & 4) memcpy(o.stopwords, "none", 5);
+        memcpy(o.stemmer, (k & 8) ? "english" : "porter", (k & 8) ? 8 : 7);
+        o.max_token_bytes = (k & 4) ? 16 : 255;
+        if (spar_analyzer_create(&o, &ans[k], NULL) != SPAR_OK) abort();
+    }
+    uint32_t max = (k & 4) ? 16 : 255;
+    spar_terms_reset(&t1);
+    spar_terms_reset(&t2);
+    if (spar_analyze(ans[k], (const char *)data, size, &t1) != SPAR_OK) abort();
+    if (spar_analyze(ans[k], (const char *)data, size, &t2) != SPAR_OK) abort();
+    if (t1.n != t2.n || t1.used != t2.used || (t1.used && memcmp(t1.data, t2.data, t1.used) != 0)) abort();
+    for (uint32_t i = 0; i < t1.n; i++) {
+        if (t1.len[i] == 0 || t1.len[i] > max || t1.off[i] + t1.len[i] > t1.used) abort();
+        if (spar_utf8_validate(t1.data + t1.off[i], t1.len[i]) != t1.len[i]) abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static spar_analyzer *an;
     static spar_terms terms;
     if (an == NULL && spar_analyzer_create(NULL, &an, NULL) != SPAR_OK) abort();
     if (size == 0) return 0;
+    fuzz_analyzer(data[0] >> 4, data + 1, size - 1);
     spar_corpus_format fmt = (data[0] & 1) ? SPAR_FORMAT_TSV : SPAR_FORMAT_BEIR;
     size_t max_line = (data[0] & 2) ? 64 : 0;
     spar_corpus *c = NULL;

@@ -479,6 +479,25 @@ static void test_open_mem(void) {
     spar_corpus_close(c);
 }
 
+static void test_stdin_dash(void) {
+    /* "-" reads fd 0: point fd 0 at a gzip file for the duration of the test */
+    const char *txt = "s1\tfrom stdin\n";
+    write_gz(tmp_path("stdin.gz"), txt, strlen(txt), 1);
+    int saved = dup(0);
+    FILE *f = fopen(tmp_path("stdin.gz"), "rb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_EQUAL_FATAL(dup2(fileno(f), 0), 0);
+    spar_corpus *c = NULL;
+    CU_ASSERT_EQUAL(spar_corpus_open("-", SPAR_FORMAT_TSV, &c, NULL), SPAR_OK);
+    dup2(saved, 0);
+    close(saved);
+    fclose(f);
+    if (c == NULL) return;
+    expect_doc(c, "s1", "", "from stdin", 1);
+    expect_end(c);
+    spar_corpus_close(c);
+}
+
 static void test_utf8_validate(void) {
     struct {
         const char *s;
@@ -557,6 +576,7 @@ int main(void) {
         {"long line rejected with bounded memory", test_long_line_rejected_bounded_memory},
         {"line at exact limit", test_line_at_exact_limit_ok},
         {"open_mem", test_open_mem},
+        {"\"-\" reads standard input", test_stdin_dash},
         {"strict UTF-8 validation", test_utf8_validate},
         {"real CACM corpus (if SPAR_DATA)", test_real_corpus_if_present},
     };
