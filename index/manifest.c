@@ -144,8 +144,8 @@ spar_status spar_manifest_parse(const uint8_t *buf, size_t len, const char *name
     }
     m->format_major = (uint32_t)fmaj;
     m->format_minor = (uint32_t)fmin;
-    if (m->format_major != h.version_major) {
-        what = "format (disagrees with the header)";
+    if (m->format_major != h.version_major || m->format_minor != h.version_minor || h.flags != 0) {
+        what = "format (disagrees with the header's version or flags)";
         goto bad;
     }
     if (m->format_major > SPAR_INDEX_FORMAT_MAJOR) {
