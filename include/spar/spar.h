@@ -8,6 +8,7 @@
 #include "spar_query.h"
 #include "spar_eval.h"
 #include "spar_corpus.h"
+#include "spar_encode.h"
 #ifdef __cplusplus
 extern "C" {
 #endif

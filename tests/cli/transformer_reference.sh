@@ -86,5 +86,15 @@ rm -rf "$T/bert-base" "$T"/*.ref "$T"/*.c
 mk "$T/distilbert-base" --arch distilbert --size base --seed 22
 job distilbert-base-mixed "$T/distilbert-base" "$T/base-mixed.txt"
 run_jobs
+
+# --- optional: a real pretrained HF folder (e.g. naver/splade-cocondenser-ensembledistil) via SPAR_MODEL_DIR
+if [ -n "${SPAR_MODEL_DIR:-}" ] && [ -f "$SPAR_MODEL_DIR/model.safetensors" ]; then
+  V=$($PY -c 'import json,sys; c=json.load(open(sys.argv[1])); print(c["vocab_size"])' "$SPAR_MODEL_DIR/config.json")
+  ids "$T/real.txt" "$V" 5 9 64 300
+  job pretrained-mixed "$SPAR_MODEL_DIR" "$T/real.txt"
+  run_jobs
+else
+  echo "note: SPAR_MODEL_DIR not set: pretrained-weights check skipped"
+fi
 [ $fail -eq 0 ] && echo "transformer_reference: all checks passed"
 exit $fail
