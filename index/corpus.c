@@ -87,7 +87,7 @@ static spar_status raw_read(spar_corpus *c, unsigned char *dst, size_t n, size_t
     if (c->raw_eof) return SPAR_OK;
     if (c->fd < 0) {
         size_t k = SPAR_MIN(n, c->mem_len - c->mem_pos);
-        memcpy(dst, c->mem + c->mem_pos, k);
+        if (k > 0) memcpy(dst, c->mem + c->mem_pos, k);
         c->mem_pos += k;
         *got = k;
     } else {

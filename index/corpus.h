@@ -34,7 +34,7 @@ spar_status spar_corpus_open(const char *path, spar_corpus_format format, spar_c
 spar_status spar_corpus_next(spar_corpus *c, spar_doc *doc, spar_diag *diag);
 uint64_t spar_corpus_lines(const spar_corpus *c);      /* lines consumed so far (incl. blank/bad) */
 uint64_t spar_corpus_blank_lines(const spar_corpus *c);
-/* Progress in bytes of the underlying (possibly compressed) file. */
+/* Progress in bytes of the underlying (possibly compressed) file; *total is 0 when unknown (pipe, stdin). */
 void spar_corpus_progress(const spar_corpus *c, uint64_t *done, uint64_t *total);
 void spar_corpus_close(spar_corpus *c); /* NULL ok */
 
