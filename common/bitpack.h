@@ -27,6 +27,11 @@ void spar_bitpack_pack128(const uint32_t *in, unsigned bw, uint8_t *out);
 /* Unpack 16*bw bytes into 128 values. Dispatches to the fastest kernel for this CPU (SSE2/AVX2 when built
  * for x86-64, else portable scalar); all kernels give identical results. in need not be aligned. */
 void spar_bitpack_unpack128(const uint8_t *in, unsigned bw, uint32_t *out);
+/* The individual kernels, for tests and benchmarks: each falls back to the scalar one where the build or
+ * the CPU lacks it. spar_bitpack_has_avx2() tells whether the AVX2 kernel really runs. */
+void spar_bitpack_unpack128_avx2(const uint8_t *in, unsigned bw, uint32_t *out);
+void spar_bitpack_unpack128_sse2(const uint8_t *in, unsigned bw, uint32_t *out);
+int spar_bitpack_has_avx2(void);
 /* Portable unrolled kernel (what non-x86 builds dispatch to). */
 void spar_bitpack_unpack128_scalar(const uint8_t *in, unsigned bw, uint32_t *out);
 /* Reference kernel (portable, bit by bit): used by tests to check the fast kernels. */

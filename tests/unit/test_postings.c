@@ -24,7 +24,7 @@ static uint32_t rnd_bits(unsigned bw) { return bw == 0 ? 0 : (uint32_t)(rnd() >>
 /* ---- bitpack ---- */
 
 static void test_bitpack_kernels_match_reference(void) {
-    uint32_t in[128], a[128], b[128], c[128];
+    uint32_t in[128], a[128], b[128], c[128], d[128], e[128];
     uint8_t packed[16 * 32];
     for (unsigned bw = 0; bw <= 32; bw++) {
         for (int rep = 0; rep < 20; rep++) {
@@ -34,6 +34,10 @@ static void test_bitpack_kernels_match_reference(void) {
             spar_bitpack_unpack128(packed, bw, a);
             spar_bitpack_unpack128_scalar(packed, bw, b);
             spar_bitpack_unpack128_ref(packed, bw, c);
+            spar_bitpack_unpack128_sse2(packed, bw, d);
+            spar_bitpack_unpack128_avx2(packed, bw, e); /* scalar fallback without AVX2: still must match */
+            CU_ASSERT_EQUAL_FATAL(memcmp(in, d, sizeof in), 0);
+            CU_ASSERT_EQUAL_FATAL(memcmp(in, e, sizeof in), 0);
             CU_ASSERT_EQUAL_FATAL(memcmp(in, a, sizeof in), 0);
             CU_ASSERT_EQUAL_FATAL(memcmp(in, b, sizeof in), 0);
             CU_ASSERT_EQUAL_FATAL(memcmp(in, c, sizeof in), 0);
@@ -48,6 +52,10 @@ static void test_bitpack_unaligned_input(void) {
         for (int i = 0; i < 128; i++) in[i] = rnd_bits(bw);
         spar_bitpack_pack128(in, bw, buf + 3);
         spar_bitpack_unpack128(buf + 3, bw, out);
+        CU_ASSERT_EQUAL_FATAL(memcmp(in, out, sizeof in), 0);
+        spar_bitpack_unpack128_avx2(buf + 3, bw, out);
+        CU_ASSERT_EQUAL_FATAL(memcmp(in, out, sizeof in), 0);
+        spar_bitpack_unpack128_sse2(buf + 3, bw, out);
         CU_ASSERT_EQUAL_FATAL(memcmp(in, out, sizeof in), 0);
     }
 }
@@ -425,7 +433,9 @@ int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
     CU_pSuite s = CU_add_suite("index/postings", NULL, NULL);
     if (s == NULL) goto out;
-    if (!CU_add_test(s, "bitpack: fast and scalar kernels == reference, widths 0..32",
+    printf("bitpack kernel in use: %s (AVX2 %s)\n", spar_bitpack_kernel(),
+           spar_bitpack_has_avx2() ? "available: the AVX2 kernel is tested" : "absent: AVX2 test runs the fallback");
+    if (!CU_add_test(s, "bitpack: avx2, sse2, scalar kernels == reference, widths 0..32",
                      test_bitpack_kernels_match_reference) ||
         !CU_add_test(s, "bitpack: unaligned input", test_bitpack_unaligned_input) ||
         !CU_add_test(s, "bitpack: horizontal round trip", test_bitpack_horizontal_roundtrip) ||
