@@ -162,7 +162,7 @@ spar_status spar_segment_writer_add(spar_segment_writer *w, const char *term, si
 /* Stream the encoded list in w->list and append its dictionary entry. */
 static spar_status add_list(spar_segment_writer *w, const char *term, size_t term_len, const spar_term_info *ti_in) {
     spar_term_info ti = *ti_in;
-    if (ti.n_blocks > 1 || ti.df == SPAR_BLOCK_SIZE) SPAR_TRY(spar_file_writer_pad(w->fw, SPAR_POSTINGS_ALIGN));
+    if (ti.n_blocks > 1) SPAR_TRY(spar_file_writer_pad(w->fw, SPAR_POSTINGS_ALIGN)); /* one-block lists: no gain */
     ti.offset = spar_file_writer_offset(w->fw) - w->postings_off;
     SPAR_TRY(spar_file_writer_write(w->fw, w->list.data, w->list.len));
     /* dictionary entry */
