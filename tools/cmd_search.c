@@ -71,6 +71,12 @@ static int search_one(const char *cmd, spar_index *ix, const char *text, const s
         rc = cli_fail(cmd, st, NULL);
         goto done;
     }
+    int width = 8; /* id column width for the human output: the longest id shown, at most 40 */
+    for (size_t i = 0; i < n && !json; i++) {
+        size_t id_len = 0;
+        if (spar_index_doc_id(ix, hits[i].docid, id, sizeof id, &id_len) == SPAR_OK && (int)id_len > width)
+            width = id_len > 40 ? 40 : (int)id_len;
+    }
     for (size_t i = 0; i < n; i++) {
         size_t id_len = 0, title_len = 0, text_len = 0;
         st = spar_index_doc_id(ix, hits[i].docid, id, sizeof id, &id_len);
@@ -92,7 +98,7 @@ static int search_one(const char *cmd, spar_index *ix, const char *text, const s
             }
             printf("}\n");
         } else {
-            printf("%3zu  %-24s %9.4f", i + 1, id, (double)hits[i].score);
+            printf("%3zu  %-*s %9.4f", i + 1, width, id, (double)hits[i].score);
             if (have_text) {
                 snippet(title, strlen(title), 60, snip, sizeof snip);
                 if (snip[0]) printf("  %s", snip);
