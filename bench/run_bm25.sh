@@ -84,10 +84,9 @@ lucene_search() { # threads
         --k "$(echo $ks | tr ' ' ,)" --warmup "$warmup" --reps "$reps" | while read -r l; do emit "$l"; done
 }
 spar_search() { # threads
-    for k in $ks; do
-        "$bq" --index "$work/spar" --queries "$queries" --threads "$1" --k "$k" --warmup "$warmup" --reps "$reps" |
-            /usr/bin/python3 "$here/bm25_summary.py" --normalise-spar | while read -r l; do emit "$l"; done
-    done
+    "$bq" --index "$work/spar" --queries "$queries" --threads "$1" --k "$(echo $ks | tr ' ' ,)" \
+        --warmup "$warmup" --reps "$reps" |
+        /usr/bin/python3 "$here/bm25_summary.py" --normalise-spar | while read -r l; do emit "$l"; done
 }
 
 for ds in $datasets; do
