@@ -2,7 +2,8 @@
 # tokenizer_reference.sh — the C WordPiece tokenizer (encoders/tokenizer) against the independent Python model
 # of the HF rules (tests/python/ref_wordpiece.py): ids AND character offsets must be identical on every
 # document (title + " " + text) and query of the 7 classic-ir collections and on every line of
-# tests/golden/tokenizer_adversarial.txt, untruncated and truncated to 512, with vocab.txt and tokenizer.json.
+# tests/golden/tokenizer_adversarial.txt, untruncated and truncated to 512, with vocab.txt and tokenizer.json;
+# and the inference-free query vectors (ids + float32 idf weights) of every classic-ir query.
 # The C side runs through bench/bench_tokenizer. Skips (77) without shared data, python3 or the bench build.
 set -u
 SRC=${SPAR_SRC:?}
@@ -49,4 +50,14 @@ for set in classic adv; do
   "$BIN" "$VOCAB/vocab.txt" "$TMP/$set.hex" --out "$TMP/$set.c512" --max-len 512 > /dev/null || exit 1
   compare "$set/vocab.txt/max_len=512" "$TMP/$set.ref512" "$TMP/$set.c512"
 done
+# Inference-free query vectors (encoders/sparse/idf_query) for every classic-ir query.
+IDF=$DATA/opensearch-sparse-idf/bert-uncased/idf.json
+if [ -f "$IDF" ]; then
+  $REF extract-queries $C > "$TMP/q.hex" || exit 1
+  $REF idfquery "$VOCAB/vocab.txt" "$IDF" "$TMP/q.hex" "$TMP/q.ref" || exit 1
+  "$BIN" "$VOCAB/tokenizer.json" "$TMP/q.hex" --idf "$IDF" --out "$TMP/q.c" > /dev/null || { echo "FAIL: driver --idf"; exit 1; }
+  compare "idf-query/classic queries" "$TMP/q.ref" "$TMP/q.c"
+else
+  echo "note: $IDF absent; idf query comparison not run"
+fi
 exit $fail

@@ -7,13 +7,18 @@ passes, the way the HF rules are written, not on bytes the way the C code stream
   ref_wordpiece.py encode VOCAB IN.hex OUT.txt [MAXLEN OUT2.txt]
                                                  # one text per input line, hex of its raw UTF-8 bytes;
                                                  # writes "ids<TAB>char offsets" per text (OUT2: truncated)
+  ref_wordpiece.py idfquery VOCAB IDF.json IN.hex OUT.txt
+                                                 # inference-free query vectors: distinct non-special ids,
+                                                 # ascending, weight idf[token] (1.0 if unlisted), "id:weight"
   ref_wordpiece.py extract DIR... > texts.hex    # every doc (title + " " + text) and query of BEIR-style dirs
+  ref_wordpiece.py extract-queries DIR... > q.hex # queries only
   ref_wordpiece.py hexlines FILE > texts.hex     # every line of a text file (\\xNN escapes decoded)
 
 VOCAB is vocab.txt or tokenizer.json. Invalid UTF-8 is decoded with errors="replace" (U+FFFD, which the
 cleanup then drops), matching the C tokenizer's replace_invalid mode."""
 import json
 import re
+import struct
 import sys
 import unicodedata
 
@@ -198,6 +203,17 @@ def main():
                                 " ".join("%d:%d" % s for _, s in p) + "\n")
         if fout2 is not None:
             fout2.close()
+    elif cmd == "idfquery":
+        vocab, added = load_vocab(sys.argv[2])
+        with open(sys.argv[3], encoding="utf-8") as f:
+            idf = json.load(f)
+        inv = {i: t for t, i in vocab.items()}
+        with open(sys.argv[4]) as fin, open(sys.argv[5], "w") as fout:
+            for line in fin:
+                text = bytes.fromhex(line.strip()).decode("utf-8", "replace")
+                ids = sorted({i for i, _ in encode(text, vocab, added)} - {vocab[s] for s in added})
+                f32 = [struct.unpack("f", struct.pack("f", idf.get(inv[i], 1.0)))[0] for i in ids]
+                fout.write(" ".join("%d:%.9g" % (i, w) for i, w in zip(ids, f32)) + "\n")
     elif cmd == "extract":
         out = sys.stdout
         for d in sys.argv[2:]:
@@ -209,6 +225,11 @@ def main():
             with open(d + "/queries.jsonl", encoding="utf-8") as f:
                 for line in f:
                     out.write(json.loads(line)["text"].encode("utf-8").hex() + "\n")
+    elif cmd == "extract-queries":
+        for d in sys.argv[2:]:
+            with open(d + "/queries.jsonl", encoding="utf-8") as f:
+                for line in f:
+                    sys.stdout.write(json.loads(line)["text"].encode("utf-8").hex() + "\n")
     elif cmd == "hexlines":
         with open(sys.argv[2], "rb") as f:
             for line in f.read().split(b"\n"):
