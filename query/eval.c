@@ -88,26 +88,32 @@ static void table_fix(table *t) {
     }
 }
 
-/* Split a line into at most `max` fields: on tabs if the line has one, else on runs of blanks.
- * Returns the number of fields found (max + 1 means "more than max"). */
+/* Split a line into at most `max` fields: on tabs if the line has one (fields may then contain spaces,
+ * which are trimmed at both ends), else on runs of blanks. Returns the number of fields found (max + 1
+ * means "more than max"); *empty is set when a tab-separated field is empty. */
 typedef struct field {
     const char *s;
     size_t len;
 } field;
 
-static size_t split_fields(char *line, field *f, size_t max) {
+static size_t split_fields(char *line, field *f, size_t max, int *empty) {
     int tabs = strchr(line, '\t') != NULL;
     size_t n = 0;
     char *p = line;
+    *empty = 0;
     while (*p != '\0') {
         if (!tabs)
             while (*p == ' ') p++;
         if (*p == '\0') break;
         char *start = p;
         while (*p != '\0' && (tabs ? *p != '\t' : *p != ' ')) p++;
+        const char *s = start, *e = p;
+        while (s < e && *s == ' ') s++;
+        while (e > s && e[-1] == ' ') e--;
         if (n == max) return max + 1;
-        f[n].s = start;
-        f[n].len = (size_t)(p - start);
+        if (s == e) *empty = 1;
+        f[n].s = s;
+        f[n].len = (size_t)(e - s);
         n++;
         if (*p != '\0') p++;
     }
@@ -207,8 +213,15 @@ static spar_status load(const char *path, file_kind kind, table *t, spar_diag *d
             break;
         }
         field fl[7];
-        size_t nf = split_fields(line, fl, 6);
-        if (nf == 0) continue; /* blank line */
+        size_t skip = strspn(line, " \t");
+        if (line[skip] == '\0') continue;                      /* blank line */
+        if (kind == KIND_QRELS && line[skip] == '#') continue; /* comment, as trec_eval allows */
+        int empty = 0;
+        size_t nf = split_fields(line, fl, 6, &empty);
+        if (empty && nf <= 6) {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s:%llu: empty field", path, (unsigned long long)lineno);
+            break;
+        }
         if (kind == KIND_QRELS) {
             const field *q, *d, *r;
             if (nf == 3) {

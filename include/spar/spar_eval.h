@@ -33,7 +33,9 @@ typedef struct spar_eval_metrics {
 } spar_eval_metrics;
 
 typedef struct spar_eval_result {
-    uint32_t n_queries; /* queries averaged: those in the qrels with ≥1 relevant doc (trec_eval default) */
+    uint32_t n_queries; /* queries averaged: those in the qrels with ≥1 relevant doc; one absent from the run
+                           scores 0 (trec_eval -c). Unlike trec_eval, queries whose judgments are all
+                           non-relevant are not averaged (as BEIR / ir_measures do). */
     spar_eval_metrics mean;
 } spar_eval_result;
 

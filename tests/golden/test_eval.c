@@ -196,6 +196,28 @@ static void test_eval_malformed_lines_named(void) {
     expect_corrupt(1, "q1 Q0 d1 x 1.0 t\n", ":1: rank 'x'");
     expect_corrupt(0, "q1 0 d1 1\nq1 d2\n", ":2: expected 3 fields");
     expect_corrupt(0, "query-id\tcorpus-id\tscore\nq1\td1\thigh\n", ":2: relevance 'high'");
+    expect_corrupt(0, "q1\t\td1\t1\n", ":1: empty field");
+}
+
+/* '#' comment lines in qrels are skipped (trec_eval does); tab-separated fields are trimmed of spaces, so
+ * "q1\t0\td1\t2 " is the same judgment; blank and whitespace-only lines are ignored. The result must equal
+ * the plain TREC qrels of the hand-computed test. */
+static void test_eval_qrels_comments_and_spacing(void) {
+    const char *q = "# judged by hand\n"
+                    "q1\t0\td1\t2 \n"
+                    "  # another comment\n"
+                    "q1 0 d2 1\n"
+                    "\t\n"
+                    "q1 0 d3 0\n"
+                    "q1 0 d4 1\n"
+                    "q2 0 dA 1\n"
+                    "q3 0 dX 0\n"
+                    "q4 0 dZ 1\n";
+    spar_eval_result a, b;
+    eval_files(QRELS_TREC, RUN, &a, NULL);
+    eval_files(q, RUN, &b, NULL);
+    CU_ASSERT_EQUAL(b.n_queries, 3);
+    CU_ASSERT_EQUAL(memcmp(&a.mean, &b.mean, sizeof a.mean), 0);
 }
 
 static void test_eval_missing_file_is_io(void) {
@@ -213,6 +235,7 @@ int main(void) {
         !CU_add_test(s, "rank cutoffs 10/100/1000", test_eval_cutoffs) ||
         !CU_add_test(s, "duplicate run lines: first kept, counted", test_eval_duplicates_counted) ||
         !CU_add_test(s, "malformed lines give file:line: reason", test_eval_malformed_lines_named) ||
+        !CU_add_test(s, "qrels comments, tab fields with spaces, blank lines", test_eval_qrels_comments_and_spacing) ||
         !CU_add_test(s, "missing file is an I/O error", test_eval_missing_file_is_io))
         goto out;
     CU_basic_set_mode(CU_BRM_VERBOSE);
