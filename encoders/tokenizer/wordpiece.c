@@ -261,6 +261,11 @@ static spar_status load_json(spar_tokenizer *t, const char *buf, size_t len, con
         st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: empty vocab", label);
         goto done;
     }
+    if (max_id > 2 * n + 1024) { /* ids index dense arrays: refuse a tiny file that asks for 16M slots */
+        st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: vocab ids are not dense (%u entries, max id %u)", label, n,
+                           max_id);
+        goto done;
+    }
     SPAR_TRY_GOTO(st, alloc_ids(t, max_id + 1, pool), done);
     for (const cJSON *e = vocab->child; e != NULL; e = e->next) {
         uint32_t id = (uint32_t)e->valuedouble;
