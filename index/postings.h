@@ -115,7 +115,9 @@ inline uint32_t spar_cursor_freq(spar_cursor *c) {
 void spar_cursor_shallow(spar_cursor *c, uint32_t target);
 /* Block-max data of the shallow block (0 past the end). All are bounds, safe for pruning:
  * max_tfpart >= every posting's tfpart at the index's recorded params (stored quantised up to 1/65535);
- * max_tf >= every tf (exact up to 65534); min_dl <= every doc length (exact up to 65534). */
+ * max_tf >= every tf (exact up to 65534); min_dl <= every doc length (exact up to 65534).
+ * Under other BM25 params (e.g. a global avgdl across segments) max_tf / (max_tf + k1' (1 - b' + b' min_dl /
+ * avgdl')) is still a valid bound: tfpart grows with tf and shrinks with dl. */
 float spar_cursor_block_max_tfpart(const spar_cursor *c);
 uint32_t spar_cursor_block_max_tf(const spar_cursor *c);
 uint32_t spar_cursor_block_min_dl(const spar_cursor *c);
