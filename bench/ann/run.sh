@@ -1,29 +1,42 @@
 #!/usr/bin/env bash
-# bench/ann/run.sh — spar ANN vs hnswlib-native (and a native popcount scan) in the same run, same files.
-# Usage: bench/ann/run.sh [N=100000] [NQ=1000] [REPS=2]   (env BUILD=build dir with bench_ann, default build)
-# Writes bench/results/ann-<date>.jsonl and prints a markdown table (QPS at recall@10 0.90/0.95/0.99).
+# bench/ann/run.sh — spar ANN against its peers in ONE run on the SAME files, engines alternated so that
+# machine noise hits both:  hnswlib (Debian libhnswlib-dev, compiled here -O3 -march=native), a native
+# popcount scan, and faiss (Debian python3-faiss, generic build, 1 thread).
+# Usage: bench/ann/run.sh [N=100000] [NQ=1000] [REPS=2]      env BUILD = cmake build dir (default ./build)
+# Needs: apt-get install -y libhnswlib-dev python3-faiss python3-numpy g++
+# Writes bench/results/ann-<utc>.jsonl and prints the tables of bench/ann/summarize.py.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd); root=$(cd "$here/../.." && pwd)
 N=${1:-100000}; NQ=${2:-1000}; REPS=${3:-2}
 BUILD=${BUILD:-$root/build}
+BA=$BUILD/bench/bench_ann
 data=$root/bench/data/ann; out=$root/bench/results; mkdir -p "$data" "$out"
 res=$out/ann-$(date -u +%Y%m%dT%H%M%S).jsonl
-command -v g++ >/dev/null || { echo "g++ missing"; exit 1; }
+[ -x "$BA" ] || { echo "build spar first: cmake --build $BUILD --target bench_ann"; exit 1; }
 [ -f /usr/include/hnswlib/hnswlib.h ] || { echo "apt-get install -y libhnswlib-dev"; exit 1; }
 g++ -O3 -march=native -std=c++17 -o "$BUILD/hnswlib_bench" "$here/hnswlib_bench.cpp" -lpthread
+HB=$BUILD/hnswlib_bench
+have_faiss=0; /usr/bin/python3 -c "import faiss" 2>/dev/null && have_faiss=1
 EFS=10,16,24,32,48,64,96,128,192,256,384,512
+NPS=1,2,4,8,16,32,64,128
+NLIST=$(( N >= 400000 ? 4096 : 1024 ))
+run() { "$@" | tee -a "$res"; }
 for kind in mid hard; do
   d=$data/$kind-$N; mkdir -p "$d"
-  [ -f "$d/gt.ivecs" ] || "$BUILD/bench/bench_ann" gen "$d" "$kind" "$N" "$NQ" 12345 | tee -a "$res"
-  for rep in $(seq "$REPS"); do          # alternate engines so machine noise hits both
-    "$BUILD/bench/bench_ann" hnsw "$d" 16 200 1 "$EFS" | tee -a "$res"
-    "$BUILD/hnswlib_bench" hnsw "$d" 16 200 1 "$EFS" | tee -a "$res"
-  done
-  "$BUILD/bench/bench_ann" hnsw "$d" 16 200 2 "64" | tee -a "$res"
-  "$BUILD/hnswlib_bench" hnsw "$d" 16 200 2 "64" | tee -a "$res"
+  [ -f "$d/gt.ivecs" ] || run "$BA" gen "$d" "$kind" "$N" "$NQ" 12345
   for rep in $(seq "$REPS"); do
-    "$BUILD/bench/bench_ann" bin "$d" | tee -a "$res"
-    "$BUILD/hnswlib_bench" popcount "$d" | tee -a "$res"
+    run "$BA" hnsw "$d" 16 200 1 "$EFS"
+    run "$HB" hnsw "$d" 16 200 1 "$EFS"
+    run "$BA" bin "$d";  run "$HB" popcount "$d"
   done
+  run "$BA" hnsw "$d" 16 200 2 "32,64"
+  run "$HB" hnsw "$d" 16 200 2 "32,64"
+  run "$BA" ivf "$d" "$NLIST" flat 0 0 "$NPS"
+  run "$BA" ivf "$d" "$NLIST" pq 32 100 "$NPS"
+  run "$BA" binivf "$d" "$NLIST" "$NPS"
+  if [ "$have_faiss" = 1 ]; then
+    run /usr/bin/python3 "$here/faiss_bench.py" "$d" float "$NLIST" 32 "$NPS"
+    run /usr/bin/python3 "$here/faiss_bench.py" "$d" binary "$NLIST" "$NPS"
+  fi
 done
 python3 "$here/summarize.py" "$res"
