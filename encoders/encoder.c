@@ -74,7 +74,7 @@ spar_status spar_encoder_open(const char *model_dir, const spar_encoder_opts *op
     if (o.weights == SPAR_WEIGHTS_INT8) spar_bert_round_int8(e->model);
     uint32_t mp = e->model->cfg.max_positions;
     e->max_length = (o.max_length == 0 || o.max_length > mp) ? mp : o.max_length;
-    e->max_batch_tokens = o.max_batch_tokens == 0 ? 8192 : SPAR_MAX(o.max_batch_tokens, e->max_length);
+    e->max_batch_tokens = o.max_batch_tokens == 0 ? 4096 : SPAR_MAX(o.max_batch_tokens, e->max_length);
     st = spar_tokenizer_load(model_dir, &e->tokenizer, diag);
     if (st == SPAR_E_NOT_FOUND) {
         e->tokenizer = NULL; /* token-id input only */

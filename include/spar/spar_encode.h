@@ -27,7 +27,8 @@ typedef enum spar_encoder_weights {
 typedef struct spar_encoder_opts {
     uint32_t max_length;       /* tokens per text including [CLS]/[SEP]; 0 = the model's max positions.
                                   Longer texts are truncated (keeping the final [SEP]). */
-    uint32_t max_batch_tokens; /* tokens per forward chunk (bounds work memory); 0 = 8192 */
+    uint32_t max_batch_tokens; /* tokens per forward chunk (bounds work memory, ~30 KB per token
+                                  for bert-base); 0 = 4096 */
     int weights;               /* spar_encoder_weights */
 } spar_encoder_opts;
 

@@ -1,9 +1,11 @@
 /* fuzz_safetensors.c — libFuzzer target for the safetensors reader (encoders/model/safetensors.h) and the
  * config.json reader. The reader must return SPAR_OK or SPAR_E_CORRUPT and never read outside the input;
- * on success every F32/F16/BF16 tensor is converted so each validated byte range is actually touched. */
+ * on success every F32/F16/BF16 tensor is converted so each validated byte range is actually touched, and the
+ * file is offered to the BERT and DistilBERT loaders with a tiny config (name/shape matching and reporting). */
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "encoders/model/bert.h"
 #include "encoders/model/config.h"
 #include "encoders/model/safetensors.h"
 
@@ -28,6 +30,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (c != SPAR_OK && c != SPAR_E_UNSUPPORTED) abort();
             if (spar_safetensors_find(st, t->name) != t) abort();
             free(f);
+        }
+        for (int arch = 0; arch < 2; arch++) {
+            spar_model_config c = {(spar_arch)arch, 8, 4, 1, 2, 8, 4, arch == 0 ? 2 : 0, 0, 1e-12f, SPAR_ACT_GELU};
+            spar_bert *m = NULL;
+            spar_status ls = spar_bert_from_tensors(&c, st, "fuzz", &m, &d);
+            if (ls != SPAR_OK && ls != SPAR_E_CORRUPT && ls != SPAR_E_UNSUPPORTED) abort();
+            spar_bert_free(m);
         }
         spar_safetensors_close(st);
     }
