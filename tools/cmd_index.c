@@ -1,7 +1,10 @@
 /* cmd_index.c — `spar index`: build a BM25 index directory from corpus files (BEIR JSONL or TSV, plain or
  * gzip) with spar_index_build(). Progress (docs/s, ETA) on stderr when it is a terminal; a one-line JSON
  * summary on stdout whose counts reconcile with the input (lines = docs + skipped + blank).
- * Uses only include/spar/. */
+ * Ctrl-C / SIGTERM cancel the build through the progress callback, so the library removes its temporary
+ * directory and nothing is left behind (exit 7). Uses only include/spar/. */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,7 +34,20 @@ static void index_usage(FILE *f) {
             "\n"
             "stdout: {\"docs\":N,\"skipped\":N,\"blank\":N,\"lines\":N,\"terms\":N,\"postings\":N,\"bytes\":N,\n"
             "         \"seconds\":S,\"docs_per_s\":R,\"index\":DIR}\n"
-            "exit codes: 0 ok, 2 usage, 3 I/O, 4 malformed input ('file:line: reason'), 8 storage, 9 exists\n");
+            "exit codes: 0 ok, 2 usage, 3 I/O, 4 malformed input ('file:line: reason'), 7 interrupted (Ctrl-C;\n"
+            "            nothing written), 8 storage, 9 exists\n");
+}
+
+static volatile sig_atomic_t g_interrupted;
+static void on_signal(int sig) {
+    (void)sig;
+    g_interrupted = 1;
+}
+
+/* Draws progress (when enabled) and turns a received SIGINT/SIGTERM into a cancellation. */
+static int index_progress(void *ud, const spar_progress *pr) {
+    cli_progress_cb(ud, pr);
+    return g_interrupted != 0;
 }
 
 int spar_cmd_index(int argc, char **argv) {
@@ -96,10 +112,14 @@ int spar_cmd_index(int argc, char **argv) {
     bo.overwrite = overwrite;
     cli_progress prog;
     cli_progress_init(&prog, "index", quiet);
-    if (prog.enabled) {
-        bo.progress = cli_progress_cb;
-        bo.progress_ud = &prog;
-    }
+    bo.progress = index_progress; /* always: it also carries cancellation */
+    bo.progress_ud = &prog;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     cli_install_log("index");
 
     spar_build_stats stats;
@@ -107,6 +127,12 @@ int spar_cmd_index(int argc, char **argv) {
     spar_diag diag = {{0}};
     spar_status st = spar_index_build(inputs.v, inputs.n, dir, &bo, &stats, &diag);
     cli_progress_end(&prog);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (st == SPAR_E_CANCELLED && g_interrupted) {
+        fprintf(stderr, "spar index: interrupted; nothing was written\n");
+        return spar_exit_code(st);
+    }
     if (st != SPAR_OK) return cli_fail("index", st, &diag);
 
     if (stats.n_skipped > 0)

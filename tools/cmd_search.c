@@ -217,6 +217,7 @@ static int search_file(const char *cmd, spar_index *ix, const char *qpath, spar_
         rc = 3;
         goto done;
     }
+    setvbuf(out, NULL, _IOFBF, 1u << 20); /* runs are large: k lines per query */
     cli_progress prog;
     cli_progress_init(&prog, "search", quiet);
     double t0 = cli_now();
