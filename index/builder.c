@@ -17,6 +17,9 @@
 #include <xxhash.h>
 #ifdef SPAR_HAVE_OPENMP
 #include <omp.h>
+#define SPAR_OMP(x) _Pragma(#x)
+#else
+#define SPAR_OMP(x)
 #endif
 
 #include "index/analyzer.h"
@@ -210,24 +213,33 @@ static spar_status analyse_doc(worker *w, const batch *bt, bdoc *d) {
 
 /* ---------------------------------------------------------------- inversion (per partition) */
 
+#define PENTRY_INLINE 20 /* terms up to this many bytes live in the entry (one cache line less per probe) */
+
 typedef struct pentry {
     uint64_t hash;
-    size_t term_off;
-    uint32_t term_len;
-    uint32_t n, cap;
     uint32_t *pd; /* interleaved docid, tf */
+    uint32_t n, cap;
+    uint32_t term_len;
+    char small[PENTRY_INLINE]; /* the term, or (longer terms) its size_t offset in part.terms */
 } pentry;
 
 typedef struct part {
     pentry *e;
     size_t n_e, cap_e;
-    uint32_t *slots; /* entry index + 1; 0 = empty */
+    uint64_t *slots; /* (hash >> 32) << 32 | (entry index + 1); 0 = empty */
     size_t mask;
-    char *terms;
+    char *terms;     /* bytes of terms longer than PENTRY_INLINE */
     size_t terms_len, terms_cap;
     size_t mem; /* accounted bytes */
     spar_status st;
 } part;
+
+static const char *pentry_term(const part *p, const pentry *e) {
+    if (e->term_len <= PENTRY_INLINE) return e->small;
+    size_t off;
+    memcpy(&off, e->small, sizeof off);
+    return p->terms + off;
+}
 
 static void part_reset(part *p) {
     for (size_t i = 0; i < p->n_e; i++) free(p->e[i].pd);
@@ -239,14 +251,14 @@ static void part_reset(part *p) {
 
 static spar_status part_rehash(part *p) {
     size_t ns = p->slots ? (p->mask + 1) * 2 : 1024;
-    uint32_t *s = calloc(ns, sizeof(uint32_t));
+    uint64_t *s = calloc(ns, sizeof(uint64_t));
     if (s == NULL) return SPAR_E_NOMEM;
     for (size_t i = 0; i < p->n_e; i++) {
         size_t k = (size_t)(p->e[i].hash >> 8) & (ns - 1);
         while (s[k]) k = (k + 1) & (ns - 1);
-        s[k] = (uint32_t)(i + 1);
+        s[k] = (p->e[i].hash & 0xffffffff00000000ull) | (uint64_t)(i + 1);
     }
-    p->mem += (ns - (p->slots ? p->mask + 1 : 0)) * sizeof(uint32_t);
+    p->mem += (ns - (p->slots ? p->mask + 1 : 0)) * sizeof(uint64_t);
     free(p->slots);
     p->slots = s;
     p->mask = ns - 1;
@@ -256,27 +268,40 @@ static spar_status part_rehash(part *p) {
 static spar_status part_add(part *p, const dterm *t, const char *bytes, uint32_t docid) {
     if (p->slots == NULL || 2 * (p->n_e + 1) > p->mask + 1) SPAR_TRY(part_rehash(p));
     size_t k = (size_t)(t->hash >> 8) & p->mask;
+    const uint64_t tag = t->hash & 0xffffffff00000000ull;
     pentry *e = NULL;
     for (;;) {
-        uint32_t v = p->slots[k];
+        uint64_t v = p->slots[k];
         if (v == 0) break;
-        pentry *c = &p->e[v - 1];
-        if (c->hash == t->hash && c->term_len == t->len && memcmp(p->terms + c->term_off, bytes, t->len) == 0) {
-            e = c;
-            break;
+        if ((v & 0xffffffff00000000ull) == tag) {
+            pentry *c = &p->e[(uint32_t)v - 1];
+            if (c->hash == t->hash && c->term_len == t->len && memcmp(pentry_term(p, c), bytes, t->len) == 0) {
+                e = c;
+                break;
+            }
         }
         k = (k + 1) & p->mask;
     }
     if (e == NULL) {
-        size_t oc = p->cap_e, ot = p->terms_cap;
+        if (p->n_e >= UINT32_MAX - 1) return SPAR_E_NOMEM;
+        size_t oc = p->cap_e;
         if (!grow((void **)&p->e, &p->cap_e, p->n_e + 1, sizeof(pentry))) return SPAR_E_NOMEM;
-        if (!grow((void **)&p->terms, &p->terms_cap, p->terms_len + t->len, 1)) return SPAR_E_NOMEM;
-        p->mem += (p->cap_e - oc) * sizeof(pentry) + (p->terms_cap - ot);
-        memcpy(p->terms + p->terms_len, bytes, t->len);
+        p->mem += (p->cap_e - oc) * sizeof(pentry);
         e = &p->e[p->n_e];
-        *e = (pentry){t->hash, p->terms_len, t->len, 0, 0, NULL};
-        p->terms_len += t->len;
-        p->slots[k] = (uint32_t)(++p->n_e);
+        memset(e, 0, sizeof *e);
+        e->hash = t->hash;
+        e->term_len = t->len;
+        if (t->len <= PENTRY_INLINE) {
+            memcpy(e->small, bytes, t->len);
+        } else {
+            size_t ot = p->terms_cap;
+            if (!grow((void **)&p->terms, &p->terms_cap, p->terms_len + t->len, 1)) return SPAR_E_NOMEM;
+            p->mem += p->terms_cap - ot;
+            memcpy(p->terms + p->terms_len, bytes, t->len);
+            memcpy(e->small, &p->terms_len, sizeof p->terms_len);
+            p->terms_len += t->len;
+        }
+        p->slots[k] = tag | (uint64_t)(++p->n_e);
     }
     if (e->n == e->cap) {
         uint32_t nc = e->cap ? e->cap * 2 : 2;
@@ -312,7 +337,7 @@ static spar_status sorted_terms(part *parts, tref **out, size_t *n_out) {
     size_t k = 0;
     for (int p = 0; p < NPART; p++)
         for (size_t i = 0; i < parts[p].n_e; i++)
-            r[k++] = (tref){parts[p].terms + parts[p].e[i].term_off, parts[p].e[i].term_len, &parts[p].e[i]};
+            r[k++] = (tref){pentry_term(&parts[p], &parts[p].e[i]), parts[p].e[i].term_len, &parts[p].e[i]};
     qsort(r, n, sizeof(tref), tref_cmp);
     *out = r;
     *n_out = n;
@@ -710,11 +735,11 @@ static void analyse_and_read(build *b, batch *cur, batch *next, int do_read) {
         b->workers[t].n_out = 0;
         b->workers[t].tb_len = 0;
     }
-#pragma omp parallel num_threads(b->n_threads)
+    SPAR_OMP(omp parallel num_threads(b->n_threads))
     {
         const int tid = thread_num();
         if (tid == 0 && do_read) b->rd_st = read_batch(b, next);
-#pragma omp for schedule(dynamic, 8)
+        SPAR_OMP(omp for schedule(dynamic, 8))
         for (long i = 0; i < n; i++) {
             worker *w = &b->workers[tid];
             if (w->st != SPAR_OK) continue;
@@ -726,7 +751,7 @@ static void analyse_and_read(build *b, batch *cur, batch *next, int do_read) {
 
 static spar_status invert_batch(build *b, const batch *bt) {
     const uint32_t base = (uint32_t)b->n_docs;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(b->n_threads)
+    SPAR_OMP(omp parallel for schedule(dynamic, 1) num_threads(b->n_threads))
     for (int p = 0; p < NPART; p++) {
         part *pt = &b->parts[p];
         for (size_t i = 0; i < bt->n && pt->st == SPAR_OK; i++) {
