@@ -348,7 +348,7 @@ static spar_status next_line(spar_corpus *c, char **line, size_t *len, spar_diag
             *nl = '\0';
             c->pos = c->scan = (size_t)(nl - c->buf) + 1;
             c->line_no++;
-            if (*len > c->max_line) /* only when max_line shrank under buffered data */
+            if (*len > c->max_line) /* a refill brought the rest of a line that was already over the limit */
                 return spar_diag_err(diag, SPAR_E_CORRUPT, "%s:%llu: line too long (%zu bytes)", c->path,
                                      (unsigned long long)c->line_no, *len);
             return SPAR_OK;
