@@ -205,6 +205,8 @@ static int search_file(const char *cmd, spar_index *ix, const char *qpath, spar_
         goto done;
     }
     size_t batch = q.n < BATCH ? (q.n ? q.n : 1) : BATCH;
+    size_t max_batch = ((size_t)64 << 20) / (sizeof *hits * so->k); /* hits buffer <= 64 MiB */
+    if (batch > max_batch) batch = max_batch ? max_batch : 1;
     hits = malloc(sizeof *hits * batch * so->k);
     n_hits = malloc(sizeof *n_hits * batch);
     if (hits == NULL || n_hits == NULL) {
