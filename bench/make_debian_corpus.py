@@ -21,7 +21,7 @@ Sources (install once, as root; the script checks and says what is missing):
   8. Docstrings of the Python modules Debian ships (/usr/lib/python3.11, /usr/lib/python3/dist-packages,
      tests excluded): one doc per docstring paragraph, title = module path.
 
-Every paragraph is whitespace-normalised; paragraphs longer than MAX_WORDS are cut at sentence ends into pieces of
+Every paragraph is whitespace-normalised (control characters become spaces); paragraphs longer than MAX_WORDS are cut at sentence ends into pieces of
 at most MAX_WORDS words; pieces with fewer than MIN_WORDS words are dropped; exact duplicates (case-folded) are
 dropped. Documents keep the order of the sources; ids are d0000001... .
 
@@ -47,11 +47,12 @@ import sys
 MIN_WORDS = 8
 MAX_WORDS = 120
 WS = re.compile(r"\s+")
+CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # e.g. the NUL-BS image markers of info files
 SENT_END = re.compile(r"(?<=[.!?;:])\s+")
 
 
 def norm(s):
-    return WS.sub(" ", s).strip()
+    return WS.sub(" ", CTRL.sub(" ", s)).strip()
 
 
 def chunks(text):
