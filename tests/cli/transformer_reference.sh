@@ -82,7 +82,20 @@ job bert-base-len128 "$T/bert-base" "$T/base-128.txt"
 job bert-base-len128-bf16-weights "$T/bert-base" "$T/base-128.txt" --bf16 info bert-base-len128
 job bert-base-len128-int8-weights "$T/bert-base" "$T/base-128.txt" --int8 info bert-base-len128
 run_jobs
-rm -rf "$T/bert-base" "$T"/*.ref "$T"/*.c
+# Thread count: a repeated 2-thread run is bit-identical; 1 vs 2 threads agree within 1e-5 (OpenBLAS sgemm's
+# summation order depends on its thread count, so bitwise equality across thread counts is not provided).
+mkdir -p "$T/t1" "$T/t2" "$T/t2b"
+OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$BIN" dump "$T/bert-base" "$T/base-mixed.txt" "$T/t1" 2>/dev/null
+OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 "$BIN" dump "$T/bert-base" "$T/base-mixed.txt" "$T/t2" 2>/dev/null
+OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 "$BIN" dump "$T/bert-base" "$T/base-mixed.txt" "$T/t2b" 2>/dev/null
+for f in logits hidden splade_max splade_sum; do
+  if cmp -s "$T/t2/$f.f32" "$T/t2b/$f.f32"; then echo "ok $f.f32 bit-identical over two 2-thread runs"
+  else echo "FAIL $f.f32 differs between two identical runs"; fail=1; fi
+done
+echo "threads-1-vs-2 $T/t1 $T/t2 1e-5" > "$T/cmp.jobs"
+$REF comparemany "$T/cmp.jobs" || fail=1
+rm -f "$T/cmp.jobs"
+rm -rf "$T/bert-base" "$T"/*.ref "$T"/*.c "$T/t1" "$T/t2" "$T/t2b"
 mk "$T/distilbert-base" --arch distilbert --size base --seed 22
 job distilbert-base-mixed "$T/distilbert-base" "$T/base-mixed.txt"
 run_jobs
