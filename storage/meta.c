@@ -66,6 +66,11 @@ struct spar_meta_writer {
      * u32 text_len, bytes */
     uint8_t *rep;
     size_t rep_len, rep_cap;
+    /* largest id so far: a larger id is put with MDB_APPEND (full pages for sorted ids; it cannot be a
+     * duplicate); the value at batch start is kept for replay */
+    uint8_t last_id[512], batch_last_id[512];
+    size_t last_len, batch_last_len;
+    int have_last, batch_have_last;
     XXH3_state_t *h_doc2id, *h_fields;
     uint8_t *val;
     size_t val_cap;
@@ -125,6 +130,9 @@ spar_status spar_meta_writer_begin(spar_meta_writer *w, spar_diag *diag) {
     if (w->txn != NULL) return SPAR_E_INTERNAL;
     w->n_batch = 0;
     w->rep_len = 0;
+    memcpy(w->batch_last_id, w->last_id, w->last_len);
+    w->batch_last_len = w->last_len;
+    w->batch_have_last = w->have_last;
     return spar_from_lmdb(mdb_txn_begin(w->env, NULL, 0, &w->txn), diag);
 }
 
@@ -135,12 +143,22 @@ static int put_doc(spar_meta_writer *w, uint32_t docid, const char *id, size_t i
     be32(kb, docid);
     be32(vb, docid);
     MDB_val k = {id_len, (void *)id}, v = {4, vb};
-    int rc = mdb_put(w->txn, w->id2doc, &k, &v, MDB_NOOVERWRITE);
+    int after = 1;
+    if (w->have_last) {
+        int c = memcmp(id, w->last_id, id_len < w->last_len ? id_len : w->last_len);
+        after = c > 0 || (c == 0 && id_len > w->last_len);
+    }
+    int rc = mdb_put(w->txn, w->id2doc, &k, &v, after ? MDB_APPEND : MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST) {
         if (first) *first = v.mv_size == 4 ? rbe32(v.mv_data) : UINT32_MAX;
         return rc;
     }
     if (rc != 0) return rc;
+    if (after) {
+        memcpy(w->last_id, id, id_len);
+        w->last_len = id_len;
+        w->have_last = 1;
+    }
     MDB_val k2 = {4, kb}, v2 = {id_len, (void *)id};
     if ((rc = mdb_put(w->txn, w->doc2id, &k2, &v2, MDB_APPEND)) != 0) return rc;
     if (w->store_text) {
@@ -188,6 +206,9 @@ static int grow_and_replay(spar_meta_writer *w) {
     mdb_txn_abort(w->txn);
     w->txn = NULL;
     for (;;) {
+        memcpy(w->last_id, w->batch_last_id, w->batch_last_len);
+        w->last_len = w->batch_last_len;
+        w->have_last = w->batch_have_last;
         w->map_bytes *= 2;
         int rc = mdb_env_set_mapsize(w->env, (size_t)w->map_bytes);
         if (rc == 0) rc = mdb_txn_begin(w->env, NULL, 0, &w->txn);

@@ -105,6 +105,36 @@ static void test_duplicate_id(void) {
     spar_meta_close(m);
 }
 
+static void test_mixed_order_ids(void) {
+    /* ascending ids take the MDB_APPEND path, others the B-tree insert: both must look up and detect
+     * duplicates the same way */
+    const char *ids[8] = {"m", "n", "b", "zz", "z", "a", "zzz", "mm"};
+    char dir[300];
+    fresh_dir(dir, sizeof dir);
+    spar_meta_writer *w = NULL;
+    spar_diag d;
+    CU_ASSERT_EQUAL_FATAL(spar_meta_writer_open(dir, 1u << 20, 0, &w, &d), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_meta_writer_begin(w, &d), SPAR_OK);
+    for (int i = 0; i < 8; i++)
+        CU_ASSERT_EQUAL(spar_meta_writer_add(w, ids[i], strlen(ids[i]), "", 0, "", 0, NULL, &d), SPAR_OK);
+    for (int i = 0; i < 8; i++) {
+        uint32_t first = 99;
+        CU_ASSERT_EQUAL(spar_meta_writer_add(w, ids[i], strlen(ids[i]), "", 0, "", 0, &first, &d), SPAR_E_EXISTS);
+        CU_ASSERT_EQUAL(first, (uint32_t)i);
+    }
+    CU_ASSERT_EQUAL(spar_meta_writer_end(w, &d), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_meta_writer_close(w, NULL, NULL, &d), SPAR_OK);
+    spar_meta *m = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_meta_open(dir, &m, &d), SPAR_OK);
+    for (int i = 0; i < 8; i++) {
+        uint32_t docid = 99;
+        CU_ASSERT_EQUAL(spar_meta_lookup(m, ids[i], strlen(ids[i]), &docid), SPAR_OK);
+        CU_ASSERT_EQUAL(docid, (uint32_t)i);
+    }
+    CU_ASSERT_EQUAL(spar_meta_scan(m, NULL, NULL, &d), SPAR_OK);
+    spar_meta_close(m);
+}
+
 static void test_id_limits(void) {
     char dir[300];
     fresh_dir(dir, sizeof dir);
@@ -187,6 +217,7 @@ int main(void) {
     CU_pSuite s = CU_add_suite("storage/meta", NULL, NULL);
     if (s == NULL || !CU_add_test(s, "ids, fields, settings round trip; scan hash = writer hash", test_roundtrip) ||
         !CU_add_test(s, "duplicate id: SPAR_E_EXISTS with the first docid", test_duplicate_id) ||
+        !CU_add_test(s, "ids in mixed order: append and insert paths agree", test_mixed_order_ids) ||
         !CU_add_test(s, "id length limit", test_id_limits) ||
         !CU_add_test(s, "map grows on MDB_MAP_FULL (batch replay)", test_map_growth) ||
         !CU_add_test(s, "same writes -> byte-identical data.mdb, no lock file", test_deterministic_file) ||
