@@ -77,6 +77,22 @@ typedef struct stem_slot {
 } stem_slot;
 _Static_assert(sizeof(stem_slot) == 32, "stem cache slot is half a cache line");
 
+/* ---- per-code-point cache for non-ASCII input: what the character is and its normalised bytes, so that
+ * utf8proc (property lookup, decomposition, folding) runs once per distinct character, not per occurrence.
+ * Direct-mapped on the low bits of the code point. ---- */
+enum { CK_SEP = 0, CK_LETTER, CK_DIGIT, CK_MARK, CK_IGNORE, CK_APOS, CK_IDEO };
+#define CP_CACHE_SLOTS 2048u
+#define CP_OUT_MAX 22
+typedef struct cp_entry {
+    int32_t cp;      /* -1 = empty */
+    uint8_t kind;    /* CK_* */
+    uint8_t n;       /* bytes in out; 0xFF = too long to cache (normalise on the fly) */
+    uint8_t compose; /* out holds a mark or a conjoining jamo: the token needs NFC recomposition */
+    uint8_t pad;
+    char out[CP_OUT_MAX];
+} cp_entry;
+_Static_assert(sizeof(cp_entry) == 32, "code point cache entry is 32 bytes");
+
 struct spar_analyzer {
     spar_analysis_opts o;
     int stop;                 /* 1: English set */
@@ -88,10 +104,11 @@ struct spar_analyzer {
     unsigned char alower[128];
     uint64_t stop_packed[N_ENGLISH_STOPWORDS];
     char *tb;                 /* current token bytes */
-    size_t tcap;              /* bytes; a token longer than max_token_bytes + 2 is dropped */
+    size_t tcap;              /* bytes of tb; a token that outgrows it is dropped */
     utf8proc_int32_t *u32;    /* scratch for recomposition, tcap entries */
     stem_slot *slots;
     uint32_t n_cached;
+    cp_entry *cpc;              /* CP_CACHE_SLOTS entries */
 };
 
 /* ---- token state ---- */
@@ -102,7 +119,7 @@ typedef struct tok_state {
     int pend;        /* K_MID / K_MIDNUM seen after the token, not yet appended */
     char pend_byte;  /* its normalised byte */
     int overflow;    /* token exceeded the buffer: drop it */
-    int nonascii;    /* token holds non-ASCII bytes: needs recomposition */
+    int compose;     /* token holds a mark or jamo: needs canonical ordering + recomposition */
     int ndots;       /* '.' appended (acronym check) */
 } tok_state;
 
@@ -172,13 +189,18 @@ spar_status spar_analyzer_create(const spar_analysis_opts *o, spar_analyzer **ou
     pack_stopwords(a->stop_packed);
     for (int c = 0; c < 128; c++)
         a->alower[c] = (unsigned char)((a->fold && c >= 'A' && c <= 'Z') ? c + 32 : c);
-    a->tcap = (size_t)a->o.max_token_bytes + 2;
+    /* room for the decomposed form (recomposition, possessive removal and the final length check come
+     * after); only runaway tokens overflow this and are dropped early */
+    a->tcap = 4 * (size_t)a->o.max_token_bytes + 16;
     a->tb = malloc(a->tcap + 8);
     a->u32 = malloc((a->tcap + 8) * sizeof *a->u32);
     if (a->stemmer != NULL) {
         a->slots = calloc(STEM_CACHE_SLOTS, sizeof *a->slots);
     }
-    if (a->tb == NULL || a->u32 == NULL || (a->stemmer != NULL && a->slots == NULL)) {
+    a->cpc = malloc(CP_CACHE_SLOTS * sizeof *a->cpc);
+    if (a->cpc != NULL)
+        for (uint32_t i = 0; i < CP_CACHE_SLOTS; i++) a->cpc[i].cp = -1;
+    if (a->tb == NULL || a->u32 == NULL || a->cpc == NULL || (a->stemmer != NULL && a->slots == NULL)) {
         spar_analyzer_free(a);
         return SPAR_E_NOMEM;
     }
@@ -190,6 +212,7 @@ void spar_analyzer_free(spar_analyzer *a) {
     if (a == NULL) return;
     if (a->stemmer != NULL) sb_stemmer_delete(a->stemmer);
     free(a->slots);
+    free(a->cpc);
     free(a->u32);
     free(a->tb);
     free(a);
@@ -317,24 +340,84 @@ static inline void tok_put(spar_analyzer *a, tok_state *t, char c) {
     a->tb[t->len++] = c;
 }
 
-/* Append the normalised form of non-ASCII code point cp (a letter, digit or mark) to the token. */
-static void tok_put_cp(spar_analyzer *a, tok_state *t, int32_t cp) {
+static int is_jamo(int32_t cp) {
+    return (cp >= 0x1100 && cp <= 0x11FF) || (cp >= 0xA960 && cp <= 0xA97F) || (cp >= 0xD7B0 && cp <= 0xD7FF);
+}
+
+/* Normalised bytes of non-ASCII code point cp (a letter, digit or mark): fold/decompose with utf8proc, keep
+ * letters, digits and the marks that survive strip_accents. Writes at most `cap` bytes to dst; returns the
+ * byte count, or SIZE_MAX if it did not fit. *compose is set if the output needs NFC recomposition. */
+static size_t normalise_cp(const spar_analyzer *a, int32_t cp, char *dst, size_t cap, int *compose) {
     utf8proc_int32_t dec[32];
     int bound = 0;
+    size_t len = 0;
+    *compose = 0;
     utf8proc_ssize_t n = utf8proc_decompose_char(cp, dec, 32, a->uopts, &bound);
-    if (n <= 0 || n > 32) return; /* (never for assigned code points) */
+    if (n <= 0 || n > 32) return 0; /* (never for assigned code points) */
     for (utf8proc_ssize_t i = 0; i < n; i++) {
         int32_t d = dec[i];
         if (d < 0x80) {
-            if (a->akind[d] == K_LETTER || a->akind[d] == K_DIGIT) tok_put(a, t, (char)a->alower[d]);
+            if (a->akind[d] != K_LETTER && a->akind[d] != K_DIGIT) continue;
+            if (len + 1 > cap) return SIZE_MAX;
+            dst[len++] = (char)a->alower[d];
             continue;
         }
         utf8proc_category_t c = utf8proc_category(d);
-        if (!(cat_is_letter(c) || cat_is_number(c) || (cat_is_mark(c) && !(a->strip && is_diacritic(d))))) continue;
-        if (SPAR_UNLIKELY(t->len + 4 > a->tcap)) { t->overflow = 1; return; }
-        t->len += utf8_encode(d, a->tb + t->len);
-        t->nonascii = 1;
+        int mark = cat_is_mark(c);
+        if (!(cat_is_letter(c) || cat_is_number(c) || (mark && !(a->strip && is_diacritic(d))))) continue;
+        if (len + 4 > cap) return SIZE_MAX;
+        len += utf8_encode(d, dst + len);
+        if (mark || is_jamo(d)) *compose = 1;
     }
+    return len;
+}
+
+/* The cache entry for cp, filled on a miss. */
+static const cp_entry *cp_lookup(spar_analyzer *a, int32_t cp) {
+    cp_entry *e = &a->cpc[(uint32_t)cp & (CP_CACHE_SLOTS - 1)];
+    if (SPAR_LIKELY(e->cp == cp)) return e;
+    e->cp = cp;
+    e->n = 0;
+    e->compose = 0;
+    int compose = 0;
+    size_t n = 0;
+    if (cp == 0x2019 || cp == 0x2018 || cp == 0xFF07) { /* typographic apostrophes act as ' */
+        e->kind = CK_APOS;
+        return e;
+    }
+    if (is_ideograph(cp)) {
+        e->kind = CK_IDEO;
+        if (cp >= 0xF900 && cp <= 0xFAFF) n = normalise_cp(a, cp, e->out, CP_OUT_MAX, &compose); /* -> unified */
+        else n = utf8_encode(cp, e->out); /* kept as is (Hiragana keeps its voicing marks) */
+    } else {
+        utf8proc_category_t cat = utf8proc_category(cp);
+        if (cat_is_letter(cat) || cat_is_number(cat) || cat_is_mark(cat)) {
+            e->kind = cat_is_letter(cat) ? CK_LETTER : cat_is_number(cat) ? CK_DIGIT : CK_MARK;
+            n = normalise_cp(a, cp, e->out, CP_OUT_MAX, &compose);
+        } else {
+            /* format characters (soft hyphen, ZWJ, ...) are invisible, except ZERO WIDTH SPACE */
+            e->kind = (cat == UTF8PROC_CATEGORY_CF && cp != 0x200B) ? CK_IGNORE : CK_SEP;
+        }
+    }
+    e->n = n == SIZE_MAX ? 0xFF : (uint8_t)n;
+    e->compose = (uint8_t)compose;
+    return e;
+}
+
+/* Append the normalised form of the cached character e to the token. */
+static void tok_put_entry(spar_analyzer *a, tok_state *t, const cp_entry *e) {
+    if (SPAR_UNLIKELY(e->n == 0xFF)) { /* long expansion (e.g. U+FDFA): normalise straight into the token */
+        int compose = 0;
+        size_t n = normalise_cp(a, e->cp, a->tb + t->len, a->tcap - t->len, &compose);
+        if (n == SIZE_MAX) { t->overflow = 1; return; }
+        t->len += n;
+        t->compose |= compose;
+        return;
+    }
+    if (SPAR_UNLIKELY(t->len + e->n > a->tcap)) { t->overflow = 1; return; }
+    memcpy(a->tb + t->len, e->out, e->n);
+    t->len += e->n;
+    t->compose |= e->compose;
 }
 
 /* Canonical ordering + NFC composition of a token holding non-ASCII bytes (so that precomposed and
@@ -449,16 +532,16 @@ static spar_status stem_and_push(spar_analyzer *a, const char *tok, size_t len, 
 /* The token in a->tb is complete: filter it and append its term. Resets the token state. */
 static spar_status tok_emit(spar_analyzer *a, tok_state *t, spar_terms *out) {
     size_t len = t->len;
-    int overflow = t->overflow, nonascii = t->nonascii, ndots = t->ndots;
+    int overflow = t->overflow, compose = t->compose, ndots = t->ndots;
     t->len = 0;
     t->in_tok = 0;
     t->pend = 0;
     t->overflow = 0;
-    t->nonascii = 0;
+    t->compose = 0;
     t->ndots = 0;
     if (overflow || len == 0) return SPAR_OK;
     tok_state f = {.len = len};
-    if (nonascii) tok_compose(a, &f);
+    if (compose) tok_compose(a, &f);
     if (ndots) tok_acronym(a, &f);
     len = f.len;
     const char *p = a->tb;
@@ -532,34 +615,37 @@ spar_status spar_analyze(spar_analyzer *a, const char *text, size_t len, spar_te
             continue;
         }
         i += n;
-        if (cp == 0x2019 || cp == 0x2018 || cp == 0xFF07) { /* typographic apostrophes act as ' */
+        const cp_entry *e = cp_lookup(a, cp);
+        switch (e->kind) {
+        case CK_LETTER:
+        case CK_DIGIT: {
+            int k = e->kind == CK_LETTER ? K_LETTER : K_DIGIT;
+            if (!t.in_tok || t.pend || t.prev_kind != k) SPAR_TRY(tok_word_start(a, &t, k, out));
+            tok_put_entry(a, &t, e);
+            break;
+        }
+        case CK_MARK:
+            /* combining marks extend the current word; a mark after a mid character or outside a word
+             * is dropped (and ends the word in the first case) */
+            if (t.in_tok && !t.pend) tok_put_entry(a, &t, e);
+            else if (t.in_tok) SPAR_TRY(tok_emit(a, &t, out));
+            break;
+        case CK_APOS: {
             int emit;
             tok_mid(&t, K_MID, '\'', &emit);
             if (emit) SPAR_TRY(tok_emit(a, &t, out));
-            continue;
+            break;
         }
-        if (is_ideograph(cp)) {
+        case CK_IDEO:
             if (t.in_tok) SPAR_TRY(tok_emit(a, &t, out));
             t.in_tok = 1;
-            if (cp >= 0xF900 && cp <= 0xFAFF) tok_put_cp(a, &t, cp); /* compatibility ideograph -> unified */
-            else t.len = utf8_encode(cp, a->tb);                      /* kept as is (kana keep their marks) */
+            tok_put_entry(a, &t, e);
             SPAR_TRY(tok_emit(a, &t, out));
-            continue;
-        }
-        utf8proc_category_t cat = utf8proc_category(cp);
-        if (cat_is_letter(cat) || cat_is_number(cat)) {
-            int k = cat_is_letter(cat) ? K_LETTER : K_DIGIT;
-            if (!t.in_tok || t.pend || t.prev_kind != k) SPAR_TRY(tok_word_start(a, &t, k, out));
-            tok_put_cp(a, &t, cp);
-        } else if (cat_is_mark(cat)) {
-            /* combining marks extend the current word; a mark after a mid character or outside a word
-             * is dropped (and ends the word in the first case) */
-            if (t.in_tok && !t.pend) tok_put_cp(a, &t, cp);
-            else if (t.in_tok) SPAR_TRY(tok_emit(a, &t, out));
-        } else if (cat == UTF8PROC_CATEGORY_CF && cp != 0x200B) {
-            /* format characters (soft hyphen, ZWJ, ...) are invisible: ignored, the word goes on */
-        } else if (t.in_tok) {
-            SPAR_TRY(tok_emit(a, &t, out));
+            break;
+        case CK_IGNORE:
+            break;
+        default:
+            if (t.in_tok) SPAR_TRY(tok_emit(a, &t, out));
         }
     }
     if (t.in_tok) SPAR_TRY(tok_emit(a, &t, out));

@@ -125,6 +125,21 @@ static void test_spelling_marks_kept(void) {
     EXPECT(run_plain("\xD9\x83\xD9\x8E\xD8\xAA\xD9\x8E\xD8\xA8\xD9\x8E"), "\xD9\x83\xD8\xAA\xD8\xA8");
 }
 
+static void test_char_cache_paths(void) {
+    /* é and U+28E9 (a braille symbol: separator) share a slot of the per-character cache */
+    EXPECT(run_plain("\xC3\xA9\xE2\xA3\xA9\xC3\xA9\xE2\xA3\xA9\xC3\xA9"), "e e e");
+    /* U+FDFA expands (NFKD) to 30 bytes of letters: too long for a cache entry, normalised on the fly */
+    EXPECT(run_plain("\xEF\xB7\xBA"), "\xD8\xB5\xD9\x84\xD9\x89\xD8\xA7\xD9\x84\xD9\x84\xD9\x87\xD8\xB9\xD9\x84"
+                                       "\xD9\x8A\xD9\x87\xD9\x88\xD8\xB3\xD9\x84\xD9\x85");
+    /* the length limit applies after recomposition: 한국 is 6 bytes NFC (18 decomposed) */
+    spar_analysis_opts o;
+    spar_analysis_opts_default(&o);
+    o.max_token_bytes = 6;
+    EXPECT(run_opts(&o, "\xED\x95\x9C\xEA\xB5\xAD", 6), "\xED\x95\x9C\xEA\xB5\xAD");
+    o.max_token_bytes = 5;
+    EXPECT(run_opts(&o, "\xED\x95\x9C\xEA\xB5\xAD", 6), "");
+}
+
 static void test_case_folding(void) {
     EXPECT(run_plain("Stra\xC3\x9F" "e"), "strasse");          /* ß -> ss */
     EXPECT(run_plain("\xCE\xA3\xCE\x99\xCE\xA3"), "\xCF\x83\xCE\xB9\xCF\x83"); /* ΣΙΣ -> σισ */
@@ -365,6 +380,7 @@ int main(void) {
         {"accents stripped (NFKD)", test_accents_stripped},
         {"accents kept come out NFC", test_accents_kept},
         {"spelling marks kept (Indic, kana), diacritics stripped", test_spelling_marks_kept},
+        {"per-character cache: collisions, long expansions, limit after NFC", test_char_cache_paths},
         {"case folding (sharp s, sigma, dotted I)", test_case_folding},
         {"lowercase off keeps case", test_lowercase_off},
         {"CJK ideographs one per token", test_cjk},
