@@ -7,7 +7,8 @@
  * untimed passes over all queries, then `reps` timed passes. With T = 1 (the default, besides batch) one
  * searcher runs the queries in order; with T > 1, T threads each take queries i = t mod T with their own
  * searcher (like bench/lucene's LuceneBench). Per-query latencies of all timed passes give p50/p99/mean;
- * qps is the median over passes of queries / pass wall time. Without --threads, a second line reports
+ * qps is the median over passes of queries / pass wall time; cpu_mean_us is the median over passes of
+ * the searching threads' CPU time per query (less sensitive to other load on a shared machine). Without --threads, a second line reports
  * spar_search_batch throughput on 2 threads. One JSON line per configuration on stdout. */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
@@ -22,6 +23,12 @@
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double cpu_s(void) { /* this thread's CPU time: robust to other processes on a shared machine */
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -99,6 +106,7 @@ typedef struct worker {
     spar_search_opts opts;
     int tid, nt;
     double *lat;    /* per query, seconds */
+    double cpu;     /* CPU seconds of the pass (this thread) */
     spar_hit *hits; /* k */
     spar_searcher *s;
     size_t n_hits;
@@ -110,6 +118,7 @@ static void *run_pass(void *arg) {
     worker *w = arg;
     w->n_hits = 0;
     w->n_empty = 0;
+    const double c0 = cpu_s();
     for (size_t i = (size_t)w->tid; i < w->q->n; i += (size_t)w->nt) {
         size_t nh = 0;
         const double t0 = now_s();
@@ -119,6 +128,7 @@ static void *run_pass(void *arg) {
         w->n_hits += nh;
         w->n_empty += nh == 0;
     }
+    w->cpu = cpu_s() - c0;
     return NULL;
 }
 
@@ -128,6 +138,7 @@ static void bench_latency(const spar_index *ix, const qset *q, spar_algo algo, u
     double *lat = malloc(q->n * sizeof *lat);
     double *all = malloc(q->n * (size_t)reps * sizeof *all);
     double *pass_qps = malloc((size_t)reps * sizeof *pass_qps);
+    double *pass_cpu = malloc((size_t)reps * sizeof *pass_cpu);
     pthread_t *th = malloc((size_t)nt * sizeof *th);
     if (!ws || !lat || !all || !pass_qps || !th) die("out of memory");
     for (int t = 0; t < nt; t++) {
@@ -159,6 +170,8 @@ static void bench_latency(const spar_index *ix, const qset *q, spar_algo algo, u
         const int r = pass - warmup;
         memcpy(all + (size_t)r * q->n, lat, q->n * sizeof *lat);
         pass_qps[r] = (double)q->n / wall;
+        pass_cpu[r] = 0;
+        for (int t = 0; t < nt; t++) pass_cpu[r] += ws[t].cpu;
         total_hits = empty = 0;
         for (int t = 0; t < nt; t++) {
             total_hits += ws[t].n_hits;
@@ -170,11 +183,13 @@ static void bench_latency(const spar_index *ix, const qset *q, spar_algo algo, u
     for (size_t i = 0; i < ns; i++) sum += all[i];
     qsort(all, ns, sizeof *all, cmp_double);
     qsort(pass_qps, (size_t)reps, sizeof *pass_qps, cmp_double);
+    qsort(pass_cpu, (size_t)reps, sizeof *pass_cpu, cmp_double);
     printf("{\"engine\":\"spar\",\"op\":\"search\",\"algo\":\"%s\",\"k\":%u,\"threads\":%d,\"queries\":%zu,"
            "\"empty_results\":%zu,\"reps\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f,\"qps\":%.1f,"
-           "\"avg_hits\":%.1f}\n",
+           "\"avg_hits\":%.1f,\"cpu_mean_us\":%.1f}\n",
            spar_algo_name(algo), k, nt, q->n, empty, reps, pct(all, ns, 0.5) * 1e6, pct(all, ns, 0.99) * 1e6,
-           sum / (double)ns * 1e6, pass_qps[reps / 2], (double)total_hits / (double)q->n);
+           sum / (double)ns * 1e6, pass_qps[reps / 2], (double)total_hits / (double)q->n,
+           pass_cpu[reps / 2] / (double)q->n * 1e6);
     fflush(stdout);
     for (int t = 0; t < nt; t++) {
         spar_searcher_free(ws[t].s);
@@ -184,6 +199,7 @@ static void bench_latency(const spar_index *ix, const qset *q, spar_algo algo, u
     free(lat);
     free(all);
     free(pass_qps);
+    free(pass_cpu);
     free(th);
 }
 

@@ -68,6 +68,7 @@ void spar_q_bmw(spar_qctx *q) {
                     spar_qterm *x = &t[ord[i]];
                     contrib[x->canon] = spar_q_contrib(x->w, spar_cursor_freq(x->cur), nd);
                     spar_cursor_next(x->cur);
+                    spar_q_prefetch_norm(norm, x->cur);
                 }
                 const float s = spar_q_canonical_sum(q);
                 if (s > theta) {
@@ -80,6 +81,7 @@ void spar_q_bmw(spar_qctx *q) {
                 uint32_t j = p;
                 while (t[ord[j]].cur->docid == d) j--;
                 spar_cursor_next_geq(t[ord[j]].cur, d);
+                spar_q_prefetch_norm(norm, t[ord[j]].cur);
                 bubble(t, ord, n, j);
             }
         } else {

@@ -20,6 +20,7 @@ void spar_q_exhaustive(spar_qctx *q) {
             if (c->docid == d) {
                 s += spar_q_contrib(t[i].w, spar_cursor_freq(c), nd);
                 spar_cursor_next(c);
+                spar_q_prefetch_norm(norm, c);
             }
         }
         if (s > theta) {

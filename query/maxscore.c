@@ -51,6 +51,7 @@ void spar_q_maxscore(spar_qctx *q) {
                 contrib[x->canon] = c;
                 p += c;
                 spar_cursor_next(x->cur);
+                spar_q_prefetch_norm(norm, x->cur);
             }
         }
         int pruned = 0;

@@ -54,6 +54,12 @@ static inline float spar_q_contrib(float w, uint32_t tf, float norm) {
     return w * (ftf / (ftf + norm));
 }
 
+/* Prefetch norm[] of the cursor's (new) current document: the norm array is the one random access of
+ * the scoring loop (4 bytes per document, larger than the caches on big collections). */
+static inline void spar_q_prefetch_norm(const float *norm, const spar_cursor *c) {
+    if (c->docid != SPAR_DOCID_END) __builtin_prefetch(norm + c->docid);
+}
+
 /* Upper bound of the tfpart at (max tf, min dl) for non-recorded params (monotone in tf and dl).
  * max_tf 0 (a shallow position past the end of the list) bounds nothing: 0, never 0/0. */
 static inline float spar_q_tfpart_bound(const spar_qctx *q, uint32_t max_tf, uint32_t min_dl) {

@@ -219,7 +219,19 @@ spar_status spar_search(spar_searcher *s, const char *text, size_t len, const sp
         if (ti.df == 0) continue;
         s->ti[n++] = ti;
     }
-    qsort(s->ti, n, sizeof *s->ti, cmp_ti_offset);
+    if (n <= 64) { /* insertion sort: no allocation on the common path (glibc qsort may malloc) */
+        for (uint32_t i = 1; i < n; i++) {
+            spar_term_info x = s->ti[i];
+            uint32_t j = i;
+            while (j > 0 && s->ti[j - 1].offset > x.offset) {
+                s->ti[j] = s->ti[j - 1];
+                j--;
+            }
+            s->ti[j] = x;
+        }
+    } else {
+        qsort(s->ti, n, sizeof *s->ti, cmp_ti_offset);
+    }
     uint32_t m = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (m > 0 && s->ti[m - 1].offset == s->ti[i].offset) {
