@@ -43,7 +43,7 @@ void spar_corpus_close(spar_corpus *c); /* NULL ok */
 spar_status spar_corpus_open_mem(const void *data, size_t len, const char *name, spar_corpus_format format,
                                  spar_corpus **out, spar_diag *diag);
 /* Lower the line-length limit (0 = SPAR_CORPUS_MAX_LINE; larger values are clamped to it). Call before the
- * first next(). The line buffer never grows beyond max_line + 2 bytes. */
+ * first next(). The line buffer never grows beyond max(1 MiB, max_line + 2) bytes. */
 void spar_corpus_set_max_line(spar_corpus *c, size_t max_line);
 /* Bytes of buffers the reader holds now (line buffer + gzip input), for memory tests. */
 size_t spar_corpus_buffer_bytes(const spar_corpus *c);
