@@ -67,10 +67,11 @@ void spar_q_bmw(spar_qctx *q) {
                 for (uint32_t i = 0; i <= p; i++) {
                     spar_qterm *x = &t[ord[i]];
                     contrib[x->canon] = spar_q_contrib(x->w, spar_cursor_freq(x->cur), nd);
+                    q->touched[i] = x->canon;
                     spar_cursor_next(x->cur);
                     spar_q_prefetch_norm(norm, x->cur);
                 }
-                const float s = spar_q_canonical_sum(q);
+                const float s = spar_q_doc_score(q, q->touched, p + 1);
                 if (s > theta) {
                     spar_topk_push(topk, d, s);
                     theta = spar_topk_threshold(topk);

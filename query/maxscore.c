@@ -12,6 +12,7 @@ void spar_q_maxscore(spar_qctx *q) {
     uint32_t *ord = q->order;
     float *ub = q->bound; /* ub[i] = sum of max_score over ord[0..i] */
     float *contrib = q->contrib;
+    uint32_t *touched = q->touched;
     const float *norm = q->norm;
     const float margin = q->margin;
     spar_topk *topk = q->topk;
@@ -44,11 +45,13 @@ void spar_q_maxscore(spar_qctx *q) {
         if (d == SPAR_DOCID_END) break;
         const float nd = norm[d];
         float p = 0.0f;
+        uint32_t nt = 0;
         for (uint32_t i = ne; i < n; i++) {
             spar_qterm *x = &t[ord[i]];
             if (x->cur->docid == d) {
                 const float c = spar_q_contrib(x->w, spar_cursor_freq(x->cur), nd);
                 contrib[x->canon] = c;
+                touched[nt++] = x->canon;
                 p += c;
                 spar_cursor_next(x->cur);
                 spar_q_prefetch_norm(norm, x->cur);
@@ -65,14 +68,16 @@ void spar_q_maxscore(spar_qctx *q) {
             if (x->cur->docid == d) {
                 const float c = spar_q_contrib(x->w, spar_cursor_freq(x->cur), nd);
                 contrib[x->canon] = c;
+                touched[nt++] = x->canon;
                 p += c;
             }
         }
-        if (pruned) {
-            for (uint32_t i = 0; i < n; i++) contrib[i] = 0.0f;
+        /* p is the same sum in another order: if even p * margin cannot beat theta, neither can s */
+        if (pruned || p * margin <= theta) {
+            for (uint32_t i = 0; i < nt; i++) contrib[touched[i]] = 0.0f;
             continue;
         }
-        const float s = spar_q_canonical_sum(q);
+        const float s = spar_q_doc_score(q, touched, nt);
         if (s > theta) {
             spar_topk_push(topk, d, s);
             theta = spar_topk_threshold(topk);

@@ -46,6 +46,7 @@ typedef struct spar_qctx {
     float *contrib;     /* zeroed on entry, left zeroed */
     uint32_t *order;
     float *bound;
+    uint32_t *touched;
 } spar_qctx;
 
 /* Contribution of one posting; the one expression every algorithm uses. */
@@ -75,13 +76,18 @@ static inline float spar_q_block_bound(const spar_qctx *q, const spar_qterm *t) 
     return t->w * spar_q_tfpart_bound(q, spar_cursor_block_max_tf(t->cur), spar_cursor_block_min_dl(t->cur));
 }
 
-/* Canonical sum of ctx->contrib[0..n) (zeros for non-matching terms are exact no-ops); re-zeroes it. */
-static inline float spar_q_canonical_sum(const spar_qctx *q) {
-    float s = 0.0f;
-    for (uint32_t i = 0; i < q->n; i++) {
-        s += q->contrib[i];
-        q->contrib[i] = 0.0f;
+/* Canonical score of a document whose matched terms' contributions sit in ctx->contrib at the nt slots
+ * listed in touched[] (any order); re-zeroes those slots. One match: the contribution itself
+ * (0.0f + c == c exactly); otherwise the canonical scan of all n slots. */
+static inline float spar_q_doc_score(const spar_qctx *q, const uint32_t *touched, uint32_t nt) {
+    float s;
+    if (nt == 1) {
+        s = q->contrib[touched[0]];
+    } else {
+        s = 0.0f;
+        for (uint32_t i = 0; i < q->n; i++) s += q->contrib[i];
     }
+    for (uint32_t i = 0; i < nt; i++) q->contrib[touched[i]] = 0.0f;
     return s;
 }
 

@@ -36,7 +36,7 @@ struct spar_searcher {
     spar_cursor *cur;
     spar_qterm *qt;
     float *contrib, *bound;
-    uint32_t *order;
+    uint32_t *order, *touched;
     spar_topk topk;
 };
 
@@ -49,8 +49,12 @@ void spar_search_opts_default(spar_search_opts *o) {
     o->algo = SPAR_ALGO_DEFAULT;
 }
 
-/* The default algorithm, chosen by bench/bench_query (see docs/query.md). */
-static spar_algo resolve_algo(spar_algo a) { return a == SPAR_ALGO_DEFAULT ? SPAR_ALGO_MAXSCORE : a; }
+/* The default algorithm, chosen with bench/bench_query (see docs/query.md): BMW prunes best for small k;
+ * for large k the two are within noise and MaxScore has the simpler, steadier per-document loop. */
+static spar_algo resolve_algo(spar_algo a, uint32_t k) {
+    if (a != SPAR_ALGO_DEFAULT) return a;
+    return k <= 100 ? SPAR_ALGO_BMW : SPAR_ALGO_MAXSCORE;
+}
 
 const char *spar_algo_name(spar_algo a) {
     switch (a) {
@@ -109,6 +113,7 @@ void spar_searcher_free(spar_searcher *s) {
     free(s->contrib);
     free(s->bound);
     free(s->order);
+    free(s->touched);
     spar_topk_free(&s->topk);
     free(s);
 }
@@ -143,6 +148,7 @@ static spar_status ensure_qcap(spar_searcher *s, uint32_t n) {
     GROW(contrib);
     GROW(bound);
     GROW(order);
+    GROW(touched);
 #undef GROW
     /* cursors hold 16-byte aligned block buffers: aligned allocation, contents need not survive */
     spar_cursor *c = aligned_alloc(64, ((size_t)cap * sizeof *c + 63) / 64 * 64);
@@ -258,11 +264,12 @@ spar_status spar_search(spar_searcher *s, const char *text, size_t len, const sp
     q.contrib = s->contrib;
     q.order = s->order;
     q.bound = s->bound;
+    q.touched = s->touched;
     for (uint32_t i = 0; i < m; i++) {
         spar_segment_cursor(s->seg, &s->ti[i], &s->cur[i]);
         spar_q_set_term(&q, i, &s->cur[i], &s->ti[i], s->cnt[i], s->n_docs);
     }
-    switch (resolve_algo(opts->algo)) {
+    switch (resolve_algo(opts->algo, opts->k)) {
     case SPAR_ALGO_EXHAUSTIVE: spar_q_exhaustive(&q); break;
     case SPAR_ALGO_BMW: spar_q_bmw(&q); break;
     default: spar_q_maxscore(&q); break;

@@ -157,7 +157,7 @@ static void make_query(const corpus *c, query *q) {
 static spar_cursor cursors[16];
 static spar_qterm qterms[16];
 static float contrib[16], bound[16];
-static uint32_t order[16];
+static uint32_t order[16], touched[16];
 static spar_topk topk;
 
 typedef void (*algo_fn)(spar_qctx *);
@@ -178,6 +178,7 @@ static size_t run_algo(const corpus *c, const query *qu, const float *norm, floa
     q.contrib = contrib;
     q.order = order;
     q.bound = bound;
+    q.touched = touched;
     for (uint32_t i = 0; i < qu->n; i++) {
         spar_cursor_open(&cursors[i], c->buf.data + c->list_off[qu->id[i]], &c->ti[qu->id[i]]);
         spar_q_set_term(&q, i, &cursors[i], &c->ti[qu->id[i]], qu->cnt[i], c->n_docs);
