@@ -50,6 +50,9 @@ for set in classic adv; do
   "$BIN" "$VOCAB/vocab.txt" "$TMP/$set.hex" --out "$TMP/$set.c512" --max-len 512 > /dev/null || exit 1
   compare "$set/vocab.txt/max_len=512" "$TMP/$set.ref512" "$TMP/$set.c512"
 done
+# The checked-in golden file (tests/golden/test_tokenizer_golden.c) must still be what the reference says.
+compare "golden file tokenizer_adversarial.expected is current" "$TMP/adv.ref" "$SRC/tests/golden/tokenizer_adversarial.expected"
+
 # Inference-free query vectors (encoders/sparse/idf_query) for every classic-ir query.
 IDF=$DATA/opensearch-sparse-idf/bert-uncased/idf.json
 if [ -f "$IDF" ]; then
