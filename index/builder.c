@@ -102,12 +102,33 @@ static int term_cmp(const char *a, uint32_t la, const char *b, uint32_t lb) {
 
 /* ---------------------------------------------------------------- analysis (per thread) */
 
+#define DTERM_INLINE 16
 typedef struct dterm {
     uint64_t hash;
     uint32_t tf;
     uint32_t len;
-    size_t off; /* into worker tb */
+    uint32_t docid;             /* index in the batch */
+    uint32_t off;               /* into worker tb */
+    char small[DTERM_INLINE];   /* copy of the term when len <= DTERM_INLINE */
 } dterm;
+/* Equality of two zero-padded 16-byte inline terms (the length is compared separately). */
+static inline int eq16(const char *a, const char *b) {
+    uint64_t a0, a1, b0, b1;
+    memcpy(&a0, a, 8);
+    memcpy(&a1, a + 8, 8);
+    memcpy(&b0, b, 8);
+    memcpy(&b1, b + 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+static const char *dterm_bytes(const dterm *t, const char *tb) {
+    return t->len <= DTERM_INLINE ? t->small : tb + t->off;
+}
+
+#define CHUNK_DOCS 32 /* unit of work for analysis; its output is grouped by partition */
+typedef struct chunk {
+    uint32_t worker;
+    size_t pstart[NPART + 1]; /* partition p's terms: worker out[pstart[p] .. pstart[p+1]) in docid order */
+} chunk;
 
 typedef struct worker {
     spar_analyzer *an;
@@ -117,7 +138,9 @@ typedef struct worker {
     uint32_t mask, gen;
     dterm *loc;
     size_t n_loc, cap_loc;
-    /* batch output */
+    /* unique terms of the current chunk, then the batch output grouped per chunk and partition */
+    dterm *stage;
+    size_t n_stage, cap_stage;
     dterm *out;
     size_t n_out, cap_out;
     char *tb;
@@ -127,9 +150,7 @@ typedef struct worker {
 
 typedef struct bdoc {
     size_t title_off, title_len, text_off, text_len; /* into the batch arena */
-    uint32_t worker, dl;
-    size_t out_off;
-    uint32_t bstart[NPART + 1];
+    uint32_t dl;
 } bdoc;
 
 typedef struct batch {
@@ -137,6 +158,8 @@ typedef struct batch {
     size_t n, cap;
     char *arena;
     size_t arena_len, arena_cap;
+    chunk *chunks;
+    size_t cap_chunks;
 } batch;
 
 static void worker_free(worker *w) {
@@ -145,12 +168,13 @@ static void worker_free(worker *w) {
     free(w->slot_idx);
     free(w->slot_gen);
     free(w->loc);
+    free(w->stage);
     free(w->out);
     free(w->tb);
 }
 
-/* Analyse one document into w->out (unique terms with tf, grouped by partition). */
-static spar_status analyse_doc(worker *w, const batch *bt, bdoc *d) {
+/* Analyse one document: its unique terms with tf are appended to w->stage. */
+static spar_status analyse_doc(worker *w, const batch *bt, bdoc *d, uint32_t docid) {
     spar_terms_reset(&w->terms);
     if (d->title_len) SPAR_TRY(spar_analyze(w->an, bt->arena + d->title_off, d->title_len, &w->terms));
     if (d->text_len) SPAR_TRY(spar_analyze(w->an, bt->arena + d->text_off, d->text_len, &w->terms));
@@ -177,43 +201,70 @@ static spar_status analyse_doc(worker *w, const batch *bt, bdoc *d) {
         const char *t = w->terms.data + w->terms.off[i];
         const uint32_t len = w->terms.len[i];
         const uint64_t h = XXH3_64bits(t, len);
+        char key[DTERM_INLINE] = {0}; /* zero-padded copy of a short term */
+        if (len <= DTERM_INLINE) memcpy(key, t, len);
         uint32_t s = (uint32_t)(h >> 32) & w->mask;
         for (;;) {
             if (w->slot_gen[s] != w->gen) {
                 if (!grow((void **)&w->loc, &w->cap_loc, w->n_loc + 1, sizeof(dterm))) return SPAR_E_NOMEM;
-                if (!grow((void **)&w->tb, &w->tb_cap, w->tb_len + len, 1)) return SPAR_E_NOMEM;
-                memcpy(w->tb + w->tb_len, t, len);
-                w->loc[w->n_loc] = (dterm){h, 1, len, w->tb_len};
-                w->tb_len += len;
+                dterm *nd = &w->loc[w->n_loc];
+                nd->hash = h;
+                nd->tf = 1;
+                nd->len = len;
+                nd->docid = docid;
+                nd->off = 0;
+                if (len <= DTERM_INLINE) {
+                    memcpy(nd->small, key, DTERM_INLINE);
+                } else { /* long terms go to the worker's byte buffer */
+                    if (w->tb_len + len > UINT32_MAX) return SPAR_E_NOMEM;
+                    if (!grow((void **)&w->tb, &w->tb_cap, w->tb_len + len, 1)) return SPAR_E_NOMEM;
+                    memcpy(w->tb + w->tb_len, t, len);
+                    nd->off = (uint32_t)w->tb_len;
+                    w->tb_len += len;
+                }
                 w->slot_gen[s] = w->gen;
                 w->slot_idx[s] = (uint32_t)w->n_loc++;
                 break;
             }
             dterm *e = &w->loc[w->slot_idx[s]];
-            if (e->hash == h && e->len == len && memcmp(w->tb + e->off, t, len) == 0) {
+            if (e->hash == h && e->len == len &&
+                (len <= DTERM_INLINE ? eq16(e->small, key) : memcmp(w->tb + e->off, t, len) == 0)) {
                 e->tf++;
                 break;
             }
             s = (s + 1) & w->mask;
         }
     }
-    /* counting sort by partition into w->out */
-    uint32_t cnt[NPART] = {0};
-    for (size_t i = 0; i < w->n_loc; i++) cnt[w->loc[i].hash & (NPART - 1)]++;
-    d->bstart[0] = 0;
-    for (int p = 0; p < NPART; p++) d->bstart[p + 1] = d->bstart[p] + cnt[p];
-    if (!grow((void **)&w->out, &w->cap_out, w->n_out + w->n_loc, sizeof(dterm))) return SPAR_E_NOMEM;
-    d->out_off = w->n_out;
-    uint32_t pos[NPART];
-    memcpy(pos, d->bstart, sizeof pos);
-    for (size_t i = 0; i < w->n_loc; i++) w->out[w->n_out + pos[w->loc[i].hash & (NPART - 1)]++] = w->loc[i];
-    w->n_out += w->n_loc;
+    if (!grow((void **)&w->stage, &w->cap_stage, w->n_stage + w->n_loc, sizeof(dterm))) return SPAR_E_NOMEM;
+    memcpy(w->stage + w->n_stage, w->loc, w->n_loc * sizeof(dterm));
+    w->n_stage += w->n_loc;
+    return SPAR_OK;
+}
+
+/* Analyse docs [c*CHUNK_DOCS, ...) and move their terms into w->out grouped by partition (stable, so
+ * each partition's run stays in docid order). */
+static spar_status analyse_chunk(worker *w, batch *bt, size_t c, uint32_t tid) {
+    chunk *ch = &bt->chunks[c];
+    const size_t lo = c * CHUNK_DOCS, hi = SPAR_MIN(bt->n, lo + CHUNK_DOCS);
+    w->n_stage = 0;
+    for (size_t i = lo; i < hi; i++) SPAR_TRY(analyse_doc(w, bt, &bt->docs[i], (uint32_t)i));
+    size_t cnt[NPART] = {0};
+    for (size_t i = 0; i < w->n_stage; i++) cnt[w->stage[i].hash & (NPART - 1)]++;
+    if (!grow((void **)&w->out, &w->cap_out, w->n_out + w->n_stage, sizeof(dterm))) return SPAR_E_NOMEM;
+    ch->worker = tid;
+    ch->pstart[0] = w->n_out;
+    for (int p = 0; p < NPART; p++) ch->pstart[p + 1] = ch->pstart[p] + cnt[p];
+    size_t pos[NPART];
+    memcpy(pos, ch->pstart, sizeof pos);
+    for (size_t i = 0; i < w->n_stage; i++) w->out[pos[w->stage[i].hash & (NPART - 1)]++] = w->stage[i];
+    w->n_out += w->n_stage;
     return SPAR_OK;
 }
 
 /* ---------------------------------------------------------------- inversion (per partition) */
 
 #define PENTRY_INLINE 20 /* terms up to this many bytes live in the entry (one cache line less per probe) */
+_Static_assert(PENTRY_INLINE >= DTERM_INLINE && PENTRY_INLINE >= sizeof(size_t), "inline term sizes");
 
 typedef struct pentry {
     uint64_t hash;
@@ -223,12 +274,13 @@ typedef struct pentry {
     char small[PENTRY_INLINE]; /* the term, or (longer terms) its size_t offset in part.terms */
 } pentry;
 
+/* Open addressing over the entries themselves (no index indirection: one cache miss less per posting).
+ * A slot is empty when pd == NULL. Load factor <= 1/2. */
 typedef struct part {
-    pentry *e;
-    size_t n_e, cap_e;
-    uint64_t *slots; /* (hash >> 32) << 32 | (entry index + 1); 0 = empty */
-    size_t mask;
-    char *terms;     /* bytes of terms longer than PENTRY_INLINE */
+    pentry *tab;
+    size_t mask; /* slots - 1 (tab == NULL: no slots yet) */
+    size_t n_e;
+    char *terms; /* bytes of terms longer than PENTRY_INLINE */
     size_t terms_len, terms_cap;
     size_t mem; /* accounted bytes */
     spar_status st;
@@ -242,69 +294,69 @@ static const char *pentry_term(const part *p, const pentry *e) {
 }
 
 static void part_reset(part *p) {
-    for (size_t i = 0; i < p->n_e; i++) free(p->e[i].pd);
-    free(p->e);
-    free(p->slots);
+    if (p->tab)
+        for (size_t i = 0; i <= p->mask; i++) free(p->tab[i].pd);
+    free(p->tab);
     free(p->terms);
     memset(p, 0, sizeof *p);
 }
 
 static spar_status part_rehash(part *p) {
-    size_t ns = p->slots ? (p->mask + 1) * 2 : 1024;
-    uint64_t *s = calloc(ns, sizeof(uint64_t));
-    if (s == NULL) return SPAR_E_NOMEM;
-    for (size_t i = 0; i < p->n_e; i++) {
-        size_t k = (size_t)(p->e[i].hash >> 8) & (ns - 1);
-        while (s[k]) k = (k + 1) & (ns - 1);
-        s[k] = (p->e[i].hash & 0xffffffff00000000ull) | (uint64_t)(i + 1);
+    size_t old = p->tab ? p->mask + 1 : 0, ns = old ? old * 2 : 1024;
+    pentry *t = calloc(ns, sizeof(pentry));
+    if (t == NULL) return SPAR_E_NOMEM;
+    for (size_t i = 0; i < old; i++) {
+        if (p->tab[i].pd == NULL) continue;
+        size_t k = (size_t)(p->tab[i].hash >> 8) & (ns - 1);
+        while (t[k].pd) k = (k + 1) & (ns - 1);
+        t[k] = p->tab[i];
     }
-    p->mem += (ns - (p->slots ? p->mask + 1 : 0)) * sizeof(uint64_t);
-    free(p->slots);
-    p->slots = s;
+    p->mem += (ns - old) * sizeof(pentry);
+    free(p->tab);
+    p->tab = t;
     p->mask = ns - 1;
     return SPAR_OK;
 }
 
 static spar_status part_add(part *p, const dterm *t, const char *bytes, uint32_t docid) {
-    if (p->slots == NULL || 2 * (p->n_e + 1) > p->mask + 1) SPAR_TRY(part_rehash(p));
+    if (p->tab == NULL || 2 * (p->n_e + 1) > p->mask + 1) SPAR_TRY(part_rehash(p));
     size_t k = (size_t)(t->hash >> 8) & p->mask;
-    const uint64_t tag = t->hash & 0xffffffff00000000ull;
-    pentry *e = NULL;
+    pentry *e;
     for (;;) {
-        uint64_t v = p->slots[k];
-        if (v == 0) break;
-        if ((v & 0xffffffff00000000ull) == tag) {
-            pentry *c = &p->e[(uint32_t)v - 1];
-            if (c->hash == t->hash && c->term_len == t->len && memcmp(pentry_term(p, c), bytes, t->len) == 0) {
-                e = c;
-                break;
-            }
-        }
+        e = &p->tab[k];
+        if (e->pd == NULL) break;
+        if (e->hash == t->hash && e->term_len == t->len &&
+            (t->len <= DTERM_INLINE ? eq16(e->small, t->small) : memcmp(pentry_term(p, e), bytes, t->len) == 0))
+            break;
         k = (k + 1) & p->mask;
     }
-    if (e == NULL) {
-        if (p->n_e >= UINT32_MAX - 1) return SPAR_E_NOMEM;
-        size_t oc = p->cap_e;
-        if (!grow((void **)&p->e, &p->cap_e, p->n_e + 1, sizeof(pentry))) return SPAR_E_NOMEM;
-        p->mem += (p->cap_e - oc) * sizeof(pentry);
-        e = &p->e[p->n_e];
-        memset(e, 0, sizeof *e);
+    if (e->pd == NULL) { /* new term */
+        uint32_t *pd = malloc(2 * 2 * sizeof(uint32_t));
+        if (pd == NULL) return SPAR_E_NOMEM;
         e->hash = t->hash;
         e->term_len = t->len;
-        if (t->len <= PENTRY_INLINE) {
+        e->n = 0;
+        e->cap = 2;
+        if (t->len <= DTERM_INLINE) {
+            memcpy(e->small, t->small, DTERM_INLINE); /* zero-padded, so eq16 applies */
+        } else if (t->len <= PENTRY_INLINE) {
             memcpy(e->small, bytes, t->len);
         } else {
             size_t ot = p->terms_cap;
-            if (!grow((void **)&p->terms, &p->terms_cap, p->terms_len + t->len, 1)) return SPAR_E_NOMEM;
+            if (!grow((void **)&p->terms, &p->terms_cap, p->terms_len + t->len, 1)) {
+                free(pd);
+                return SPAR_E_NOMEM;
+            }
             p->mem += p->terms_cap - ot;
             memcpy(p->terms + p->terms_len, bytes, t->len);
             memcpy(e->small, &p->terms_len, sizeof p->terms_len);
             p->terms_len += t->len;
         }
-        p->slots[k] = tag | (uint64_t)(++p->n_e);
-    }
-    if (e->n == e->cap) {
-        uint32_t nc = e->cap ? e->cap * 2 : 2;
+        e->pd = pd;
+        p->mem += 2 * 2 * sizeof(uint32_t);
+        p->n_e++;
+    } else if (e->n == e->cap) {
+        uint32_t nc = e->cap * 2;
         uint32_t *q = realloc(e->pd, (size_t)nc * 2 * sizeof(uint32_t));
         if (q == NULL) return SPAR_E_NOMEM;
         p->mem += (size_t)(nc - e->cap) * 2 * sizeof(uint32_t);
@@ -336,8 +388,9 @@ static spar_status sorted_terms(part *parts, tref **out, size_t *n_out) {
     if (r == NULL) return SPAR_E_NOMEM;
     size_t k = 0;
     for (int p = 0; p < NPART; p++)
-        for (size_t i = 0; i < parts[p].n_e; i++)
-            r[k++] = (tref){pentry_term(&parts[p], &parts[p].e[i]), parts[p].e[i].term_len, &parts[p].e[i]};
+        for (size_t i = 0; parts[p].tab && i <= parts[p].mask; i++)
+            if (parts[p].tab[i].pd)
+                r[k++] = (tref){pentry_term(&parts[p], &parts[p].tab[i]), parts[p].tab[i].term_len, &parts[p].tab[i]};
     qsort(r, n, sizeof(tref), tref_cmp);
     *out = r;
     *n_out = n;
@@ -639,10 +692,19 @@ static spar_status write_from_memory(build *b, spar_segment_writer *sw) {
     spar_status st = sorted_terms(b->parts, &r, &n);
     if (st != SPAR_OK) return st;
     for (size_t i = 0; i < n && st == SPAR_OK; i++) {
-        s.n = 0;
-        for (uint32_t j = 0; j < r[i].e->n && st == SPAR_OK; j++)
-            st = scratch_push(&s, r[i].e->pd[2 * j], r[i].e->pd[2 * j + 1]);
-        if (st == SPAR_OK) st = add_term(b, sw, r[i].term, r[i].len, &s);
+        if (i + 8 < n) __builtin_prefetch(r[i + 8].e->pd); /* lists are visited in term order: random memory */
+        const pentry *e = r[i].e;
+        if (!grow((void **)&s.d, &s.cap_d, e->n, sizeof(uint32_t)) ||
+            !grow((void **)&s.t, &s.cap_t, e->n, sizeof(uint32_t))) {
+            st = SPAR_E_NOMEM;
+            break;
+        }
+        for (uint32_t j = 0; j < e->n; j++) {
+            s.d[j] = e->pd[2 * j];
+            s.t[j] = e->pd[2 * j + 1];
+        }
+        s.n = e->n;
+        st = add_term(b, sw, r[i].term, r[i].len, &s);
     }
     free(s.d);
     free(s.t);
@@ -730,36 +792,40 @@ static int thread_num(void) {
 
 /* Analyse batch `cur` on all threads while thread 0 reads batch `next`. */
 static void analyse_and_read(build *b, batch *cur, batch *next, int do_read) {
-    const long n = (long)cur->n;
+    const long n_chunks = (long)((cur->n + CHUNK_DOCS - 1) / CHUNK_DOCS);
     for (int t = 0; t < b->n_threads; t++) {
         b->workers[t].n_out = 0;
         b->workers[t].tb_len = 0;
+    }
+    if (!grow((void **)&cur->chunks, &cur->cap_chunks, (size_t)n_chunks, sizeof(chunk))) {
+        b->workers[0].st = SPAR_E_NOMEM;
+        return;
     }
     SPAR_OMP(omp parallel num_threads(b->n_threads))
     {
         const int tid = thread_num();
         if (tid == 0 && do_read) b->rd_st = read_batch(b, next);
-        SPAR_OMP(omp for schedule(dynamic, 8))
-        for (long i = 0; i < n; i++) {
+        SPAR_OMP(omp for schedule(dynamic, 1))
+        for (long c = 0; c < n_chunks; c++) {
             worker *w = &b->workers[tid];
             if (w->st != SPAR_OK) continue;
-            cur->docs[i].worker = (uint32_t)tid;
-            w->st = analyse_doc(w, cur, &cur->docs[i]);
+            w->st = analyse_chunk(w, cur, (size_t)c, (uint32_t)tid);
         }
     }
 }
 
 static spar_status invert_batch(build *b, const batch *bt) {
     const uint32_t base = (uint32_t)b->n_docs;
+    const size_t n_chunks = (bt->n + CHUNK_DOCS - 1) / CHUNK_DOCS;
     SPAR_OMP(omp parallel for schedule(dynamic, 1) num_threads(b->n_threads))
     for (int p = 0; p < NPART; p++) {
         part *pt = &b->parts[p];
-        for (size_t i = 0; i < bt->n && pt->st == SPAR_OK; i++) {
-            const bdoc *d = &bt->docs[i];
-            const worker *w = &b->workers[d->worker];
-            for (uint32_t k = d->bstart[p]; k < d->bstart[p + 1]; k++) {
-                const dterm *t = &w->out[d->out_off + k];
-                if ((pt->st = part_add(pt, t, w->tb + t->off, base + (uint32_t)i)) != SPAR_OK) break;
+        for (size_t c = 0; c < n_chunks && pt->st == SPAR_OK; c++) {
+            const chunk *ch = &bt->chunks[c];
+            const worker *w = &b->workers[ch->worker];
+            for (size_t k = ch->pstart[p]; k < ch->pstart[p + 1]; k++) {
+                const dterm *t = &w->out[k];
+                if ((pt->st = part_add(pt, t, dterm_bytes(t, w->tb), base + t->docid)) != SPAR_OK) break;
             }
         }
     }
@@ -937,6 +1003,7 @@ done:
     for (int i = 0; i < 2; i++) {
         free(bt[i].docs);
         free(bt[i].arena);
+        free(bt[i].chunks);
     }
     if (b->workers)
         for (int t = 0; t < b->n_threads; t++) worker_free(&b->workers[t]);
