@@ -8,6 +8,7 @@
 #include "spar/spar_ann.h"
 
 #define SPAR_HNSW_MAX_LEVEL 16
+#define SPAR_HNSW_BIN 2 /* hfmt for binary codes */
 
 struct spar_ann {
     spar_ann_kind kind;
@@ -18,6 +19,8 @@ struct spar_ann {
     size_t vstride;        /* floats between consecutive vectors */
     void *blocks;          /* hnsw: n node blocks of `block_bytes` = [links0: 1 + M0 u32][vector], 64-aligned */
     size_t block_bytes;
+    size_t link_bytes;     /* hnsw: bytes of the level-0 list at the start of a node block */
+    int hfmt;              /* hnsw node vectors: SPAR_HNSW_F32, SPAR_HNSW_SQ8, or 2 = binary codes */
     uint64_t *codes;       /* n * words (binary) */
     uint32_t words;        /* 64-bit words per code */
     uint8_t *deleted;      /* n flags, NULL until the first delete */
@@ -42,6 +45,7 @@ struct spar_ann {
     uint8_t *list_codes;   /* n * code_bytes, in list order */
     size_t code_bytes;
     float *sq_min, *sq_scale; /* dim each (SQ8) */
+    float *sq_w;           /* dim: sq_scale^2 (SQ8 L2) */
     uint32_t pq_m, pq_dsub;
     float *pq_cb;          /* pq_m * 256 * pq_dsub */
     int has_full;          /* vecs holds float vectors in id order for re-ranking */
@@ -71,7 +75,9 @@ struct spar_ann_scratch {
     uint32_t epoch;
     uint64_t n_alloc;
     spar_dheap cand, res;
-    float *qbuf;       /* normalised query for cosine */
+    float *qbuf;       /* prepared query: normalised (cosine) or SQ8-transformed */
+    float *hbuf;       /* hnsw build with SQ8: a node decoded as a query */
+    float qconst;      /* SQ8 inner product: sum q_j min_j */
     uint32_t *nbuf;    /* neighbour copy during build */
 };
 
@@ -92,6 +98,10 @@ static inline float spar_ann_dist(const spar_ann *ix, const float *q, uint32_t i
 void *spar_ann_aligned_alloc(size_t bytes);
 spar_status spar_ann_alloc(spar_ann_kind kind, spar_metric metric, uint32_t dim, uint64_t n, spar_ann **out);
 void spar_ann_normalize(float *v, uint32_t dim);
+/* SQ8 tables from data (min and step per dimension; step > 0), and one vector's code. */
+void spar_sq8_train(float *mn, float *scale, const float *x, uint64_t n, uint32_t dim);
+void spar_sq8_encode(const float *mn, const float *scale, const float *v, uint32_t dim, uint8_t *code);
+spar_status spar_hnsw_alloc_nodes(spar_ann *ix, size_t vec_bytes);
 /* Prepare the query in s->qbuf (copy, normalised for cosine); returns the pointer to use. */
 const float *spar_ann_prepare_query(const spar_ann *ix, spar_ann_scratch *s, const float *q);
 spar_status spar_ann_scratch_reserve(spar_ann_scratch *s, const spar_ann *ix, uint32_t ef);
@@ -106,7 +116,7 @@ spar_status spar_ivf_search(const spar_ann *ix, spar_ann_scratch *s, const void 
                             const spar_ann_params *p, spar_ann_hit *hits, size_t *n_hits);
 void spar_ivf_free(spar_ann *ix);
 
-spar_status spar_hnsw_search(const spar_ann *ix, spar_ann_scratch *s, const float *q, uint32_t k, uint32_t ef,
-                             spar_ann_hit *hits, size_t *n_hits);
+spar_status spar_hnsw_search_rr(const spar_ann *ix, spar_ann_scratch *s, const void *query, uint32_t k, uint32_t ef,
+                                uint32_t rerank, spar_ann_hit *hits, size_t *n_hits);
 
 #endif

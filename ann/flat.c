@@ -66,7 +66,7 @@ void spar_ann_free(spar_ann *ix) {
     if (ix->mapping != NULL) { /* vecs points into a kept file mapping */
         spar_file_unmap(ix->mapping);
         free(ix->mapping);
-    } else if (ix->blocks == NULL) {
+    } else if (ix->blocks == NULL || ix->hfmt != SPAR_HNSW_F32) { /* float HNSW keeps vectors inside its blocks */
         free(ix->vecs);
     }
     free(ix->blocks);
@@ -82,6 +82,7 @@ void spar_ann_free(spar_ann *ix) {
 spar_ann_kind spar_ann_get_kind(const spar_ann *ix) { return ix->kind; }
 uint64_t spar_ann_size(const spar_ann *ix) { return ix->n; }
 uint32_t spar_ann_dim(const spar_ann *ix) { return ix->dim; }
+int spar_ann_is_binary(const spar_ann *ix) { return ix->metric == SPAR_METRIC_HAMMING; }
 
 spar_status spar_ann_mark_deleted(spar_ann *ix, uint32_t id) {
     if (ix == NULL || id >= ix->n) return SPAR_E_INVALID_ARG;
@@ -169,8 +170,9 @@ spar_status spar_ann_scratch_reserve(spar_ann_scratch *s, const spar_ann *ix, ui
         s->n_alloc = ix->n;
         s->epoch = 0;
     }
-    if (s->qbuf == NULL && ix->kind != SPAR_ANN_BINARY_FLAT) {
+    if (s->qbuf == NULL && ix->words == 0) {
         if ((s->qbuf = spar_ann_aligned_alloc((size_t)ix->dim * sizeof(float))) == NULL) return SPAR_E_NOMEM;
+        if ((s->hbuf = spar_ann_aligned_alloc((size_t)ix->dim * sizeof(float))) == NULL) return SPAR_E_NOMEM;
     }
     if (s->nbuf == NULL && ix->M0 > 0) {
         if ((s->nbuf = malloc(sizeof(uint32_t) * (ix->M0 + 1))) == NULL) return SPAR_E_NOMEM;
@@ -190,6 +192,7 @@ void spar_ann_scratch_free(spar_ann_scratch *s) {
     free(s->cand.a);
     free(s->res.a);
     free(s->qbuf);
+    free(s->hbuf);
     free(s->nbuf);
     free(s);
 }
@@ -268,7 +271,7 @@ spar_status spar_ann_search(const spar_ann *ix, spar_ann_scratch *s, const void 
     if (ix->n == 0) return SPAR_OK;
     uint32_t ef = p->ef > k ? p->ef : k;
     SPAR_TRY(spar_ann_scratch_reserve(s, ix, ef));
-    if (ix->kind == SPAR_ANN_HNSW) return spar_hnsw_search(ix, s, query, k, ef, hits, n_hits);
+    if (ix->kind == SPAR_ANN_HNSW) return spar_hnsw_search_rr(ix, s, query, k, ef, p->rerank, hits, n_hits);
     if (ix->kind == SPAR_ANN_IVF || ix->kind == SPAR_ANN_BINARY_IVF) return spar_ivf_search(ix, s, query, k, p, hits, n_hits);
     return flat_search(ix, s, query, k, hits, n_hits);
 }

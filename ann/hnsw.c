@@ -1,12 +1,17 @@
-/* ann/hnsw.c — Hierarchical Navigable Small World graphs over float32 vectors (Malkov & Yashunin).
+/* ann/hnsw.c — Hierarchical Navigable Small World graphs (Malkov & Yashunin) over float32 vectors, SQ8
+ * (int8) vectors, or binary codes.
  * Build: levels drawn from a seeded per-node hash (so a node's level never depends on thread timing),
  * greedy descent, beam search with ef_construction, neighbour selection by the diversity heuristic,
- * bidirectional links pruned with the same heuristic. Multi-threaded build guards each node's link
- * list with a one-byte spinlock; queries after build take no locks. Contract: include/spar/spar_ann.h.
+ * bidirectional links pruned with the same heuristic. Multi-threaded build guards each node's link list
+ * with a one-byte spinlock; queries after build take no locks. Contract: include/spar/spar_ann.h.
  *
- * Node block i (64-byte aligned, `block_bytes`): [level-0 list: count, up to M0 ids | pad][vector], so one
- * visit touches one contiguous region (links0/vecs/lstride/vstride in spar_ann point into the blocks).
- * Level l >= 1:   links_up[i][(l - 1) * (1 + M)] = count, then up to M ids. */
+ * Node block i (64-byte aligned, `block_bytes`):
+ *     [level-0 list: count, up to M0 ids | pad to 16 B][vector: dim float32 | dim uint8 | bits/8 bytes]
+ * so one visit touches one contiguous region. Level l >= 1: links_up[i][(l-1)*(1+M)] = count, then ids.
+ *
+ * Distances use a "prepared query": float32 (normalised for cosine), SQ8-transformed floats
+ * (t_j = (q_j - min_j)/step_j for L2, q_j*step_j for inner product), or the code itself. Hot loops are
+ * instantiated per (format, metric) inside AVX2-compiled wrappers so the kernels inline. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <pthread.h>
@@ -27,6 +32,8 @@ void spar_hnsw_opts_default(spar_hnsw_opts *o) {
     o->ef_construction = 200;
     o->seed = 42;
     o->n_threads = 0;
+    o->storage = SPAR_HNSW_F32;
+    o->keep_full = 1;
 }
 
 static inline uint32_t *links_at(const spar_ann *ix, uint32_t i, int level) {
@@ -34,6 +41,104 @@ static inline uint32_t *links_at(const spar_ann *ix, uint32_t i, int level) {
     return ix->links_up[i] + (size_t)(level - 1) * (1 + ix->M);
 }
 
+static inline const uint8_t *node_vec(const spar_ann *ix, uint32_t i) {
+    return (const uint8_t *)ix->blocks + (size_t)i * ix->block_bytes + ix->link_bytes;
+}
+
+/* ---- distances ---- */
+enum { MODE_GENERIC = 0, MODE_F32_L2, MODE_F32_IP, MODE_SQ8_L2, MODE_SQ8_IP, MODE_BIN };
+
+static inline __attribute__((always_inline)) float sq8_l2(const float *t, const float *w, const uint8_t *c,
+                                                          uint32_t d) {
+    float acc = 0;
+    for (uint32_t j = 0; j < d; j++) {
+        float x = (float)c[j] - t[j];
+        acc += w[j] * x * x;
+    }
+    return acc;
+}
+static inline __attribute__((always_inline)) float sq8_ip(const float *t, const uint8_t *c, uint32_t d, float cst) {
+    float acc = 0;
+    for (uint32_t j = 0; j < d; j++) acc += t[j] * (float)c[j];
+    return -(cst + acc);
+}
+
+/* q: prepared query (see file comment); qc: SQ8 inner-product constant. */
+static inline __attribute__((always_inline)) float hdist(const spar_ann *ix, const void *q, float qc, uint32_t id,
+                                                         int mode) {
+    const uint8_t *v = node_vec(ix, id);
+    switch (mode) {
+#ifdef SPAR_HNSW_X86
+    case MODE_F32_L2: return spar_l2sq_avx2(q, (const float *)v, ix->dim);
+    case MODE_F32_IP: return -spar_dot_avx2(q, (const float *)v, ix->dim);
+#endif
+    case MODE_SQ8_L2: return sq8_l2(q, ix->sq_w, v, ix->dim);
+    case MODE_SQ8_IP: return sq8_ip(q, v, ix->dim, qc);
+    case MODE_BIN: {
+        const uint64_t *a = q, *b = (const uint64_t *)v;
+        uint32_t s = 0;
+        for (uint32_t w = 0; w < ix->words; w++) s += (uint32_t)__builtin_popcountll(a[w] ^ b[w]);
+        return (float)s;
+    }
+    default: break;
+    }
+    /* generic: through the dispatch table */
+    if (ix->hfmt == SPAR_HNSW_F32)
+        return ix->metric == SPAR_METRIC_L2 ? ix->kern->l2sq(q, (const float *)v, ix->dim)
+                                            : -ix->kern->dot(q, (const float *)v, ix->dim);
+    if (ix->hfmt == SPAR_HNSW_SQ8)
+        return ix->metric == SPAR_METRIC_L2 ? sq8_l2(q, ix->sq_w, v, ix->dim) : sq8_ip(q, v, ix->dim, qc);
+    return (float)ix->kern->hamming(q, (const uint64_t *)v, ix->words);
+}
+
+/* Prepare a float query (or a code) for hdist. buf: dim floats. Returns the pointer to pass as q. */
+static const void *prepare(const spar_ann *ix, const void *query, float *buf, float *qc) {
+    *qc = 0;
+    if (ix->hfmt == SPAR_HNSW_BIN) return query;
+    const float *x = query;
+    if (ix->metric == SPAR_METRIC_COSINE) {
+        memcpy(buf, x, (size_t)ix->dim * sizeof(float));
+        spar_ann_normalize(buf, ix->dim);
+        x = buf;
+    }
+    if (ix->hfmt == SPAR_HNSW_F32) return x;
+    if (ix->metric == SPAR_METRIC_L2) {
+        for (uint32_t j = 0; j < ix->dim; j++) buf[j] = (x[j] - ix->sq_min[j]) / ix->sq_scale[j];
+    } else {
+        float c = 0;
+        for (uint32_t j = 0; j < ix->dim; j++) {
+            c += x[j] * ix->sq_min[j];
+            buf[j] = x[j] * ix->sq_scale[j];
+        }
+        *qc = c;
+    }
+    return buf;
+}
+
+/* A stored node as a query: its vector (F32, binary) or its SQ8 code decoded and transformed into buf. */
+static const void *node_query(const spar_ann *ix, uint32_t i, float *buf, float *qc) {
+    if (ix->hfmt != SPAR_HNSW_SQ8) {
+        *qc = 0;
+        return node_vec(ix, i);
+    }
+    const uint8_t *c = node_vec(ix, i);
+    float *x = buf;
+    for (uint32_t j = 0; j < ix->dim; j++) x[j] = ix->sq_min[j] + ix->sq_scale[j] * (float)c[j];
+    return prepare(ix, x, buf, qc); /* cosine: already normalised before encoding; L2/IP transform in place */
+}
+
+static int pick_mode(const spar_ann *ix) {
+#ifdef SPAR_HNSW_X86
+    if (ix->avx2) {
+        if (ix->hfmt == SPAR_HNSW_F32) return ix->metric == SPAR_METRIC_L2 ? MODE_F32_L2 : MODE_F32_IP;
+        if (ix->hfmt == SPAR_HNSW_SQ8) return ix->metric == SPAR_METRIC_L2 ? MODE_SQ8_L2 : MODE_SQ8_IP;
+        return MODE_BIN;
+    }
+#endif
+    return MODE_GENERIC;
+}
+
+/* ---- build context and locks ---- */
 typedef struct build_ctx {
     spar_ann *ix;
     uint8_t *locks;
@@ -56,28 +161,11 @@ static inline uint32_t read_links(const spar_ann *ix, build_ctx *b, uint32_t i, 
     return c;
 }
 
-static inline void prefetch_vec(const spar_ann *ix, uint32_t id) {
-    const char *p = (const char *)(ix->vecs + (size_t)id * ix->vstride);
-    __builtin_prefetch(p);
-    __builtin_prefetch(p + 64);
-}
-
-/* Distance with the kernel chosen at compile time of the caller: mode 0 = dispatch table, 1 = inlined
- * AVX2 squared L2, 2 = inlined AVX2 negative dot. Modes 1/2 are only used from AVX2-compiled wrappers. */
-static inline __attribute__((always_inline)) float dist_mode(const spar_ann *ix, const float *q, uint32_t id,
-                                                             int mode) {
-#ifdef SPAR_HNSW_X86
-    const float *v = ix->vecs + (size_t)id * ix->vstride;
-    if (mode == 1) return spar_l2sq_avx2(q, v, ix->dim);
-    if (mode == 2) return -spar_dot_avx2(q, v, ix->dim);
-#endif
-    (void)mode;
-    return spar_ann_dist(ix, q, id);
-}
-
-/* Beam search on one level from entry `ep`. Leaves up to ef results in s->res (max-heap). */
-static inline __attribute__((always_inline)) void search_layer_t(const spar_ann *ix, build_ctx *b, spar_ann_scratch *s, const float *q, uint32_t ep,
-                         float d_ep, uint32_t ef, int level, int mode) {
+/* ---- beam search on one level from entry `ep`; leaves up to ef results in s->res (max-heap) ---- */
+static inline __attribute__((always_inline)) void search_layer_t(const spar_ann *ix, build_ctx *b,
+                                                                 spar_ann_scratch *s, const void *q, float qc,
+                                                                 uint32_t ep, float d_ep, uint32_t ef, int level,
+                                                                 int mode) {
     uint32_t epoch = ++s->epoch;
     if (epoch == 0) { /* wrapped: clear tags */
         memset(s->visited, 0, s->n_alloc * sizeof *s->visited);
@@ -104,18 +192,20 @@ static inline __attribute__((always_inline)) void search_layer_t(const spar_ann 
             cnt = l[0];
             list = l + 1;
         }
-        for (uint32_t j = 0; j < cnt; j++) prefetch_vec(ix, list[j]);
+        for (uint32_t j = 0; j < cnt; j++) {
+            const char *p = (const char *)node_vec(ix, list[j]);
+            __builtin_prefetch(p);
+            __builtin_prefetch(p + 64);
+        }
         for (uint32_t j = 0; j < cnt; j++) {
             uint32_t id = list[j];
             if (visited[id] == epoch) continue;
             visited[id] = epoch;
             if (j + 1 < cnt) __builtin_prefetch(&visited[list[j + 1]]);
-            float d = dist_mode(ix, q, id, mode);
+            float d = hdist(ix, q, qc, id, mode);
             if (res->n < ef || d < res->a[0].d) {
                 spar_dist_id x = {d, id};
-                if (cand->n >= cand->cap) {
-                    if (spar_dheap_reserve(cand, cand->cap * 2) != SPAR_OK) continue; /* OOM: drop candidate */
-                }
+                if (cand->n >= cand->cap && spar_dheap_reserve(cand, cand->cap * 2) != SPAR_OK) continue;
                 spar_dheap_push_min(cand, x);
                 spar_dheap_push_max(res, x);
                 if (res->n > ef) spar_dheap_pop_max(res);
@@ -124,35 +214,35 @@ static inline __attribute__((always_inline)) void search_layer_t(const spar_ann 
     }
 }
 
-static void search_layer_generic(const spar_ann *ix, build_ctx *b, spar_ann_scratch *s, const float *q,
-                                 uint32_t ep, float d_ep, uint32_t ef, int level) {
-    search_layer_t(ix, b, s, q, ep, d_ep, ef, level, 0);
-}
+#define SEARCH_ARGS                                                                                          \
+    const spar_ann *ix, build_ctx *b, spar_ann_scratch *s, const void *q, float qc, uint32_t ep, float d_ep,   \
+        uint32_t ef, int level
+static void search_layer_generic(SEARCH_ARGS) { search_layer_t(ix, b, s, q, qc, ep, d_ep, ef, level, MODE_GENERIC); }
 #ifdef SPAR_HNSW_X86
-SPAR_AVX2 static void search_layer_l2_avx2(const spar_ann *ix, build_ctx *b, spar_ann_scratch *s, const float *q,
-                                           uint32_t ep, float d_ep, uint32_t ef, int level) {
-    search_layer_t(ix, b, s, q, ep, d_ep, ef, level, 1);
-}
-SPAR_AVX2 static void search_layer_ip_avx2(const spar_ann *ix, build_ctx *b, spar_ann_scratch *s, const float *q,
-                                           uint32_t ep, float d_ep, uint32_t ef, int level) {
-    search_layer_t(ix, b, s, q, ep, d_ep, ef, level, 2);
-}
+#define SPAR_HNSW_WRAP(name, mode)                                                                           \
+    SPAR_AVX2 static void name(SEARCH_ARGS) { search_layer_t(ix, b, s, q, qc, ep, d_ep, ef, level, mode); }
+SPAR_HNSW_WRAP(search_layer_f32_l2, MODE_F32_L2)
+SPAR_HNSW_WRAP(search_layer_f32_ip, MODE_F32_IP)
+SPAR_HNSW_WRAP(search_layer_sq8_l2, MODE_SQ8_L2)
+SPAR_HNSW_WRAP(search_layer_sq8_ip, MODE_SQ8_IP)
+SPAR_HNSW_WRAP(search_layer_bin, MODE_BIN)
 #endif
 
-static void search_layer(const spar_ann *ix, build_ctx *b, spar_ann_scratch *s, const float *q, uint32_t ep,
-                         float d_ep, uint32_t ef, int level) {
+static void search_layer(SEARCH_ARGS) {
+    switch (pick_mode(ix)) {
 #ifdef SPAR_HNSW_X86
-    if (ix->avx2) {
-        if (ix->metric == SPAR_METRIC_L2) search_layer_l2_avx2(ix, b, s, q, ep, d_ep, ef, level);
-        else search_layer_ip_avx2(ix, b, s, q, ep, d_ep, ef, level);
-        return;
-    }
+    case MODE_F32_L2: search_layer_f32_l2(ix, b, s, q, qc, ep, d_ep, ef, level); return;
+    case MODE_F32_IP: search_layer_f32_ip(ix, b, s, q, qc, ep, d_ep, ef, level); return;
+    case MODE_SQ8_L2: search_layer_sq8_l2(ix, b, s, q, qc, ep, d_ep, ef, level); return;
+    case MODE_SQ8_IP: search_layer_sq8_ip(ix, b, s, q, qc, ep, d_ep, ef, level); return;
+    case MODE_BIN: search_layer_bin(ix, b, s, q, qc, ep, d_ep, ef, level); return;
 #endif
-    search_layer_generic(ix, b, s, q, ep, d_ep, ef, level);
+    default: search_layer_generic(ix, b, s, q, qc, ep, d_ep, ef, level);
+    }
 }
 
 /* Greedy descent on one level: move to the closest neighbour until no improvement. */
-static uint32_t greedy(const spar_ann *ix, build_ctx *b, spar_ann_scratch *s, const float *q, uint32_t ep,
+static uint32_t greedy(const spar_ann *ix, build_ctx *b, spar_ann_scratch *s, const void *q, float qc, uint32_t ep,
                        float *d_ep, int level) {
     int changed = 1;
     while (changed) {
@@ -168,7 +258,7 @@ static uint32_t greedy(const spar_ann *ix, build_ctx *b, spar_ann_scratch *s, co
             list = l + 1;
         }
         for (uint32_t j = 0; j < cnt; j++) {
-            float d = spar_ann_dist(ix, q, list[j]);
+            float d = hdist(ix, q, qc, list[j], MODE_GENERIC);
             if (d < *d_ep || (d == *d_ep && list[j] < ep)) {
                 *d_ep = d;
                 ep = list[j];
@@ -185,16 +275,17 @@ static int cmp_di(const void *a, const void *b) {
 }
 
 /* Diversity heuristic: keep a candidate only if it is closer to the base than to every kept one.
- * cand[0..n) holds (distance to base, id); sorted here. Returns the number kept (first `out` entries). */
-static uint32_t select_heuristic(const spar_ann *ix, spar_dist_id *cand, uint32_t n, uint32_t m) {
+ * cand[0..n) holds (distance to base, id); sorted here. Returns the number kept (first entries). */
+static uint32_t select_heuristic(const spar_ann *ix, float *buf, spar_dist_id *cand, uint32_t n, uint32_t m) {
     qsort(cand, n, sizeof *cand, cmp_di);
     if (n <= m) return n;
     uint32_t kept = 0;
     for (uint32_t i = 0; i < n && kept < m; i++) {
         int good = 1;
-        const float *v = ix->vecs + (size_t)cand[i].id * ix->vstride;
+        float qc;
+        const void *v = node_query(ix, cand[i].id, buf, &qc);
         for (uint32_t j = 0; j < kept; j++) {
-            if (spar_ann_dist(ix, v, cand[j].id) < cand[i].d) {
+            if (hdist(ix, v, qc, cand[j].id, MODE_GENERIC) < cand[i].d) {
                 good = 0;
                 break;
             }
@@ -214,8 +305,8 @@ static int node_level(uint64_t seed, uint32_t i, double ml) {
     return l >= SPAR_HNSW_MAX_LEVEL ? SPAR_HNSW_MAX_LEVEL - 1 : l;
 }
 
-/* Add q to neighbour n's list at level, pruning with the heuristic when full. Caller holds no locks. */
-static void link_back(build_ctx *b, spar_dist_id *tmp, uint32_t n, uint32_t q, float d, int level) {
+/* Add q to neighbour n's list at level, pruning with the heuristic when full. */
+static void link_back(build_ctx *b, float *buf, spar_dist_id *tmp, uint32_t n, uint32_t q, float d, int level) {
     spar_ann *ix = b->ix;
     uint32_t cap = level == 0 ? ix->M0 : ix->M;
     node_lock(b, n);
@@ -230,36 +321,38 @@ static void link_back(build_ctx *b, spar_dist_id *tmp, uint32_t n, uint32_t q, f
         l[1 + c] = q;
         l[0] = c + 1;
     } else {
-        const float *nv = ix->vecs + (size_t)n * ix->vstride;
+        float qc;
+        const void *nv = node_query(ix, n, buf, &qc);
         for (uint32_t j = 0; j < c; j++) {
             tmp[j].id = l[1 + j];
-            tmp[j].d = spar_ann_dist(ix, nv, l[1 + j]);
+            tmp[j].d = hdist(ix, nv, qc, l[1 + j], MODE_GENERIC);
         }
         tmp[c].id = q;
         tmp[c].d = d;
-        uint32_t kept = select_heuristic(ix, tmp, c + 1, cap);
+        uint32_t kept = select_heuristic(ix, buf, tmp, c + 1, cap);
         for (uint32_t j = 0; j < kept; j++) l[1 + j] = tmp[j].id;
         l[0] = kept;
     }
     node_unlock(b, n);
 }
 
-static spar_status insert(build_ctx *b, spar_ann_scratch *s, spar_dist_id *tmp, uint32_t q) {
+static spar_status insert(build_ctx *b, spar_ann_scratch *s, spar_dist_id *tmp, float *qbuf, uint32_t q) {
     spar_ann *ix = b->ix;
-    const float *qv = ix->vecs + (size_t)q * ix->vstride;
+    float qc;
+    const void *qv = node_query(ix, q, qbuf, &qc);
     int L = ix->levels[q];
     pthread_mutex_lock(&b->global);
     uint32_t ep = ix->entry;
     int max_level = ix->max_level;
     int hold = L > max_level;
     if (!hold) pthread_mutex_unlock(&b->global);
-    float d_ep = spar_ann_dist(ix, qv, ep);
-    for (int l = max_level; l > L; l--) ep = greedy(ix, b, s, qv, ep, &d_ep, l);
+    float d_ep = hdist(ix, qv, qc, ep, MODE_GENERIC);
+    for (int l = max_level; l > L; l--) ep = greedy(ix, b, s, qv, qc, ep, &d_ep, l);
     for (int l = L < max_level ? L : max_level; l >= 0; l--) {
-        search_layer(ix, b, s, qv, ep, d_ep, ix->ef_construction, l);
+        search_layer(ix, b, s, qv, qc, ep, d_ep, ix->ef_construction, l);
         uint32_t n = s->res.n;
         memcpy(tmp, s->res.a, n * sizeof *tmp);
-        uint32_t kept = select_heuristic(ix, tmp, n, ix->M);
+        uint32_t kept = select_heuristic(ix, s->hbuf, tmp, n, ix->M);
         ep = tmp[0].id;
         d_ep = tmp[0].d;
         node_lock(b, q);
@@ -267,10 +360,9 @@ static spar_status insert(build_ctx *b, spar_ann_scratch *s, spar_dist_id *tmp, 
         for (uint32_t j = 0; j < kept; j++) lq[1 + j] = tmp[j].id;
         lq[0] = kept;
         node_unlock(b, q);
-        /* tmp is reused by link_back: copy the kept set first */
-        spar_dist_id keep[64]; /* kept <= M <= 64 */
+        spar_dist_id keep[64]; /* kept <= M <= 64; tmp is reused by link_back */
         memcpy(keep, tmp, kept * sizeof *keep);
-        for (uint32_t j = 0; j < kept; j++) link_back(b, tmp, keep[j].id, q, keep[j].d, l);
+        for (uint32_t j = 0; j < kept; j++) link_back(b, s->hbuf, tmp, keep[j].id, q, keep[j].d, l);
     }
     if (hold) {
         ix->entry = q;
@@ -280,47 +372,31 @@ static spar_status insert(build_ctx *b, spar_ann_scratch *s, spar_dist_id *tmp, 
     return SPAR_OK;
 }
 
-spar_status spar_ann_hnsw_build(const float *vecs, uint64_t n, uint32_t dim, spar_metric metric,
-                                const spar_hnsw_opts *opts, spar_ann **out) {
-    spar_hnsw_opts o;
-    if (opts == NULL) {
-        spar_hnsw_opts_default(&o);
-        opts = &o;
-    }
-    if (out == NULL || (vecs == NULL && n > 0) || metric == SPAR_METRIC_HAMMING || opts->M < 2 || opts->M > 64 ||
-        opts->ef_construction == 0)
-        return SPAR_E_INVALID_ARG;
-    spar_ann *ix = NULL;
-    SPAR_TRY(spar_ann_alloc(SPAR_ANN_HNSW, metric, dim, n, &ix));
-    ix->M = opts->M;
-    ix->M0 = 2 * opts->M;
-    size_t link_bytes = ((1 + (size_t)ix->M0) * 4 + 15) & ~(size_t)15;
-    ix->block_bytes = (link_bytes + (size_t)dim * 4 + 63) & ~(size_t)63;
-    if (n > SIZE_MAX / ix->block_bytes || (ix->blocks = spar_ann_aligned_alloc(ix->block_bytes * (n ? n : 1))) == NULL) {
-        spar_ann_free(ix);
+/* Node blocks for n nodes of vec_bytes each; also sets links0/lstride (and vecs/vstride for F32). */
+spar_status spar_hnsw_alloc_nodes(spar_ann *ix, size_t vec_bytes) {
+    ix->link_bytes = ((1 + (size_t)ix->M0) * 4 + 15) & ~(size_t)15;
+    ix->block_bytes = (ix->link_bytes + vec_bytes + 63) & ~(size_t)63;
+    size_t n = ix->n ? (size_t)ix->n : 1;
+    if (n > SIZE_MAX / ix->block_bytes || (ix->blocks = spar_ann_aligned_alloc(ix->block_bytes * n)) == NULL)
         return SPAR_E_NOMEM;
-    }
-    memset(ix->blocks, 0, ix->block_bytes * (n ? n : 1));
+    memset(ix->blocks, 0, ix->block_bytes * n);
     ix->links0 = ix->blocks;
     ix->lstride = ix->block_bytes / 4;
-    ix->vecs = (float *)((char *)ix->blocks + link_bytes);
-    ix->vstride = ix->block_bytes / 4;
-    for (uint64_t i = 0; i < n; i++) {
-        float *v = ix->vecs + i * ix->vstride;
-        memcpy(v, vecs + i * dim, (size_t)dim * sizeof(float));
-        if (metric == SPAR_METRIC_COSINE) spar_ann_normalize(v, dim);
+    if (ix->hfmt == SPAR_HNSW_F32) {
+        ix->vecs = (float *)((char *)ix->blocks + ix->link_bytes);
+        ix->vstride = ix->block_bytes / 4;
     }
-    ix->ef_construction = opts->ef_construction;
-    ix->seed = opts->seed;
+    if ((ix->links_up = calloc(n, sizeof(uint32_t *))) == NULL || (ix->levels = calloc(n, 1)) == NULL)
+        return SPAR_E_NOMEM;
+    return SPAR_OK;
+}
+
+/* Shared by the float and binary builders once node vectors are in place. */
+static spar_status build_graph(spar_ann *ix, const spar_hnsw_opts *opts) {
+    uint64_t n = ix->n;
     spar_status st = SPAR_OK;
     build_ctx b = {ix, NULL, PTHREAD_MUTEX_INITIALIZER};
-    ix->links_up = calloc(n ? n : 1, sizeof(uint32_t *));
-    ix->levels = calloc(n ? n : 1, 1);
-    b.locks = calloc(n ? n : 1, 1);
-    if (ix->links_up == NULL || ix->levels == NULL || b.locks == NULL) {
-        st = SPAR_E_NOMEM;
-        goto done;
-    }
+    if ((b.locks = calloc(n ? n : 1, 1)) == NULL) return SPAR_E_NOMEM;
     double ml = 1.0 / log((double)ix->M);
     for (uint64_t i = 0; i < n; i++) {
         int L = node_level(ix->seed, (uint32_t)i, ml);
@@ -333,23 +409,26 @@ spar_status spar_ann_hnsw_build(const float *vecs, uint64_t n, uint32_t dim, spa
     if (n == 0) goto done;
     ix->entry = 0;
     ix->max_level = ix->levels[0];
-    int nt = 1;
 #ifdef SPAR_HAVE_OPENMP
-    nt = opts->n_threads > 0 ? opts->n_threads : omp_get_max_threads();
+    int nt = opts->n_threads > 0 ? opts->n_threads : omp_get_max_threads();
 #pragma omp parallel num_threads(nt)
+#else
+    (void)opts;
 #endif
     {
         spar_ann_scratch *s = NULL;
         spar_status tst = spar_ann_scratch_create(ix, &s);
         if (tst == SPAR_OK) tst = spar_ann_scratch_reserve(s, ix, ix->ef_construction);
         spar_dist_id *tmp = malloc(sizeof(spar_dist_id) * (ix->ef_construction + ix->M0 + 2));
-        if (tmp == NULL) tst = SPAR_E_NOMEM;
+        float *qbuf = malloc(sizeof(float) * ix->dim + 4);
+        if (tmp == NULL || qbuf == NULL) tst = SPAR_E_NOMEM;
 #ifdef SPAR_HAVE_OPENMP
 #pragma omp for schedule(dynamic, 64)
 #endif
         for (uint64_t i = 1; i < n; i++)
-            if (tst == SPAR_OK) tst = insert(&b, s, tmp, (uint32_t)i);
+            if (tst == SPAR_OK) tst = insert(&b, s, tmp, qbuf, (uint32_t)i);
         free(tmp);
+        free(qbuf);
         spar_ann_scratch_free(s);
         if (tst != SPAR_OK) {
 #ifdef SPAR_HAVE_OPENMP
@@ -358,10 +437,104 @@ spar_status spar_ann_hnsw_build(const float *vecs, uint64_t n, uint32_t dim, spa
             if (st == SPAR_OK) st = tst;
         }
     }
-    (void)nt;
 done:
     free(b.locks);
     pthread_mutex_destroy(&b.global);
+    return st;
+}
+
+static spar_status check_opts(const spar_hnsw_opts *o) {
+    return (o->M < 2 || o->M > 64 || o->ef_construction == 0 || o->storage > SPAR_HNSW_SQ8) ? SPAR_E_INVALID_ARG
+                                                                                          : SPAR_OK;
+}
+
+spar_status spar_ann_hnsw_build(const float *vecs, uint64_t n, uint32_t dim, spar_metric metric,
+                                const spar_hnsw_opts *opts, spar_ann **out) {
+    spar_hnsw_opts o;
+    if (opts == NULL) spar_hnsw_opts_default(&o);
+    else o = *opts;
+    if (out == NULL || (vecs == NULL && n > 0) || metric == SPAR_METRIC_HAMMING || check_opts(&o) != SPAR_OK)
+        return SPAR_E_INVALID_ARG;
+    spar_ann *ix = NULL;
+    SPAR_TRY(spar_ann_alloc(SPAR_ANN_HNSW, metric, dim, n, &ix));
+    ix->M = o.M;
+    ix->M0 = 2 * o.M;
+    ix->ef_construction = o.ef_construction;
+    ix->seed = o.seed;
+    ix->hfmt = (int)o.storage;
+    spar_status st = SPAR_OK;
+    float *tmpv = NULL;
+    if (ix->hfmt == SPAR_HNSW_F32) {
+        SPAR_TRY_GOTO(st, spar_hnsw_alloc_nodes(ix, (size_t)dim * 4), fail);
+        for (uint64_t i = 0; i < n; i++) {
+            float *v = ix->vecs + i * ix->vstride;
+            memcpy(v, vecs + i * dim, (size_t)dim * sizeof(float));
+            if (metric == SPAR_METRIC_COSINE) spar_ann_normalize(v, dim);
+        }
+    } else {
+        /* SQ8: codes in the nodes; the float vectors (normalised for cosine) kept apart for re-ranking */
+        SPAR_TRY_GOTO(st, spar_hnsw_alloc_nodes(ix, dim), fail);
+        const float *src = vecs;
+        if (metric == SPAR_METRIC_COSINE || o.keep_full) {
+            if ((tmpv = spar_ann_aligned_alloc((size_t)(n ? n : 1) * dim * 4)) == NULL) {
+                st = SPAR_E_NOMEM;
+                goto fail;
+            }
+            memcpy(tmpv, vecs, (size_t)n * dim * 4);
+            if (metric == SPAR_METRIC_COSINE)
+                for (uint64_t i = 0; i < n; i++) spar_ann_normalize(tmpv + i * dim, dim);
+            src = tmpv;
+        }
+        if ((ix->sq_min = malloc(dim * 4)) == NULL || (ix->sq_scale = malloc(dim * 4)) == NULL ||
+            (ix->sq_w = malloc(dim * 4)) == NULL) {
+            st = SPAR_E_NOMEM;
+            goto fail;
+        }
+        spar_sq8_train(ix->sq_min, ix->sq_scale, src, n, dim);
+        for (uint32_t j = 0; j < dim; j++) ix->sq_w[j] = ix->sq_scale[j] * ix->sq_scale[j];
+        for (uint64_t i = 0; i < n; i++)
+            spar_sq8_encode(ix->sq_min, ix->sq_scale, src + i * dim, dim, (uint8_t *)node_vec(ix, (uint32_t)i));
+        if (o.keep_full) {
+            free(ix->vecs); /* placeholder from spar_ann_alloc */
+            ix->vecs = tmpv;
+            ix->vstride = dim;
+            ix->has_full = 1;
+            tmpv = NULL;
+        }
+    }
+    SPAR_TRY_GOTO(st, build_graph(ix, &o), fail);
+    free(tmpv);
+    *out = ix;
+    return SPAR_OK;
+fail:
+    free(tmpv);
+    spar_ann_free(ix);
+    return st;
+}
+
+spar_status spar_ann_binary_hnsw_build(const uint8_t *codes, uint64_t n, uint32_t bits, const spar_hnsw_opts *opts,
+                                       spar_ann **out) {
+    spar_hnsw_opts o;
+    if (opts == NULL) spar_hnsw_opts_default(&o);
+    else o = *opts;
+    o.storage = SPAR_HNSW_F32;
+    if (out == NULL || (codes == NULL && n > 0) || bits == 0 || bits % 64 != 0 || check_opts(&o) != SPAR_OK)
+        return SPAR_E_INVALID_ARG;
+    spar_ann *ix = NULL;
+    SPAR_TRY(spar_ann_alloc(SPAR_ANN_BINARY_FLAT, SPAR_METRIC_HAMMING, bits, n, &ix));
+    free(ix->codes); /* codes live in the node blocks */
+    ix->codes = NULL;
+    ix->kind = SPAR_ANN_HNSW;
+    ix->M = o.M;
+    ix->M0 = 2 * o.M;
+    ix->ef_construction = o.ef_construction;
+    ix->seed = o.seed;
+    ix->hfmt = SPAR_HNSW_BIN;
+    spar_status st = spar_hnsw_alloc_nodes(ix, bits / 8);
+    if (st == SPAR_OK) {
+        for (uint64_t i = 0; i < n; i++) memcpy((uint8_t *)node_vec(ix, (uint32_t)i), codes + i * (bits / 8), bits / 8);
+        st = build_graph(ix, &o);
+    }
     if (st != SPAR_OK) {
         spar_ann_free(ix);
         return st;
@@ -370,17 +543,17 @@ done:
     return SPAR_OK;
 }
 
-spar_status spar_hnsw_search(const spar_ann *ix, spar_ann_scratch *s, const float *query, uint32_t k, uint32_t ef,
-                             spar_ann_hit *hits, size_t *n_hits) {
-    const float *q = spar_ann_prepare_query(ix, s, query);
+spar_status spar_hnsw_search_rr(const spar_ann *ix, spar_ann_scratch *s, const void *query, uint32_t k, uint32_t ef,
+                                uint32_t rerank, spar_ann_hit *hits, size_t *n_hits) {
+    float qc;
+    const void *q = prepare(ix, query, s->qbuf, &qc);
     uint32_t ep = ix->entry;
-    float d_ep = spar_ann_dist(ix, q, ep);
-    for (int l = ix->max_level; l > 0; l--) ep = greedy(ix, NULL, s, q, ep, &d_ep, l);
-    search_layer(ix, NULL, s, q, ep, d_ep, ef, 0);
+    float d_ep = hdist(ix, q, qc, ep, MODE_GENERIC);
+    for (int l = ix->max_level; l > 0; l--) ep = greedy(ix, NULL, s, q, qc, ep, &d_ep, l);
+    search_layer(ix, NULL, s, q, qc, ep, d_ep, ef, 0);
     spar_dheap *res = &s->res;
-    /* results come out worst-first; drop deleted ones and keep the best k */
     uint32_t n = res->n;
-    spar_dist_id *tmp = s->cand.a; /* candidates are no longer needed; cap >= res cap */
+    spar_dist_id *tmp = s->cand.a; /* candidates are no longer needed */
     if (s->cand.cap < n) return SPAR_E_INTERNAL;
     uint32_t m = 0;
     while (res->n > 0) {
@@ -388,6 +561,26 @@ spar_status spar_hnsw_search(const spar_ann *ix, spar_ann_scratch *s, const floa
         if (ix->deleted == NULL || !ix->deleted[x.id]) tmp[m++] = x;
     }
     /* tmp is worst-first */
+    if (rerank > 0 && ix->has_full && ix->hfmt == SPAR_HNSW_SQ8) {
+        /* exact distances for the best min(rerank, m) candidates, then the best k of those */
+        uint32_t r = rerank < m ? rerank : m;
+        spar_dist_id *best = tmp + (m - r);
+        const float *qf = query;
+        if (ix->metric == SPAR_METRIC_COSINE) { /* prepare() overwrote qbuf with SQ8 terms: normalise again */
+            memcpy(s->hbuf, query, (size_t)ix->dim * 4);
+            spar_ann_normalize(s->hbuf, ix->dim);
+            qf = s->hbuf;
+        }
+        for (uint32_t i = 0; i < r; i++) best[i].d = spar_ann_dist(ix, qf, best[i].id);
+        qsort(best, r, sizeof *best, cmp_di);
+        size_t out = r < k ? r : k;
+        for (size_t i = 0; i < out; i++) {
+            hits[i].id = best[i].id;
+            hits[i].dist = best[i].d;
+        }
+        *n_hits = out;
+        return SPAR_OK;
+    }
     size_t out = m < k ? m : k;
     for (size_t i = 0; i < out; i++) {
         hits[i].id = tmp[m - 1 - i].id;

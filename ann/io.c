@@ -2,6 +2,7 @@
  * (docs/format/ann.md). Loading treats the file as untrusted: every count, id and size is checked against
  * the payload before use, so a crafted file yields SPAR_E_CORRUPT, never an out-of-bounds read.
  * Contract: include/spar/spar_ann.h; the file layer is storage/file.h. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #define ANN_VERSION_MAJOR 1
 #define ANN_VERSION_MINOR 0
 #define ANN_FLAG_DELETED 1u
+#define ANN_FLAG_FULL 2u /* HNSW-SQ8: float vectors for re-ranking at the end */
 
 static uint32_t kind_of(spar_ann_kind k) {
     switch (k) {
@@ -47,8 +49,10 @@ spar_status spar_ann_save(const spar_ann *ix, const char *path, spar_diag *diag)
     spar_file_writer *w = NULL;
     SPAR_TRY(spar_file_writer_open(path, kind_of(ix->kind), ANN_VERSION_MAJOR, ANN_VERSION_MINOR, 0, &w, diag));
     spar_status st = SPAR_OK;
-    ann_fixed f = {(uint32_t)ix->kind, (uint32_t)ix->metric, ix->dim, ix->deleted ? ANN_FLAG_DELETED : 0u, ix->n,
-                   ix->M, ix->M0, ix->ef_construction, ix->entry, ix->max_level, 0, ix->seed};
+    int hnsw = ix->kind == SPAR_ANN_HNSW;
+    uint32_t flags = (ix->deleted ? ANN_FLAG_DELETED : 0u) | (hnsw && ix->has_full ? ANN_FLAG_FULL : 0u);
+    ann_fixed f = {(uint32_t)ix->kind, (uint32_t)ix->metric, ix->dim, flags, ix->n, ix->M, ix->M0,
+                   ix->ef_construction, ix->entry, ix->max_level, hnsw ? (uint32_t)ix->hfmt : 0u, ix->seed};
     SPAR_TRY_GOTO(st, spar_file_writer_write(w, &f, sizeof f), fail);
     if (ix->kind == SPAR_ANN_IVF || ix->kind == SPAR_ANN_BINARY_IVF) {
         ivf_fixed v = {ix->nlist, (uint32_t)ix->storage, ix->pq_m, (uint32_t)ix->has_full, ix->code_bytes};
@@ -74,11 +78,19 @@ spar_status spar_ann_save(const spar_ann *ix, const char *path, spar_diag *diag)
         }
     } else if (ix->kind == SPAR_ANN_BINARY_FLAT) {
         SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->codes, (size_t)ix->n * ix->words * 8), fail);
-    } else {
+    } else if (!hnsw) {
         for (uint64_t i = 0; i < ix->n; i++)
             SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->vecs + i * ix->vstride, (size_t)ix->dim * 4), fail);
     }
-    if (ix->kind == SPAR_ANN_HNSW) {
+    if (hnsw) {
+        size_t vb = ix->hfmt == SPAR_HNSW_F32 ? (size_t)ix->dim * 4 : ix->hfmt == SPAR_HNSW_SQ8 ? ix->dim : ix->dim / 8;
+        if (ix->hfmt == SPAR_HNSW_SQ8) {
+            SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->sq_min, (size_t)ix->dim * 4), fail);
+            SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->sq_scale, (size_t)ix->dim * 4), fail);
+        }
+        for (uint64_t i = 0; i < ix->n; i++)
+            SPAR_TRY_GOTO(st, spar_file_writer_write(w, (const uint8_t *)ix->blocks + i * ix->block_bytes + ix->link_bytes,
+                                                     vb), fail);
         SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->levels, (size_t)ix->n), fail);
         SPAR_TRY_GOTO(st, spar_file_writer_pad(w, 8), fail);
         for (uint64_t i = 0; i < ix->n; i++)
@@ -89,6 +101,10 @@ spar_status spar_ann_save(const spar_ann *ix, const char *path, spar_diag *diag)
                               fail);
     }
     if (ix->deleted != NULL) SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->deleted, (size_t)ix->n), fail);
+    if (flags & ANN_FLAG_FULL) {
+        SPAR_TRY_GOTO(st, spar_file_writer_pad(w, 64), fail);
+        SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->vecs, (size_t)ix->n * ix->dim * 4), fail);
+    }
     return spar_file_writer_commit(w, diag);
 fail:
     spar_file_writer_abort(w);
@@ -245,17 +261,24 @@ static spar_status parse(const uint8_t *payload, size_t len, const char *name, s
     const void *fp = take(&r, sizeof f);
     if (fp == NULL) return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: truncated ANN header", name);
     memcpy(&f, fp, sizeof f);
+    int hnsw = f.kind == SPAR_ANN_HNSW;
+    uint32_t hfmt = hnsw ? f.reserved : 0;
     if (f.kind < SPAR_ANN_FLAT || f.kind > SPAR_ANN_BINARY_IVF || f.metric > SPAR_METRIC_HAMMING || f.dim == 0 ||
-        f.dim > (1u << 20) || f.n >= UINT32_MAX || (f.flags & ~ANN_FLAG_DELETED) != 0)
+        f.dim > (1u << 20) || f.n >= UINT32_MAX || (f.flags & ~(ANN_FLAG_DELETED | ANN_FLAG_FULL)) != 0 ||
+        hfmt > SPAR_HNSW_BIN || (!hnsw && f.reserved != 0) ||
+        ((f.flags & ANN_FLAG_FULL) && !(hnsw && hfmt == SPAR_HNSW_SQ8)))
         return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: invalid ANN parameters (kind %u, metric %u, dim %u, n %llu)",
                              name, f.kind, f.metric, f.dim, (unsigned long long)f.n);
-    int binary = f.kind == SPAR_ANN_BINARY_FLAT || f.kind == SPAR_ANN_BINARY_IVF;
+    int binary = f.kind == SPAR_ANN_BINARY_FLAT || f.kind == SPAR_ANN_BINARY_IVF || (hnsw && hfmt == SPAR_HNSW_BIN);
     if (binary != (f.metric == SPAR_METRIC_HAMMING) || (binary && f.dim % 64 != 0))
         return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: metric %u does not fit index kind %u", name, f.metric, f.kind);
     if (f.kind == SPAR_ANN_IVF || f.kind == SPAR_ANN_BINARY_IVF) return parse_ivf(&r, &f, payload, name, out, diag);
-    uint64_t vec_bytes = f.kind == SPAR_ANN_BINARY_FLAT ? f.n * (f.dim / 8) : f.n * f.dim * 4;
-    if (f.n != 0 && vec_bytes / f.n != (f.kind == SPAR_ANN_BINARY_FLAT ? f.dim / 8 : (uint64_t)f.dim * 4))
-        return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: size overflow", name);
+    uint64_t vb = binary ? f.dim / 8 : hfmt == SPAR_HNSW_SQ8 ? f.dim : (uint64_t)f.dim * 4;
+    const uint8_t *sqt = NULL;
+    if (hfmt == SPAR_HNSW_SQ8 && (sqt = take(&r, (uint64_t)f.dim * 8)) == NULL)
+        return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: truncated SQ8 tables", name);
+    uint64_t vec_bytes = f.n * vb;
+    if (f.n != 0 && vec_bytes / f.n != vb) return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: size overflow", name);
     const uint8_t *vecs = take(&r, vec_bytes);
     if (vecs == NULL) return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: truncated vector data", name);
     spar_ann *ix = NULL;
@@ -271,26 +294,34 @@ static spar_status parse(const uint8_t *payload, size_t len, const char *name, s
             return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: invalid HNSW parameters (M %u, M0 %u, entry %u, level %d)",
                                  name, f.M, f.M0, f.entry, f.max_level);
         }
-        SPAR_TRY(spar_ann_alloc(SPAR_ANN_HNSW, (spar_metric)f.metric, f.dim, f.n, &ix));
+        SPAR_TRY(spar_ann_alloc(binary ? SPAR_ANN_BINARY_FLAT : SPAR_ANN_HNSW, (spar_metric)f.metric, f.dim, f.n, &ix));
+        free(ix->codes); /* binary: codes live in the node blocks */
+        ix->codes = NULL;
+        ix->kind = SPAR_ANN_HNSW;
+        ix->hfmt = (int)hfmt;
         ix->M = f.M, ix->M0 = f.M0, ix->ef_construction = f.efc, ix->entry = f.entry, ix->max_level = f.max_level;
         ix->seed = f.seed;
-        size_t link_bytes = ((1 + (size_t)ix->M0) * 4 + 15) & ~(size_t)15;
-        ix->block_bytes = (link_bytes + (size_t)f.dim * 4 + 63) & ~(size_t)63;
-        ix->blocks = spar_ann_aligned_alloc(ix->block_bytes * (f.n ? f.n : 1));
-        ix->levels = calloc(f.n ? f.n : 1, 1);
-        ix->links_up = calloc(f.n ? f.n : 1, sizeof(uint32_t *));
-        if (ix->blocks == NULL || ix->levels == NULL || ix->links_up == NULL) {
-            st = SPAR_E_NOMEM;
-            goto fail;
+        SPAR_TRY_GOTO(st, spar_hnsw_alloc_nodes(ix, (size_t)vb), fail);
+        for (uint64_t i = 0; i < f.n; i++)
+            memcpy((uint8_t *)ix->blocks + i * ix->block_bytes + ix->link_bytes, vecs + i * vb, (size_t)vb);
+        if (hfmt == SPAR_HNSW_SQ8) {
+            if ((ix->sq_min = malloc(f.dim * 4)) == NULL || (ix->sq_scale = malloc(f.dim * 4)) == NULL ||
+                (ix->sq_w = malloc(f.dim * 4)) == NULL) {
+                st = SPAR_E_NOMEM;
+                goto fail;
+            }
+            memcpy(ix->sq_min, sqt, f.dim * 4);
+            memcpy(ix->sq_scale, sqt + (size_t)f.dim * 4, f.dim * 4);
+            for (uint32_t j = 0; j < f.dim; j++) {
+                if (!(ix->sq_scale[j] > 0) || !isfinite(ix->sq_min[j])) {
+                    st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: SQ8 table entry %u invalid", name, j);
+                    goto fail;
+                }
+                ix->sq_w[j] = ix->sq_scale[j] * ix->sq_scale[j];
+            }
         }
-        memset(ix->blocks, 0, ix->block_bytes * (f.n ? f.n : 1));
-        ix->links0 = ix->blocks;
-        ix->lstride = ix->vstride = ix->block_bytes / 4;
-        ix->vecs = (float *)((char *)ix->blocks + link_bytes);
-        for (uint64_t i = 0; i < f.n; i++) memcpy(ix->vecs + i * ix->vstride, vecs + i * f.dim * 4, (size_t)f.dim * 4);
         const uint8_t *lv = take(&r, f.n);
-        size_t pad = (size_t)((8 - (sizeof f + vec_bytes + f.n) % 8) % 8);
-        if (lv == NULL || take(&r, pad) == NULL) {
+        if (lv == NULL || take_pad(&r, payload, 8) == NULL) {
             st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: truncated level table", name);
             goto fail;
         }
@@ -356,6 +387,18 @@ static spar_status parse(const uint8_t *payload, size_t len, const char *name, s
         }
         memcpy(ix->deleted, d, f.n);
     }
+    if (f.flags & ANN_FLAG_FULL) {
+        const void *pad = take_pad(&r, payload, 64);
+        const void *fv = pad ? take(&r, f.n * f.dim * 4) : NULL;
+        if (fv == NULL) {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: truncated full-precision vectors", name);
+            goto fail;
+        }
+        free(ix->vecs); /* nothing is allocated there for SQ8 nodes; keep free() symmetric */
+        ix->vecs = (float *)(uintptr_t)fv; /* points into the payload; see spar_ann_load / load_mem */
+        ix->vstride = f.dim;
+        ix->has_full = 1;
+    }
     if (r.p != r.end) {
         st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: %zu trailing bytes", name, (size_t)(r.end - r.p));
         goto fail;
@@ -363,6 +406,7 @@ static spar_status parse(const uint8_t *payload, size_t len, const char *name, s
     *out = ix;
     return SPAR_OK;
 fail:
+    if (ix != NULL && ix->has_full) ix->vecs = NULL;
     spar_ann_free(ix);
     return st;
 }

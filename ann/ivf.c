@@ -25,8 +25,8 @@ void spar_ivf_opts_default(spar_ivf_opts *o) {
 
 void spar_ivf_free(spar_ann *ix) {
     free(ix->centroids), free(ix->bcentroids), free(ix->list_off), free(ix->list_ids), free(ix->list_codes);
-    free(ix->sq_min), free(ix->sq_scale), free(ix->pq_cb);
-    ix->centroids = ix->sq_min = ix->sq_scale = ix->pq_cb = NULL;
+    free(ix->sq_min), free(ix->sq_scale), free(ix->sq_w), free(ix->pq_cb);
+    ix->centroids = ix->sq_min = ix->sq_scale = ix->sq_w = ix->pq_cb = NULL;
     ix->bcentroids = ix->list_off = NULL;
     ix->list_ids = NULL;
     ix->list_codes = NULL;
@@ -47,24 +47,23 @@ static spar_status bucket(spar_ann *ix, const uint32_t *assign) {
     return SPAR_OK;
 }
 
-static void sq8_train(spar_ann *ix, const float *x, uint64_t n) {
-    uint32_t d = ix->dim;
-    for (uint32_t j = 0; j < d; j++) ix->sq_min[j] = INFINITY, ix->sq_scale[j] = -INFINITY;
+void spar_sq8_train(float *mn, float *scale, const float *x, uint64_t n, uint32_t d) {
+    for (uint32_t j = 0; j < d; j++) mn[j] = INFINITY, scale[j] = -INFINITY;
     for (uint64_t i = 0; i < n; i++)
         for (uint32_t j = 0; j < d; j++) {
             float v = x[i * d + j];
-            if (v < ix->sq_min[j]) ix->sq_min[j] = v;
-            if (v > ix->sq_scale[j]) ix->sq_scale[j] = v; /* max for now */
+            if (v < mn[j]) mn[j] = v;
+            if (v > scale[j]) scale[j] = v; /* max for now */
         }
     for (uint32_t j = 0; j < d; j++) {
-        float range = ix->sq_scale[j] - ix->sq_min[j];
-        ix->sq_scale[j] = range > 0 ? range / 255.0f : 1.0f;
+        float range = scale[j] - mn[j];
+        scale[j] = range > 0 ? range / 255.0f : 1.0f;
     }
 }
 
-static void sq8_encode(const spar_ann *ix, const float *v, uint8_t *code) {
-    for (uint32_t j = 0; j < ix->dim; j++) {
-        float t = (v[j] - ix->sq_min[j]) / ix->sq_scale[j];
+void spar_sq8_encode(const float *mn, const float *scale, const float *v, uint32_t dim, uint8_t *code) {
+    for (uint32_t j = 0; j < dim; j++) {
+        float t = (v[j] - mn[j]) / scale[j];
         t = t < 0 ? 0 : t > 255 ? 255 : t;
         code[j] = (uint8_t)lrintf(t);
     }
@@ -115,7 +114,7 @@ spar_status spar_ann_ivf_build(const float *vecs, uint64_t n, uint32_t dim, spar
             st = SPAR_E_NOMEM;
             goto fail;
         }
-        sq8_train(ix, x, n);
+        spar_sq8_train(ix->sq_min, ix->sq_scale, x, n, dim);
     } else {
         ix->pq_m = o.pq_m;
         ix->pq_dsub = dim / o.pq_m;
@@ -171,7 +170,7 @@ spar_status spar_ann_ivf_build(const float *vecs, uint64_t n, uint32_t dim, spar
             const float *v = x + (size_t)ix->list_ids[p] * dim;
             uint8_t *c = ix->list_codes + p * ix->code_bytes;
             if (o.storage == SPAR_IVF_FLAT) memcpy(c, v, ix->code_bytes);
-            else sq8_encode(ix, v, c);
+            else spar_sq8_encode(ix->sq_min, ix->sq_scale, v, dim, c);
         }
     }
     ix->has_full = o.storage != SPAR_IVF_FLAT && o.keep_full;

@@ -14,13 +14,15 @@
 
 static void ann_usage(FILE *f) {
     fprintf(f,
-            "usage: spar ann build  --input VECS --output FILE [--type hnsw|flat|binary] [--metric l2|ip|cosine]\n"
-            "                       [--M 16] [--ef-construction 200] [--threads N] [--bits B (binary raw input)]\n"
+            "usage: spar ann build  --input VECS --output FILE [--type hnsw|flat|ivf|binary|binary-hnsw|binary-ivf]\n"
+            "                       [--metric l2|ip|cosine] [--M 16] [--ef-construction 200] [--storage f32|sq8|pq]\n"
+            "                       [--nlist 1024] [--pq-m M] [--threads N] [--bits B (binary raw input)]\n"
             "       spar ann search --index FILE --queries VECS [--k 10] [--ef 64] [--nprobe 16] [--rerank R]\n"
             "                       [--threads N]\n"
             "\n"
             "VECS is .fvecs (int32 dim, then dim float32, per vector) for float indexes, or raw packed codes\n"
-            "(B/8 bytes per code) for --type binary. search prints one JSON line per query:\n"
+            "(B/8 bytes per code) for binary types. Storage: hnsw f32|sq8 (sq8 keeps floats for --rerank),\n"
+            "ivf f32|sq8|pq. search prints one JSON line per query:\n"
             "  {\"query\":0,\"ids\":[...],\"dists\":[...]}   (distances: L2 squared, -dot, or Hamming bits)\n");
 }
 
@@ -103,6 +105,9 @@ static int ann_build(int argc, char **argv) {
     spar_hnsw_opts o;
     spar_hnsw_opts_default(&o);
     uint32_t bits = 0;
+    const char *storage = "f32";
+    spar_ivf_opts io;
+    spar_ivf_opts_default(&io);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--input")) input = arg_val(argc, argv, &i);
         else if (!strcmp(argv[i], "--output")) output = arg_val(argc, argv, &i);
@@ -112,6 +117,9 @@ static int ann_build(int argc, char **argv) {
         else if (!strcmp(argv[i], "--ef-construction")) o.ef_construction = (uint32_t)atoi(arg_val(argc, argv, &i));
         else if (!strcmp(argv[i], "--threads")) o.n_threads = atoi(arg_val(argc, argv, &i));
         else if (!strcmp(argv[i], "--bits")) bits = (uint32_t)atoi(arg_val(argc, argv, &i));
+        else if (!strcmp(argv[i], "--storage")) storage = arg_val(argc, argv, &i);
+        else if (!strcmp(argv[i], "--nlist")) io.nlist = (uint32_t)atoi(arg_val(argc, argv, &i));
+        else if (!strcmp(argv[i], "--pq-m")) io.pq_m = (uint32_t)atoi(arg_val(argc, argv, &i));
         else if (!strcmp(argv[i], "--help")) { ann_usage(stdout); return 0; }
         else { fprintf(stderr, "spar ann build: unknown option %s\n", argv[i]); ann_usage(stderr); return 2; }
     }
@@ -126,7 +134,14 @@ static int ann_build(int argc, char **argv) {
     spar_status st;
     double t0 = now_s();
     uint64_t n = 0;
-    if (!strcmp(type, "binary")) {
+    if (strcmp(storage, "f32") && strcmp(storage, "sq8") && strcmp(storage, "pq")) {
+        fprintf(stderr, "spar ann build: unknown storage '%s' (f32, sq8, pq)\n", storage);
+        return 2;
+    }
+    o.storage = !strcmp(storage, "sq8") ? SPAR_HNSW_SQ8 : SPAR_HNSW_F32;
+    io.storage = !strcmp(storage, "sq8") ? SPAR_IVF_SQ8 : !strcmp(storage, "pq") ? SPAR_IVF_PQ : SPAR_IVF_FLAT;
+    io.n_threads = o.n_threads;
+    if (!strncmp(type, "binary", 6)) {
         if (bits == 0 || bits % 64 != 0) { fprintf(stderr, "spar ann build: --bits must be a multiple of 64\n"); return 2; }
         size_t len = 0;
         uint8_t *codes = slurp(input, &len);
@@ -137,7 +152,10 @@ static int ann_build(int argc, char **argv) {
             return 4;
         }
         n = len / (bits / 8);
-        st = spar_ann_binary_flat_build(codes, n, bits, &ix);
+        if (!strcmp(type, "binary")) st = spar_ann_binary_flat_build(codes, n, bits, &ix);
+        else if (!strcmp(type, "binary-hnsw")) st = spar_ann_binary_hnsw_build(codes, n, bits, &o, &ix);
+        else if (!strcmp(type, "binary-ivf")) st = spar_ann_binary_ivf_build(codes, n, bits, &io, &ix);
+        else { fprintf(stderr, "spar ann build: unknown type '%s'\n", type); free(codes); return 2; }
         free(codes);
     } else {
         uint32_t dim = 0;
@@ -145,6 +163,7 @@ static int ann_build(int argc, char **argv) {
         if (v == NULL) return 4;
         if (!strcmp(type, "flat")) st = spar_ann_flat_build(v, n, dim, metric, &ix);
         else if (!strcmp(type, "hnsw")) st = spar_ann_hnsw_build(v, n, dim, metric, &o, &ix);
+        else if (!strcmp(type, "ivf")) st = spar_ann_ivf_build(v, n, dim, metric, &io, &ix);
         else { fprintf(stderr, "spar ann build: unknown type '%s'\n", type); free(v); return 2; }
         free(v);
     }
@@ -192,7 +211,7 @@ static int ann_search(int argc, char **argv) {
     }
     void *q = NULL;
     uint64_t nq = 0;
-    if (spar_ann_get_kind(ix) == SPAR_ANN_BINARY_FLAT) {
+    if (spar_ann_is_binary(ix)) {
         size_t len = 0, cb = spar_ann_dim(ix) / 8;
         q = slurp(queries, &len);
         if (q != NULL && len % cb != 0) {

@@ -46,11 +46,19 @@ typedef struct spar_ann_hit {
     float dist;
 } spar_ann_hit;
 
+/* How HNSW stores float vectors in its nodes. */
+typedef enum spar_hnsw_storage {
+    SPAR_HNSW_F32 = 0, /* float32 (exact distances) */
+    SPAR_HNSW_SQ8 = 1  /* per-dimension min/max int8: 4x smaller nodes; optional exact re-rank (keep_full) */
+} spar_hnsw_storage;
+
 typedef struct spar_hnsw_opts {
     uint32_t M;               /* links per node on upper levels (level 0 keeps 2M); default 16 */
     uint32_t ef_construction; /* default 200 */
     uint64_t seed;            /* level generator seed; default 42 */
     int n_threads;            /* 0 = all; the graph is deterministic only with 1 thread */
+    spar_hnsw_storage storage;/* default SPAR_HNSW_F32 (ignored by the binary builder) */
+    int keep_full;            /* SQ8: keep float vectors for re-ranking (spar_ann_params.rerank); default 1 */
 } spar_hnsw_opts;
 SPAR_API void spar_hnsw_opts_default(spar_hnsw_opts *o);
 
@@ -86,8 +94,8 @@ SPAR_API void spar_ivf_opts_default(spar_ivf_opts *o);
 typedef struct spar_ann_params {
     uint32_t ef;     /* HNSW beam width (max(ef, k) is used) */
     uint32_t nprobe; /* IVF lists scanned */
-    uint32_t rerank; /* IVF with SQ8/PQ: re-score this many best candidates exactly with the float vectors
-                        (0 = no re-rank; needs keep_full) */
+    uint32_t rerank; /* IVF with SQ8/PQ, HNSW with SQ8: re-score the best max(rerank, k) candidates (HNSW:
+                        of the ef found) exactly with the float vectors (0 = no re-rank; needs keep_full) */
 } spar_ann_params;
 SPAR_API void spar_ann_params_default(spar_ann_params *p);
 
@@ -98,6 +106,9 @@ SPAR_API SPAR_NODISCARD spar_status spar_ann_flat_build(const float *vecs, uint6
 SPAR_API SPAR_NODISCARD spar_status spar_ann_hnsw_build(const float *vecs, uint64_t n, uint32_t dim,
                                                         spar_metric metric, const spar_hnsw_opts *opts,
                                                         spar_ann **out);
+/** HNSW over n binary codes of `bits` bits (bits % 64 == 0) with Hamming distance (copied). */
+SPAR_API SPAR_NODISCARD spar_status spar_ann_binary_hnsw_build(const uint8_t *codes, uint64_t n, uint32_t bits,
+                                                               const spar_hnsw_opts *opts, spar_ann **out);
 /** Exact Hamming index over n codes of `bits` bits each (bits % 64 == 0), packed little-endian in
  *  bits/8 bytes per code (copied). */
 SPAR_API SPAR_NODISCARD spar_status spar_ann_binary_flat_build(const uint8_t *codes, uint64_t n, uint32_t bits,
@@ -129,6 +140,8 @@ SPAR_API void spar_ann_free(spar_ann *ix); /* NULL ok */
 SPAR_API spar_ann_kind spar_ann_get_kind(const spar_ann *ix);
 SPAR_API uint64_t spar_ann_size(const spar_ann *ix);
 SPAR_API uint32_t spar_ann_dim(const spar_ann *ix); /* bits for binary indexes */
+/** 1 if queries are packed binary codes (dim/8 bytes), 0 if float[dim]. */
+SPAR_API int spar_ann_is_binary(const spar_ann *ix);
 /** Mark id deleted (HNSW/flat): it is still traversed but never returned. */
 SPAR_API SPAR_NODISCARD spar_status spar_ann_mark_deleted(spar_ann *ix, uint32_t id);
 

@@ -33,8 +33,20 @@ same = sum(a["ids"][0] == b["ids"][0] for a, b in zip(flat, hnsw))
 assert same >= 19, f"hnsw top-1 agrees with flat on only {same}/20"
 PY
 "$SPAR" ann build --input "$t/codes.bin" --output "$t/bin.ann" --type binary --bits 256 > /dev/null
+# every other index type builds and a stored vector finds itself first
+for spec in "hnsw sq8" "ivf f32" "ivf sq8" "ivf pq"; do
+  set -- $spec
+  "$SPAR" ann build --input "$t/base.fvecs" --output "$t/$1-$2.ann" --type "$1" --storage "$2" --nlist 8 --pq-m 4 > /dev/null
+  "$SPAR" ann search --index "$t/$1-$2.ann" --queries "$t/q.fvecs" --k 3 --nprobe 8 --rerank 50 --ef 64 > "$t/$1-$2.out"
+  python3 -c "import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; bad=[x['query'] for x in r if x['ids'][0]!=x['query']]; assert len(bad)<=1, (sys.argv[1], bad)" "$t/$1-$2.out"
+done
+for ty in binary-hnsw binary-ivf; do
+  "$SPAR" ann build --input "$t/codes.bin" --output "$t/$ty.ann" --type "$ty" --bits 256 --nlist 4 > /dev/null
+done
 head -c 64 "$t/codes.bin" > "$t/qb.bin"
 "$SPAR" ann search --index "$t/bin.ann" --queries "$t/qb.bin" --k 3 | grep -q '"ids":\[0,'
+"$SPAR" ann search --index "$t/binary-hnsw.ann" --queries "$t/qb.bin" --k 3 | grep -q '"ids":\[0,'
+"$SPAR" ann search --index "$t/binary-ivf.ann" --queries "$t/qb.bin" --k 3 --nprobe 4 | grep -q '"ids":\[0,'
 # bad input: truncated .fvecs -> exit 4 with the file named
 set +e
 "$SPAR" ann build --input "$t/bad.fvecs" --output "$t/x.ann" 2> "$t/err"; rc=$?

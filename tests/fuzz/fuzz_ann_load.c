@@ -18,7 +18,7 @@ static void try_load(const uint8_t *buf, size_t len) {
     spar_ann_scratch *s = NULL;
     if (spar_ann_size(ix) > 0 && spar_ann_scratch_create(ix, &s) == SPAR_OK) {
         uint32_t dim = spar_ann_dim(ix);
-        size_t qbytes = spar_ann_get_kind(ix) == SPAR_ANN_BINARY_FLAT ? dim / 8 : (size_t)dim * 4;
+        size_t qbytes = spar_ann_is_binary(ix) ? dim / 8 : (size_t)dim * 4;
         uint8_t *q = calloc(1, qbytes ? qbytes : 1);
         spar_ann_hit hits[4];
         size_t nh;

@@ -85,6 +85,13 @@ static void test_roundtrip_all_kinds(void) {
     CU_ASSERT_EQUAL(spar_ann_mark_deleted(ix, 3), SPAR_OK);
     roundtrip(ix, q, dim * 4, "hnsw.ann");
     spar_ann_free(ix);
+    o.storage = SPAR_HNSW_SQ8;
+    CU_ASSERT_EQUAL_FATAL(spar_ann_hnsw_build(x, n, dim, SPAR_METRIC_COSINE, &o, &ix), SPAR_OK);
+    roundtrip(ix, q, dim * 4, "hnsw-sq8.ann");
+    spar_ann_free(ix);
+    CU_ASSERT_EQUAL_FATAL(spar_ann_binary_hnsw_build((const uint8_t *)x, n / 4, 192, &o, &ix), SPAR_OK);
+    roundtrip(ix, q, 24, "hnsw-bin.ann");
+    spar_ann_free(ix);
     CU_ASSERT_EQUAL_FATAL(spar_ann_binary_flat_build((const uint8_t *)x, n / 4, 192, &ix), SPAR_OK);
     roundtrip(ix, q, 24, "bin.ann");
     spar_ann_free(ix);
