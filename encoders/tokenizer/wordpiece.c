@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -469,7 +470,7 @@ size_t spar_tokenizer_encode_bound(size_t len) { return 3 * len + 2; }
 enum { C_OTHER = 0, C_DROP = 1, C_SPACE = 2, C_PUNCT = 3 };
 static uint8_t ascii_class[128];
 static char ascii_lower[128];
-static int tables_ready; /* benign: every thread writes the same values */
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static void init_tables(void) {
     for (int c = 0; c < 128; c++) {
@@ -480,7 +481,6 @@ static void init_tables(void) {
             ascii_class[c] = C_PUNCT;
         else ascii_class[c] = C_OTHER;
     }
-    __atomic_store_n(&tables_ready, 1, __ATOMIC_RELEASE);
 }
 
 /* Rust char::is_whitespace (Unicode White_Space). */
@@ -537,6 +537,7 @@ static inline size_t utf8_next(const uint8_t *s, size_t n, int32_t *cp) {
 typedef struct wchar {
     uint32_t bpos;           /* byte offset of its UTF-8 in w->buf */
     uint32_t ob0, ob1, oc0, oc1; /* original byte / char span */
+    uint8_t ccc;             /* canonical combining class */
 } wchar;
 
 typedef struct enc_state {
@@ -549,6 +550,7 @@ typedef struct enc_state {
     uint32_t wn;          /* chars stored (<= max_chars) */
     uint32_t wcount;      /* chars seen (may exceed max_chars) */
     uint32_t wbytes;
+    uint32_t run_start;   /* NFD reordering may move a mark back to here, not past a starter */
     spar_token_span wspan;
     wchar wc[WP_MAX_WORD_CHARS + 1];
     char buf[4 * WP_MAX_WORD_CHARS + 4];
@@ -603,11 +605,27 @@ static void flush_word(enc_state *e) {
         }
     }
 reset:
-    e->wn = e->wcount = e->wbytes = 0;
+    e->wn = e->wcount = e->wbytes = e->run_start = 0;
+}
+
+/* Swap stored chars k-1 and k (their UTF-8 bytes too). */
+static void swap_prev(enc_state *e, uint32_t k) {
+    wchar *a = &e->wc[k - 1], *b = &e->wc[k];
+    uint32_t a0 = a->bpos, b0 = b->bpos, b1 = k + 1 < e->wn ? e->wc[k + 1].bpos : e->wbytes;
+    uint32_t la = b0 - a0, lb = b1 - b0;
+    char tmp[8];
+    memcpy(tmp, e->buf + a0, la);
+    memmove(e->buf + a0, e->buf + b0, lb);
+    memcpy(e->buf + a0 + lb, tmp, la);
+    wchar x = *a;
+    *a = *b;
+    *b = x;
+    a->bpos = a0;
+    b->bpos = a0 + lb;
 }
 
 /* Append one normalised code point to the word (pre-tokeniser: whitespace ends it, punctuation isolates). */
-static inline void push_cp(enc_state *e, int32_t c, const spar_token_span *orig) {
+static inline void push_cp(enc_state *e, int32_t c, int ccc, const spar_token_span *orig) {
     int cls;
     if (c < 128) cls = ascii_class[c] == C_DROP ? (is_ws(c) ? C_SPACE : C_OTHER) : ascii_class[c];
     else cls = is_ws(c) ? C_SPACE : is_punct_cp(c) ? C_PUNCT : C_OTHER;
@@ -620,7 +638,13 @@ static inline void push_cp(enc_state *e, int32_t c, const spar_token_span *orig)
         wchar *w = &e->wc[e->wn++];
         w->bpos = e->wbytes;
         w->ob0 = orig->byte_start, w->ob1 = orig->byte_end, w->oc0 = orig->char_start, w->oc1 = orig->char_end;
+        w->ccc = (uint8_t)ccc;
         e->wbytes += (uint32_t)utf8proc_encode_char(c, (utf8proc_uint8_t *)e->buf + e->wbytes);
+        if (ccc == 0) {
+            e->run_start = e->wn;
+        } else { /* canonical ordering of a run of marks (stable by class), as a whole-string NFD does */
+            for (uint32_t k = e->wn - 1; k > e->run_start && e->wc[k - 1].ccc > ccc; k--) swap_prev(e, k);
+        }
     }
     if (cls == C_PUNCT) flush_word(e);
 }
@@ -644,16 +668,24 @@ static void normalize_cp(enc_state *e, int32_t c, const spar_token_span *orig) {
     }
     for (utf8proc_ssize_t i = 0; i < nd; i++) {
         int32_t x = d[i];
-        if (t->strip_accents && utf8proc_category(x) == UTF8PROC_CATEGORY_MN) continue;
+        int ccc = 0;
+        if (t->strip_accents) { /* NFD (reordering in push_cp), then drop Mn */
+            const utf8proc_property_t *pr = utf8proc_get_property(x);
+            ccc = pr->combining_class;
+            if (pr->category == UTF8PROC_CATEGORY_MN) {
+                if (ccc == 0) e->run_start = e->wn; /* a dropped starter still blocks reordering */
+                continue;
+            }
+        }
         if (t->lowercase) {
-            if (x == 0x130) { /* full lowercase: "i" + U+0307 (only when accents are kept) */
-                push_cp(e, 'i', orig);
-                push_cp(e, 0x307, orig);
+            if (x == 0x130) { /* full lowercase: "i" + U+0307 (only when accents are kept: no NFD then) */
+                push_cp(e, 'i', 0, orig);
+                push_cp(e, 0x307, 0, orig);
                 continue;
             }
             x = utf8proc_tolower(x);
         }
-        push_cp(e, x, orig);
+        push_cp(e, x, ccc, orig);
     }
     if (cjk) flush_word(e);
 }
@@ -669,7 +701,7 @@ spar_status spar_tokenizer_encode(const spar_tokenizer *t, const char *text, siz
         return spar_diag_err(diag, SPAR_E_INVALID_ARG, "add_special: vocabulary has no [CLS]/[SEP]");
     if (o.add_special && o.max_len == 1)
         return spar_diag_err(diag, SPAR_E_INVALID_ARG, "max_len 1 cannot hold [CLS] and [SEP]");
-    if (!__atomic_load_n(&tables_ready, __ATOMIC_ACQUIRE)) init_tables();
+    pthread_once(&tables_once, init_tables);
 
     enc_state *e = malloc(sizeof *e); /* ~30 KiB: too big for small thread stacks */
     if (e == NULL) return SPAR_E_NOMEM;
@@ -679,7 +711,7 @@ spar_status spar_tokenizer_encode(const spar_tokenizer *t, const char *text, siz
     e->cap = cap;
     e->n = 0;
     e->full = 0;
-    e->wn = e->wcount = e->wbytes = 0;
+    e->wn = e->wcount = e->wbytes = e->run_start = 0;
     /* limit counts [CLS] (already in e->n) but not the final [SEP], which is appended after the loop. */
     e->limit = o.max_len ? o.max_len - (o.add_special ? 1 : 0) : SIZE_MAX;
     if (o.add_special) {
@@ -720,7 +752,7 @@ spar_status spar_tokenizer_encode(const spar_tokenizer *t, const char *text, siz
             if (cls == C_DROP) { i++, ci++; continue; }
             if (cls == C_SPACE) { flush_word(e); i++, ci++; continue; }
             spar_token_span sp = {(uint32_t)i, (uint32_t)i + 1, ci, ci + 1};
-            push_cp(e, t->lowercase ? ascii_lower[b] : (char)b, &sp);
+            push_cp(e, t->lowercase ? ascii_lower[b] : (char)b, 0, &sp);
             i++, ci++;
             continue;
         }

@@ -18,7 +18,9 @@ static const char VOCAB[] =
     "hello\n,\nworld\n!\nun\n##aff\n##able\n"           /* 6..12 */
     "cafe\n中\n文\nabc\na\n##a\nab\n"                     /* 13..19 */
     "[\n]\nsep\n.\n##b\nb\nthe\n"                           /* 20..26 */
-    "##aa\r\n";                                            /* 27: trailing \r trimmed */
+    "##aa\r\n"                                             /* 27: trailing \r trimmed */
+    "x\xf0\x9d\x85\xa5\xf0\x9d\x85\xad\n"                  /* 28: x U+1D165 (ccc 216) U+1D16D (ccc 226) */
+    "x\n";                                                 /* 29 */
 
 static spar_tokenizer *tok;
 
@@ -43,7 +45,7 @@ static void expect_ids(const char *text, const uint32_t *want, size_t n_want) {
 static void test_load_vocab_txt(void) {
     spar_tokenizer_info info;
     spar_tokenizer_get_info(tok, &info);
-    CU_ASSERT_EQUAL(info.vocab_size, 28);
+    CU_ASSERT_EQUAL(info.vocab_size, 30);
     CU_ASSERT_EQUAL(info.cls_id, 3);
     CU_ASSERT_EQUAL(info.sep_id, 4);
     CU_ASSERT_EQUAL(info.unk_id, 2);
@@ -55,7 +57,7 @@ static void test_load_vocab_txt(void) {
     size_t l = 0;
     CU_ASSERT_STRING_EQUAL(spar_tokenizer_token_str(tok, 14, &l), "中");
     CU_ASSERT_EQUAL(l, 3);
-    CU_ASSERT_PTR_NULL(spar_tokenizer_token_str(tok, 28, NULL));
+    CU_ASSERT_PTR_NULL(spar_tokenizer_token_str(tok, 30, NULL));
     CU_ASSERT_TRUE(spar_tokenizer_is_special(tok, 3));
     CU_ASSERT_FALSE(spar_tokenizer_is_special(tok, 1));
 }
@@ -146,6 +148,15 @@ static void test_controls_dropped_not_split(void) {
     const uint32_t want2[] = {3, 17, 25, 4};
     expect_ids("a\xc2\xa0" "b", want2, 4);       /* NBSP is whitespace */
     expect_ids("a\xe2\x80\xa8" "b", want2, 4);   /* LINE SEPARATOR is whitespace */
+}
+
+/* NFD puts a run of marks in combining-class order; a dropped class-0 Mn (U+034F) still blocks it. */
+static void test_canonical_reordering(void) {
+    const uint32_t want[] = {3, 28, 4};
+    expect_ids("x\xf0\x9d\x85\xad\xf0\x9d\x85\xa5", want, 3);             /* 226 then 216: reordered */
+    expect_ids("x\xf0\x9d\x85\xa5\xcc\x81\xf0\x9d\x85\xad", want, 3);   /* acute (Mn, 230) dropped */
+    const uint32_t unk[] = {3, 2, 4};
+    expect_ids("x\xf0\x9d\x85\xad\xcd\x8f\xf0\x9d\x85\xa5", unk, 3);   /* CGJ blocks: no match */
 }
 
 static void test_punctuation_split(void) {
@@ -276,7 +287,7 @@ static void test_load_from_dir(void) {
     spar_tokenizer *t = NULL;
     spar_diag d = {{0}};
     CU_ASSERT_EQUAL(spar_tokenizer_load(dir, &t, &d), SPAR_OK);
-    CU_ASSERT_EQUAL(spar_tokenizer_vocab_size(t), 28);
+    CU_ASSERT_EQUAL(spar_tokenizer_vocab_size(t), 30);
     spar_tokenizer_free(t);
     remove(p);
     rmdir(dir);
@@ -329,6 +340,7 @@ int main(void) {
         !CU_add_test(s, "CJK ideographs isolated", test_cjk_isolated) ||
         !CU_add_test(s, "control chars dropped, not split", test_controls_dropped_not_split) ||
         !CU_add_test(s, "punctuation isolated", test_punctuation_split) ||
+        !CU_add_test(s, "NFD canonical reordering of marks", test_canonical_reordering) ||
         !CU_add_test(s, "invalid UTF-8 strict: CORRUPT at byte", test_invalid_utf8_strict) ||
         !CU_add_test(s, "invalid UTF-8 replace: dropped, counted", test_invalid_utf8_replace) ||
         !CU_add_test(s, "truncation keeps [SEP]", test_truncation) ||
