@@ -72,8 +72,10 @@ static inline __attribute__((always_inline)) float hdist(const spar_ann *ix, con
     case MODE_F32_L2: return spar_l2sq_avx2(q, (const float *)v, ix->dim);
     case MODE_F32_IP: return -spar_dot_avx2(q, (const float *)v, ix->dim);
 #endif
-    case MODE_SQ8_L2: return sq8_l2(q, ix->sq_w, v, ix->dim);
-    case MODE_SQ8_IP: return sq8_ip(q, v, ix->dim, qc);
+#ifdef SPAR_HNSW_X86
+    case MODE_SQ8_L2: return spar_sq8_l2_avx2(q, ix->sq_w, v, ix->dim);
+    case MODE_SQ8_IP: return -(qc + spar_sq8_dot_avx2(q, v, ix->dim));
+#endif
     case MODE_BIN: {
         const uint64_t *a = q, *b = (const uint64_t *)v;
         uint32_t s = 0;
@@ -82,7 +84,12 @@ static inline __attribute__((always_inline)) float hdist(const spar_ann *ix, con
     }
     default: break;
     }
-    /* generic: through the dispatch table */
+    /* generic: through the dispatch table (or direct calls to the AVX2 kernels when the CPU has them) */
+#ifdef SPAR_HNSW_X86
+    if (ix->avx2 && ix->hfmt == SPAR_HNSW_SQ8)
+        return ix->metric == SPAR_METRIC_L2 ? spar_sq8_l2_avx2(q, ix->sq_w, v, ix->dim)
+                                            : -(qc + spar_sq8_dot_avx2(q, v, ix->dim));
+#endif
     if (ix->hfmt == SPAR_HNSW_F32)
         return ix->metric == SPAR_METRIC_L2 ? ix->kern->l2sq(q, (const float *)v, ix->dim)
                                             : -ix->kern->dot(q, (const float *)v, ix->dim);

@@ -5,6 +5,7 @@
 #define SPAR_ANN_KERNELS_X86_H
 #include <immintrin.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define SPAR_AVX2 __attribute__((target("avx2,fma,popcnt")))
 
@@ -47,6 +48,39 @@ SPAR_AVX2 static inline float spar_dot_avx2(const float *a, const float *b, size
     for (; i + 8 <= d; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
     float s = hsum256(_mm256_add_ps(acc0, acc1));
     for (; i < d; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* SQ8 (asymmetric): sum_j w_j (c_j - t_j)^2 and sum_j t_j c_j over uint8 codes c. */
+SPAR_AVX2 static inline float spar_sq8_l2_avx2(const float *t, const float *w, const uint8_t *c, size_t d) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= d; i += 16) {
+        __m256 c0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(c + i))));
+        __m256 c1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(c + i + 8))));
+        __m256 x0 = _mm256_sub_ps(c0, _mm256_loadu_ps(t + i)), x1 = _mm256_sub_ps(c1, _mm256_loadu_ps(t + i + 8));
+        acc0 = _mm256_fmadd_ps(_mm256_mul_ps(x0, x0), _mm256_loadu_ps(w + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_mul_ps(x1, x1), _mm256_loadu_ps(w + i + 8), acc1);
+    }
+    float s = hsum256(_mm256_add_ps(acc0, acc1));
+    for (; i < d; i++) {
+        float x = (float)c[i] - t[i];
+        s += w[i] * x * x;
+    }
+    return s;
+}
+
+SPAR_AVX2 static inline float spar_sq8_dot_avx2(const float *t, const uint8_t *c, size_t d) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= d; i += 16) {
+        __m256 c0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(c + i))));
+        __m256 c1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(c + i + 8))));
+        acc0 = _mm256_fmadd_ps(c0, _mm256_loadu_ps(t + i), acc0);
+        acc1 = _mm256_fmadd_ps(c1, _mm256_loadu_ps(t + i + 8), acc1);
+    }
+    float s = hsum256(_mm256_add_ps(acc0, acc1));
+    for (; i < d; i++) s += t[i] * (float)c[i];
     return s;
 }
 

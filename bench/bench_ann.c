@@ -5,7 +5,8 @@
  * alternates them in one run.
  *
  *   bench_ann gen  DIR mid|hard N NQ SEED   write DIR/{base.fvecs,query.fvecs,gt.ivecs,base.bin256,query.bin256}
- *   bench_ann hnsw DIR M EFC THREADS ef1,ef2,...
+ *   bench_ann hnsw DIR M EFC THREADS ef1,ef2,... [sq8 RERANK]   (float HNSW, or SQ8 nodes + exact re-rank)
+ *   bench_ann binhnsw DIR M EFC ef1,ef2,...  HNSW over the 256-bit codes (tie-aware recall)
  *   bench_ann bin  DIR                       Hamming flat scan of the 256-bit codes
  *   bench_ann ivf  DIR NLIST flat|sq8|pq PQ_M RERANK np1,np2,...   IVF sweep over nprobe
  *   bench_ann binivf DIR NLIST np1,np2,...   binary IVF sweep (recall is tie-aware vs exact Hamming top-10)
@@ -136,7 +137,7 @@ static double recall10(const spar_ann_hit *h, const size_t *nh, const int32_t *g
     return hit / (nq * 10.0);
 }
 
-static void bench_hnsw(const char *dir, uint32_t M, uint32_t efc, int threads, char *efs) {
+static void bench_hnsw(const char *dir, uint32_t M, uint32_t efc, int threads, char *efs, int sq8, uint32_t rerank) {
     char p[4096];
     uint32_t n, d, nq, dq, ng, dg;
     snprintf(p, sizeof p, "%s/base.fvecs", dir);
@@ -150,12 +151,20 @@ static void bench_hnsw(const char *dir, uint32_t M, uint32_t efc, int threads, c
     o.M = M;
     o.ef_construction = efc;
     o.n_threads = threads;
+    o.storage = sq8 ? SPAR_HNSW_SQ8 : SPAR_HNSW_F32;
+    const char *iname = sq8 ? "hnsw-sq8" : "hnsw";
     spar_ann *ix = NULL;
     double t0 = now();
     if (spar_ann_hnsw_build(X, n, d, SPAR_METRIC_L2, &o, &ix) != SPAR_OK) exit(1);
     double build = now() - t0;
-    printf("{\"engine\":\"spar\",\"op\":\"build\",\"data\":\"%s\",\"n\":%u,\"M\":%u,\"efc\":%u,\"threads\":%d,"
-           "\"seconds\":%.3f}\n", dir, n, M, efc, threads, build);
+    if (sq8) { /* search the saved file: re-ranking reads the floats through the mmap */
+        snprintf(p, sizeof p, "%s/hnsw-sq8.ann", dir);
+        if (spar_ann_save(ix, p, NULL) != SPAR_OK) exit(1);
+        spar_ann_free(ix);
+        if (spar_ann_load(p, &ix, NULL) != SPAR_OK) exit(1);
+    }
+    printf("{\"engine\":\"spar\",\"op\":\"build\",\"index\":\"%s\",\"data\":\"%s\",\"n\":%u,\"M\":%u,\"efc\":%u,"
+           "\"threads\":%d,\"seconds\":%.3f}\n", iname, dir, n, M, efc, threads, build);
     fflush(stdout);
     spar_ann_scratch *s = NULL;
     if (spar_ann_scratch_create(ix, &s) != SPAR_OK) exit(1);
@@ -163,7 +172,7 @@ static void bench_hnsw(const char *dir, uint32_t M, uint32_t efc, int threads, c
     size_t *nh = malloc(sizeof(size_t) * nq);
     for (char *tok = strtok(efs, ","); tok; tok = strtok(NULL, ",")) {
         uint32_t ef = (uint32_t)atoi(tok);
-        spar_ann_params prm = {ef, 16, 0};
+        spar_ann_params prm = {ef, 16, rerank};
         for (uint32_t i = 0; i < nq; i++) /* warm-up */
             if (spar_ann_search(ix, s, Q + (size_t)i * d, 10, &prm, h + i * 10, &nh[i]) != SPAR_OK) exit(1);
         double best = 1e30;
@@ -178,8 +187,8 @@ static void bench_hnsw(const char *dir, uint32_t M, uint32_t efc, int threads, c
         t0 = now();
         if (spar_ann_search_batch(ix, Q, nq, 10, &prm, h, nh, 2) != SPAR_OK) exit(1);
         double tb = now() - t0;
-        printf("{\"engine\":\"spar\",\"op\":\"search\",\"data\":\"%s\",\"ef\":%u,\"recall10\":%.4f,\"qps_1t\":%.1f,"
-               "\"qps_2t\":%.1f}\n", dir, ef, r, nq / best, nq / tb);
+        printf("{\"engine\":\"spar\",\"op\":\"search\",\"index\":\"%s\",\"data\":\"%s\",\"ef\":%u,\"recall10\":%.4f,"
+               "\"qps_1t\":%.1f,\"qps_2t\":%.1f}\n", iname, dir, ef, r, nq / best, nq / tb);
         fflush(stdout);
     }
     spar_ann_scratch_free(s);
@@ -333,11 +342,58 @@ static void bench_binivf(const char *dir, uint32_t nlist, char *nps) {
     free(B), free(Q), free(g), free(h), free(ng), free(nh);
 }
 
+static uint8_t *read_codes(const char *dir, const char *name, uint32_t *n);
+static void bench_binhnsw(const char *dir, uint32_t M, uint32_t efc, char *efs) {
+    uint32_t n, nq;
+    uint8_t *B = read_codes(dir, "base.bin256", &n), *Q = read_codes(dir, "query.bin256", &nq);
+    spar_ann *flat = NULL, *ix = NULL;
+    spar_hnsw_opts o;
+    spar_hnsw_opts_default(&o);
+    o.M = M;
+    o.ef_construction = efc;
+    o.n_threads = 1;
+    if (spar_ann_binary_flat_build(B, n, 256, &flat) != SPAR_OK) exit(1);
+    double t0 = now();
+    if (spar_ann_binary_hnsw_build(B, n, 256, &o, &ix) != SPAR_OK) exit(1);
+    double build = now() - t0;
+    printf("{\"engine\":\"spar\",\"op\":\"build\",\"index\":\"binary-hnsw\",\"data\":\"%s\",\"n\":%u,\"threads\":1,"
+           "\"seconds\":%.3f}\n", dir, n, build);
+    spar_ann_hit *g = malloc(sizeof(spar_ann_hit) * nq * 10), *h = malloc(sizeof(spar_ann_hit) * nq * 10);
+    size_t *ng = malloc(sizeof(size_t) * nq), *nh = malloc(sizeof(size_t) * nq);
+    if (spar_ann_search_batch(flat, Q, nq, 10, NULL, g, ng, 0) != SPAR_OK) exit(1);
+    spar_ann_scratch *s = NULL;
+    if (spar_ann_scratch_create(ix, &s) != SPAR_OK) exit(1);
+    for (char *tok = strtok(efs, ","); tok; tok = strtok(NULL, ",")) {
+        spar_ann_params prm = {(uint32_t)atoi(tok), 0, 0};
+        double best = 1e30;
+        for (int rep = 0; rep < 3; rep++) {
+            t0 = now();
+            for (uint32_t i = 0; i < nq; i++)
+                if (spar_ann_search(ix, s, Q + (size_t)i * 32, 10, &prm, h + i * 10, &nh[i]) != SPAR_OK) exit(1);
+            double t = now() - t0;
+            if (t < best) best = t;
+        }
+        double hit = 0;
+        for (uint32_t i = 0; i < nq; i++)
+            for (size_t j = 0; j < nh[i]; j++) hit += h[i * 10 + j].dist <= g[i * 10 + 9].dist;
+        printf("{\"engine\":\"spar\",\"op\":\"search\",\"index\":\"binary-hnsw\",\"data\":\"%s\",\"ef\":%u,"
+               "\"recall10\":%.4f,\"qps_1t\":%.1f}\n", dir, prm.ef, hit / (nq * 10.0), nq / best);
+        fflush(stdout);
+    }
+    spar_ann_scratch_free(s);
+    spar_ann_free(ix), spar_ann_free(flat);
+    free(B), free(Q), free(g), free(h), free(ng), free(nh);
+}
+
 int main(int argc, char **argv) {
     if (argc >= 7 && strcmp(argv[1], "gen") == 0) {
         gen(argv[2], argv[3], (uint32_t)atoi(argv[4]), (uint32_t)atoi(argv[5]), strtoull(argv[6], NULL, 10));
     } else if (argc >= 7 && strcmp(argv[1], "hnsw") == 0) {
-        bench_hnsw(argv[2], (uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]), atoi(argv[5]), argv[6]);
+        int sq8 = argc >= 9 && strcmp(argv[7], "sq8") == 0;
+        bench_hnsw(argv[2], (uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]), atoi(argv[5]), argv[6], sq8,
+                   sq8 ? (uint32_t)atoi(argv[8]) : 0);
+    } else if (argc >= 6 && strcmp(argv[1], "binhnsw") == 0) {
+        bench_binhnsw(argv[2], (uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]), argv[5]);
     } else if (argc >= 8 && strcmp(argv[1], "ivf") == 0) {
         bench_ivf(argv[2], (uint32_t)atoi(argv[3]), argv[4], (uint32_t)atoi(argv[5]), (uint32_t)atoi(argv[6]), argv[7]);
     } else if (argc >= 5 && strcmp(argv[1], "binivf") == 0) {

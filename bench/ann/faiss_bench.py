@@ -57,10 +57,10 @@ if mode == "binary":
     h.hnsw.efConstruction = 200
     t0 = time.perf_counter(); h.add(B); tb = time.perf_counter() - t0
     out(op="build", index="binary-hnsw", n=len(B), threads=1, seconds=tb)
-    for ef in nps:
-        h.hnsw.efSearch = max(ef, 10)
+    for ef in (10, 16, 24, 32, 48, 64, 96, 128, 192, 256):
+        h.hnsw.efSearch = ef
         t, (D, I) = timed(lambda: h.search(Q, 10))
-        out(op="search", index="binary-hnsw", ef=max(ef, 10), recall10=rec(D), qps_1t=len(Q) / t)
+        out(op="search", index="binary-hnsw", ef=ef, recall10=rec(D), qps_1t=len(Q) / t)
 else:
     nlist, pqm, nps = int(sys.argv[3]), int(sys.argv[4]), [int(x) for x in sys.argv[5].split(",")]
     X, Q = fvecs(d + "/base.fvecs"), fvecs(d + "/query.fvecs")

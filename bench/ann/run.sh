@@ -31,6 +31,8 @@ for kind in mid hard; do
   done
   run "$BA" hnsw "$d" 16 200 2 "32,64"
   run "$HB" hnsw "$d" 16 200 2 "32,64"
+  run "$BA" hnsw "$d" 16 200 1 "$EFS" sq8 100
+  run "$BA" binhnsw "$d" 16 200 "$EFS"
   run "$BA" ivf "$d" "$NLIST" flat 0 0 "$NPS"
   run "$BA" ivf "$d" "$NLIST" pq 32 100 "$NPS"
   run "$BA" binivf "$d" "$NLIST" "$NPS"
