@@ -1,7 +1,8 @@
 /* eval.c — relevance evaluation of TREC runs against qrels, with trec_eval's definitions.
  * Sits at the end of the pipeline (after query/ produced a run); contract: include/spar/spar_eval.h.
  *
- * Both files are read whole into one string pool plus a flat record array. Records are sorted once:
+ * Both files are read whole into one string pool plus a flat record array; query ids are interned (one
+ * copy each, and a rank in strcmp order so that sorting compares integers). Records are sorted once:
  * qrels by (qid, docid) so relevance lookups are binary searches; the run by (qid, docid, line) to drop
  * duplicate pairs (first occurrence kept), then by (qid, score desc, docid desc), which is trec_eval's
  * ranking order (the rank column is ignored). spar_eval() walks the qrels queries in qid order. */
@@ -24,8 +25,9 @@ typedef union pstr {
 typedef struct rec {
     pstr qid;
     pstr doc;
-    double v;      /* run: score; qrels: relevance level */
-    uint64_t line; /* 1-based line in the source file */
+    double v;       /* run: score; qrels: relevance level */
+    uint64_t line;  /* 1-based line in the source file */
+    uint32_t qrank; /* while loading: the qid's intern id; then its rank in strcmp order */
 } rec;
 
 typedef struct table {
@@ -34,6 +36,11 @@ typedef struct table {
     rec *recs;
     size_t n, cap;
     uint64_t n_dup; /* (qid, docid) pairs dropped because they appeared earlier */
+    /* interned qids: qoff[id] = pool offset; open-addressing hash of id + 1 (0 = empty) */
+    size_t *qoff;
+    uint32_t n_q, q_cap;
+    uint32_t *slots;
+    size_t n_slots; /* power of two */
 } table;
 
 struct spar_qrels {
@@ -46,6 +53,14 @@ struct spar_run {
 static void table_free(table *t) {
     free(t->pool);
     free(t->recs);
+    free(t->qoff);
+    free(t->slots);
+}
+
+static uint64_t hash_bytes(const char *s, size_t n) { /* FNV-1a */
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
 }
 
 static int pool_add(table *t, const char *s, size_t len, size_t *off) {
@@ -64,6 +79,46 @@ static int pool_add(table *t, const char *s, size_t len, size_t *off) {
     return 0;
 }
 
+static int pool_eq(const table *t, size_t off, const char *s, size_t len) {
+    return strncmp(t->pool + off, s, len) == 0 && t->pool[off + len] == '\0';
+}
+
+/* Intern a qid: its id, adding it to the pool and the hash on first sight. -1 on OOM. */
+static int64_t intern_qid(table *t, const char *q, size_t len) {
+    if (t->n > 0 && pool_eq(t, t->qoff[t->recs[t->n - 1].qrank], q, len)) /* runs are grouped by qid */
+        return t->recs[t->n - 1].qrank;
+    if ((size_t)t->n_q * 2 >= t->n_slots) { /* grow + rehash at load factor 1/2 */
+        size_t ns = t->n_slots ? t->n_slots * 2 : 1024;
+        uint32_t *sl = calloc(ns, sizeof *sl);
+        if (sl == NULL) return -1;
+        for (uint32_t id = 0; id < t->n_q; id++) {
+            const char *qs = t->pool + t->qoff[id];
+            size_t h = (size_t)hash_bytes(qs, strlen(qs)) & (ns - 1);
+            while (sl[h] != 0) h = (h + 1) & (ns - 1);
+            sl[h] = id + 1;
+        }
+        free(t->slots);
+        t->slots = sl;
+        t->n_slots = ns;
+    }
+    size_t h = (size_t)hash_bytes(q, len) & (t->n_slots - 1);
+    while (t->slots[h] != 0) {
+        uint32_t id = t->slots[h] - 1;
+        if (pool_eq(t, t->qoff[id], q, len)) return id;
+        h = (h + 1) & (t->n_slots - 1);
+    }
+    if (t->n_q == t->q_cap) {
+        uint32_t cap = t->q_cap ? t->q_cap * 2 : 256;
+        size_t *qo = spar_realloc_array(t->qoff, cap, sizeof *qo);
+        if (qo == NULL) return -1;
+        t->qoff = qo;
+        t->q_cap = cap;
+    }
+    if (pool_add(t, q, len, &t->qoff[t->n_q]) != 0) return -1;
+    t->slots[h] = t->n_q + 1;
+    return t->n_q++;
+}
+
 static int table_push(table *t, const char *q, size_t qlen, const char *d, size_t dlen, double v, uint64_t line) {
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 1024;
@@ -72,20 +127,47 @@ static int table_push(table *t, const char *q, size_t qlen, const char *d, size_
         t->recs = r;
         t->cap = cap;
     }
+    int64_t id = intern_qid(t, q, qlen);
+    if (id < 0) return -1;
     rec *r = &t->recs[t->n];
-    if (pool_add(t, q, qlen, &r->qid.off) != 0 || pool_add(t, d, dlen, &r->doc.off) != 0) return -1;
+    r->qrank = (uint32_t)id;
+    r->qid.off = t->qoff[id];
+    if (pool_add(t, d, dlen, &r->doc.off) != 0) return -1;
     r->v = v;
     r->line = line;
     t->n++;
     return 0;
 }
 
-/* Turn pool offsets into pointers once the pool no longer moves. */
-static void table_fix(table *t) {
+typedef struct qid_ref {
+    const char *s;
+    uint32_t id;
+} qid_ref;
+
+static int cmp_qid_ref(const void *a, const void *b) {
+    return strcmp(((const qid_ref *)a)->s, ((const qid_ref *)b)->s);
+}
+
+/* Once the pool no longer moves: offsets become pointers and intern ids become ranks in strcmp order. */
+static int table_fix(table *t) {
+    qid_ref *order = spar_malloc_array(t->n_q, sizeof *order);
+    uint32_t *rank = spar_malloc_array(t->n_q, sizeof *rank);
+    if (order == NULL || rank == NULL) {
+        free(order);
+        free(rank);
+        return -1;
+    }
+    for (uint32_t i = 0; i < t->n_q; i++) order[i] = (qid_ref){t->pool + t->qoff[i], i};
+    qsort(order, t->n_q, sizeof *order, cmp_qid_ref);
+    for (uint32_t i = 0; i < t->n_q; i++) rank[order[i].id] = i;
     for (size_t i = 0; i < t->n; i++) {
         t->recs[i].qid.p = t->pool + t->recs[i].qid.off;
         t->recs[i].doc.p = t->pool + t->recs[i].doc.off;
+        t->recs[i].qrank = rank[t->recs[i].qrank];
     }
+    free(order);
+    free(rank);
+    return 0;
 }
 
 /* Split a line into at most `max` fields: on tabs if the line has one (fields may then contain spaces,
@@ -148,9 +230,8 @@ static int parse_double(const field *f, double *out) {
 
 static int cmp_qid_doc_line(const void *a, const void *b) {
     const rec *x = a, *y = b;
-    int c = strcmp(x->qid.p, y->qid.p);
-    if (c != 0) return c;
-    c = strcmp(x->doc.p, y->doc.p);
+    if (x->qrank != y->qrank) return x->qrank < y->qrank ? -1 : 1;
+    int c = strcmp(x->doc.p, y->doc.p);
     if (c != 0) return c;
     return (x->line > y->line) - (x->line < y->line);
 }
@@ -158,8 +239,7 @@ static int cmp_qid_doc_line(const void *a, const void *b) {
 /* trec_eval's order: score descending, ties by docid descending (strcmp). */
 static int cmp_qid_score(const void *a, const void *b) {
     const rec *x = a, *y = b;
-    int c = strcmp(x->qid.p, y->qid.p);
-    if (c != 0) return c;
+    if (x->qrank != y->qrank) return x->qrank < y->qrank ? -1 : 1;
     if (x->v != y->v) return x->v > y->v ? -1 : 1;
     return -strcmp(x->doc.p, y->doc.p);
 }
@@ -174,7 +254,7 @@ static uint64_t dedup(table *t, uint64_t *first_line, const char **first_doc) {
     *first_line = 0;
     for (size_t i = 1; i < t->n; i++) {
         const rec *prev = &t->recs[w - 1];
-        if (strcmp(prev->qid.p, t->recs[i].qid.p) == 0 && strcmp(prev->doc.p, t->recs[i].doc.p) == 0) {
+        if (prev->qrank == t->recs[i].qrank && strcmp(prev->doc.p, t->recs[i].doc.p) == 0) {
             if (dropped == 0 || t->recs[i].line < *first_line) {
                 *first_line = t->recs[i].line;
                 *first_doc = t->recs[i].doc.p;
@@ -274,7 +354,7 @@ static spar_status load(const char *path, file_kind kind, table *t, spar_diag *d
     free(line);
     fclose(f);
     if (st != SPAR_OK) return st;
-    table_fix(t);
+    if (table_fix(t) != 0) return SPAR_E_NOMEM;
     uint64_t dup_line = 0;
     const char *dup_doc = NULL;
     t->n_dup = dedup(t, &dup_line, &dup_doc);
@@ -352,7 +432,7 @@ static int cmp_double_desc(const void *a, const void *b) {
 /* End of the group of records with the same qid starting at i. */
 static size_t group_end(const rec *r, size_t n, size_t i) {
     size_t j = i + 1;
-    while (j < n && strcmp(r[j].qid.p, r[i].qid.p) == 0) j++;
+    while (j < n && r[j].qrank == r[i].qrank) j++;
     return j;
 }
 
