@@ -27,6 +27,10 @@ void spar_q_bmw(spar_qctx *q) {
     spar_topk *topk = q->topk;
 
     for (uint32_t i = 0; i < n; i++) {
+        /* block-max cache: pivots never move backwards, so a block stays valid until d passes its end */
+        spar_cursor_shallow(t[i].cur, 0);
+        t[i].bm = spar_q_block_bound(q, &t[i]);
+        t[i].bm_last = t[i].cur->sblock_last;
         uint32_t j = i;
         while (j > 0 && t[ord[j - 1]].cur->docid > t[i].cur->docid) {
             ord[j] = ord[j - 1];
@@ -35,6 +39,9 @@ void spar_q_bmw(spar_qctx *q) {
         ord[j] = i;
     }
     float theta = spar_topk_threshold(topk);
+#ifndef NDEBUG
+    uint32_t prev_d = 0; /* the block-max cache relies on pivots never moving backwards */
+#endif
 
     for (;;) {
         /* pivot */
@@ -52,13 +59,21 @@ void spar_q_bmw(spar_qctx *q) {
         if (p == n) break;
         const uint32_t d = t[ord[p]].cur->docid;
         while (p + 1 < n && t[ord[p + 1]].cur->docid == d) p++;
+#ifndef NDEBUG
+        SPAR_ASSERT(d >= prev_d);
+        prev_d = d;
+#endif
 
         /* block-max check */
         float bm = 0.0f;
         for (uint32_t i = 0; i <= p; i++) {
             spar_qterm *x = &t[ord[i]];
-            spar_cursor_shallow(x->cur, d);
-            bm += spar_q_block_bound(q, x);
+            if (d > x->bm_last) {
+                spar_cursor_shallow(x->cur, d);
+                x->bm = spar_q_block_bound(q, x);
+                x->bm_last = x->cur->sblock_last;
+            }
+            bm += x->bm;
         }
         if (bm * margin > theta) {
             if (t[ord[0]].cur->docid == d) {
@@ -92,7 +107,7 @@ void spar_q_bmw(spar_qctx *q) {
             float best = -1.0f;
             for (uint32_t i = 0; i <= p; i++) {
                 const spar_qterm *x = &t[ord[i]];
-                if (x->cur->sblock_last < next) next = x->cur->sblock_last;
+                if (x->bm_last < next) next = x->bm_last;
                 if (x->max_score > best) {
                     best = x->max_score;
                     j = i;

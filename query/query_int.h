@@ -30,6 +30,9 @@ typedef struct spar_qterm {
     float w;          /* weight: count * idf */
     float max_score;  /* w * (upper bound of tfpart over the whole list) */
     uint32_t canon;   /* position in canonical order (== index in ctx->terms) */
+    /* algorithm-private block-max cache (BMW): bound of the shallow block ending at bm_last */
+    float bm;
+    uint32_t bm_last;
 } spar_qterm;
 
 typedef struct spar_qctx {
