@@ -36,18 +36,26 @@ spar_status spar_splade_pool(const float *h2, const uint32_t *lens, size_t n_seq
             size_t nt = SPAR_MIN((size_t)TOKEN_TILE, T - t0);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nt, (int)nv, (int)d, 1.0f, h2 + t0 * d, (int)d,
                         W + v0 * d, (int)d, 0.0f, tile, (int)nv);
-            /* Each thread owns a slice of vocabulary columns, so the running max/sum has no races and a
-             * fixed reduction order (tokens ascending) whatever the thread count. */
+            /* Fold the tile row by row (contiguous, vectorisable). Columns are split into 256-wide slices, one
+             * per thread when OpenMP is on, so there are no races and each entry sees tokens in ascending
+             * order whatever the thread count. */
+            const float *bias = b + v0;
 #pragma omp parallel for schedule(static) if (nt * nv > 32768 && spar_model_omp_ok())
-            for (size_t j = 0; j < nv; j++) {
-                float bias = b[v0 + j];
+            for (size_t j0 = 0; j0 < nv; j0 += 256) {
+                size_t j1 = SPAR_MIN(j0 + 256, nv);
                 for (size_t r = 0; r < nt; r++) {
-                    float x = tile[r * nv + j] + bias;
-                    float *o = out + (size_t)seq_of[t0 + r] * V + v0 + j;
+                    const float *row = tile + r * nv;
+                    float *o = out + (size_t)seq_of[t0 + r] * V + v0;
                     if (pool == SPAR_SPLADE_MAX) {
-                        if (x > *o) *o = x;
-                    } else if (x > 0) {
-                        *o += log1pf(x);
+                        for (size_t j = j0; j < j1; j++) {
+                            float x = row[j] + bias[j];
+                            o[j] = x > o[j] ? x : o[j];
+                        }
+                    } else {
+                        for (size_t j = j0; j < j1; j++) {
+                            float x = row[j] + bias[j];
+                            if (x > 0) o[j] += log1pf(x);
+                        }
                     }
                 }
             }
