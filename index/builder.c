@@ -569,7 +569,7 @@ nomem:
 
 /* ---------------------------------------------------------------- runs */
 
-static spar_status write_run(build *b, part *parts, const char *path, spar_diag *diag) {
+static spar_status write_run(part *parts, const char *path, spar_diag *diag) {
     tref *r = NULL;
     size_t n = 0;
     spar_status st = sorted_terms(parts, &r, &n);
@@ -600,7 +600,6 @@ static spar_status write_run(build *b, part *parts, const char *path, spar_diag 
     st = spar_file_writer_commit(w, diag);
     w = NULL;
 done:
-    (void)b;
     spar_file_writer_abort(w);
     free(buf);
     free(r);
@@ -616,7 +615,7 @@ static char *run_path(const build *b, uint32_t i) {
 static spar_status spill(build *b) {
     char *path = run_path(b, b->n_runs);
     if (path == NULL) return SPAR_E_NOMEM;
-    spar_status st = write_run(b, b->parts, path, b->diag);
+    spar_status st = write_run(b->parts, path, b->diag);
     free(path);
     if (st != SPAR_OK) return st;
     b->n_runs++;
