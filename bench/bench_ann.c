@@ -71,9 +71,11 @@ static void *read_vecs(const char *path, uint32_t *n, uint32_t *dim, size_t elem
 }
 
 /* mid: 100-component GMM in a 32-d latent space -> 128-d random projection + N(0, 0.2^2) noise.
- * hard: isotropic Gaussian in a 64-d latent space -> 128-d + N(0, 0.1^2). (../shared/notes/multivector_ann.md 6.1) */
+ * hard: isotropic Gaussian in a 64-d latent space -> 128-d + N(0, 0.1^2). (../shared/notes/multivector_ann.md 6.1)
+ * wide: like mid but a 64-d latent space projected to 768-d (transformer-embedding width). */
 static void gen(const char *dir, const char *kind, uint32_t n, uint32_t nq, uint64_t seed) {
-    const uint32_t D = 128, L = strcmp(kind, "hard") == 0 ? 64 : 32, NC = 100;
+    const int wide = strcmp(kind, "wide") == 0;
+    const uint32_t D = wide ? 768 : 128, L = (strcmp(kind, "hard") == 0 || wide) ? 64 : 32, NC = 100;
     const float noise = strcmp(kind, "hard") == 0 ? 0.1f : 0.2f;
     rs = seed * 2654435761u + 1;
     float *P = malloc(sizeof(float) * L * D), *C = malloc(sizeof(float) * NC * L);
@@ -105,7 +107,7 @@ static void gen(const char *dir, const char *kind, uint32_t n, uint32_t nq, uint
     for (uint32_t i = 0; i < nq * 100; i++) gt[i] = (int32_t)h[i].id;
     snprintf(p, sizeof p, "%s/gt.ivecs", dir);
     write_vecs(p, gt, nq, 100, 4);
-    /* 256-bit SimHash codes of the same vectors */
+    /* 256-bit SimHash codes of the same vectors (Gaussian projection: binary codes "derived from" the floats) */
     float *R = malloc(sizeof(float) * 256 * D);
     for (uint32_t i = 0; i < 256 * D; i++) R[i] = nrand();
     uint64_t *codes = calloc((size_t)tot * 4, 8);
