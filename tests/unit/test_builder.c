@@ -337,6 +337,39 @@ static void test_missing_input_is_io(void) {
     CU_ASSERT_EQUAL(count_prefix("missing-idx"), 0);
 }
 
+static void test_missing_parent_is_io(void) {
+    char in[512], out[512];
+    path_in(in, sizeof in, "small.jsonl");
+    path_in(out, sizeof out, "no-such-dir/idx");
+    spar_diag d;
+    CU_ASSERT_EQUAL(build1(in, out, NULL, NULL, &d), SPAR_E_IO);
+    CU_ASSERT(!exists(out));
+}
+
+static void test_tsv_and_gzip_inputs(void) {
+    /* same documents as TSV and as gzip-compressed JSONL: same postings */
+    char tsv[512], gz[512], o1[512], o2[512], cmd[1200];
+    path_in(tsv, sizeof tsv, "docs.tsv");
+    path_in(gz, sizeof gz, "docs.jsonl");
+    path_in(o1, sizeof o1, "tsv-idx");
+    path_in(o2, sizeof o2, "gz-idx");
+    write_text(tsv, "a\tcats and dogs\nb\tdogs chase cats\n");
+    write_text(gz, "{\"_id\": \"a\", \"text\": \"cats and dogs\"}\n{\"_id\": \"b\", \"text\": \"dogs chase cats\"}\n");
+    snprintf(cmd, sizeof cmd, "gzip -f '%s'", gz);
+    if (system(cmd) != 0) {
+        CU_FAIL("gzip not available");
+        return;
+    }
+    strcat(gz, ".gz");
+    spar_diag d;
+    CU_ASSERT_EQUAL_FATAL(build1(tsv, o1, NULL, NULL, &d), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(build1(gz, o2, NULL, NULL, &d), SPAR_OK);
+    char s1[600], s2[600];
+    snprintf(s1, sizeof s1, "%s/seg-000001.post", o1);
+    snprintf(s2, sizeof s2, "%s/seg-000001.post", o2);
+    CU_ASSERT(same_file(s1, s2));
+}
+
 static void test_two_inputs_docids_in_order(void) {
     char a[512], b[512], out[512];
     path_in(a, sizeof a, "part1.jsonl");
@@ -380,6 +413,8 @@ int main(void) {
         !CU_add_test(s, "cancel in write leaves nothing", test_cancel_write) ||
         !CU_add_test(s, "existing dir: SPAR_E_EXISTS, overwrite replaces", test_existing_dir) ||
         !CU_add_test(s, "missing input: SPAR_E_IO, nothing written", test_missing_input_is_io) ||
+        !CU_add_test(s, "missing parent directory: SPAR_E_IO", test_missing_parent_is_io) ||
+        !CU_add_test(s, "TSV and gzip JSONL inputs give the same segment", test_tsv_and_gzip_inputs) ||
         !CU_add_test(s, "two inputs: docids in input order, cross-file duplicate", test_two_inputs_docids_in_order))
         goto out;
     CU_basic_set_mode(CU_BRM_VERBOSE);

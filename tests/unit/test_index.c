@@ -246,6 +246,41 @@ static void test_concurrent_lookups(void) {
     spar_index_close(ix);
 }
 
+/* A valid segment (or data.mdb) from another index is caught by the MANIFEST cross-check. */
+static void test_swapped_files(void) {
+    char in[600], other[600];
+    snprintf(in, sizeof in, "%s/other.jsonl", g_tmp);
+    snprintf(other, sizeof other, "%s/other-idx", g_tmp);
+    write_text(in, "{\"_id\": \"x\", \"text\": \"a different corpus\"}\n");
+    const char *inputs[1] = {in};
+    spar_build_opts o;
+    spar_build_opts_default(&o);
+    o.store_text = 1;
+    spar_diag d;
+    CU_ASSERT_EQUAL_FATAL(spar_index_build(inputs, 1, other, &o, NULL, &d), SPAR_OK);
+    const char *files[2] = {"seg-000001.post", "meta.lmdb/data.mdb"};
+    for (int k = 0; k < 2; k++) {
+        char mine[700], theirs[700], keep[710];
+        snprintf(mine, sizeof mine, "%s/%s", g_idx, files[k]);
+        snprintf(theirs, sizeof theirs, "%s/%s", other, files[k]);
+        snprintf(keep, sizeof keep, "%s.keep", mine);
+        size_t n = 0;
+        unsigned char *b = slurp(theirs, &n);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        CU_ASSERT_EQUAL_FATAL(rename(mine, keep), 0);
+        spit(mine, b, n);
+        free(b);
+        spar_index *ix = NULL;
+        CU_ASSERT_EQUAL(spar_index_open(g_idx, &ix, &d), SPAR_E_CORRUPT);
+        CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, k == 0 ? "seg-000001.post" : "data.mdb"));
+        CU_ASSERT_EQUAL(spar_index_verify(g_idx, NULL, NULL, &d), SPAR_E_CORRUPT);
+        CU_ASSERT_EQUAL(rename(keep, mine), 0);
+    }
+    spar_index *ix = NULL;
+    CU_ASSERT_EQUAL(spar_index_open(g_idx, &ix, &d), SPAR_OK);
+    spar_index_close(ix);
+}
+
 static void test_not_an_index(void) {
     spar_index *ix = NULL;
     spar_diag d;
@@ -278,6 +313,7 @@ int main(void) {
         !CU_add_test(s, "flip data.mdb bytes: open and verify fail", test_flip_lmdb) ||
         !CU_add_test(s, "truncated or missing files", test_truncated_and_missing_files) ||
         !CU_add_test(s, "concurrent doc_id/lookup_id from 4 threads", test_concurrent_lookups) ||
+        !CU_add_test(s, "a valid file from another index is rejected", test_swapped_files) ||
         !CU_add_test(s, "not an index / malformed MANIFEST", test_not_an_index))
         goto out;
     CU_basic_set_mode(CU_BRM_VERBOSE);
