@@ -356,6 +356,7 @@ static spar_status part_add(part *p, const dterm *t, const char *bytes, uint32_t
         p->mem += 2 * 2 * sizeof(uint32_t);
         p->n_e++;
     } else if (e->n == e->cap) {
+        if (e->cap > UINT32_MAX / 4) return SPAR_E_NOMEM; /* > 2^30 postings of one term in memory */
         uint32_t nc = e->cap * 2;
         uint32_t *q = realloc(e->pd, (size_t)nc * 2 * sizeof(uint32_t));
         if (q == NULL) return SPAR_E_NOMEM;
