@@ -246,6 +246,13 @@ static void test_text_input_uses_tokenizer(void) {
     CU_ASSERT_EQUAL(spar_encode_tokens(e, texts[0], NULL, NULL, tok, 64, &n, got), SPAR_OK);
     CU_ASSERT_EQUAL(n, 5);
     CU_ASSERT_EQUAL(memcmp(got, ids, sizeof ids), 0);
+    /* A text longer than max_length (64 in the fixture) is truncated and keeps its final [SEP]. */
+    char longtext[1200] = "";
+    for (int i = 0; i < 150; i++) strcat(longtext, "word ");
+    CU_ASSERT_EQUAL(spar_encode_tokens(e, longtext, NULL, NULL, tok, 64, &n, got), SPAR_OK);
+    CU_ASSERT_EQUAL(n, 64);
+    CU_ASSERT_EQUAL(got[0], 101);
+    CU_ASSERT_EQUAL(got[63], 102);
     free(tok);
     spar_sparse_results_free(&a, 1);
     spar_sparse_results_free(&b, 1);
