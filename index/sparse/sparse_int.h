@@ -1,0 +1,48 @@
+/* sparse_int.h — private layout of spar_sparse_index shared by the files of index/sparse/ (build, search,
+ * approximate build, save/load). Not a contract for other modules: they use include/spar/spar_sparse.h. */
+#ifndef SPAR_INDEX_SPARSE_INT_H
+#define SPAR_INDEX_SPARSE_INT_H
+
+#include <stdint.h>
+
+#include "spar/spar_sparse.h"
+
+/* Weights (documents and queries) are limited so that no dot product of <= 65536 terms overflows float. */
+#define SPAR_SPARSE_MAX_WEIGHT 1e15f
+
+struct spar_sparse_index {
+    uint32_t n_docs, dim;
+    uint64_t nnz;
+    uint32_t bmp_block, n_blocks;
+    spar_sparse_build_opts opts;
+    /* forward index: doc d's terms are f_ids/f_w[f_off[d] .. f_off[d+1]), ids ascending */
+    uint64_t *f_off;
+    uint16_t *f_ids;
+    float *f_w;
+    /* inverted index, docid ascending per term: [p_off[t], p_off[t+1]) */
+    uint64_t *p_off;
+    uint32_t *p_doc;
+    float *p_w;
+    /* block maxima per term: blocks bm_blk[bm_off[t]..] with bound bm_q * bm_step[t] >= true block max */
+    uint64_t *bm_off;
+    uint32_t *bm_blk;
+    uint8_t *bm_q;
+    float *bm_step;
+    /* approximate (Seismic): term t owns blocks [a_toff[t], a_toff[t+1]); block b owns docs
+     * a_docs[a_boff[b]..a_boff[b+1]) and summary a_sterm/a_sval[a_soff[b]..a_soff[b+1]) scaled by a_sscale[b] */
+    int has_approx;
+    uint64_t n_ablocks, n_apost, n_asum;
+    uint64_t *a_toff;
+    uint64_t *a_boff;
+    uint32_t *a_docs;
+    uint64_t *a_soff;
+    uint16_t *a_sterm;
+    uint8_t *a_sval;
+    float *a_sscale;
+    double build_s, abuild_s;
+};
+
+spar_status spar_sparse_build_derived(spar_sparse_index *ix);
+spar_status spar_sparse_build_approx(spar_sparse_index *ix, const spar_sparse_build_opts *o);
+
+#endif

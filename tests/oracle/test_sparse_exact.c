@@ -1,0 +1,209 @@
+/* test_sparse_exact.c — oracle tests for learned-sparse search: the exhaustive search equals a naive
+ * reference (every doc scored from its vector, full sort), and the block-max pruned exact search (BMP)
+ * returns the bit-identical top-k of the exhaustive search on random uniform data, Zipf-skewed data with
+ * many ties, topical (clustered) data, several block sizes and k from 1 to beyond the number of matches.
+ * Also: with lossless knobs the approximate search equals the exact one. */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spar/spar_sparse.h"
+
+static uint64_t rs = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void) {
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return rs;
+}
+static double unif(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
+
+typedef struct data {
+    uint32_t n, dim;
+    uint32_t *ids;
+    float *w;
+    spar_sparse_vec *v;
+} data;
+
+/* mode 0: uniform terms, continuous weights; 1: Zipf terms, weights on a coarse grid (ties);
+ * 2: topical: each doc draws most terms from one of 8 topic ranges. */
+static void gen(data *d, uint32_t n, uint32_t dim, uint32_t max_nnz, int mode) {
+    d->n = n;
+    d->dim = dim;
+    d->ids = malloc((size_t)n * max_nnz * sizeof *d->ids);
+    d->w = malloc((size_t)n * max_nnz * sizeof *d->w);
+    d->v = malloc((size_t)n * sizeof *d->v);
+    unsigned char *seen = calloc(dim, 1);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t m = (uint32_t)(rnd() % (max_nnz + 1)), got = 0;
+        uint32_t *ids = d->ids + (size_t)i * max_nnz;
+        uint32_t topic = (uint32_t)(rnd() % 8);
+        for (uint32_t j = 0; j < m; j++) {
+            uint32_t t;
+            if (mode == 1) t = (uint32_t)(pow(unif(), 3.0) * dim);
+            else if (mode == 2 && rnd() % 4 != 0) t = topic * (dim / 8) + (uint32_t)(rnd() % (dim / 8));
+            else t = (uint32_t)(rnd() % dim);
+            if (t >= dim) t = dim - 1;
+            if (!seen[t]) { seen[t] = 1; ids[got++] = t; }
+        }
+        uint32_t k = 0; /* ascending ids */
+        for (uint32_t t = 0; t < dim && k < got; t++) if (seen[t]) { ids[k++] = t; seen[t] = 0; }
+        float *w = d->w + (size_t)i * max_nnz;
+        for (uint32_t j = 0; j < got; j++)
+            w[j] = mode == 1 ? (float)(1 + rnd() % 4) * 0.25f : (float)(unif() * 3.0);
+        d->v[i].ids = ids;
+        d->v[i].weights = w;
+        d->v[i].n = got;
+    }
+    free(seen);
+}
+static void data_free(data *d) { free(d->ids); free(d->w); free(d->v); }
+
+static const float *ref_score;
+static int cmp_ref(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    if (ref_score[x] != ref_score[y]) return ref_score[x] > ref_score[y] ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+/* Naive reference: merge each doc with the query in ascending term order (the canonical float sum). */
+static size_t naive(const data *d, const spar_sparse_vec *q, uint32_t k, spar_hit *out) {
+    float *sc = malloc(d->n * sizeof *sc);
+    uint32_t *ord = malloc(d->n * sizeof *ord);
+    size_t m = 0;
+    for (uint32_t i = 0; i < d->n; i++) {
+        float s = 0.0f;
+        uint32_t a = 0, b = 0;
+        while (a < d->v[i].n && b < q->n) {
+            if (d->v[i].ids[a] < q->ids[b]) a++;
+            else if (d->v[i].ids[a] > q->ids[b]) b++;
+            else { s += q->weights[b] * d->v[i].weights[a]; a++; b++; }
+        }
+        sc[i] = s;
+        if (s > 0.0f) ord[m++] = i;
+    }
+    ref_score = sc;
+    qsort(ord, m, sizeof *ord, cmp_ref);
+    size_t n = m < k ? m : k;
+    for (size_t i = 0; i < n; i++) { out[i].docid = ord[i]; out[i].score = sc[ord[i]]; }
+    free(sc);
+    free(ord);
+    return n;
+}
+
+static void run_mode(int mode, uint32_t n, uint32_t dim, uint32_t nnz, uint32_t block) {
+    data d;
+    gen(&d, n, dim, nnz, mode);
+    spar_sparse_build_opts o;
+    spar_sparse_build_opts_default(&o);
+    o.bmp_block = block;
+    o.build_approx = 0;
+    spar_sparse_index *ix = NULL;
+    spar_diag diag = {{0}};
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_index_build_vecs(d.v, d.n, d.dim, &o, &ix, &diag), SPAR_OK);
+    spar_sparse_searcher *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(ix, &s), SPAR_OK);
+    static const uint32_t ks[] = {1, 3, 10, 100, 5000};
+    spar_hit *a = malloc(5000 * sizeof *a), *b = malloc(5000 * sizeof *b), *c = malloc(5000 * sizeof *c);
+    data qs;
+    gen(&qs, 40, dim, 50, mode);
+    for (uint32_t qi = 0; qi < qs.n; qi++) {
+        for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
+            size_t na = 0, nb = 0, nc;
+            CU_ASSERT_EQUAL_FATAL(spar_sparse_search_exact(s, &qs.v[qi], ks[ki], SPAR_SPARSE_EXHAUSTIVE, a, &na), SPAR_OK);
+            CU_ASSERT_EQUAL_FATAL(spar_sparse_search_exact(s, &qs.v[qi], ks[ki], SPAR_SPARSE_BMP, b, &nb), SPAR_OK);
+            nc = naive(&d, &qs.v[qi], ks[ki], c);
+            CU_ASSERT_EQUAL(na, nc);
+            CU_ASSERT_EQUAL(nb, na);
+            if (na == nc) CU_ASSERT_EQUAL(memcmp(a, c, na * sizeof *a), 0);
+            if (na == nb) CU_ASSERT_EQUAL(memcmp(a, b, na * sizeof *a), 0);
+        }
+    }
+    free(a);
+    free(b);
+    free(c);
+    data_free(&qs);
+    spar_sparse_searcher_free(s);
+    spar_sparse_index_free(ix);
+    data_free(&d);
+}
+
+static void test_bmp_uniform(void) { run_mode(0, 3000, 2000, 60, 64); }
+static void test_bmp_zipf_ties(void) { run_mode(1, 3000, 3000, 80, 32); }
+static void test_bmp_topical_small_blocks(void) { run_mode(2, 4000, 4096, 100, 8); }
+static void test_bmp_big_blocks_partial_last(void) { run_mode(0, 1001, 500, 30, 256); }
+
+static void test_approx_lossless_equals_exact(void) {
+    data d;
+    gen(&d, 2000, 1000, 40, 2);
+    for (size_t i = 0; i < (size_t)2000 * 40; i++) d.w[i] = 0.5f + d.w[i] / 6.0f; /* >= 1/6 of max: u8 > 0 */
+    spar_sparse_build_opts o;
+    spar_sparse_build_opts_default(&o);
+    o.n_postings = 1u << 30;
+    o.summary_energy = 1.0f;
+    spar_sparse_index *ix = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_index_build_vecs(d.v, d.n, d.dim, &o, &ix, NULL), SPAR_OK);
+    spar_sparse_searcher *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(ix, &s), SPAR_OK);
+    spar_sparse_approx_params p = {0, 1e-6f};
+    data qs;
+    gen(&qs, 30, 1000, 20, 2);
+    spar_hit a[10], b[10];
+    for (uint32_t qi = 0; qi < qs.n; qi++) {
+        size_t na, nb;
+        CU_ASSERT_EQUAL_FATAL(spar_sparse_search_exact(s, &qs.v[qi], 10, SPAR_SPARSE_EXHAUSTIVE, a, &na), SPAR_OK);
+        CU_ASSERT_EQUAL_FATAL(spar_sparse_search_approx(s, &qs.v[qi], 10, &p, b, &nb), SPAR_OK);
+        CU_ASSERT_EQUAL(na, nb);
+        if (na == nb) CU_ASSERT_EQUAL(memcmp(a, b, na * sizeof *a), 0);
+    }
+    data_free(&qs);
+    spar_sparse_searcher_free(s);
+    spar_sparse_index_free(ix);
+    data_free(&d);
+}
+
+static void test_batch_equals_single(void) {
+    data d, qs;
+    gen(&d, 3000, 1500, 60, 2);
+    gen(&qs, 64, 1500, 30, 2);
+    spar_sparse_index *ix = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_index_build_vecs(d.v, d.n, d.dim, NULL, &ix, NULL), SPAR_OK);
+    spar_hit *hb = malloc(64 * 10 * sizeof *hb), one[10];
+    size_t nb[64];
+    spar_sparse_approx_params p;
+    spar_sparse_approx_params_default(&p);
+    spar_sparse_searcher *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(ix, &s), SPAR_OK);
+    for (int mode = 0; mode < 2; mode++) {
+        CU_ASSERT_EQUAL_FATAL(spar_sparse_search_batch(ix, qs.v, 64, 10, SPAR_SPARSE_BMP, mode ? &p : NULL, 2, hb, nb), SPAR_OK);
+        for (uint32_t i = 0; i < 64; i++) {
+            size_t n1;
+            if (mode) CU_ASSERT_EQUAL_FATAL(spar_sparse_search_approx(s, &qs.v[i], 10, &p, one, &n1), SPAR_OK);
+            if (!mode) CU_ASSERT_EQUAL_FATAL(spar_sparse_search_exact(s, &qs.v[i], 10, SPAR_SPARSE_BMP, one, &n1), SPAR_OK);
+            CU_ASSERT_EQUAL(nb[i], n1);
+            if (nb[i] == n1) CU_ASSERT_EQUAL(memcmp(hb + (size_t)i * 10, one, n1 * sizeof *one), 0);
+        }
+    }
+    free(hb);
+    spar_sparse_searcher_free(s);
+    spar_sparse_index_free(ix);
+    data_free(&d);
+    data_free(&qs);
+}
+
+int main(void) {
+    if (CU_initialize_registry() != CUE_SUCCESS) return CU_get_error();
+    CU_pSuite su = CU_add_suite("sparse_exact", NULL, NULL);
+    CU_add_test(su, "bmp == exhaustive == naive, uniform", test_bmp_uniform);
+    CU_add_test(su, "bmp == exhaustive == naive, zipf with ties", test_bmp_zipf_ties);
+    CU_add_test(su, "bmp == exhaustive == naive, topical, 8-doc blocks", test_bmp_topical_small_blocks);
+    CU_add_test(su, "bmp == exhaustive == naive, 256-doc blocks, partial last", test_bmp_big_blocks_partial_last);
+    CU_add_test(su, "approx with lossless knobs == exact", test_approx_lossless_equals_exact);
+    CU_add_test(su, "batch (2 threads) == single-query results", test_batch_equals_single);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return fails ? 1 : 0;
+}
