@@ -5,6 +5,7 @@
  * Regenerate the fixture only on purpose (see docs/encoders/model.md). Needs SPAR_SRC (set by ctest). */
 #include <CUnit/Basic.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,6 +260,47 @@ static void test_text_input_uses_tokenizer(void) {
     spar_encoder_close(e);
 }
 
+typedef struct shared_job {
+    const spar_encoder *e;
+    spar_encode_input in;
+    spar_sparse_result res[16];
+    spar_status st;
+} shared_job;
+static void *run_job(void *arg) {
+    shared_job *j = arg;
+    for (int rep = 0; rep < 3 && j->st == SPAR_OK; rep++) {
+        spar_sparse_results_free(j->res, j->in.n);
+        j->st = spar_encode_splade_batch(j->e, &j->in, NULL, j->res);
+    }
+    return NULL;
+}
+
+static void test_shared_encoder_across_threads(void) {
+    spar_encoder *e = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_encoder_open(g_dir[0], NULL, &e, NULL), SPAR_OK);
+    spar_token_ids seqs[16];
+    seqs_of(seqs);
+    static shared_job jobs[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        memset(&jobs[i], 0, sizeof jobs[i]);
+        jobs[i].e = e;
+        jobs[i].in = (spar_encode_input){NULL, seqs, g_n_seqs};
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, run_job, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++) {
+        CU_ASSERT_EQUAL_FATAL(jobs[i].st, SPAR_OK);
+        for (size_t s = 0; s < g_n_seqs; s++) {
+            CU_ASSERT_EQUAL_FATAL(jobs[i].res[s].n, jobs[0].res[s].n);
+            CU_ASSERT_EQUAL(memcmp(jobs[i].res[s].ids, jobs[0].res[s].ids, jobs[0].res[s].n * 4), 0);
+            CU_ASSERT_EQUAL(memcmp(jobs[i].res[s].weights, jobs[0].res[s].weights, jobs[0].res[s].n * 4), 0);
+        }
+    }
+    for (int i = 0; i < 4; i++) spar_sparse_results_free(jobs[i].res, g_n_seqs);
+    spar_encoder_close(e);
+}
+
 static void test_bad_inputs_rejected(void) {
     spar_encoder *e = NULL;
     spar_diag d = {{0}};
@@ -298,6 +340,7 @@ int main(void) {
         !CU_add_test(s, "chunked batches give the same vectors", test_small_chunks_same_result) ||
         !CU_add_test(s, "per-token embeddings and projection", test_token_embeddings_and_projection) ||
         !CU_add_test(s, "text input goes through the tokenizer", test_text_input_uses_tokenizer) ||
+        !CU_add_test(s, "one encoder shared by 4 threads", test_shared_encoder_across_threads) ||
         !CU_add_test(s, "bad inputs rejected", test_bad_inputs_rejected))
         goto out;
     CU_basic_set_mode(CU_BRM_VERBOSE);
