@@ -3,6 +3,8 @@
  *   bench_query --index DIR --queries FILE [--k 10,1000] [--threads T] [--algo default|all|maxscore,bmw,...]
  *               [--warmup 3] [--reps 5]
  *
+ * --algo defaults to "all" (exhaustive, maxscore, bmw) without --threads, and to "default" with it (the
+ * mode bench/run_bm25.sh uses, which expects one line per k).
  * FILE: BEIR queries (JSON lines with "text") or TSV (id<TAB>text). For each algorithm and k: `warmup`
  * untimed passes over all queries, then `reps` timed passes. With T = 1 (the default, besides batch) one
  * searcher runs the queries in order; with T > 1, T threads each take queries i = t mod T with their own
@@ -237,7 +239,7 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
-    const char *dir = NULL, *qpath = NULL, *klist = "10,1000", *alist = "default";
+    const char *dir = NULL, *qpath = NULL, *klist = "10,1000", *alist = NULL;
     int threads = 0, warmup = 3, reps = 5;
     for (int i = 1; i < argc; i++) {
         if (i + 1 >= argc) usage();
@@ -251,6 +253,8 @@ int main(int argc, char **argv) {
         else usage();
     }
     if (dir == NULL || qpath == NULL || reps < 1 || warmup < 0 || threads < 0) usage();
+    /* standalone: every algorithm; with --threads (bench/run_bm25.sh): the default one, one line per k */
+    if (alist == NULL) alist = threads == 0 ? "all" : "default";
     spar_algo algos[8];
     int na = 0;
     if (strcmp(alist, "all") == 0) {
