@@ -87,6 +87,7 @@ void spar_q_bmw(spar_qctx *q) {
                     spar_q_prefetch_norm(norm, x->cur);
                 }
                 const float s = spar_q_doc_score(q, q->touched, p + 1);
+                q->n_scored++;
                 if (s > theta) {
                     spar_topk_push(topk, d, s);
                     theta = spar_topk_threshold(topk);

@@ -23,6 +23,7 @@ void spar_q_exhaustive(spar_qctx *q) {
                 spar_q_prefetch_norm(norm, c);
             }
         }
+        q->n_scored++;
         if (s > theta) {
             spar_topk_push(topk, d, s);
             theta = spar_topk_threshold(topk);

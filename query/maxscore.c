@@ -78,6 +78,7 @@ void spar_q_maxscore(spar_qctx *q) {
             continue;
         }
         const float s = spar_q_doc_score(q, touched, nt);
+        q->n_scored++;
         if (s > theta) {
             spar_topk_push(topk, d, s);
             theta = spar_topk_threshold(topk);

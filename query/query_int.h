@@ -50,6 +50,7 @@ typedef struct spar_qctx {
     uint32_t *order;
     float *bound;
     uint32_t *touched;
+    uint64_t n_scored;  /* statistics: documents fully scored (incremented by the algorithms) */
 } spar_qctx;
 
 /* Contribution of one posting; the one expression every algorithm uses. */

@@ -265,6 +265,7 @@ spar_status spar_search(spar_searcher *s, const char *text, size_t len, const sp
     q.order = s->order;
     q.bound = s->bound;
     q.touched = s->touched;
+    q.n_scored = 0;
     for (uint32_t i = 0; i < m; i++) {
         spar_segment_cursor(s->seg, &s->ti[i], &s->cur[i]);
         spar_q_set_term(&q, i, &s->cur[i], &s->ti[i], s->cnt[i], s->n_docs);

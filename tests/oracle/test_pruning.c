@@ -161,6 +161,7 @@ static uint32_t order[16], touched[16];
 static spar_topk topk;
 
 typedef void (*algo_fn)(spar_qctx *);
+static uint64_t last_scored; /* documents fully scored by the last run_algo */
 
 static size_t run_algo(const corpus *c, const query *qu, const float *norm, float k1, float b, uint32_t k,
                        algo_fn fn, spar_hit *out) {
@@ -185,6 +186,7 @@ static size_t run_algo(const corpus *c, const query *qu, const float *norm, floa
     }
     CU_ASSERT_FATAL(spar_topk_reset(&topk, k) == SPAR_OK);
     if (qu->n > 0) fn(&q);
+    last_scored = q.n_scored;
     for (uint32_t i = 0; i < qu->n; i++) CU_ASSERT(contrib[i] == 0.0f); /* contract: left zeroed */
     return spar_topk_finish(&topk, out, k);
 }
@@ -304,6 +306,35 @@ static void test_large_corpora(void) {
     check_corpus(21, 50000, 20000, 80, 3.0, 1, 40);
     check_corpus(22, 30000, 5000, 120, 2.0, 1, 30);
     CU_ASSERT_EQUAL(n_mismatch, 0);
+}
+
+/* The pruned algorithms must actually prune: on a 50k-document Zipfian corpus at k = 10 they fully
+ * score far fewer documents than the exhaustive traversal (which scores every match). */
+static void test_pruning_prunes(void) {
+    corpus c;
+    corpus_build(&c, 51, 50000, 20000, 80, 3.0, 1);
+    float *norm = malloc(c.n_docs * sizeof *norm);
+    spar_hit *out = malloc(10 * sizeof *out);
+    spar_q_fill_norm(norm, c.doclens, c.n_docs, 0.9f, 0.4f, c.avgdl);
+    uint64_t ex = 0, ms = 0, bmw = 0;
+    for (int i = 0; i < 200; i++) {
+        query qu;
+        make_query(&c, &qu);
+        run_algo(&c, &qu, norm, 0.9f, 0.4f, 10, spar_q_exhaustive, out);
+        ex += last_scored;
+        run_algo(&c, &qu, norm, 0.9f, 0.4f, 10, spar_q_maxscore, out);
+        ms += last_scored;
+        run_algo(&c, &qu, norm, 0.9f, 0.4f, 10, spar_q_bmw, out);
+        bmw += last_scored;
+    }
+    printf("  fully scored documents, 200 queries, k=10: exhaustive %llu, maxscore %llu, bmw %llu\n",
+           (unsigned long long)ex, (unsigned long long)ms, (unsigned long long)bmw);
+    CU_ASSERT(ex > 0);
+    CU_ASSERT(ms * 2 < ex);
+    CU_ASSERT(bmw * 2 < ex);
+    free(norm);
+    free(out);
+    corpus_free(&c);
 }
 
 static void test_without_doclens(void) {
@@ -439,6 +470,7 @@ int main(void) {
         !CU_add_test(s, "1k-5k docs, Zipfian: all algorithms == brute force", test_medium_corpora) ||
         !CU_add_test(s, "30k-50k docs: all algorithms == brute force", test_large_corpora) ||
         !CU_add_test(s, "lists without document lengths", test_without_doclens) ||
+        !CU_add_test(s, "pruned algorithms score far fewer documents", test_pruning_prunes) ||
         !CU_add_test(s, "heavy score ties resolved by docid", test_many_ties)) {
         CU_cleanup_registry();
         return (int)CU_get_error();
