@@ -1,0 +1,306 @@
+/* block_sparse.c — block-sparse attention with an online softmax. Work item = (head, query block of 64 rows);
+ * items run in parallel under OpenMP (dynamic schedule: rows have different lengths). Per item the query block
+ * is copied pre-scaled into scratch; K is transposed once per call into Kt[h][d][T_pad] (zero padded) so the
+ * score tile S = Q_i K_j^T is a broadcast-FMA loop over contiguous key columns; masked keys (padding and the
+ * tail of a short last block) get -inf through an additive bias row. The AVX2+FMA inner loops
+ * (target attribute, picked at run time) have scalar twins with the same loop structure. */
+#include "encoders/attention/attention.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(SPAR_HAVE_OPENMP)
+#include <omp.h>
+#endif
+
+#include "common/common.h"
+#include "encoders/attention/attn_simd.h"
+
+#define B SPAR_ATTN_BLOCK
+
+static int g_force_scalar;
+
+void spar_attn_force_scalar(int on) { g_force_scalar = on; }
+
+typedef struct scratch {
+    float *qs;   /* [B x d] scaled query block */
+    float *s;    /* [B x B] scores / probabilities */
+    float *acc;  /* [B x d] output accumulator */
+    float *m, *l; /* [B] running max and sum */
+} scratch;
+
+/* ---- scalar twins ------------------------------------------------------------------------------------- */
+
+/* S[r][c] = sum_k qs[r][k] * kt[k][c] + bias[c], for r < nq and all B columns. */
+static void scores_scalar(const float *qs, uint32_t nq, const float *kt, size_t ldkt, uint32_t d, const float *bias,
+                          float *s) {
+    for (uint32_t r = 0; r < nq; r++) {
+        float row[B];
+        for (uint32_t c = 0; c < B; c++) row[c] = 0.0f;
+        for (uint32_t k = 0; k < d; k++) {
+            float qv = qs[(size_t)r * d + k];
+            const float *kr = kt + (size_t)k * ldkt;
+            for (uint32_t c = 0; c < B; c++) row[c] += qv * kr[c];
+        }
+        for (uint32_t c = 0; c < B; c++) s[(size_t)r * B + c] = row[c] + bias[c];
+    }
+}
+
+/* Online-softmax update of rows r < nq: turns S into P in place, updates m, l and rescales acc.
+ * Returns nothing; rows whose running max stays -inf keep P = 0. */
+static void softmax_update_scalar(float *s, uint32_t nq, float *m, float *l, float *acc, uint32_t d) {
+    for (uint32_t r = 0; r < nq; r++) {
+        float *row = s + (size_t)r * B;
+        float mx = -INFINITY;
+        for (uint32_t c = 0; c < B; c++) mx = row[c] > mx ? row[c] : mx;
+        float m_new = mx > m[r] ? mx : m[r];
+        if (m_new == -INFINITY) {
+            memset(row, 0, B * sizeof *row);
+            continue;
+        }
+        float alpha = m[r] == -INFINITY ? 0.0f : expf(m[r] - m_new);
+        float sum = 0.0f;
+        for (uint32_t c = 0; c < B; c++) {
+            row[c] = row[c] == -INFINITY ? 0.0f : expf(row[c] - m_new);
+            sum += row[c];
+        }
+        l[r] = l[r] * alpha + sum;
+        m[r] = m_new;
+        if (alpha != 1.0f)
+            for (uint32_t k = 0; k < d; k++) acc[(size_t)r * d + k] *= alpha;
+    }
+}
+
+/* acc[r][:] += sum_c P[r][c] * V[c][:] for c < nk. */
+static void pv_scalar(const float *p, uint32_t nq, const float *v, size_t ldv, uint32_t nk, uint32_t d, float *acc) {
+    for (uint32_t r = 0; r < nq; r++) {
+        float *o = acc + (size_t)r * d;
+        for (uint32_t c = 0; c < nk; c++) {
+            float pv = p[(size_t)r * B + c];
+            const float *vr = v + (size_t)c * ldv;
+            for (uint32_t k = 0; k < d; k++) o[k] += pv * vr[k];
+        }
+    }
+}
+
+/* ---- AVX2 + FMA ---------------------------------------------------------------------------------------- */
+
+__attribute__((target("avx2,fma"))) static void scores_avx2(const float *qs, uint32_t nq, const float *kt, size_t ldkt,
+                                                            uint32_t d, const float *bias, float *s) {
+    uint32_t r = 0;
+    for (; r + 2 <= nq; r += 2) {
+        const float *q0 = qs + (size_t)r * d, *q1 = q0 + d;
+        for (uint32_t c0 = 0; c0 < B; c0 += 32) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
+                   a3 = _mm256_setzero_ps(), b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(),
+                   b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
+            for (uint32_t k = 0; k < d; k++) {
+                const float *kr = kt + (size_t)k * ldkt + c0;
+                __m256 k0 = _mm256_loadu_ps(kr), k1 = _mm256_loadu_ps(kr + 8), k2 = _mm256_loadu_ps(kr + 16),
+                       k3 = _mm256_loadu_ps(kr + 24);
+                __m256 x = _mm256_broadcast_ss(q0 + k), y = _mm256_broadcast_ss(q1 + k);
+                a0 = _mm256_fmadd_ps(x, k0, a0);
+                a1 = _mm256_fmadd_ps(x, k1, a1);
+                a2 = _mm256_fmadd_ps(x, k2, a2);
+                a3 = _mm256_fmadd_ps(x, k3, a3);
+                b0 = _mm256_fmadd_ps(y, k0, b0);
+                b1 = _mm256_fmadd_ps(y, k1, b1);
+                b2 = _mm256_fmadd_ps(y, k2, b2);
+                b3 = _mm256_fmadd_ps(y, k3, b3);
+            }
+            float *s0 = s + (size_t)r * B + c0, *s1 = s0 + B;
+            const float *bi = bias + c0;
+            _mm256_storeu_ps(s0, _mm256_add_ps(a0, _mm256_loadu_ps(bi)));
+            _mm256_storeu_ps(s0 + 8, _mm256_add_ps(a1, _mm256_loadu_ps(bi + 8)));
+            _mm256_storeu_ps(s0 + 16, _mm256_add_ps(a2, _mm256_loadu_ps(bi + 16)));
+            _mm256_storeu_ps(s0 + 24, _mm256_add_ps(a3, _mm256_loadu_ps(bi + 24)));
+            _mm256_storeu_ps(s1, _mm256_add_ps(b0, _mm256_loadu_ps(bi)));
+            _mm256_storeu_ps(s1 + 8, _mm256_add_ps(b1, _mm256_loadu_ps(bi + 8)));
+            _mm256_storeu_ps(s1 + 16, _mm256_add_ps(b2, _mm256_loadu_ps(bi + 16)));
+            _mm256_storeu_ps(s1 + 24, _mm256_add_ps(b3, _mm256_loadu_ps(bi + 24)));
+        }
+    }
+    for (; r < nq; r++) {
+        const float *q0 = qs + (size_t)r * d;
+        __m256 a[8];
+        for (int i = 0; i < 8; i++) a[i] = _mm256_setzero_ps();
+        for (uint32_t k = 0; k < d; k++) {
+            __m256 x = _mm256_broadcast_ss(q0 + k);
+            const float *kr = kt + (size_t)k * ldkt;
+            for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(x, _mm256_loadu_ps(kr + 8 * i), a[i]);
+        }
+        for (int i = 0; i < 8; i++)
+            _mm256_storeu_ps(s + (size_t)r * B + 8 * i, _mm256_add_ps(a[i], _mm256_loadu_ps(bias + 8 * i)));
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void softmax_update_avx2(float *s, uint32_t nq, float *m, float *l,
+                                                                    float *acc, uint32_t d) {
+    for (uint32_t r = 0; r < nq; r++) {
+        float *row = s + (size_t)r * B;
+        __m256 vm = _mm256_loadu_ps(row);
+        for (uint32_t c = 8; c < B; c += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(row + c));
+        float mx = attn_hmax256(vm);
+        float m_new = mx > m[r] ? mx : m[r];
+        if (m_new == -INFINITY) {
+            memset(row, 0, B * sizeof *row);
+            continue;
+        }
+        float alpha = m[r] == -INFINITY ? 0.0f : expf(m[r] - m_new);
+        __m256 vmn = _mm256_set1_ps(m_new), vs = _mm256_setzero_ps();
+        for (uint32_t c = 0; c < B; c += 8) {
+            __m256 e = attn_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + c), vmn));
+            _mm256_storeu_ps(row + c, e);
+            vs = _mm256_add_ps(vs, e);
+        }
+        l[r] = l[r] * alpha + attn_hsum256(vs);
+        m[r] = m_new;
+        if (alpha != 1.0f) {
+            __m256 va = _mm256_set1_ps(alpha);
+            float *o = acc + (size_t)r * d;
+            for (uint32_t k = 0; k < d; k += 8) _mm256_storeu_ps(o + k, _mm256_mul_ps(_mm256_loadu_ps(o + k), va));
+        }
+    }
+}
+
+/* d % 32 == 0 */
+__attribute__((target("avx2,fma"))) static void pv_avx2(const float *p, uint32_t nq, const float *v, size_t ldv,
+                                                        uint32_t nk, uint32_t d, float *acc) {
+    uint32_t r = 0;
+    for (; r + 2 <= nq; r += 2) {
+        const float *p0 = p + (size_t)r * B, *p1 = p0 + B;
+        for (uint32_t k0 = 0; k0 < d; k0 += 32) {
+            float *o0 = acc + (size_t)r * d + k0, *o1 = o0 + d;
+            __m256 a0 = _mm256_loadu_ps(o0), a1 = _mm256_loadu_ps(o0 + 8), a2 = _mm256_loadu_ps(o0 + 16),
+                   a3 = _mm256_loadu_ps(o0 + 24), b0 = _mm256_loadu_ps(o1), b1 = _mm256_loadu_ps(o1 + 8),
+                   b2 = _mm256_loadu_ps(o1 + 16), b3 = _mm256_loadu_ps(o1 + 24);
+            for (uint32_t c = 0; c < nk; c++) {
+                const float *vr = v + (size_t)c * ldv + k0;
+                __m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8), v2 = _mm256_loadu_ps(vr + 16),
+                       v3 = _mm256_loadu_ps(vr + 24);
+                __m256 x = _mm256_broadcast_ss(p0 + c), y = _mm256_broadcast_ss(p1 + c);
+                a0 = _mm256_fmadd_ps(x, v0, a0);
+                a1 = _mm256_fmadd_ps(x, v1, a1);
+                a2 = _mm256_fmadd_ps(x, v2, a2);
+                a3 = _mm256_fmadd_ps(x, v3, a3);
+                b0 = _mm256_fmadd_ps(y, v0, b0);
+                b1 = _mm256_fmadd_ps(y, v1, b1);
+                b2 = _mm256_fmadd_ps(y, v2, b2);
+                b3 = _mm256_fmadd_ps(y, v3, b3);
+            }
+            _mm256_storeu_ps(o0, a0);
+            _mm256_storeu_ps(o0 + 8, a1);
+            _mm256_storeu_ps(o0 + 16, a2);
+            _mm256_storeu_ps(o0 + 24, a3);
+            _mm256_storeu_ps(o1, b0);
+            _mm256_storeu_ps(o1 + 8, b1);
+            _mm256_storeu_ps(o1 + 16, b2);
+            _mm256_storeu_ps(o1 + 24, b3);
+        }
+    }
+    for (; r < nq; r++) {
+        const float *p0 = p + (size_t)r * B;
+        for (uint32_t k0 = 0; k0 < d; k0 += 8) {
+            float *o0 = acc + (size_t)r * d + k0;
+            __m256 a0 = _mm256_loadu_ps(o0);
+            for (uint32_t c = 0; c < nk; c++)
+                a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p0 + c), _mm256_loadu_ps(v + (size_t)c * ldv + k0), a0);
+            _mm256_storeu_ps(o0, a0);
+        }
+    }
+}
+
+/* ---- driver -------------------------------------------------------------------------------------------- */
+
+static void run_item(const spar_attn_args *a, const spar_attn_mask *mk, const float *kt, size_t t_pad,
+                     const float *bias, float scale, uint32_t h, uint32_t qb, int simd, scratch *sc, float *o,
+                     size_t ld_o) {
+    uint32_t t = a->seq_len, d = a->d_head, nb = mk->n_blocks;
+    uint32_t r0 = qb * B, nq = SPAR_MIN(B, t - r0);
+    for (uint32_t r = 0; r < nq; r++) {
+        const float *qr = a->q + (size_t)(r0 + r) * a->ld_q + (size_t)h * d;
+        for (uint32_t k = 0; k < d; k++) sc->qs[(size_t)r * d + k] = qr[k] * scale;
+        sc->m[r] = -INFINITY;
+        sc->l[r] = 0.0f;
+    }
+    memset(sc->acc, 0, (size_t)nq * d * sizeof(float));
+    const float *kt_h = kt + (size_t)h * d * t_pad;
+    size_t row = (size_t)(mk->n_heads == 1 ? 0 : h) * nb + qb;
+    for (uint32_t p = mk->row_ptr[row]; p < mk->row_ptr[row + 1]; p++) {
+        uint32_t kb = mk->col[p], j0 = kb * B, nk = SPAR_MIN(B, t - j0);
+        const float *vb = a->v + (size_t)j0 * a->ld_v + (size_t)h * d;
+        if (simd) {
+            scores_avx2(sc->qs, nq, kt_h + j0, t_pad, d, bias + j0, sc->s);
+            softmax_update_avx2(sc->s, nq, sc->m, sc->l, sc->acc, d);
+            pv_avx2(sc->s, nq, vb, a->ld_v, nk, d, sc->acc);
+        } else {
+            scores_scalar(sc->qs, nq, kt_h + j0, t_pad, d, bias + j0, sc->s);
+            softmax_update_scalar(sc->s, nq, sc->m, sc->l, sc->acc, d);
+            pv_scalar(sc->s, nq, vb, a->ld_v, nk, d, sc->acc);
+        }
+    }
+    for (uint32_t r = 0; r < nq; r++) {
+        float *orow = o + (size_t)(r0 + r) * ld_o + (size_t)h * d;
+        float inv = sc->l[r] > 0.0f ? 1.0f / sc->l[r] : 0.0f;
+        for (uint32_t k = 0; k < d; k++) orow[k] = sc->acc[(size_t)r * d + k] * inv;
+    }
+}
+
+spar_status spar_attn_block_sparse(const spar_attn_args *a, const spar_attn_mask *mk, float *o, size_t ld_o) {
+    SPAR_TRY(spar_attn_mask_check(mk, a));
+    if (!o || ld_o < (size_t)a->n_heads * a->d_head) return SPAR_E_INVALID_ARG;
+    uint32_t t = a->seq_len, d = a->d_head, nb = mk->n_blocks, nh = a->n_heads;
+    size_t t_pad = (size_t)nb * B;
+    float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)d);
+    int simd = !g_force_scalar && d % 32 == 0 && attn_cpu_has_avx2_fma();
+    float *kt = spar_malloc_array((size_t)nh * d, t_pad * sizeof(float));
+    float *bias = spar_malloc_array(t_pad, sizeof(float));
+    if (!kt || !bias) {
+        free(kt);
+        free(bias);
+        return SPAR_E_NOMEM;
+    }
+    for (size_t j = 0; j < t_pad; j++) bias[j] = (j < t && (!a->key_valid || a->key_valid[j])) ? 0.0f : -INFINITY;
+    int nt = a->n_threads;
+#if defined(SPAR_HAVE_OPENMP)
+    if (nt <= 0) nt = omp_get_max_threads();
+#pragma omp parallel for schedule(static) num_threads(nt)
+#endif
+    for (uint32_t h = 0; h < nh; h++) {
+        float *kth = kt + (size_t)h * d * t_pad;
+        for (uint32_t j0 = 0; j0 < t_pad; j0 += B) {
+            for (uint32_t k = 0; k < d; k++) {
+                float *dst = kth + (size_t)k * t_pad + j0;
+                for (uint32_t c = 0; c < B; c++)
+                    dst[c] = j0 + c < t ? a->k[(size_t)(j0 + c) * a->ld_k + (size_t)h * d + k] : 0.0f;
+            }
+        }
+    }
+    int failed = 0;
+    long n_items = (long)nh * nb;
+#if defined(SPAR_HAVE_OPENMP)
+#pragma omp parallel num_threads(nt) reduction(| : failed)
+#endif
+    {
+        scratch sc = {0};
+        float *mem = spar_malloc_array((size_t)2 * B * d + (size_t)B * B + 2 * B, sizeof(float));
+        if (!mem) failed = 1;
+        if (mem) {
+            sc.qs = mem;
+            sc.acc = mem + (size_t)B * d;
+            sc.s = sc.acc + (size_t)B * d;
+            sc.m = sc.s + (size_t)B * B;
+            sc.l = sc.m + B;
+        }
+#if defined(SPAR_HAVE_OPENMP)
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (long it = 0; it < n_items; it++)
+            if (mem) /* every thread must reach the worksharing loop, even one whose scratch failed */
+                run_item(a, mk, kt, t_pad, bias, scale, (uint32_t)(it / nb), (uint32_t)(it % nb), simd, &sc, o, ld_o);
+        free(mem);
+    }
+    free(kt);
+    free(bias);
+    return failed ? SPAR_E_NOMEM : SPAR_OK;
+}
