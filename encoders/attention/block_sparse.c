@@ -1,7 +1,8 @@
 /* block_sparse.c — block-sparse attention with an online softmax. Work item = (head, query block of 64 rows);
  * items run in parallel under OpenMP (dynamic schedule: rows have different lengths). Per item the query block
- * is copied pre-scaled into scratch; K is transposed once per call into Kt[h][d][T_pad] (zero padded) so the
- * score tile S = Q_i K_j^T is a broadcast-FMA loop over contiguous key columns; masked keys (padding and the
+ * is copied pre-scaled into scratch; K and V are packed once per call into contiguous 16 KB tiles per (head, key
+ * block) — K transposed to [d][64] so the score tile S = Q_i K_j^T is a broadcast-FMA loop over contiguous key
+ * columns, V as [64][d] — which keeps every tile in L1/L2 without cache-set conflicts from large strides; masked keys (padding and the
  * tail of a short last block) get -inf through an additive bias row. The AVX2+FMA inner loops
  * (target attribute, picked at run time) have scalar twins with the same loop structure. */
 #include "encoders/attention/attention.h"
@@ -212,7 +213,7 @@ __attribute__((target("avx2,fma"))) static void pv_avx2(const float *p, uint32_t
 
 /* ---- driver -------------------------------------------------------------------------------------------- */
 
-static void run_item(const spar_attn_args *a, const spar_attn_mask *mk, const float *kt, size_t t_pad,
+static void run_item(const spar_attn_args *a, const spar_attn_mask *mk, const float *kt, const float *vp,
                      const float *bias, float scale, uint32_t h, uint32_t qb, int simd, scratch *sc, float *o,
                      size_t ld_o) {
     uint32_t t = a->seq_len, d = a->d_head, nb = mk->n_blocks;
@@ -224,19 +225,19 @@ static void run_item(const spar_attn_args *a, const spar_attn_mask *mk, const fl
         sc->l[r] = 0.0f;
     }
     memset(sc->acc, 0, (size_t)nq * d * sizeof(float));
-    const float *kt_h = kt + (size_t)h * d * t_pad;
+    size_t tile = (size_t)B * d, hb = (size_t)h * nb;
     size_t row = (size_t)(mk->n_heads == 1 ? 0 : h) * nb + qb;
     for (uint32_t p = mk->row_ptr[row]; p < mk->row_ptr[row + 1]; p++) {
         uint32_t kb = mk->col[p], j0 = kb * B, nk = SPAR_MIN(B, t - j0);
-        const float *vb = a->v + (size_t)j0 * a->ld_v + (size_t)h * d;
+        const float *kb_t = kt + (hb + kb) * tile, *vb = vp + (hb + kb) * tile;
         if (simd) {
-            scores_avx2(sc->qs, nq, kt_h + j0, t_pad, d, bias + j0, sc->s);
+            scores_avx2(sc->qs, nq, kb_t, B, d, bias + j0, sc->s);
             softmax_update_avx2(sc->s, nq, sc->m, sc->l, sc->acc, d);
-            pv_avx2(sc->s, nq, vb, a->ld_v, nk, d, sc->acc);
+            pv_avx2(sc->s, nq, vb, d, nk, d, sc->acc);
         } else {
-            scores_scalar(sc->qs, nq, kt_h + j0, t_pad, d, bias + j0, sc->s);
+            scores_scalar(sc->qs, nq, kb_t, B, d, bias + j0, sc->s);
             softmax_update_scalar(sc->s, nq, sc->m, sc->l, sc->acc, d);
-            pv_scalar(sc->s, nq, vb, a->ld_v, nk, d, sc->acc);
+            pv_scalar(sc->s, nq, vb, d, nk, d, sc->acc);
         }
     }
     for (uint32_t r = 0; r < nq; r++) {
@@ -253,26 +254,33 @@ spar_status spar_attn_block_sparse(const spar_attn_args *a, const spar_attn_mask
     size_t t_pad = (size_t)nb * B;
     float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)d);
     int simd = !g_force_scalar && d % 32 == 0 && attn_cpu_has_avx2_fma();
+    /* packed tiles, contiguous per (head, key block): Kt[d][B] (keys transposed) and V[B][d], zero padded */
     float *kt = spar_malloc_array((size_t)nh * d, t_pad * sizeof(float));
+    float *vp = spar_malloc_array((size_t)nh * d, t_pad * sizeof(float));
     float *bias = spar_malloc_array(t_pad, sizeof(float));
-    if (!kt || !bias) {
+    if (!kt || !vp || !bias) {
         free(kt);
+        free(vp);
         free(bias);
         return SPAR_E_NOMEM;
     }
     for (size_t j = 0; j < t_pad; j++) bias[j] = (j < t && (!a->key_valid || a->key_valid[j])) ? 0.0f : -INFINITY;
     int nt = a->n_threads;
+    long n_tiles = (long)nh * nb;
 #if defined(SPAR_HAVE_OPENMP)
     if (nt <= 0) nt = omp_get_max_threads();
 #pragma omp parallel for schedule(static) num_threads(nt)
 #endif
-    for (uint32_t h = 0; h < nh; h++) {
-        float *kth = kt + (size_t)h * d * t_pad;
-        for (uint32_t j0 = 0; j0 < t_pad; j0 += B) {
+    for (long it = 0; it < n_tiles; it++) {
+        uint32_t h = (uint32_t)(it / nb), j0 = (uint32_t)(it % nb) * B;
+        float *ktt = kt + (size_t)it * B * d, *vpt = vp + (size_t)it * B * d;
+        for (uint32_t c = 0; c < B; c++) {
+            const float *kr = a->k + (size_t)(j0 + c) * a->ld_k + (size_t)h * d;
+            const float *vr = a->v + (size_t)(j0 + c) * a->ld_v + (size_t)h * d;
+            int in = j0 + c < t;
             for (uint32_t k = 0; k < d; k++) {
-                float *dst = kth + (size_t)k * t_pad + j0;
-                for (uint32_t c = 0; c < B; c++)
-                    dst[c] = j0 + c < t ? a->k[(size_t)(j0 + c) * a->ld_k + (size_t)h * d + k] : 0.0f;
+                ktt[(size_t)k * B + c] = in ? kr[k] : 0.0f;
+                vpt[(size_t)c * d + k] = in ? vr[k] : 0.0f;
             }
         }
     }
@@ -297,10 +305,11 @@ spar_status spar_attn_block_sparse(const spar_attn_args *a, const spar_attn_mask
 #endif
         for (long it = 0; it < n_items; it++)
             if (mem) /* every thread must reach the worksharing loop, even one whose scratch failed */
-                run_item(a, mk, kt, t_pad, bias, scale, (uint32_t)(it / nb), (uint32_t)(it % nb), simd, &sc, o, ld_o);
+                run_item(a, mk, kt, vp, bias, scale, (uint32_t)(it / nb), (uint32_t)(it % nb), simd, &sc, o, ld_o);
         free(mem);
     }
     free(kt);
+    free(vp);
     free(bias);
     return failed ? SPAR_E_NOMEM : SPAR_OK;
 }
