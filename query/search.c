@@ -6,6 +6,7 @@
  * occurring c times in the query is one term of weight c * idf (like Lucene's BooleanQuery summing c
  * identical SHOULD clauses). Canonical order = dictionary order (ascending list offset). */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef SPAR_HAVE_OPENMP
@@ -25,10 +26,9 @@ struct spar_searcher {
     uint32_t n_docs;
     float avgdl;          /* the segment's avgdl rounded to float, as the writer's bounds use it */
     float rec_k1, rec_b;  /* recorded params */
-    /* norm[d] for (norm_k1, norm_b); owned (norm_own) or borrowed from another searcher (batch) */
-    float *norm_own;
+    /* norm[d] for the current (k1, b), shared with every searcher of the same segment and params */
+    struct norm_entry *norm_e;
     const float *norm;
-    float norm_k1, norm_b;
     /* per-query scratch, grown to qcap terms and reused */
     uint32_t qcap;
     spar_term_info *ti;
@@ -39,6 +39,8 @@ struct spar_searcher {
     uint32_t *order, *touched;
     spar_topk topk;
 };
+
+static void norm_release(struct norm_entry *e);
 
 void spar_search_opts_default(spar_search_opts *o) {
     if (o == NULL) return;
@@ -105,7 +107,7 @@ void spar_searcher_free(spar_searcher *s) {
     if (s == NULL) return;
     spar_analyzer_free(s->an);
     spar_terms_free(&s->terms);
-    free(s->norm_own);
+    norm_release(s->norm_e);
     free(s->ti);
     free(s->cnt);
     free(s->cur);
@@ -118,17 +120,72 @@ void spar_searcher_free(spar_searcher *s) {
     free(s);
 }
 
-/* norm[d] = k1 * (1 - b + b * dl / avgdl), computed in double like the writer's bounds, stored as float. */
-static spar_status ensure_norm(spar_searcher *s, float k1, float b) {
-    if (s->norm != NULL && s->norm_k1 == k1 && s->norm_b == b) return SPAR_OK;
-    if (s->norm_own == NULL && s->n_docs > 0) {
-        s->norm_own = spar_malloc_array(s->n_docs, sizeof *s->norm_own);
-        if (s->norm_own == NULL) return SPAR_E_NOMEM;
+/* ---- shared norm arrays ----
+ * norm[d] = k1 * (1 - b + b * dl / avgdl) costs 4 bytes per document, so searchers of one segment share
+ * one array per (k1, b): a process-wide list of reference-counted entries keyed by segment and params.
+ * An entry lives while a searcher holds it; searchers are freed before their index is closed, so a
+ * live entry's segment is always open (and a segment address is never reused while its entry lives). */
+typedef struct norm_entry {
+    struct norm_entry *next;
+    const spar_segment *seg;
+    float k1, b;
+    float *norm;
+    long refs;
+} norm_entry;
+static pthread_mutex_t norm_mu = PTHREAD_MUTEX_INITIALIZER;
+static norm_entry *norm_list;
+
+static void norm_release(norm_entry *e) {
+    if (e == NULL) return;
+    pthread_mutex_lock(&norm_mu);
+    if (--e->refs == 0) {
+        for (norm_entry **pp = &norm_list; *pp != NULL; pp = &(*pp)->next)
+            if (*pp == e) {
+                *pp = e->next;
+                break;
+            }
+        free(e->norm);
+        free(e);
     }
-    spar_q_fill_norm(s->norm_own, spar_segment_doclens(s->seg), s->n_docs, k1, b, s->avgdl);
-    s->norm = s->norm_own;
-    s->norm_k1 = k1;
-    s->norm_b = b;
+    pthread_mutex_unlock(&norm_mu);
+}
+
+static spar_status norm_acquire(const spar_searcher *s, float k1, float b, norm_entry **out) {
+    spar_status st = SPAR_OK;
+    pthread_mutex_lock(&norm_mu);
+    norm_entry *e = norm_list;
+    while (e != NULL && !(e->seg == s->seg && e->k1 == k1 && e->b == b)) e = e->next;
+    if (e == NULL) {
+        e = calloc(1, sizeof *e);
+        float *norm = spar_malloc_array(s->n_docs ? s->n_docs : 1, sizeof *norm);
+        if (e == NULL || norm == NULL) {
+            free(e);
+            free(norm);
+            st = SPAR_E_NOMEM;
+            goto done;
+        }
+        spar_q_fill_norm(norm, spar_segment_doclens(s->seg), s->n_docs, k1, b, s->avgdl);
+        e->seg = s->seg;
+        e->k1 = k1;
+        e->b = b;
+        e->norm = norm;
+        e->next = norm_list;
+        norm_list = e;
+    }
+    e->refs++;
+    *out = e;
+done:
+    pthread_mutex_unlock(&norm_mu);
+    return st;
+}
+
+static spar_status ensure_norm(spar_searcher *s, float k1, float b) {
+    if (s->norm_e != NULL && s->norm_e->k1 == k1 && s->norm_e->b == b) return SPAR_OK;
+    norm_entry *e = NULL;
+    SPAR_TRY(norm_acquire(s, k1, b, &e));
+    norm_release(s->norm_e);
+    s->norm_e = e;
+    s->norm = e->norm;
     return SPAR_OK;
 }
 
@@ -286,7 +343,7 @@ spar_status spar_search_batch(const spar_index *ix, const char *const *texts, si
     for (size_t i = 0; i < n; i++)
         if (texts[i] == NULL) return SPAR_E_INVALID_ARG;
     if (n == 0) return SPAR_OK;
-    /* one norm array for every thread */
+    /* s0 holds the norm array for the whole batch, so the threads' searchers share it */
     spar_searcher *s0 = NULL;
     SPAR_TRY(spar_searcher_create(ix, &s0));
     spar_status st = ensure_norm(s0, opts->k1 < 0 ? s0->rec_k1 : opts->k1, opts->b < 0 ? s0->rec_b : opts->b);
@@ -317,11 +374,6 @@ spar_status spar_search_batch(const spar_index *ix, const char *const *texts, si
 #endif
         {
             tst = spar_searcher_create(ix, &s);
-            if (tst == SPAR_OK) {
-                s->norm = s0->norm;
-                s->norm_k1 = s0->norm_k1;
-                s->norm_b = s0->norm_b;
-            }
         }
 #ifdef SPAR_HAVE_OPENMP
 #pragma omp for schedule(dynamic, 4)
@@ -342,10 +394,7 @@ spar_status spar_search_batch(const spar_index *ix, const char *const *texts, si
                 }
             }
         }
-        if (s != s0) {
-            if (s != NULL) s->norm = NULL; /* borrowed */
-            spar_searcher_free(s);
-        }
+        if (s != s0) spar_searcher_free(s);
     }
     spar_searcher_free(s0);
     return err;

@@ -266,6 +266,36 @@ static void test_batch_thread_count_invariant(void) {
     CU_ASSERT_EQUAL(spar_search_batch(ix, qs, 40, &o, h2, n2, 2), SPAR_E_INVALID_ARG);
 }
 
+/* Searchers share norm arrays per (segment, k1, b): switching params in one must not disturb another,
+ * and freeing them in any order must be clean (run under ASan). */
+static void test_shared_norms_independent(void) {
+    spar_searcher *s1 = NULL, *s2 = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_searcher_create(ix, &s1), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_searcher_create(ix, &s2), SPAR_OK);
+    spar_search_opts d, o;
+    spar_search_opts_default(&d);
+    spar_search_opts_default(&o);
+    o.k1 = 1.7f;
+    o.b = 0.9f;
+    const char *q = "zebra lynx yak";
+    spar_hit a[10], b[10], c[10], e[10];
+    size_t na = 0, nb = 0, nc = 0, ne = 0;
+    CU_ASSERT_EQUAL(spar_search(s1, q, strlen(q), &d, a, 10, &na), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_search(s2, q, strlen(q), &o, b, 10, &nb), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_search(s1, q, strlen(q), &d, c, 10, &nc), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(nc, na);
+    CU_ASSERT_EQUAL(memcmp(a, c, na * sizeof *a), 0);
+    CU_ASSERT_EQUAL_FATAL(nb, na);
+    int differs = 0;
+    for (size_t i = 0; i < na; i++) differs |= a[i].score != b[i].score;
+    CU_ASSERT(differs); /* other params really give other scores */
+    spar_searcher_free(s1);
+    CU_ASSERT_EQUAL(spar_search(s2, q, strlen(q), &d, e, 10, &ne), SPAR_OK);
+    CU_ASSERT_EQUAL(ne, na);
+    CU_ASSERT_EQUAL(memcmp(a, e, na * sizeof *a), 0);
+    spar_searcher_free(s2);
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
     CU_pSuite s = CU_add_suite("query/search API", suite_init, suite_clean);
@@ -275,7 +305,8 @@ int main(void) {
         !CU_add_test(s, "duplicate terms weigh twice; missing terms and empty queries", test_duplicates_missing_and_empty) ||
         !CU_add_test(s, "capacity smaller than k", test_cap_smaller_than_k) ||
         !CU_add_test(s, "all algorithms identical, recorded and overridden k1/b", test_algorithms_agree) ||
-        !CU_add_test(s, "batch: 1 thread == 2 threads == sequential", test_batch_thread_count_invariant)) {
+        !CU_add_test(s, "batch: 1 thread == 2 threads == sequential", test_batch_thread_count_invariant) ||
+        !CU_add_test(s, "shared norm arrays: searchers with other k1/b stay independent", test_shared_norms_independent)) {
         CU_cleanup_registry();
         return (int)CU_get_error();
     }
