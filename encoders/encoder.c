@@ -11,6 +11,7 @@
 #include "common/common.h"
 #include "encoders/model/bert.h"
 #include "encoders/model/heads.h"
+#include "encoders/sparse/idf_query.h"
 #include "encoders/tokenizer/tokenizer.h"
 
 #define SPECIAL_MAX 5
@@ -353,4 +354,66 @@ done:
     free(ids);
     free(h);
     return st;
+}
+
+const char *spar_encoder_token_str(const spar_encoder *e, uint32_t id, size_t *len) {
+    if (len != NULL) *len = 0;
+    if (e == NULL || e->tokenizer == NULL) return NULL;
+    return spar_tokenizer_token_str(e->tokenizer, id, len);
+}
+
+/* ---------------------------------------------------------------- inference-free (idf) query encoder */
+
+struct spar_idf_encoder {
+    spar_tokenizer *tok;
+    spar_idf *idf;
+};
+
+spar_status spar_idf_encoder_open(const char *idf_path, const char *vocab, spar_idf_encoder **out, spar_diag *diag) {
+    if (idf_path == NULL || vocab == NULL || out == NULL) return SPAR_E_INVALID_ARG;
+    *out = NULL;
+    spar_idf_encoder *q = calloc(1, sizeof *q);
+    if (q == NULL) return SPAR_E_NOMEM;
+    spar_status st = spar_tokenizer_load(vocab, &q->tok, diag);
+    if (st == SPAR_OK) st = spar_idf_load(idf_path, q->tok, &q->idf, diag);
+    if (st != SPAR_OK) {
+        spar_idf_encoder_close(q);
+        return st;
+    }
+    *out = q;
+    return SPAR_OK;
+}
+
+void spar_idf_encoder_close(spar_idf_encoder *q) {
+    if (q == NULL) return;
+    spar_idf_free(q->idf);
+    spar_tokenizer_free(q->tok);
+    free(q);
+}
+
+spar_status spar_idf_encode_query(const spar_idf_encoder *q, const char *text, spar_sparse_result *out,
+                                  spar_diag *diag) {
+    if (q == NULL || text == NULL || out == NULL) return SPAR_E_INVALID_ARG;
+    memset(out, 0, sizeof *out);
+    spar_idf_query_opts o = spar_idf_query_opts_default();
+    o.tok.replace_invalid = 1;
+    size_t len = strlen(text), cap = spar_tokenizer_encode_bound(len), n = 0;
+    if (o.tok.max_len > 0 && cap > o.tok.max_len) cap = o.tok.max_len; /* truncation bounds the staged ids */
+    out->ids = spar_malloc_array(cap, sizeof *out->ids);
+    out->weights = spar_malloc_array(cap, sizeof *out->weights);
+    spar_status st = SPAR_E_NOMEM;
+    if (out->ids != NULL && out->weights != NULL)
+        st = spar_idf_query_encode(q->idf, q->tok, text, len, &o, out->ids, out->weights, cap, &n, diag);
+    if (st != SPAR_OK) {
+        spar_sparse_results_free(out, 1);
+        return st;
+    }
+    out->n = (uint32_t)n;
+    return SPAR_OK;
+}
+
+const char *spar_idf_encoder_token_str(const spar_idf_encoder *q, uint32_t id, size_t *len) {
+    if (len != NULL) *len = 0;
+    if (q == NULL) return NULL;
+    return spar_tokenizer_token_str(q->tok, id, len);
 }

@@ -125,6 +125,28 @@ SPAR_API SPAR_NODISCARD spar_status spar_encode_tokens(const spar_encoder *enc, 
                                                        float *out, size_t cap_tokens, uint32_t *n_tokens,
                                                        uint32_t *ids_out);
 
+/** Vocabulary string of token `id` (e.g. "##ing"), owned by enc and NUL-terminated; *len (NULL ok) gets its
+ *  length. NULL when the folder has no tokenizer.json / vocab.txt or id is out of range. */
+SPAR_API const char *spar_encoder_token_str(const spar_encoder *enc, uint32_t id, size_t *len);
+
+/** Inference-free query encoder (OpenSearch doc-only sparse models): query text -> {token id: idf weight},
+ *  each distinct non-special token once, weight from idf.json (1.0 for tokens it does not list).
+ *  Immutable after open: share freely across threads. */
+typedef struct spar_idf_encoder spar_idf_encoder;
+/** `idf_path`: idf.json ({"token": weight}); `vocab`: vocab.txt, tokenizer.json or a folder holding one.
+ *  @return SPAR_OK, SPAR_E_IO, SPAR_E_NOT_FOUND, SPAR_E_CORRUPT (diag names file and byte/line),
+ *          SPAR_E_UNSUPPORTED, SPAR_E_NOMEM. */
+SPAR_API SPAR_NODISCARD spar_status spar_idf_encoder_open(const char *idf_path, const char *vocab,
+                                                          spar_idf_encoder **out, spar_diag *diag);
+SPAR_API void spar_idf_encoder_close(spar_idf_encoder *q); /* NULL is a no-op */
+/** Encode one query (invalid UTF-8 becomes U+FFFD and is dropped; truncated to 512 tokens) into *out
+ *  (ids ascending; release with spar_sparse_results_free(out, 1)).
+ *  @return SPAR_OK, SPAR_E_INVALID_ARG, SPAR_E_NOMEM. */
+SPAR_API SPAR_NODISCARD spar_status spar_idf_encode_query(const spar_idf_encoder *q, const char *text,
+                                                          spar_sparse_result *out, spar_diag *diag);
+/** Vocabulary string of id, as spar_encoder_token_str(). */
+SPAR_API const char *spar_idf_encoder_token_str(const spar_idf_encoder *q, uint32_t id, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif
