@@ -33,12 +33,13 @@ static double urand(void) {
 static double nrand(void) { return sqrt(-2.0 * log(urand())) * cos(6.283185307179586 * urand()); }
 
 /* Planted structure for one head, written into columns [h*d, h*d+d) (d = 64 assumed >= 64):
- *   dims  0..31  local band: random Fourier features of a Gaussian kernel in |i-j| (sigma 32 tokens), peak
- *                logit 8;
+ *   dims  0..31  local band: random Fourier features (16 frequencies) of a Gaussian kernel in |i-j| (sigma 32
+ *                tokens), peak logit 12; the finite feature count leaves pseudo-random side lobes (std ~2 logits)
+ *                at every offset, i.e. a diffuse long tail;
  *   dims 32..35  global sinks: 4 sink tokens (token 0 + 3 random) carry a key direction every query shares,
- *                logit +6 from every query;
+ *                logit +10 from every query;
  *   dims 36..63  long-range matching pairs: 32 pairs (i, j), |i-j| >= T/4, share a random direction in both
- *                q and k (both ways), logit +10 between the two tokens;
+ *                q and k (both ways), logit +14 between the two tokens;
  *   plus N(0, 0.15^2) noise in every dim. */
 static void plant_head(float *q, float *k, size_t ld, uint32_t t, uint32_t d, uint32_t h) {
     float *qh = q + (size_t)h * d, *kh = k + (size_t)h * d;
@@ -50,7 +51,7 @@ static void plant_head(float *q, float *k, size_t ld, uint32_t t, uint32_t d, ui
     double sd = sqrt((double)d);
     double w[16];
     for (int f = 0; f < 16; f++) w[f] = nrand() / 32.0;
-    double amp = sqrt(sd * 8.0 / 16.0);
+    double amp = sqrt(sd * 12.0 / 16.0);
     for (uint32_t i = 0; i < t; i++)
         for (int f = 0; f < 16; f++) {
             float c = (float)(amp * cos(w[f] * i)), s = (float)(amp * sin(w[f] * i));
@@ -59,13 +60,13 @@ static void plant_head(float *q, float *k, size_t ld, uint32_t t, uint32_t d, ui
             qh[(size_t)i * ld + 2 * f + 1] += s;
             kh[(size_t)i * ld + 2 * f + 1] += s;
         }
-    double sink = sqrt(sd * 6.0);
+    double sink = sqrt(sd * 10.0);
     for (uint32_t i = 0; i < t; i++) qh[(size_t)i * ld + 32] += (float)sink;
     for (int s = 0; s < 4; s++) {
         uint32_t pos = s == 0 ? 0 : (uint32_t)(urand() * t);
         kh[(size_t)pos * ld + 32] += (float)sink;
     }
-    double pair = sqrt(sd * 10.0);
+    double pair = sqrt(sd * 14.0);
     for (int p = 0; p < 32; p++) {
         uint32_t i = (uint32_t)(urand() * t), j;
         do j = (uint32_t)(urand() * t);

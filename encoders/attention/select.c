@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "common/common.h"
+#include "encoders/attention/attn_simd.h"
 
 #define B SPAR_ATTN_BLOCK
 
@@ -125,6 +126,28 @@ static int cmp_desc(const void *x, const void *y) {
     return a < b ? 1 : a > b ? -1 : (int)((const scored *)x)->j - (int)((const scored *)y)->j;
 }
 
+/* log(sum over valid keys k in [k0, k1) of exp(row[k])); -inf when none is valid */
+static float block_lse(const float *row, uint32_t k0, uint32_t k1, const uint8_t *valid) {
+    float bm = -INFINITY;
+    for (uint32_t k = k0; k < k1; k++)
+        if ((!valid || valid[k]) && row[k] > bm) bm = row[k];
+    if (bm == -INFINITY) return bm;
+    float s = 0.0f;
+    for (uint32_t k = k0; k < k1; k++)
+        if (!valid || valid[k]) s += expf(row[k] - bm);
+    return bm + logf(s);
+}
+
+/* block_lse over one full block of B keys, all valid */
+__attribute__((target("avx2,fma"))) static float block_lse_avx2(const float *row) {
+    __m256 vm = _mm256_loadu_ps(row);
+    for (uint32_t c = 8; c < B; c += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(row + c));
+    float bm = attn_hmax256(vm);
+    __m256 vb = _mm256_set1_ps(bm), vs = _mm256_setzero_ps();
+    for (uint32_t c = 0; c < B; c += 8) vs = _mm256_add_ps(vs, attn_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + c), vb)));
+    return bm + logf(attn_hsum256(vs));
+}
+
 static spar_status select_query_aware(const spar_attn_policy *p, const spar_attn_args *a, uint32_t nb,
                                       const uint8_t *bvalid, float scale, spar_attn_mask *out) {
     uint32_t t = a->seq_len, d = a->d_head, nh = a->n_heads;
@@ -136,6 +159,7 @@ static spar_status select_query_aware(const spar_attn_policy *p, const spar_attn
     float *est = spar_malloc_array((size_t)nb, sizeof(float));
     scored *cand = spar_malloc_array(nb, sizeof(scored));
     uint8_t *mark = calloc(nb, 1);
+    int simd = attn_cpu_has_avx2_fma();
     if (!qbar || !sc || !est || !cand || !mark) {
         st = SPAR_E_NOMEM;
         goto done;
@@ -159,16 +183,7 @@ static spar_status select_query_aware(const spar_attn_policy *p, const spar_attn
             float mx = -INFINITY;
             for (uint32_t j = 0; j < nb; j++) {
                 uint32_t k0 = j * B, k1 = SPAR_MIN(k0 + B, t);
-                float bm = -INFINITY;
-                for (uint32_t k = k0; k < k1; k++)
-                    if ((!a->key_valid || a->key_valid[k]) && row[k] > bm) bm = row[k];
-                float lse = -INFINITY;
-                if (bm > -INFINITY) {
-                    double s = 0.0;
-                    for (uint32_t k = k0; k < k1; k++)
-                        if (!a->key_valid || a->key_valid[k]) s += exp((double)(row[k] - bm));
-                    lse = bm + (float)log(s);
-                }
+                float lse = simd && k1 - k0 == B && !a->key_valid ? block_lse_avx2(row + k0) : block_lse(row, k0, k1, a->key_valid);
                 est[j] = lse;
                 if (lse > mx) mx = lse;
             }
@@ -243,11 +258,19 @@ static spar_status select_vertical_slash(const spar_attn_policy *p, const spar_a
     if (n_valid == 0) {
         pos[0] = 0;
     } else {
-        /* the s-th sample is the valid token of rank floor((s + 0.5) * n_valid / ns) */
+        /* the s-th sample is the valid token of rank floor((s + phi_s) * n_valid / ns), phi_s = frac(0.5 + s *
+         * golden ratio): strided over the sequence, but with in-block positions spread out (a plain (s + 0.5)
+         * stride puts every sample at the same offset inside its block when T/ns is a multiple of 64, which
+         * biases the diagonal estimates) */
         uint32_t s = 0, rank = 0;
         for (uint32_t j = 0; j < t && s < ns; j++) {
             if (a->key_valid && !a->key_valid[j]) continue;
-            while (s < ns && (uint32_t)(((double)s + 0.5) * n_valid / ns) == rank) pos[s++] = j;
+            while (s < ns) {
+                double phi = 0.5 + 0.6180339887498949 * s;
+                phi -= floor(phi);
+                if ((uint32_t)(((double)s + phi) * n_valid / ns) != rank) break;
+                pos[s++] = j;
+            }
             rank++;
         }
         for (; s < ns; s++) pos[s] = t - 1;
@@ -271,7 +294,7 @@ static spar_status select_vertical_slash(const spar_attn_policy *p, const spar_a
             memset(ab, 0, nb * sizeof(double));
             if (mx > -INFINITY)
                 for (uint32_t k = 0; k < t; k++) {
-                    double e = row[k] == -INFINITY ? 0.0 : exp((double)(row[k] - mx));
+                    double e = row[k] == -INFINITY ? 0.0 : (double)expf(row[k] - mx);
                     ab[k / B] += e;
                     tot += e;
                 }
