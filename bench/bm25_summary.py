@@ -57,7 +57,7 @@ def normalise_spar():
 
 
 NUM = ("docs_per_s", "docs_per_s_with_merge", "index_s", "merge_s", "total_s", "index_bytes", "p50_us", "p99_us",
-       "mean_us", "qps")
+       "mean_us", "qps", "cpu_s")
 
 
 def summarise(out, raw):
@@ -112,6 +112,8 @@ def summarise(out, raw):
                 False)
             row(ds, t, "indexing docs/s (Lucene without merge)", get("lucene", ds, "index", t, None, "positions",
                 "docs_per_s"), get("spar", ds, "index", t, None, "", "docs_per_s_with_merge"), "%.0f", 2.0, False)
+            row(ds, t, "indexing CPU seconds, whole process", get("lucene", ds, "index", t, None, "positions",
+                "cpu_s"), get("spar", ds, "index", t, None, "", "cpu_s"), "%.1f", 0.5, True, "spar uses more CPU")
             if t == threads[0]:
                 row(ds, t, "index bytes (Lucene TextField, positions)", get("lucene", ds, "index", t, None, "positions",
                     "index_bytes"), get("spar", ds, "index", t, None, "", "index_bytes"), "%.0f", 1.0, True,

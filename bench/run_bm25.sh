@@ -13,6 +13,7 @@
 #
 # Usage: bench/run_bm25.sh [--datasets "debian cranfield ..."] [--rounds 2] [--threads "1 2"] [--k "10 1000"]
 #                          [--warmup 3] [--reps 5] [--spar PATH] [--bench-query PATH] [--out DIR]
+#                          [--first-round N]   (number of the first round: odd = Lucene first; to add rounds later)
 #   dataset "debian" = bench/data/debian/{corpus.jsonl,queries.jsonl} (bench/make_debian_corpus.py);
 #   any other name = ../shared/data/classic-ir/NAME.
 set -eu
@@ -20,6 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 datasets="debian"
 rounds=2
+first=1
 threads="1 2"
 ks="10 1000"
 warmup=3
@@ -31,6 +33,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --datasets) datasets=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
+    --first-round) first=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --k) ks=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
@@ -64,20 +67,25 @@ now() { date +%s.%N; }
 emit() {
     printf '%s\n' "$1" | sed "s/}\$/,\"dataset\":\"$ds\",\"round\":$r}/" | tee -a "$raw"
 }
+# cpu_json FILE -> ',"cpu_s":U+S' from a `/usr/bin/time -f "%U %S"` file (CPU seconds of the whole process:
+# for Lucene that includes the JIT compiler and GC threads, for spar its reader/builder threads).
+cpu_json() { awk 'END { printf ",\"cpu_s\":%.2f", $1 + $2 }' "$1"; }
 lucene_index() { # threads variant
     flag=""; [ "$2" = freqs ] && flag=--freqs-only
-    java -Xmx$jheap -cp "$cp" LuceneBench index --corpus "$corpus" --index "$work/lucene" --threads "$1" $flag |
-        while read -r l; do emit "$l"; done
+    /usr/bin/time -f "%U %S" -o "$work/time" java -Xmx$jheap -cp "$cp" LuceneBench index --corpus "$corpus" \
+        --index "$work/lucene" --threads "$1" $flag > "$work/lucene-index.json"
+    emit "$(sed "s/}\$/$(cpu_json "$work/time")}/" "$work/lucene-index.json")"
 }
 spar_index() { # threads
     rm -rf "$work/spar"
     t0=$(now)
-    "$spar" index --input "$corpus" --index "$work/spar" --threads "$1" --quiet > "$work/spar-index.log" 2>&1 ||
+    /usr/bin/time -f "%U %S" -o "$work/time" "$spar" index --input "$corpus" --index "$work/spar" --threads "$1" \
+        --quiet > "$work/spar-index.log" 2>&1 ||
         { cat "$work/spar-index.log" >&2; echo "run_bm25.sh: spar index failed" >&2; exit 1; }
     t1=$(now)
     bytes=$(du -sb "$work/spar" | cut -f1)
     /usr/bin/python3 -c 'import sys; t=float(sys.argv[2])-float(sys.argv[1]); n=int(sys.argv[3]); print("{\"engine\":\"spar\",\"op\":\"index\",\"threads\":%s,\"docs\":%d,\"total_s\":%.3f,\"docs_per_s_with_merge\":%.1f,\"index_bytes\":%s}" % (sys.argv[4], n, t, n/t, sys.argv[5]))' \
-        "$t0" "$t1" "$ndocs" "$1" "$bytes" | while read -r l; do emit "$l"; done
+        "$t0" "$t1" "$ndocs" "$1" "$bytes" | sed "s/}\$/$(cpu_json "$work/time")}/" | while read -r l; do emit "$l"; done
 }
 lucene_search() { # threads
     java -Xmx$jheap -cp "$cp" LuceneBench search --index "$work/lucene" --queries "$queries" --threads "$1" \
@@ -95,8 +103,8 @@ for ds in $datasets; do
     queries=$dir/queries.jsonl
     [ -f "$corpus" ] || { echo "run_bm25.sh: $corpus missing (bench/make_debian_corpus.py; zcat corpus.jsonl.gz)" >&2; exit 2; }
     ndocs=$(grep -c . "$corpus")
-    r=1
-    while [ "$r" -le "$rounds" ]; do
+    r=$first
+    while [ "$r" -lt $((first + rounds)) ]; do
         for t in $threads; do
             # Lucene positions index (TextField, as the issue asks) is the one searched; freqs-only only sized.
             if [ $((r % 2)) -eq 1 ]; then
