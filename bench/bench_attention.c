@@ -6,13 +6,13 @@
  * heads, smallest head, smallest row) and relative output error ||O_sparse - O_dense|| / ||O_dense||.
  *
  * Dense is timed over all heads up to --dense-full-max tokens; above, one head is timed and multiplied by the
- * head count ("dense_mode":"1head_x<H>"). Fidelity (mass, error) uses all heads up to --dense-full-max and the
- * first --fid-heads heads above ("fid_heads" says which). Policy "full_mask" runs the block-sparse kernel with
- * every block kept: it measures the kernel against OpenBLAS dense at equal work.
+ * head count ("dense_mode":"1head_x<H>"). Fidelity (mass, error) uses all heads up to --dense-full-max and
+ * the first --fid-heads heads above ("fid_heads" says which). Policy "full_mask" runs the block-sparse kernel
+ * with every block kept: it measures the kernel against OpenBLAS dense at equal work.
  *
  * usage: bench_attention [--T 1024,2048,4096,8192] [--threads 1,2] [--heads 12] [--dim 64]
  *                        [--inputs random,planted] [--dense-full-max 2048] [--fid-heads 2] [--reps 2]
- *                        [--tau 0.95] [--window 2] [--samples 64] */
+ *                        [--tau 0.97] [--window 2] [--samples 64] */
 #include <cblas.h>
 #include <math.h>
 #include <stdint.h>
@@ -30,17 +30,17 @@ static double urand(void) {
     rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
     return ((rng_state >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
-static double nrand(void) { return sqrt(-2.0 * log(urand())) * cos(6.283185307179586 * urand()); }
+static double nrand(void) {
+    return sqrt(-2.0 * log(urand())) * cos(6.283185307179586 * urand());
+}
 
 /* Planted structure for one head, written into columns [h*d, h*d+d) (d = 64 assumed >= 64):
  *   dims  0..31  local band: random Fourier features (16 frequencies) of a Gaussian kernel in |i-j| (sigma 32
- *                tokens), peak logit 12; the finite feature count leaves pseudo-random side lobes (std ~2 logits)
- *                at every offset, i.e. a diffuse long tail;
- *   dims 32..35  global sinks: 4 sink tokens (token 0 + 3 random) carry a key direction every query shares,
- *                logit +10 from every query;
- *   dims 36..63  long-range matching pairs: 32 pairs (i, j), |i-j| >= T/4, share a random direction in both
- *                q and k (both ways), logit +14 between the two tokens;
- *   plus N(0, 0.15^2) noise in every dim. */
+ *                tokens), peak logit 12; the finite feature count leaves pseudo-random side lobes (std ~2
+ * logits) at every offset, i.e. a diffuse long tail; dims 32..35  global sinks: 4 sink tokens (token 0 + 3
+ * random) carry a key direction every query shares, logit +10 from every query; dims 36..63  long-range
+ * matching pairs: 32 pairs (i, j), |i-j| >= T/4, share a random direction in both q and k (both ways), logit
+ * +14 between the two tokens; plus N(0, 0.15^2) noise in every dim. */
 static void plant_head(float *q, float *k, size_t ld, uint32_t t, uint32_t d, uint32_t h) {
     float *qh = q + (size_t)h * d, *kh = k + (size_t)h * d;
     for (uint32_t i = 0; i < t; i++)
@@ -50,7 +50,8 @@ static void plant_head(float *q, float *k, size_t ld, uint32_t t, uint32_t d, ui
         }
     double sd = sqrt((double)d);
     double w[16];
-    for (int f = 0; f < 16; f++) w[f] = nrand() / 32.0;
+    for (int f = 0; f < 16; f++)
+        w[f] = nrand() / 32.0;
     double amp = sqrt(sd * 12.0 / 16.0);
     for (uint32_t i = 0; i < t; i++)
         for (int f = 0; f < 16; f++) {
@@ -61,7 +62,8 @@ static void plant_head(float *q, float *k, size_t ld, uint32_t t, uint32_t d, ui
             kh[(size_t)i * ld + 2 * f + 1] += s;
         }
     double sink = sqrt(sd * 10.0);
-    for (uint32_t i = 0; i < t; i++) qh[(size_t)i * ld + 32] += (float)sink;
+    for (uint32_t i = 0; i < t; i++)
+        qh[(size_t)i * ld + 32] += (float)sink;
     for (int s = 0; s < 4; s++) {
         uint32_t pos = s == 0 ? 0 : (uint32_t)(urand() * t);
         kh[(size_t)pos * ld + 32] += (float)sink;
@@ -69,7 +71,8 @@ static void plant_head(float *q, float *k, size_t ld, uint32_t t, uint32_t d, ui
     double pair = sqrt(sd * 14.0);
     for (int p = 0; p < 32; p++) {
         uint32_t i = (uint32_t)(urand() * t), j;
-        do j = (uint32_t)(urand() * t);
+        do
+            j = (uint32_t)(urand() * t);
         while ((i > j ? i - j : j - i) < t / 4);
         double z[28], nz = 0;
         for (int x = 0; x < 28; x++) {
@@ -111,20 +114,30 @@ int main(int argc, char **argv) {
     uint32_t ts[8] = {1024, 2048, 4096, 8192}, ths[4] = {1, 2};
     int nts = 4, nths = 2;
     uint32_t heads = 12, dim = 64, dense_full_max = 2048, fid_heads = 2, reps = 2, window = 2, samples = 64;
-    float tau = 0.95f;
+    float tau = 0.97f;
     int do_random = 1, do_planted = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
-        if (!strcmp(k, "--T")) nts = parse_list(v, ts, 8);
-        else if (!strcmp(k, "--threads")) nths = parse_list(v, ths, 4);
-        else if (!strcmp(k, "--heads")) heads = (uint32_t)atoi(v);
-        else if (!strcmp(k, "--dim")) dim = (uint32_t)atoi(v);
-        else if (!strcmp(k, "--dense-full-max")) dense_full_max = (uint32_t)atoi(v);
-        else if (!strcmp(k, "--fid-heads")) fid_heads = (uint32_t)atoi(v);
-        else if (!strcmp(k, "--reps")) reps = (uint32_t)atoi(v);
-        else if (!strcmp(k, "--tau")) tau = (float)atof(v);
-        else if (!strcmp(k, "--window")) window = (uint32_t)atoi(v);
-        else if (!strcmp(k, "--samples")) samples = (uint32_t)atoi(v);
+        if (!strcmp(k, "--T"))
+            nts = parse_list(v, ts, 8);
+        else if (!strcmp(k, "--threads"))
+            nths = parse_list(v, ths, 4);
+        else if (!strcmp(k, "--heads"))
+            heads = (uint32_t)atoi(v);
+        else if (!strcmp(k, "--dim"))
+            dim = (uint32_t)atoi(v);
+        else if (!strcmp(k, "--dense-full-max"))
+            dense_full_max = (uint32_t)atoi(v);
+        else if (!strcmp(k, "--fid-heads"))
+            fid_heads = (uint32_t)atoi(v);
+        else if (!strcmp(k, "--reps"))
+            reps = (uint32_t)atoi(v);
+        else if (!strcmp(k, "--tau"))
+            tau = (float)atof(v);
+        else if (!strcmp(k, "--window"))
+            window = (uint32_t)atoi(v);
+        else if (!strcmp(k, "--samples"))
+            samples = (uint32_t)atoi(v);
         else if (!strcmp(k, "--inputs")) {
             do_random = strstr(v, "random") != NULL;
             do_planted = strstr(v, "planted") != NULL;
@@ -143,26 +156,38 @@ int main(int argc, char **argv) {
         for (int ti = 0; ti < nts; ti++) {
             uint32_t t = ts[ti];
             size_t n = (size_t)t * ld;
-            float *q = malloc(n * sizeof(float)), *k = malloc(n * sizeof(float)), *v = malloc(n * sizeof(float));
+            float *q = malloc(n * sizeof(float)), *k = malloc(n * sizeof(float)),
+                  *v = malloc(n * sizeof(float));
             float *od = malloc(n * sizeof(float)), *os = malloc(n * sizeof(float));
             if (!q || !k || !v || !od || !os) {
                 fprintf(stderr, "out of memory at T=%u\n", t);
                 return 1;
             }
             rng_state = 0x5EEDull + t * 31u + (uint64_t)input;
-            for (size_t i = 0; i < n; i++) v[i] = (float)nrand();
+            for (size_t i = 0; i < n; i++)
+                v[i] = (float)nrand();
             if (input == 0) {
-                for (size_t i = 0; i < n; i++) q[i] = (float)nrand(), k[i] = (float)nrand();
+                for (size_t i = 0; i < n; i++)
+                    q[i] = (float)nrand(), k[i] = (float)nrand();
             } else {
-                for (uint32_t h = 0; h < heads; h++) plant_head(q, k, ld, t, dim, h);
+                for (uint32_t h = 0; h < heads; h++)
+                    plant_head(q, k, ld, t, dim, h);
             }
             int full_dense = t <= dense_full_max;
             uint32_t fh = full_dense ? heads : SPAR_MIN(fid_heads, heads);
             for (int thi = 0; thi < nths; thi++) {
                 int nt = (int)ths[thi];
-                openblas_set_num_threads(nt);
-                spar_attn_args a = {.q = q, .k = k, .v = v, .ld_q = ld, .ld_k = ld, .ld_v = ld, .seq_len = t,
-                                    .n_heads = heads, .d_head = dim, .n_threads = nt};
+                openblas_set_num_threads(1); /* parallelism comes from OpenMP inside spar_attn_* */
+                spar_attn_args a = {.q = q,
+                                    .k = k,
+                                    .v = v,
+                                    .ld_q = ld,
+                                    .ld_k = ld,
+                                    .ld_v = ld,
+                                    .seq_len = t,
+                                    .n_heads = heads,
+                                    .d_head = dim,
+                                    .n_threads = nt};
                 /* dense: timed on all heads or on one head; reference output on the fidelity heads */
                 spar_attn_args ad = a;
                 ad.n_heads = full_dense ? heads : 1;
@@ -180,8 +205,7 @@ int main(int argc, char **argv) {
                 const char *pols[] = {"full_mask", "local_global", "query_aware", "vertical_slash"};
                 for (int pi = 0; pi < 4; pi++) {
                     spar_attn_policy p;
-                    spar_attn_policy_default(&p, pi == 0 ? SPAR_ATTN_DENSE
-                                                         : (spar_attn_policy_kind)pi);
+                    spar_attn_policy_default(&p, pi == 0 ? SPAR_ATTN_DENSE : (spar_attn_policy_kind)pi);
                     p.min_len = 0;
                     p.tau = tau;
                     p.window = window;
@@ -198,7 +222,8 @@ int main(int argc, char **argv) {
                         if (t2 - t0 < best) best = t2 - t0, best_sel = t1 - t0;
                     }
                     double mean = 0, mn_head = 0, mn_row = 0;
-                    if (spar_attn_captured_mass(&a, &m, fh, NULL, &mean, &mn_head, &mn_row) != SPAR_OK) return 1;
+                    if (spar_attn_captured_mass(&a, &m, fh, NULL, &mean, &mn_head, &mn_row) != SPAR_OK)
+                        return 1;
                     double err = rel_err(os, od, t, ld, ld, fh * dim);
                     char dmode[32];
                     snprintf(dmode, sizeof dmode, full_dense ? "all_heads" : "1head_x%u", heads);

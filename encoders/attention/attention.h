@@ -3,12 +3,12 @@
  *
  * Layout: Q, K, V and O are row-major [seq_len x ld] float matrices; head h occupies columns
  * [h*d_head, (h+1)*d_head) (the layout a fused QKV projection produces). Keys marked 0 in key_valid (padding)
- * receive no attention; every query row, padded or not, gets softmax over the valid keys it is allowed to see.
- * A query row that sees no valid key gets an all-zero output.
+ * receive no attention; every query row, padded or not, gets softmax over the valid keys it is allowed to
+ * see. A query row that sees no valid key gets an all-zero output.
  *
- * The block-sparse kernel tiles the sequence into blocks of SPAR_ATTN_BLOCK tokens (the last may be short) and,
- * for each (head, query block), runs an online ("flash") softmax over the key blocks listed in a block mask:
- * running max and sum per query row, rescaled accumulator, so no T x T matrix ever exists.
+ * The block-sparse kernel tiles the sequence into blocks of SPAR_ATTN_BLOCK tokens (the last may be short)
+ * and, for each (head, query block), runs an online ("flash") softmax over the key blocks listed in a block
+ * mask: running max and sum per query row, rescaled accumulator, so no T x T matrix ever exists.
  *
  * Threading: functions parallelise internally with OpenMP over (head, query block) when n_threads != 1; they
  * are re-entrant (no global state) and may be called from several threads with distinct outputs. */
@@ -38,13 +38,13 @@ typedef struct spar_attn_args {
  * blocks query block i of head h attends to, strictly ascending. n_heads == 1 means one mask shared by all
  * heads. Owned by the caller; spar_attn_mask_free releases what the policies allocate. */
 typedef struct spar_attn_mask {
-    uint32_t n_heads;   /* 1 (shared) or args.n_heads */
-    uint32_t n_blocks;  /* ceil(T / SPAR_ATTN_BLOCK), same for query and key blocks */
-    uint32_t *row_ptr;  /* [n_heads*n_blocks + 1] */
-    uint32_t *col;      /* [row_ptr[n_heads*n_blocks]] key block ids */
+    uint32_t n_heads;  /* 1 (shared) or args.n_heads */
+    uint32_t n_blocks; /* ceil(T / SPAR_ATTN_BLOCK), same for query and key blocks */
+    uint32_t *row_ptr; /* [n_heads*n_blocks + 1] */
+    uint32_t *col;     /* [row_ptr[n_heads*n_blocks]] key block ids */
 } spar_attn_mask;
 
-void spar_attn_mask_free(spar_attn_mask *m);               /* frees arrays, zeroes *m; NULL ok */
+void spar_attn_mask_free(spar_attn_mask *m); /* frees arrays, zeroes *m; NULL ok */
 /* All-ones mask (every query block sees every key block), n_heads = 1. */
 spar_status spar_attn_mask_full(uint32_t seq_len, spar_attn_mask *out);
 /* Checks shape, bounds and strict ordering of each row; SPAR_E_INVALID_ARG if any fails. */
@@ -52,12 +52,15 @@ spar_status spar_attn_mask_check(const spar_attn_mask *m, const spar_attn_args *
 /* Fraction of (head, query block, key block) pairs kept, over n_heads_eff = a->n_heads heads. */
 double spar_attn_mask_density(const spar_attn_mask *m, uint32_t n_heads);
 
-/* Dense reference: O = softmax(Q K^T * scale + padding mask) V for all heads, using OpenBLAS SGEMM on chunks of
- * query rows (the scores of one chunk x T exist at once) and a two-pass softmax. ld_o >= n_heads*d_head. */
+/* Dense reference: O = softmax(Q K^T * scale + padding mask) V for all heads, using OpenBLAS SGEMM on chunks
+ * of 128 query rows (the scores of one chunk x T exist at once, per thread) and a two-pass softmax. Chunks of
+ * all heads are spread over n_threads OpenMP threads, each calling SGEMM; run OpenBLAS single-threaded
+ * (openblas_set_num_threads(1)) around it, or its own threads oversubscribe the cores. ld_o >=
+ * n_heads*d_head. */
 spar_status spar_attn_dense(const spar_attn_args *a, float *o, size_t ld_o);
 
-/* Block-sparse attention over the blocks listed in m (see the file comment). Picks the AVX2+FMA inner loops when
- * the CPU has them and d_head % 32 == 0, else the scalar twins. */
+/* Block-sparse attention over the blocks listed in m (see the file comment). Picks the AVX2+FMA inner loops
+ * when the CPU has them and d_head % 32 == 0, else the scalar twins. */
 spar_status spar_attn_block_sparse(const spar_attn_args *a, const spar_attn_mask *m, float *o, size_t ld_o);
 
 /* Kernel selection, for tests and benchmarks: force the scalar inner loops (1) or auto-detect (0). */
@@ -74,24 +77,26 @@ spar_status spar_attn_captured_mass(const spar_attn_args *a, const spar_attn_mas
 /* ---- block-selection policies ------------------------------------------------------------------------- */
 
 typedef enum spar_attn_policy_kind {
-    SPAR_ATTN_DENSE = 0,          /* always dense */
-    SPAR_ATTN_LOCAL_GLOBAL = 1,   /* static: |i-j| <= window blocks, plus n_global global blocks */
-    SPAR_ATTN_QUERY_AWARE = 2,    /* pooled Q.K block scores, keep blocks until cumulative mass >= tau */
-    SPAR_ATTN_VERTICAL_SLASH = 3  /* sampled queries -> key columns + diagonals (two-sided), mass >= tau */
+    SPAR_ATTN_DENSE = 0,         /* always dense */
+    SPAR_ATTN_LOCAL_GLOBAL = 1,  /* static: |i-j| <= window blocks, plus n_global global blocks */
+    SPAR_ATTN_QUERY_AWARE = 2,   /* pooled Q.K block scores, keep blocks until cumulative mass >= tau */
+    SPAR_ATTN_VERTICAL_SLASH = 3 /* sampled queries -> key columns + diagonals (two-sided), mass >= tau */
 } spar_attn_policy_kind;
 
 typedef struct spar_attn_policy {
     spar_attn_policy_kind kind;
-    uint32_t min_len;     /* sequences with fewer valid tokens than this use dense attention */
-    uint32_t n_global;    /* blocks [0, n_global) are global: attend everywhere and are attended by all */
-    uint32_t window;      /* LOCAL_GLOBAL: key blocks j with |i-j| <= window */
-    float tau;            /* QUERY_AWARE, VERTICAL_SLASH: estimated cumulative mass to keep, in (0, 1] */
-    uint32_t min_blocks;  /* QUERY_AWARE: at least this many key blocks per query block (incl. forced ones) */
-    uint32_t max_blocks;  /* QUERY_AWARE: at most this many selected beyond the forced ones; 0 = no cap */
-    uint32_t n_sample;    /* VERTICAL_SLASH: sampled query rows per head (strided over the valid tokens) */
+    uint32_t min_len;    /* sequences with fewer valid tokens than this use dense attention */
+    uint32_t n_global;   /* blocks [0, n_global) are global: attend everywhere and are attended by all */
+    uint32_t window;     /* LOCAL_GLOBAL: key blocks j with |i-j| <= window */
+    float tau;           /* QUERY_AWARE, VERTICAL_SLASH: estimated cumulative mass to keep, in (0, 1] */
+    uint32_t min_blocks; /* QUERY_AWARE: at least this many key blocks per query block (incl. forced ones) */
+    uint32_t max_blocks; /* QUERY_AWARE: at most this many selected beyond the forced ones; 0 = no cap */
+    uint32_t n_sample;   /* VERTICAL_SLASH: sampled query rows per head (strided over the valid tokens) */
 } spar_attn_policy;
 
-/* Defaults for a kind: min_len 1024, n_global 1, window 2, tau 0.95, min_blocks 4, max_blocks 0, n_sample 64. */
+/* Defaults for a kind: min_len 1024, n_global 1, window 2, tau 0.97, min_blocks 4, max_blocks 0, n_sample 64.
+ * tau is compared with an estimate (pooled or sampled) that tends to run a little above the true captured
+ * mass, hence 0.97 for a 0.95 target. */
 void spar_attn_policy_default(spar_attn_policy *p, spar_attn_policy_kind kind);
 const char *spar_attn_policy_name(spar_attn_policy_kind kind); /* static string */
 
@@ -103,8 +108,8 @@ spar_status spar_attn_select(const spar_attn_policy *p, const spar_attn_args *a,
 
 /* One attention layer under a policy: dense (spar_attn_dense) when the number of valid tokens is below
  * p->min_len or the kind is DENSE, else select + block-sparse. p NULL = dense. *used_sparse (optional) says
- * which path ran; *density (optional) the kept block fraction (1 for dense). Per-model, per-layer choice is an
- * array of policies indexed by layer, owned by the caller. */
+ * which path ran; *density (optional) the kept block fraction (1 for dense). Per-model, per-layer choice is
+ * an array of policies indexed by layer, owned by the caller. */
 spar_status spar_attn_forward(const spar_attn_policy *p, const spar_attn_args *a, float *o, size_t ld_o,
                               int *used_sparse, double *density);
 

@@ -1,10 +1,11 @@
 /* block_sparse.c — block-sparse attention with an online softmax. Work item = (head, query block of 64 rows);
- * items run in parallel under OpenMP (dynamic schedule: rows have different lengths). Per item the query block
- * is copied pre-scaled into scratch; K and V are packed once per call into contiguous 16 KB tiles per (head, key
- * block) — K transposed to [d][64] so the score tile S = Q_i K_j^T is a broadcast-FMA loop over contiguous key
- * columns, V as [64][d] — which keeps every tile in L1/L2 without cache-set conflicts from large strides; masked keys (padding and the
- * tail of a short last block) get -inf through an additive bias row. The AVX2+FMA inner loops
- * (target attribute, picked at run time) have scalar twins with the same loop structure. */
+ * items run in parallel under OpenMP (dynamic schedule: rows have different lengths). Per item the query
+ * block is copied pre-scaled into scratch; K and V are packed once per call into contiguous 16 KB tiles per
+ * (head, key block) — K transposed to [d][64] so the score tile S = Q_i K_j^T is a broadcast-FMA loop over
+ * contiguous key columns, V as [64][d] — which keeps every tile in L1/L2 without cache-set conflicts from
+ * large strides; masked keys (padding and the tail of a short last block) get -inf through an additive bias
+ * row. The AVX2+FMA inner loops (target attribute, picked at run time) have scalar twins with the same loop
+ * structure. */
 #include "encoders/attention/attention.h"
 
 #include <math.h>
@@ -21,29 +22,34 @@
 
 static int g_force_scalar;
 
-void spar_attn_force_scalar(int on) { g_force_scalar = on; }
+void spar_attn_force_scalar(int on) {
+    g_force_scalar = on;
+}
 
 typedef struct scratch {
-    float *qs;   /* [B x d] scaled query block */
-    float *s;    /* [B x B] scores / probabilities */
-    float *acc;  /* [B x d] output accumulator */
+    float *qs;    /* [B x d] scaled query block */
+    float *s;     /* [B x B] scores / probabilities */
+    float *acc;   /* [B x d] output accumulator */
     float *m, *l; /* [B] running max and sum */
 } scratch;
 
 /* ---- scalar twins ------------------------------------------------------------------------------------- */
 
 /* S[r][c] = sum_k qs[r][k] * kt[k][c] + bias[c], for r < nq and all B columns. */
-static void scores_scalar(const float *qs, uint32_t nq, const float *kt, size_t ldkt, uint32_t d, const float *bias,
-                          float *s) {
+static void scores_scalar(const float *qs, uint32_t nq, const float *kt, size_t ldkt, uint32_t d,
+                          const float *bias, float *s) {
     for (uint32_t r = 0; r < nq; r++) {
         float row[B];
-        for (uint32_t c = 0; c < B; c++) row[c] = 0.0f;
+        for (uint32_t c = 0; c < B; c++)
+            row[c] = 0.0f;
         for (uint32_t k = 0; k < d; k++) {
             float qv = qs[(size_t)r * d + k];
             const float *kr = kt + (size_t)k * ldkt;
-            for (uint32_t c = 0; c < B; c++) row[c] += qv * kr[c];
+            for (uint32_t c = 0; c < B; c++)
+                row[c] += qv * kr[c];
         }
-        for (uint32_t c = 0; c < B; c++) s[(size_t)r * B + c] = row[c] + bias[c];
+        for (uint32_t c = 0; c < B; c++)
+            s[(size_t)r * B + c] = row[c] + bias[c];
     }
 }
 
@@ -53,7 +59,8 @@ static void softmax_update_scalar(float *s, uint32_t nq, float *m, float *l, flo
     for (uint32_t r = 0; r < nq; r++) {
         float *row = s + (size_t)r * B;
         float mx = -INFINITY;
-        for (uint32_t c = 0; c < B; c++) mx = row[c] > mx ? row[c] : mx;
+        for (uint32_t c = 0; c < B; c++)
+            mx = row[c] > mx ? row[c] : mx;
         float m_new = mx > m[r] ? mx : m[r];
         if (m_new == -INFINITY) {
             memset(row, 0, B * sizeof *row);
@@ -68,26 +75,30 @@ static void softmax_update_scalar(float *s, uint32_t nq, float *m, float *l, flo
         l[r] = l[r] * alpha + sum;
         m[r] = m_new;
         if (alpha != 1.0f)
-            for (uint32_t k = 0; k < d; k++) acc[(size_t)r * d + k] *= alpha;
+            for (uint32_t k = 0; k < d; k++)
+                acc[(size_t)r * d + k] *= alpha;
     }
 }
 
 /* acc[r][:] += sum_c P[r][c] * V[c][:] for c < nk. */
-static void pv_scalar(const float *p, uint32_t nq, const float *v, size_t ldv, uint32_t nk, uint32_t d, float *acc) {
+static void pv_scalar(const float *p, uint32_t nq, const float *v, size_t ldv, uint32_t nk, uint32_t d,
+                      float *acc) {
     for (uint32_t r = 0; r < nq; r++) {
         float *o = acc + (size_t)r * d;
         for (uint32_t c = 0; c < nk; c++) {
             float pv = p[(size_t)r * B + c];
             const float *vr = v + (size_t)c * ldv;
-            for (uint32_t k = 0; k < d; k++) o[k] += pv * vr[k];
+            for (uint32_t k = 0; k < d; k++)
+                o[k] += pv * vr[k];
         }
     }
 }
 
 /* ---- AVX2 + FMA ---------------------------------------------------------------------------------------- */
 
-__attribute__((target("avx2,fma"))) static void scores_avx2(const float *qs, uint32_t nq, const float *kt, size_t ldkt,
-                                                            uint32_t d, const float *bias, float *s) {
+__attribute__((target("avx2,fma"))) static void scores_avx2(const float *qs, uint32_t nq, const float *kt,
+                                                            size_t ldkt, uint32_t d, const float *bias,
+                                                            float *s) {
     uint32_t r = 0;
     for (; r + 2 <= nq; r += 2) {
         const float *q0 = qs + (size_t)r * d, *q1 = q0 + d;
@@ -124,11 +135,13 @@ __attribute__((target("avx2,fma"))) static void scores_avx2(const float *qs, uin
     for (; r < nq; r++) {
         const float *q0 = qs + (size_t)r * d;
         __m256 a[8];
-        for (int i = 0; i < 8; i++) a[i] = _mm256_setzero_ps();
+        for (int i = 0; i < 8; i++)
+            a[i] = _mm256_setzero_ps();
         for (uint32_t k = 0; k < d; k++) {
             __m256 x = _mm256_broadcast_ss(q0 + k);
             const float *kr = kt + (size_t)k * ldkt;
-            for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(x, _mm256_loadu_ps(kr + 8 * i), a[i]);
+            for (int i = 0; i < 8; i++)
+                a[i] = _mm256_fmadd_ps(x, _mm256_loadu_ps(kr + 8 * i), a[i]);
         }
         for (int i = 0; i < 8; i++)
             _mm256_storeu_ps(s + (size_t)r * B + 8 * i, _mm256_add_ps(a[i], _mm256_loadu_ps(bias + 8 * i)));
@@ -140,7 +153,8 @@ __attribute__((target("avx2,fma"))) static void softmax_update_avx2(float *s, ui
     for (uint32_t r = 0; r < nq; r++) {
         float *row = s + (size_t)r * B;
         __m256 vm = _mm256_loadu_ps(row);
-        for (uint32_t c = 8; c < B; c += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(row + c));
+        for (uint32_t c = 8; c < B; c += 8)
+            vm = _mm256_max_ps(vm, _mm256_loadu_ps(row + c));
         float mx = attn_hmax256(vm);
         float m_new = mx > m[r] ? mx : m[r];
         if (m_new == -INFINITY) {
@@ -159,14 +173,15 @@ __attribute__((target("avx2,fma"))) static void softmax_update_avx2(float *s, ui
         if (alpha != 1.0f) {
             __m256 va = _mm256_set1_ps(alpha);
             float *o = acc + (size_t)r * d;
-            for (uint32_t k = 0; k < d; k += 8) _mm256_storeu_ps(o + k, _mm256_mul_ps(_mm256_loadu_ps(o + k), va));
+            for (uint32_t k = 0; k < d; k += 8)
+                _mm256_storeu_ps(o + k, _mm256_mul_ps(_mm256_loadu_ps(o + k), va));
         }
     }
 }
 
 /* d % 32 == 0 */
-__attribute__((target("avx2,fma"))) static void pv_avx2(const float *p, uint32_t nq, const float *v, size_t ldv,
-                                                        uint32_t nk, uint32_t d, float *acc) {
+__attribute__((target("avx2,fma"))) static void pv_avx2(const float *p, uint32_t nq, const float *v,
+                                                        size_t ldv, uint32_t nk, uint32_t d, float *acc) {
     uint32_t r = 0;
     for (; r + 2 <= nq; r += 2) {
         const float *p0 = p + (size_t)r * B, *p1 = p0 + B;
@@ -205,7 +220,8 @@ __attribute__((target("avx2,fma"))) static void pv_avx2(const float *p, uint32_t
             float *o0 = acc + (size_t)r * d + k0;
             __m256 a0 = _mm256_loadu_ps(o0);
             for (uint32_t c = 0; c < nk; c++)
-                a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p0 + c), _mm256_loadu_ps(v + (size_t)c * ldv + k0), a0);
+                a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p0 + c), _mm256_loadu_ps(v + (size_t)c * ldv + k0),
+                                     a0);
             _mm256_storeu_ps(o0, a0);
         }
     }
@@ -220,7 +236,8 @@ static void run_item(const spar_attn_args *a, const spar_attn_mask *mk, const fl
     uint32_t r0 = qb * B, nq = SPAR_MIN(B, t - r0);
     for (uint32_t r = 0; r < nq; r++) {
         const float *qr = a->q + (size_t)(r0 + r) * a->ld_q + (size_t)h * d;
-        for (uint32_t k = 0; k < d; k++) sc->qs[(size_t)r * d + k] = qr[k] * scale;
+        for (uint32_t k = 0; k < d; k++)
+            sc->qs[(size_t)r * d + k] = qr[k] * scale;
         sc->m[r] = -INFINITY;
         sc->l[r] = 0.0f;
     }
@@ -243,7 +260,8 @@ static void run_item(const spar_attn_args *a, const spar_attn_mask *mk, const fl
     for (uint32_t r = 0; r < nq; r++) {
         float *orow = o + (size_t)(r0 + r) * ld_o + (size_t)h * d;
         float inv = sc->l[r] > 0.0f ? 1.0f / sc->l[r] : 0.0f;
-        for (uint32_t k = 0; k < d; k++) orow[k] = sc->acc[(size_t)r * d + k] * inv;
+        for (uint32_t k = 0; k < d; k++)
+            orow[k] = sc->acc[(size_t)r * d + k] * inv;
     }
 }
 
@@ -264,7 +282,8 @@ spar_status spar_attn_block_sparse(const spar_attn_args *a, const spar_attn_mask
         free(bias);
         return SPAR_E_NOMEM;
     }
-    for (size_t j = 0; j < t_pad; j++) bias[j] = (j < t && (!a->key_valid || a->key_valid[j])) ? 0.0f : -INFINITY;
+    for (size_t j = 0; j < t_pad; j++)
+        bias[j] = (j < t && (!a->key_valid || a->key_valid[j])) ? 0.0f : -INFINITY;
     int nt = a->n_threads;
     long n_tiles = (long)nh * nb;
 #if defined(SPAR_HAVE_OPENMP)
@@ -305,7 +324,8 @@ spar_status spar_attn_block_sparse(const spar_attn_args *a, const spar_attn_mask
 #endif
         for (long it = 0; it < n_items; it++)
             if (mem) /* every thread must reach the worksharing loop, even one whose scratch failed */
-                run_item(a, mk, kt, vp, bias, scale, (uint32_t)(it / nb), (uint32_t)(it % nb), simd, &sc, o, ld_o);
+                run_item(a, mk, kt, vp, bias, scale, (uint32_t)(it / nb), (uint32_t)(it % nb), simd, &sc, o,
+                         ld_o);
         free(mem);
     }
     free(kt);

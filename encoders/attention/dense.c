@@ -34,14 +34,17 @@ spar_status spar_attn_mask_full(uint32_t seq_len, spar_attn_mask *out) {
     }
     out->n_heads = 1;
     out->n_blocks = nb;
-    for (uint32_t i = 0; i <= nb; i++) out->row_ptr[i] = i * nb;
+    for (uint32_t i = 0; i <= nb; i++)
+        out->row_ptr[i] = i * nb;
     for (uint32_t i = 0; i < nb; i++)
-        for (uint32_t j = 0; j < nb; j++) out->col[(size_t)i * nb + j] = j;
+        for (uint32_t j = 0; j < nb; j++)
+            out->col[(size_t)i * nb + j] = j;
     return SPAR_OK;
 }
 
 static spar_status check_args(const spar_attn_args *a) {
-    if (!a || !a->q || !a->k || !a->v || a->seq_len == 0 || a->n_heads == 0 || a->d_head == 0) return SPAR_E_INVALID_ARG;
+    if (!a || !a->q || !a->k || !a->v || a->seq_len == 0 || a->n_heads == 0 || a->d_head == 0)
+        return SPAR_E_INVALID_ARG;
     size_t w = (size_t)a->n_heads * a->d_head;
     if (a->ld_q < w || a->ld_k < w || a->ld_v < w) return SPAR_E_INVALID_ARG;
     return SPAR_OK;
@@ -76,9 +79,11 @@ double spar_attn_mask_density(const spar_attn_mask *m, uint32_t n_heads) {
 __attribute__((target("avx2,fma"))) static void softmax_row_avx2(float *s, uint32_t n) {
     __m256 vm = _mm256_set1_ps(-INFINITY);
     uint32_t j = 0;
-    for (; j + 8 <= n; j += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(s + j));
+    for (; j + 8 <= n; j += 8)
+        vm = _mm256_max_ps(vm, _mm256_loadu_ps(s + j));
     float mx = attn_hmax256(vm);
-    for (; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+    for (; j < n; j++)
+        mx = s[j] > mx ? s[j] : mx;
     if (mx == -INFINITY) {
         memset(s, 0, n * sizeof *s);
         return;
@@ -95,13 +100,16 @@ __attribute__((target("avx2,fma"))) static void softmax_row_avx2(float *s, uint3
         sum += s[j];
     }
     __m256 inv = _mm256_set1_ps(1.0f / sum);
-    for (j = 0; j + 8 <= n; j += 8) _mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j), inv));
-    for (; j < n; j++) s[j] /= sum;
+    for (j = 0; j + 8 <= n; j += 8)
+        _mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j), inv));
+    for (; j < n; j++)
+        s[j] /= sum;
 }
 
 static void softmax_row_scalar(float *s, uint32_t n) {
     float mx = -INFINITY;
-    for (uint32_t j = 0; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+    for (uint32_t j = 0; j < n; j++)
+        mx = s[j] > mx ? s[j] : mx;
     if (mx == -INFINITY) {
         memset(s, 0, n * sizeof *s);
         return;
@@ -111,19 +119,17 @@ static void softmax_row_scalar(float *s, uint32_t n) {
         s[j] = expf(s[j] - mx);
         sum += s[j];
     }
-    for (uint32_t j = 0; j < n; j++) s[j] /= sum;
+    for (uint32_t j = 0; j < n; j++)
+        s[j] /= sum;
 }
 
-/* Probabilities P[rows x T] of query rows [r0, r0+rows) of head h. */
-static void softmax_chunk(const spar_attn_args *a, uint32_t h, uint32_t r0, uint32_t rows, float scale, float *p,
-                          int use_avx2) {
+/* Probabilities P[rows x T] of query rows [r0, r0+rows) of head h (one SGEMM, then one softmax per row). */
+static void softmax_chunk(const spar_attn_args *a, uint32_t h, uint32_t r0, uint32_t rows, float scale,
+                          float *p, int use_avx2) {
     uint32_t t = a->seq_len, d = a->d_head;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)t, (int)d, scale,
-                a->q + (size_t)r0 * a->ld_q + (size_t)h * d, (int)a->ld_q, a->k + (size_t)h * d, (int)a->ld_k, 0.0f,
-                p, (int)t);
-#if defined(SPAR_HAVE_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(a->n_threads > 0 ? a->n_threads : omp_get_max_threads())
-#endif
+                a->q + (size_t)r0 * a->ld_q + (size_t)h * d, (int)a->ld_q, a->k + (size_t)h * d, (int)a->ld_k,
+                0.0f, p, (int)t);
     for (uint32_t r = 0; r < rows; r++) {
         float *row = p + (size_t)r * t;
         if (a->key_valid)
@@ -143,20 +149,32 @@ spar_status spar_attn_dense(const spar_attn_args *a, float *o, size_t ld_o) {
     if (!o || ld_o < (size_t)a->n_heads * a->d_head) return SPAR_E_INVALID_ARG;
     uint32_t t = a->seq_len, d = a->d_head;
     float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)d);
-    uint32_t chunk = SPAR_MIN(DENSE_CHUNK, t);
-    float *p = spar_malloc_array((size_t)chunk * t, sizeof(float));
-    if (!p) return SPAR_E_NOMEM;
-    int use_avx2 = dense_avx2();
-    for (uint32_t h = 0; h < a->n_heads; h++) {
-        for (uint32_t r0 = 0; r0 < t; r0 += chunk) {
+    uint32_t chunk = SPAR_MIN(DENSE_CHUNK, t), n_chunks = (t + chunk - 1) / chunk;
+    long n_items = (long)a->n_heads * n_chunks;
+    int use_avx2 = dense_avx2(), failed = 0;
+    int nt = a->n_threads;
+#if defined(SPAR_HAVE_OPENMP)
+    if (nt <= 0) nt = omp_get_max_threads();
+#pragma omp parallel num_threads(nt) reduction(| : failed)
+#endif
+    {
+        float *p = spar_malloc_array((size_t)chunk * t, sizeof(float));
+        if (!p) failed = 1;
+#if defined(SPAR_HAVE_OPENMP)
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (long it = 0; it < n_items; it++) {
+            if (!p) continue; /* every thread must reach the worksharing loop */
+            uint32_t h = (uint32_t)(it / n_chunks), r0 = (uint32_t)(it % n_chunks) * chunk;
             uint32_t rows = SPAR_MIN(chunk, t - r0);
             softmax_chunk(a, h, r0, rows, scale, p, use_avx2);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d, (int)t, 1.0f, p, (int)t,
-                        a->v + (size_t)h * d, (int)a->ld_v, 0.0f, o + (size_t)r0 * ld_o + (size_t)h * d, (int)ld_o);
+                        a->v + (size_t)h * d, (int)a->ld_v, 0.0f, o + (size_t)r0 * ld_o + (size_t)h * d,
+                        (int)ld_o);
         }
+        free(p);
     }
-    free(p);
-    return SPAR_OK;
+    return failed ? SPAR_E_NOMEM : SPAR_OK;
 }
 
 spar_status spar_attn_captured_mass(const spar_attn_args *a, const spar_attn_mask *m, uint32_t n_heads_eval,
@@ -172,7 +190,8 @@ spar_status spar_attn_captured_mass(const spar_attn_args *a, const spar_attn_mas
     int any_valid = 1;
     if (a->key_valid) {
         any_valid = 0;
-        for (uint32_t j = 0; j < t; j++) any_valid |= a->key_valid[j] != 0;
+        for (uint32_t j = 0; j < t; j++)
+            any_valid |= a->key_valid[j] != 0;
     }
     double sum_heads = 0.0, mn_head = INFINITY, mn_row = INFINITY;
     for (uint32_t h = 0; h < n_heads_eval; h++) {
@@ -187,7 +206,8 @@ spar_status spar_attn_captured_mass(const spar_attn_args *a, const spar_attn_mas
                 double s = 0.0;
                 for (uint32_t q = rp[qb]; q < rp[qb + 1]; q++) {
                     uint32_t j0 = m->col[q] * SPAR_ATTN_BLOCK, j1 = SPAR_MIN(j0 + SPAR_ATTN_BLOCK, t);
-                    for (uint32_t j = j0; j < j1; j++) s += row[j];
+                    for (uint32_t j = j0; j < j1; j++)
+                        s += row[j];
                 }
                 if (!any_valid) s = 1.0; /* nothing to capture */
                 hsum += s;
@@ -206,4 +226,6 @@ spar_status spar_attn_captured_mass(const spar_attn_args *a, const spar_attn_mas
     return SPAR_OK;
 }
 
-static int dense_avx2(void) { return attn_cpu_has_avx2_fma(); }
+static int dense_avx2(void) {
+    return attn_cpu_has_avx2_fma();
+}

@@ -1,20 +1,20 @@
-/* select.c — block-selection policies for the block-sparse kernel, and spar_attn_forward (policy + threshold).
+/* select.c — block-selection policies for the block-sparse kernel, and spar_attn_forward (policy +
+ * threshold).
  *
- *  LOCAL_GLOBAL    static: key blocks |i-j| <= window, plus global blocks [0, n_global) (attend everywhere, are
- *                  attended by all). Zero estimation cost; one mask shared by all heads.
- *  QUERY_AWARE     per head: mean-pool the queries of each block, score them against every key, and turn the
- *                  scores into an estimated block mass est[i][j] = softmax_j(logsumexp_{k in j} qbar_i.k * scale).
- *                  For each query block keep key blocks by descending est until the cumulative estimate (forced
- *                  blocks included) reaches tau; clamp by min_blocks/max_blocks. Cost nb*T*d per head (SGEMM).
- *  VERTICAL_SLASH  per head: n_sample query rows strided over the valid tokens get their exact softmax over all
- *                  keys (n_sample*T*d), summed per key block. Candidates are block columns j (kept for every
- *                  query block) and block diagonals D (key block i+D for every i; two-sided since the encoder is
- *                  bidirectional). Candidates are added greedily by their sampled mass, with coverage tracked per
- *                  sample so overlaps are not counted twice (each step takes the largest marginal gain), until the
- *                  sampled captured mass reaches tau.
+ *  LOCAL_GLOBAL    static: key blocks |i-j| <= window, plus global blocks [0, n_global) (attend everywhere,
+ * are attended by all). Zero estimation cost; one mask shared by all heads. QUERY_AWARE     per head:
+ * mean-pool the queries of each block, score them against every key, and turn the scores into an estimated
+ * block mass est[i][j] = softmax_j(logsumexp_{k in j} qbar_i.k * scale). For each query block keep key blocks
+ * by descending est until the cumulative estimate (forced blocks included) reaches tau; clamp by
+ * min_blocks/max_blocks. Cost nb*T*d per head (SGEMM). VERTICAL_SLASH  per head: n_sample query rows strided
+ * over the valid tokens get their exact softmax over all keys (n_sample*T*d), summed per key block.
+ * Candidates are block columns j (kept for every query block) and block diagonals D (key block i+D for every
+ * i; two-sided since the encoder is bidirectional). Candidates are added greedily by their sampled mass, with
+ * coverage tracked per sample so overlaps are not counted twice (each step takes the largest marginal gain),
+ * until the sampled captured mass reaches tau.
  *
- * All policies force the diagonal block and the global blocks into every row, and give global query blocks every
- * key block. Blocks made only of padding keys are dropped unless forced. */
+ * All policies force the diagonal block and the global blocks into every row, and give global query blocks
+ * every key block. Blocks made only of padding keys are dropped unless forced. */
 #include "encoders/attention/attention.h"
 
 #include <cblas.h>
@@ -24,6 +24,9 @@
 
 #include "common/common.h"
 #include "encoders/attention/attn_simd.h"
+#if defined(SPAR_HAVE_OPENMP)
+#include <omp.h>
+#endif
 
 #define B SPAR_ATTN_BLOCK
 
@@ -33,7 +36,7 @@ void spar_attn_policy_default(spar_attn_policy *p, spar_attn_policy_kind kind) {
     p->min_len = 1024;
     p->n_global = 1;
     p->window = 2;
-    p->tau = 0.95f;
+    p->tau = 0.97f;
     p->min_blocks = 4;
     p->max_blocks = 0;
     p->n_sample = 64;
@@ -41,10 +44,14 @@ void spar_attn_policy_default(spar_attn_policy *p, spar_attn_policy_kind kind) {
 
 const char *spar_attn_policy_name(spar_attn_policy_kind kind) {
     switch (kind) {
-    case SPAR_ATTN_DENSE: return "dense";
-    case SPAR_ATTN_LOCAL_GLOBAL: return "local_global";
-    case SPAR_ATTN_QUERY_AWARE: return "query_aware";
-    case SPAR_ATTN_VERTICAL_SLASH: return "vertical_slash";
+    case SPAR_ATTN_DENSE:
+        return "dense";
+    case SPAR_ATTN_LOCAL_GLOBAL:
+        return "local_global";
+    case SPAR_ATTN_QUERY_AWARE:
+        return "query_aware";
+    case SPAR_ATTN_VERTICAL_SLASH:
+        return "vertical_slash";
     }
     return "unknown";
 }
@@ -90,13 +97,16 @@ static void builder_finish(builder *b, spar_attn_mask *out) {
 /* Mark what every row must hold: globals, the diagonal; a global query block gets all valid blocks. */
 static void mark_forced(uint8_t *mark, uint32_t i, uint32_t nb, uint32_t n_global, const uint8_t *bvalid) {
     uint32_t g = SPAR_MIN(n_global, nb);
-    for (uint32_t j = 0; j < g; j++) mark[j] = 1;
+    for (uint32_t j = 0; j < g; j++)
+        mark[j] = 1;
     mark[i] = 1;
     if (i < g)
-        for (uint32_t j = 0; j < nb; j++) mark[j] |= bvalid[j];
+        for (uint32_t j = 0; j < nb; j++)
+            mark[j] |= bvalid[j];
 }
 
-static spar_status select_local(const spar_attn_policy *p, uint32_t nb, const uint8_t *bvalid, spar_attn_mask *out) {
+static spar_status select_local(const spar_attn_policy *p, uint32_t nb, const uint8_t *bvalid,
+                                spar_attn_mask *out) {
     builder b;
     SPAR_TRY(builder_init(&b, 1, nb));
     uint8_t *mark = calloc(nb, 1);
@@ -107,7 +117,8 @@ static spar_status select_local(const spar_attn_policy *p, uint32_t nb, const ui
     for (uint32_t i = 0; i < nb; i++) {
         uint32_t lo = i > p->window ? i - p->window : 0;
         uint32_t hi = (uint64_t)i + p->window < nb ? i + p->window : nb - 1;
-        for (uint32_t j = lo; j <= hi; j++) mark[j] = bvalid[j];
+        for (uint32_t j = lo; j <= hi; j++)
+            mark[j] = bvalid[j];
         mark_forced(mark, i, nb, p->n_global, bvalid);
         builder_row(&b, i, mark);
     }
@@ -141,97 +152,120 @@ static float block_lse(const float *row, uint32_t k0, uint32_t k1, const uint8_t
 /* block_lse over one full block of B keys, all valid */
 __attribute__((target("avx2,fma"))) static float block_lse_avx2(const float *row) {
     __m256 vm = _mm256_loadu_ps(row);
-    for (uint32_t c = 8; c < B; c += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(row + c));
+    for (uint32_t c = 8; c < B; c += 8)
+        vm = _mm256_max_ps(vm, _mm256_loadu_ps(row + c));
     float bm = attn_hmax256(vm);
     __m256 vb = _mm256_set1_ps(bm), vs = _mm256_setzero_ps();
-    for (uint32_t c = 0; c < B; c += 8) vs = _mm256_add_ps(vs, attn_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + c), vb)));
+    for (uint32_t c = 0; c < B; c += 8)
+        vs = _mm256_add_ps(vs, attn_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + c), vb)));
     return bm + logf(attn_hsum256(vs));
+}
+
+/* Parallel per-head selection: each thread owns its scratch and writes its heads' rows of a mark array. */
+#if defined(SPAR_HAVE_OPENMP)
+#define PRAGMA_(x) _Pragma(#x)
+#define PARALLEL_HEADS(a)                                                                                    \
+    PRAGMA_(omp parallel num_threads((a)->n_threads > 0 ? (a)->n_threads : omp_get_max_threads())            \
+                reduction(|                                                                                  \
+                          : failed))
+#define FOR_HEADS PRAGMA_(omp for schedule(dynamic, 1))
+#else
+#define PARALLEL_HEADS(a)
+#define FOR_HEADS
+#endif
+
+/* CSR mask (one row set per head) from marks[n_heads*nb][nb]; clears the marks. */
+static spar_status emit_marks(uint8_t *marks, uint32_t nh, uint32_t nb, spar_attn_mask *out) {
+    builder b;
+    SPAR_TRY(builder_init(&b, nh, nb));
+    for (size_t r = 0; r < (size_t)nh * nb; r++)
+        builder_row(&b, r, marks + r * nb);
+    builder_finish(&b, out);
+    return SPAR_OK;
 }
 
 static spar_status select_query_aware(const spar_attn_policy *p, const spar_attn_args *a, uint32_t nb,
                                       const uint8_t *bvalid, float scale, spar_attn_mask *out) {
     uint32_t t = a->seq_len, d = a->d_head, nh = a->n_heads;
-    builder b;
-    SPAR_TRY(builder_init(&b, nh, nb));
-    spar_status st = SPAR_OK;
-    float *qbar = spar_malloc_array((size_t)nb, d * sizeof(float));
-    float *sc = spar_malloc_array((size_t)nb, (size_t)t * sizeof(float));
-    float *est = spar_malloc_array((size_t)nb, sizeof(float));
-    scored *cand = spar_malloc_array(nb, sizeof(scored));
-    uint8_t *mark = calloc(nb, 1);
-    int simd = attn_cpu_has_avx2_fma();
-    if (!qbar || !sc || !est || !cand || !mark) {
-        st = SPAR_E_NOMEM;
-        goto done;
-    }
-    for (uint32_t h = 0; h < nh; h++) {
-        for (uint32_t i = 0; i < nb; i++) {
-            uint32_t r0 = i * B, nq = SPAR_MIN(B, t - r0);
-            float *qb = qbar + (size_t)i * d;
-            memset(qb, 0, d * sizeof(float));
-            for (uint32_t r = 0; r < nq; r++) {
-                const float *q = a->q + (size_t)(r0 + r) * a->ld_q + (size_t)h * d;
-                for (uint32_t k = 0; k < d; k++) qb[k] += q[k];
+    uint8_t *marks = calloc((size_t)nh * nb, nb); /* [head][query block][key block] */
+    if (!marks) return SPAR_E_NOMEM;
+    int simd = attn_cpu_has_avx2_fma(), failed = 0;
+    PARALLEL_HEADS(a) {
+        float *qbar = spar_malloc_array((size_t)nb, d * sizeof(float));
+        float *sc = spar_malloc_array((size_t)nb, (size_t)t * sizeof(float));
+        float *est = spar_malloc_array((size_t)nb, sizeof(float));
+        scored *cand = spar_malloc_array(nb, sizeof(scored));
+        if (!qbar || !sc || !est || !cand) failed = 1;
+        FOR_HEADS
+        for (uint32_t h = 0; h < nh; h++) {
+            if (!qbar || !sc || !est || !cand) continue; /* every thread must reach the worksharing loop */
+            for (uint32_t i = 0; i < nb; i++) {
+                uint32_t r0 = i * B, nq = SPAR_MIN(B, t - r0);
+                float *qb = qbar + (size_t)i * d;
+                memset(qb, 0, d * sizeof(float));
+                for (uint32_t r = 0; r < nq; r++) {
+                    const float *q = a->q + (size_t)(r0 + r) * a->ld_q + (size_t)h * d;
+                    for (uint32_t k = 0; k < d; k++)
+                        qb[k] += q[k];
+                }
+                for (uint32_t k = 0; k < d; k++)
+                    qb[k] *= scale / (float)nq;
             }
-            for (uint32_t k = 0; k < d; k++) qb[k] *= scale / (float)nq;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)t, (int)d, 1.0f, qbar, (int)d,
-                    a->k + (size_t)h * d, (int)a->ld_k, 0.0f, sc, (int)t);
-        for (uint32_t i = 0; i < nb; i++) {
-            const float *row = sc + (size_t)i * t;
-            /* per key block: logsumexp over its valid keys; then softmax over blocks */
-            float mx = -INFINITY;
-            for (uint32_t j = 0; j < nb; j++) {
-                uint32_t k0 = j * B, k1 = SPAR_MIN(k0 + B, t);
-                float lse = simd && k1 - k0 == B && !a->key_valid ? block_lse_avx2(row + k0) : block_lse(row, k0, k1, a->key_valid);
-                est[j] = lse;
-                if (lse > mx) mx = lse;
-            }
-            double tot = 0.0;
-            for (uint32_t j = 0; j < nb; j++) {
-                est[j] = est[j] == -INFINITY ? 0.0f : expf(est[j] - mx);
-                tot += est[j];
-            }
-            for (uint32_t j = 0; j < nb; j++) est[j] = tot > 0 ? (float)(est[j] / tot) : 0.0f;
-            mark_forced(mark, i, nb, p->n_global, bvalid);
-            double cum = 0.0;
-            uint32_t n_kept = 0, nc = 0;
-            for (uint32_t j = 0; j < nb; j++) {
-                if (mark[j]) {
-                    cum += est[j];
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)t, (int)d, 1.0f, qbar, (int)d,
+                        a->k + (size_t)h * d, (int)a->ld_k, 0.0f, sc, (int)t);
+            for (uint32_t i = 0; i < nb; i++) {
+                const float *row = sc + (size_t)i * t;
+                /* per key block: logsumexp over its valid keys; then softmax over blocks */
+                float mx = -INFINITY;
+                for (uint32_t j = 0; j < nb; j++) {
+                    uint32_t k0 = j * B, k1 = SPAR_MIN(k0 + B, t);
+                    float lse = simd && k1 - k0 == B && !a->key_valid ? block_lse_avx2(row + k0)
+                                                                      : block_lse(row, k0, k1, a->key_valid);
+                    est[j] = lse;
+                    if (lse > mx) mx = lse;
+                }
+                double tot = 0.0;
+                for (uint32_t j = 0; j < nb; j++) {
+                    est[j] = est[j] == -INFINITY ? 0.0f : expf(est[j] - mx);
+                    tot += est[j];
+                }
+                for (uint32_t j = 0; j < nb; j++)
+                    est[j] = tot > 0 ? (float)(est[j] / tot) : 0.0f;
+                uint8_t *mark = marks + ((size_t)h * nb + i) * nb;
+                mark_forced(mark, i, nb, p->n_global, bvalid);
+                double cum = 0.0;
+                uint32_t n_kept = 0, nc = 0;
+                for (uint32_t j = 0; j < nb; j++) {
+                    if (mark[j]) {
+                        cum += est[j];
+                        n_kept++;
+                    } else if (bvalid[j]) {
+                        cand[nc].s = est[j];
+                        cand[nc++].j = j;
+                    }
+                }
+                qsort(cand, nc, sizeof *cand, cmp_desc);
+                uint32_t added = 0;
+                for (uint32_t c = 0; c < nc; c++) {
+                    int need_mass = cum < (double)p->tau;
+                    int need_min = n_kept < p->min_blocks;
+                    if (!need_mass && !need_min) break;
+                    if (p->max_blocks && added >= p->max_blocks && !need_min) break;
+                    mark[cand[c].j] = 1;
+                    cum += cand[c].s;
                     n_kept++;
-                } else if (bvalid[j]) {
-                    cand[nc].s = est[j];
-                    cand[nc++].j = j;
+                    added++;
                 }
             }
-            qsort(cand, nc, sizeof *cand, cmp_desc);
-            uint32_t added = 0;
-            for (uint32_t c = 0; c < nc; c++) {
-                int need_mass = cum < (double)p->tau;
-                int need_min = n_kept < p->min_blocks;
-                if (!need_mass && !need_min) break;
-                if (p->max_blocks && added >= p->max_blocks && !need_min) break;
-                mark[cand[c].j] = 1;
-                cum += cand[c].s;
-                n_kept++;
-                added++;
-            }
-            builder_row(&b, (size_t)h * nb + i, mark);
         }
+        free(qbar);
+        free(sc);
+        free(est);
+        free(cand);
     }
-done:
-    free(qbar);
-    free(sc);
-    free(est);
-    free(cand);
-    free(mark);
-    if (st != SPAR_OK) {
-        spar_attn_mask_free(&b.m);
-        return st;
-    }
-    builder_finish(&b, out);
-    return SPAR_OK;
+    spar_status st = failed ? SPAR_E_NOMEM : emit_marks(marks, nh, nb, out);
+    free(marks);
+    return st;
 }
 
 static spar_status select_vertical_slash(const spar_attn_policy *p, const spar_attn_args *a, uint32_t nb,
@@ -239,29 +273,25 @@ static spar_status select_vertical_slash(const spar_attn_policy *p, const spar_a
     uint32_t t = a->seq_len, d = a->d_head, nh = a->n_heads;
     /* sample rows: strided over valid positions (padded rows are not representative) */
     uint32_t n_valid = 0;
-    for (uint32_t j = 0; j < t; j++) n_valid += !a->key_valid || a->key_valid[j];
+    for (uint32_t j = 0; j < t; j++)
+        n_valid += !a->key_valid || a->key_valid[j];
     uint32_t ns = SPAR_MIN(p->n_sample ? p->n_sample : 1, n_valid ? n_valid : 1);
     uint32_t nd = 2 * nb - 1; /* diagonal offsets D in [-(nb-1), nb-1], stored at D + nb - 1 */
-    builder b;
-    SPAR_TRY(builder_init(&b, nh, nb));
-    spar_status st = SPAR_OK;
     uint32_t *pos = spar_malloc_array(ns, sizeof(uint32_t));
-    float *qs = spar_malloc_array(ns, (size_t)d * sizeof(float));
-    float *sc = spar_malloc_array(ns, (size_t)t * sizeof(float));
-    double *am = spar_malloc_array((size_t)ns * nb, sizeof(double)); /* sampled mass per (sample, key block) */
-    uint8_t *cov = spar_malloc_array((size_t)ns, nb);
-    uint8_t *vsel = calloc(nb, 1), *dsel = calloc(nd, 1), *mark = calloc(nb, 1);
-    if (!pos || !qs || !sc || !am || !cov || !vsel || !dsel || !mark) {
-        st = SPAR_E_NOMEM;
-        goto done;
+    uint8_t *marks = calloc((size_t)nh * nb, nb); /* [head][query block][key block] */
+    int failed = 0;
+    if (!pos || !marks) {
+        free(pos);
+        free(marks);
+        return SPAR_E_NOMEM;
     }
     if (n_valid == 0) {
         pos[0] = 0;
     } else {
-        /* the s-th sample is the valid token of rank floor((s + phi_s) * n_valid / ns), phi_s = frac(0.5 + s *
-         * golden ratio): strided over the sequence, but with in-block positions spread out (a plain (s + 0.5)
-         * stride puts every sample at the same offset inside its block when T/ns is a multiple of 64, which
-         * biases the diagonal estimates) */
+        /* the s-th sample is the valid token of rank floor((s + phi_s) * n_valid / ns), phi_s = frac(0.5 + s
+         * * golden ratio): strided over the sequence, but with in-block positions spread out (a plain (s +
+         * 0.5) stride puts every sample at the same offset inside its block when T/ns is a multiple of 64,
+         * which biases the diagonal estimates) */
         uint32_t s = 0, rank = 0;
         for (uint32_t j = 0; j < t && s < ns; j++) {
             if (a->key_valid && !a->key_valid[j]) continue;
@@ -273,133 +303,157 @@ static spar_status select_vertical_slash(const spar_attn_policy *p, const spar_a
             }
             rank++;
         }
-        for (; s < ns; s++) pos[s] = t - 1;
+        for (; s < ns; s++)
+            pos[s] = t - 1;
     }
-    for (uint32_t h = 0; h < nh; h++) {
-        for (uint32_t s = 0; s < ns; s++) {
-            const float *q = a->q + (size_t)pos[s] * a->ld_q + (size_t)h * d;
-            for (uint32_t k = 0; k < d; k++) qs[(size_t)s * d + k] = q[k] * scale;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ns, (int)t, (int)d, 1.0f, qs, (int)d,
-                    a->k + (size_t)h * d, (int)a->ld_k, 0.0f, sc, (int)t);
-        for (uint32_t s = 0; s < ns; s++) {
-            float *row = sc + (size_t)s * t;
-            float mx = -INFINITY;
-            for (uint32_t k = 0; k < t; k++) {
-                if (a->key_valid && !a->key_valid[k]) row[k] = -INFINITY;
-                if (row[k] > mx) mx = row[k];
+    PARALLEL_HEADS(a) {
+        float *qs = spar_malloc_array(ns, (size_t)d * sizeof(float));
+        float *sc = spar_malloc_array(ns, (size_t)t * sizeof(float));
+        double *am =
+            spar_malloc_array((size_t)ns * nb, sizeof(double)); /* sampled mass per (sample, key block) */
+        uint8_t *cov = spar_malloc_array((size_t)ns, nb);
+        uint8_t *vsel = calloc(nb, 1), *dsel = calloc(nd, 1);
+        int ok = qs && sc && am && cov && vsel && dsel;
+        if (!ok) failed = 1;
+        FOR_HEADS
+        for (uint32_t h = 0; h < nh; h++) {
+            if (!ok) continue; /* every thread must reach the worksharing loop */
+            for (uint32_t s = 0; s < ns; s++) {
+                const float *q = a->q + (size_t)pos[s] * a->ld_q + (size_t)h * d;
+                for (uint32_t k = 0; k < d; k++)
+                    qs[(size_t)s * d + k] = q[k] * scale;
             }
-            double tot = 0.0;
-            double *ab = am + (size_t)s * nb;
-            memset(ab, 0, nb * sizeof(double));
-            if (mx > -INFINITY)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ns, (int)t, (int)d, 1.0f, qs, (int)d,
+                        a->k + (size_t)h * d, (int)a->ld_k, 0.0f, sc, (int)t);
+            for (uint32_t s = 0; s < ns; s++) {
+                float *row = sc + (size_t)s * t;
+                float mx = -INFINITY;
                 for (uint32_t k = 0; k < t; k++) {
-                    double e = row[k] == -INFINITY ? 0.0 : (double)expf(row[k] - mx);
-                    ab[k / B] += e;
-                    tot += e;
+                    if (a->key_valid && !a->key_valid[k]) row[k] = -INFINITY;
+                    if (row[k] > mx) mx = row[k];
                 }
-            for (uint32_t j = 0; j < nb; j++) ab[j] = tot > 0 ? ab[j] / tot : 0.0;
-        }
-        /* candidates: verticals (index j) and diagonals (index nb + D + nb - 1) */
-        memset(vsel, 0, nb);
-        memset(dsel, 0, nd);
-        memset(cov, 0, (size_t)ns * nb);
-        double cum = 0.0;
-        uint32_t g = SPAR_MIN(p->n_global, nb);
-        for (uint32_t j = 0; j < g; j++) vsel[j] = 1;
-        dsel[nb - 1] = 1; /* D = 0 */
-        for (uint32_t s = 0; s < ns; s++) {
-            uint32_t qi = pos[s] / B;
-            for (uint32_t j = 0; j < nb; j++) {
-                int keep = vsel[j] || j == qi || qi < g;
-                if (keep) {
-                    cov[(size_t)s * nb + j] = 1;
-                    cum += am[(size_t)s * nb + j];
-                }
+                double tot = 0.0;
+                double *ab = am + (size_t)s * nb;
+                memset(ab, 0, nb * sizeof(double));
+                if (mx > -INFINITY)
+                    for (uint32_t k = 0; k < t; k++) {
+                        double e = row[k] == -INFINITY ? 0.0 : (double)expf(row[k] - mx);
+                        ab[k / B] += e;
+                        tot += e;
+                    }
+                for (uint32_t j = 0; j < nb; j++)
+                    ab[j] = tot > 0 ? ab[j] / tot : 0.0;
             }
-        }
-        /* greedy by marginal gain: each step adds the column or diagonal that covers the most not yet covered
-         * sampled mass (a column and a diagonal cost about nb block pairs each) */
-        while (cum < (double)p->tau * ns) {
-            double best = 0.0;
-            uint32_t best_id = UINT32_MAX;
-            for (uint32_t j = 0; j < nb; j++) {
-                if (vsel[j] || !bvalid[j]) continue;
-                double gain = 0.0;
-                for (uint32_t s = 0; s < ns; s++)
-                    if (!cov[(size_t)s * nb + j]) gain += am[(size_t)s * nb + j];
-                if (gain > best) best = gain, best_id = j;
-            }
-            for (uint32_t di = 0; di < nd; di++) {
-                if (dsel[di]) continue;
-                long dlt = (long)di - (long)(nb - 1);
-                double gain = 0.0;
-                for (uint32_t s = 0; s < ns; s++) {
-                    long kb = (long)(pos[s] / B) + dlt;
-                    if (kb >= 0 && kb < (long)nb && !cov[(size_t)s * nb + kb]) gain += am[(size_t)s * nb + kb];
-                }
-                if (gain > best) best = gain, best_id = nb + di;
-            }
-            if (best_id == UINT32_MAX) break;
-            if (best_id < nb) {
-                vsel[best_id] = 1;
-                for (uint32_t s = 0; s < ns; s++)
-                    cov[(size_t)s * nb + best_id] = 1;
-            } else {
-                long dlt = (long)(best_id - nb) - (long)(nb - 1);
-                dsel[best_id - nb] = 1;
-                for (uint32_t s = 0; s < ns; s++) {
-                    long kb = (long)(pos[s] / B) + dlt;
-                    if (kb >= 0 && kb < (long)nb) cov[(size_t)s * nb + kb] = 1;
+            /* candidates: verticals (index j) and diagonals (index nb + D + nb - 1) */
+            memset(vsel, 0, nb);
+            memset(dsel, 0, nd);
+            memset(cov, 0, (size_t)ns * nb);
+            double cum = 0.0;
+            uint32_t g = SPAR_MIN(p->n_global, nb);
+            for (uint32_t j = 0; j < g; j++)
+                vsel[j] = 1;
+            dsel[nb - 1] = 1; /* D = 0 */
+            for (uint32_t s = 0; s < ns; s++) {
+                uint32_t qi = pos[s] / B;
+                for (uint32_t j = 0; j < nb; j++) {
+                    int keep = vsel[j] || j == qi || qi < g;
+                    if (keep) {
+                        cov[(size_t)s * nb + j] = 1;
+                        cum += am[(size_t)s * nb + j];
+                    }
                 }
             }
-            cum += best;
-        }
-        for (uint32_t i = 0; i < nb; i++) {
-            for (uint32_t j = 0; j < nb; j++) mark[j] = vsel[j] & bvalid[j];
-            for (uint32_t di = 0; di < nd; di++) {
-                long kb = (long)i + (long)di - (long)(nb - 1);
-                if (dsel[di] && kb >= 0 && kb < (long)nb) mark[kb] = bvalid[kb];
+            /* greedy by marginal gain: each step adds the column or diagonal that covers the most not yet
+             * covered sampled mass (a column and a diagonal cost about nb block pairs each) */
+            while (cum < (double)p->tau * ns) {
+                double best = 0.0;
+                uint32_t best_id = UINT32_MAX;
+                for (uint32_t j = 0; j < nb; j++) {
+                    if (vsel[j] || !bvalid[j]) continue;
+                    double gain = 0.0;
+                    for (uint32_t s = 0; s < ns; s++)
+                        if (!cov[(size_t)s * nb + j]) gain += am[(size_t)s * nb + j];
+                    if (gain > best) best = gain, best_id = j;
+                }
+                for (uint32_t di = 0; di < nd; di++) {
+                    if (dsel[di]) continue;
+                    long dlt = (long)di - (long)(nb - 1);
+                    double gain = 0.0;
+                    for (uint32_t s = 0; s < ns; s++) {
+                        long kb = (long)(pos[s] / B) + dlt;
+                        if (kb >= 0 && kb < (long)nb && !cov[(size_t)s * nb + kb])
+                            gain += am[(size_t)s * nb + kb];
+                    }
+                    if (gain > best) best = gain, best_id = nb + di;
+                }
+                if (best_id == UINT32_MAX) break;
+                if (best_id < nb) {
+                    vsel[best_id] = 1;
+                    for (uint32_t s = 0; s < ns; s++)
+                        cov[(size_t)s * nb + best_id] = 1;
+                } else {
+                    long dlt = (long)(best_id - nb) - (long)(nb - 1);
+                    dsel[best_id - nb] = 1;
+                    for (uint32_t s = 0; s < ns; s++) {
+                        long kb = (long)(pos[s] / B) + dlt;
+                        if (kb >= 0 && kb < (long)nb) cov[(size_t)s * nb + kb] = 1;
+                    }
+                }
+                cum += best;
             }
-            mark_forced(mark, i, nb, p->n_global, bvalid);
-            builder_row(&b, (size_t)h * nb + i, mark);
+            for (uint32_t i = 0; i < nb; i++) {
+                uint8_t *mark = marks + ((size_t)h * nb + i) * nb;
+                for (uint32_t j = 0; j < nb; j++)
+                    mark[j] = vsel[j] & bvalid[j];
+                for (uint32_t di = 0; di < nd; di++) {
+                    long kb = (long)i + (long)di - (long)(nb - 1);
+                    if (dsel[di] && kb >= 0 && kb < (long)nb) mark[kb] = bvalid[kb];
+                }
+                mark_forced(mark, i, nb, p->n_global, bvalid);
+            }
         }
+        free(qs);
+        free(sc);
+        free(am);
+        free(cov);
+        free(vsel);
+        free(dsel);
     }
-done:
+    spar_status st = failed ? SPAR_E_NOMEM : emit_marks(marks, nh, nb, out);
     free(pos);
-    free(qs);
-    free(sc);
-    free(am);
-    free(cov);
-    free(vsel);
-    free(dsel);
-    free(mark);
-    if (st != SPAR_OK) {
-        spar_attn_mask_free(&b.m);
-        return st;
-    }
-    builder_finish(&b, out);
-    return SPAR_OK;
+    free(marks);
+    return st;
 }
-
 spar_status spar_attn_select(const spar_attn_policy *p, const spar_attn_args *a, spar_attn_mask *out) {
     if (!p || !a || !out || !a->q || !a->k || a->seq_len == 0 || a->n_heads == 0 || a->d_head == 0)
         return SPAR_E_INVALID_ARG;
-    if ((p->kind == SPAR_ATTN_QUERY_AWARE || p->kind == SPAR_ATTN_VERTICAL_SLASH) && !(p->tau > 0.0f && p->tau <= 1.0f))
+    if ((p->kind == SPAR_ATTN_QUERY_AWARE || p->kind == SPAR_ATTN_VERTICAL_SLASH) &&
+        !(p->tau > 0.0f && p->tau <= 1.0f))
         return SPAR_E_INVALID_ARG;
     memset(out, 0, sizeof *out);
     uint32_t t = a->seq_len, nb = (t + B - 1) / B;
     float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)a->d_head);
     uint8_t *bvalid = calloc(nb, 1);
     if (!bvalid) return SPAR_E_NOMEM;
-    for (uint32_t j = 0; j < t; j++) bvalid[j / B] |= !a->key_valid || a->key_valid[j] != 0;
+    for (uint32_t j = 0; j < t; j++)
+        bvalid[j / B] |= !a->key_valid || a->key_valid[j] != 0;
     spar_status st;
     switch (p->kind) {
-    case SPAR_ATTN_DENSE: st = spar_attn_mask_full(t, out); break;
-    case SPAR_ATTN_LOCAL_GLOBAL: st = select_local(p, nb, bvalid, out); break;
-    case SPAR_ATTN_QUERY_AWARE: st = select_query_aware(p, a, nb, bvalid, scale, out); break;
-    case SPAR_ATTN_VERTICAL_SLASH: st = select_vertical_slash(p, a, nb, bvalid, scale, out); break;
-    default: st = SPAR_E_INVALID_ARG; break;
+    case SPAR_ATTN_DENSE:
+        st = spar_attn_mask_full(t, out);
+        break;
+    case SPAR_ATTN_LOCAL_GLOBAL:
+        st = select_local(p, nb, bvalid, out);
+        break;
+    case SPAR_ATTN_QUERY_AWARE:
+        st = select_query_aware(p, a, nb, bvalid, scale, out);
+        break;
+    case SPAR_ATTN_VERTICAL_SLASH:
+        st = select_vertical_slash(p, a, nb, bvalid, scale, out);
+        break;
+    default:
+        st = SPAR_E_INVALID_ARG;
+        break;
     }
     free(bvalid);
     return st;
@@ -409,7 +463,8 @@ spar_status spar_attn_forward(const spar_attn_policy *p, const spar_attn_args *a
                               int *used_sparse, double *density) {
     if (!a) return SPAR_E_INVALID_ARG;
     uint32_t n_valid = 0;
-    for (uint32_t j = 0; j < a->seq_len; j++) n_valid += !a->key_valid || a->key_valid[j];
+    for (uint32_t j = 0; j < a->seq_len; j++)
+        n_valid += !a->key_valid || a->key_valid[j];
     if (used_sparse) *used_sparse = 0;
     if (density) *density = 1.0;
     if (!p || p->kind == SPAR_ATTN_DENSE || n_valid < p->min_len) return spar_attn_dense(a, o, ld_o);

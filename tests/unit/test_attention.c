@@ -27,7 +27,8 @@ typedef struct prob {
 
 /* T tokens, H heads of width D; Q/K scaled by amp so attention is peaked; pad_every > 0 marks every
  * pad_every-th key and the last pad_tail keys as padding. */
-static void prob_make(prob *p, uint32_t t, uint32_t h, uint32_t d, float amp, uint32_t pad_every, uint32_t pad_tail) {
+static void prob_make(prob *p, uint32_t t, uint32_t h, uint32_t d, float amp, uint32_t pad_every,
+                      uint32_t pad_tail) {
     memset(p, 0, sizeof *p);
     size_t w = (size_t)h * d, n = (size_t)t * w;
     p->q = malloc(n * sizeof(float));
@@ -43,8 +44,17 @@ static void prob_make(prob *p, uint32_t t, uint32_t h, uint32_t d, float amp, ui
         for (uint32_t j = 0; j < t; j++)
             p->valid[j] = !((pad_every && j % pad_every == pad_every - 1) || j + pad_tail >= t);
     }
-    p->a = (spar_attn_args){.q = p->q, .k = p->k, .v = p->v, .ld_q = w, .ld_k = w, .ld_v = w, .seq_len = t,
-                            .n_heads = h, .d_head = d, .key_valid = p->valid, .n_threads = 2};
+    p->a = (spar_attn_args){.q = p->q,
+                            .k = p->k,
+                            .v = p->v,
+                            .ld_q = w,
+                            .ld_k = w,
+                            .ld_v = w,
+                            .seq_len = t,
+                            .n_heads = h,
+                            .d_head = d,
+                            .key_valid = p->valid,
+                            .n_threads = 2};
 }
 
 static void prob_free(prob *p) {
@@ -72,14 +82,17 @@ static void naive_masked(const prob *p, const spar_attn_mask *m, float *o) {
     for (uint32_t h = 0; h < a->n_heads; h++)
         for (uint32_t i = 0; i < t; i++) {
             size_t row = (size_t)(m->n_heads == 1 ? 0 : h) * nb + i / SPAR_ATTN_BLOCK;
-            for (uint32_t j = 0; j < t; j++) s[j] = -INFINITY;
+            for (uint32_t j = 0; j < t; j++)
+                s[j] = -INFINITY;
             double mx = -INFINITY;
             for (uint32_t pp = m->row_ptr[row]; pp < m->row_ptr[row + 1]; pp++)
-                for (uint32_t j = m->col[pp] * SPAR_ATTN_BLOCK; j < t && j < (m->col[pp] + 1) * SPAR_ATTN_BLOCK; j++) {
+                for (uint32_t j = m->col[pp] * SPAR_ATTN_BLOCK;
+                     j < t && j < (m->col[pp] + 1) * SPAR_ATTN_BLOCK; j++) {
                     if (p->valid && !p->valid[j]) continue;
                     double dot = 0.0;
                     for (uint32_t k = 0; k < d; k++)
-                        dot += (double)a->q[(size_t)i * a->ld_q + h * d + k] * a->k[(size_t)j * a->ld_k + h * d + k];
+                        dot += (double)a->q[(size_t)i * a->ld_q + h * d + k] *
+                               a->k[(size_t)j * a->ld_k + h * d + k];
                     s[j] = dot * scale;
                     if (s[j] > mx) mx = s[j];
                 }
@@ -236,7 +249,8 @@ static void test_captured_mass_exact(void) {
             double s[200], mx = -INFINITY, tot = 0, in = 0;
             for (uint32_t j = 0; j < t; j++) {
                 double dot = 0;
-                for (uint32_t k = 0; k < d; k++) dot += (double)p.q[(size_t)i * h * d + hh * d + k] * p.k[(size_t)j * h * d + hh * d + k];
+                for (uint32_t k = 0; k < d; k++)
+                    dot += (double)p.q[(size_t)i * h * d + hh * d + k] * p.k[(size_t)j * h * d + hh * d + k];
                 s[j] = dot / 8.0;
                 if (s[j] > mx) mx = s[j];
             }
@@ -302,7 +316,8 @@ static void test_policies_keep_diagonal_and_global(void) {
     prob_free(&p);
 }
 
-/* Planted local structure: vertical-slash and query-aware must find it (mass >= 0.95) while staying sparse. */
+/* Planted local structure: vertical-slash and query-aware must find it (mass >= 0.95) while staying sparse.
+ */
 static void test_dynamic_policies_find_local_band(void) {
     uint32_t t = 1024, h = 1, d = 64;
     prob p;
