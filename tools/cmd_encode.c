@@ -486,7 +486,7 @@ static int encode_corpus(const spar_encoder *enc, const enc_cfg *c, const run_op
         batch_clear(&b);
         uint64_t done_bytes = 0, total_bytes = 0;
         spar_docs_progress(docs, &done_bytes, &total_bytes);
-        cli_progress_update(&prog, CMD, done_bytes, total_bytes, n_docs, "docs", 0);
+        cli_progress_update(&prog, "encoding", done_bytes, total_bytes, n_docs, "docs", 0);
         if (g_interrupted) {
             cli_progress_end(&prog);
             fprintf(stderr, "spar %s: interrupted; nothing was written\n", CMD);
