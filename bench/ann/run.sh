@@ -2,7 +2,8 @@
 # bench/ann/run.sh — spar ANN against its peers in ONE run on the SAME files, engines alternated so that
 # machine noise hits both:  hnswlib (Debian libhnswlib-dev, compiled here -O3 -march=native), a native
 # popcount scan, and faiss (Debian python3-faiss, generic build, 1 thread).
-# Usage: bench/ann/run.sh [N=100000] [NQ=1000] [REPS=2]      env BUILD = cmake build dir (default ./build)
+# Usage: bench/ann/run.sh [N=100000] [NQ=1000] [REPS=2]      env BUILD = cmake build dir (default ./build),
+#        KINDS="mid hard wide" (data sets; wide = 768-d), EFS / NPS (ef and nprobe sweeps)
 # Needs: apt-get install -y libhnswlib-dev python3-faiss python3-numpy g++
 # Writes bench/results/ann-<utc>.jsonl and prints the tables of bench/ann/summarize.py.
 set -euo pipefail
@@ -17,11 +18,12 @@ res=$out/ann-$(date -u +%Y%m%dT%H%M%S).jsonl
 g++ -O3 -march=native -std=c++17 -o "$BUILD/hnswlib_bench" "$here/hnswlib_bench.cpp" -lpthread
 HB=$BUILD/hnswlib_bench
 have_faiss=0; /usr/bin/python3 -c "import faiss" 2>/dev/null && have_faiss=1
-EFS=10,16,24,32,48,64,96,128,192,256,384,512
-NPS=1,2,4,8,16,32,64,128
+EFS=${EFS:-10,16,24,32,48,64,96,128,256}
+NPS=${NPS:-1,2,4,8,16,32,64}
+KINDS=${KINDS:-mid hard}
 NLIST=$(( N >= 400000 ? 4096 : 1024 ))
 run() { "$@" | tee -a "$res"; }
-for kind in mid hard; do
+for kind in $KINDS; do
   d=$data/$kind-$N; mkdir -p "$d"
   [ -f "$d/gt.ivecs" ] || run "$BA" gen "$d" "$kind" "$N" "$NQ" 12345
   for rep in $(seq "$REPS"); do
@@ -31,6 +33,7 @@ for kind in mid hard; do
   done
   run "$BA" hnsw "$d" 16 200 2 "32,64"
   run "$HB" hnsw "$d" 16 200 2 "32,64"
+  [ "$kind" = wide ] && continue   # 768-d: float HNSW against hnswlib only
   run "$BA" hnsw "$d" 16 200 1 "$EFS" sq8 100
   run "$BA" binhnsw "$d" 16 200 "$EFS"
   run "$BA" ivf "$d" "$NLIST" flat 0 0 "$NPS"
