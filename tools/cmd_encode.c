@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -88,7 +89,8 @@ typedef struct sink {
     FILE *f;
     gzFile gz;
     int is_stdout;
-    char *final_path, *tmp_path; /* NULL for stdout */
+    char *final_path; /* the name renamed into place; NULL for stdout and for non-regular files */
+    char *tmp_path;   /* the name written (the output itself when final_path is NULL) */
 } sink;
 
 static int has_suffix(const char *s, const char *suf) {
@@ -103,12 +105,20 @@ static int sink_open(sink *s, const char *path) {
         s->is_stdout = 1;
         return 0;
     }
+    /* A regular file (or a new name) is written to a temporary sibling and renamed into place when complete;
+     * anything else that exists (/dev/null, a FIFO, a terminal) is written directly, never replaced. */
+    struct stat sb;
+    int direct = stat(path, &sb) == 0 && !S_ISREG(sb.st_mode);
     size_t n = strlen(path) + 32;
-    s->final_path = malloc(n);
     s->tmp_path = malloc(n);
-    if (s->final_path == NULL || s->tmp_path == NULL) return -1;
-    snprintf(s->final_path, n, "%s", path);
-    snprintf(s->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
+    if (s->tmp_path == NULL) return -1;
+    if (direct) {
+        snprintf(s->tmp_path, n, "%s", path);
+    } else {
+        if ((s->final_path = malloc(n)) == NULL) return -1;
+        snprintf(s->final_path, n, "%s", path);
+        snprintf(s->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
+    }
     if (has_suffix(path, ".gz")) {
         s->gz = gzopen(s->tmp_path, "wb6");
         if (s->gz == NULL) return -1;
@@ -137,7 +147,7 @@ static int sink_close(sink *s, int ok) {
     } else if (s->is_stdout) {
         if (fflush(stdout) != 0) rc = -1;
     }
-    if (s->tmp_path != NULL && (s->gz != NULL || s->f != NULL)) {
+    if (s->final_path != NULL && (s->gz != NULL || s->f != NULL)) { /* written to a temporary sibling */
         if (ok && rc == 0) {
             if (rename(s->tmp_path, s->final_path) != 0) rc = -1;
         }

@@ -150,6 +150,15 @@ rc=$?
 [ $rc -eq 0 ] && [ "$(wc -l < "$T/skip.jsonl")" -eq 3 ] && grep -q '"skipped":1' "$T/skip.sum" \
     && ok "--on-error skip: 3 records, skipped 1" || bad "--on-error skip (rc $rc)"
 
+# ---- an existing non-regular output (a FIFO here, like /dev/null) is written in place, never replaced
+mkfifo "$T/fifo"
+timeout 30 cat "$T/fifo" > "$T/fifo.out" &
+reader=$!
+"$SPAR" encode --model "$T/m" --input "$T/corpus.jsonl" --output "$T/fifo" --quiet > /dev/null 2> "$T/fifo.err"; rc=$?
+wait $reader
+[ $rc -eq 0 ] && [ -p "$T/fifo" ] && cmp -s "$T/fifo.out" "$T/v.jsonl" && ! ls "$T"/fifo.tmp.* > /dev/null 2>&1 \
+    && ok "--output FIFO: written in place, still a FIFO" || bad "--output FIFO (rc $rc): $(cat "$T/fifo.err")"
+
 # ---- wrong model folders and usage errors
 mkdir -p "$T/empty"
 "$SPAR" encode --model "$T/empty" --query "x" > /dev/null 2> "$T/m.err"; rc=$?
