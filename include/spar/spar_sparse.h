@@ -80,6 +80,8 @@ typedef struct spar_sparse_build_opts {
     float summary_energy;    /* approx: summaries keep the heaviest terms covering this L1 share (default 0.4) */
     uint32_t n_threads;      /* build threads (0 = all; needs OpenMP) */
     uint64_t seed;           /* clustering seed (default 1): same input + seed = same index */
+    int reorder;             /* 1 (default): renumber docs internally by clustering so that docid blocks are
+                                tight (much stronger block-max bounds); results still carry caller docids */
 } spar_sparse_build_opts;
 SPAR_API void spar_sparse_build_opts_default(spar_sparse_build_opts *o);
 

@@ -14,7 +14,7 @@
 #include "common/common.h"
 #include "index/sparse/sparse_int.h"
 
-#define SK 32 /* sketch dimensions */
+#define SK SPAR_SPARSE_SK
 
 typedef struct term_out {
     uint32_t nb, nd, ns;
@@ -53,11 +53,36 @@ static int cmp_tv_term(const void *a, const void *b) {
     return (x->t > y->t) - (x->t < y->t);
 }
 
-static uint64_t splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+/* Move the fewest heaviest entries whose sum reaches `target` to the front (expected O(n) quickselect);
+ * returns their count (>= 1 when n > 0). Same set as sorting by (value desc, term asc) and taking a prefix. */
+static uint32_t select_energy(tv *a, uint32_t n, double target) {
+    uint32_t lo = 0, hi = n, taken = 0;
+    double need = target;
+    while (hi > lo) {
+        if (hi - lo <= 16) { /* small: sort and take a prefix */
+            qsort(a + lo, hi - lo, sizeof *a, cmp_tv_desc);
+            uint32_t i = lo;
+            while (i < hi && (i == 0 || need > 0.0)) need -= a[i++].v;
+            return i;
+        }
+        tv pivot = a[lo + (hi - lo) / 2];
+        uint32_t i = lo; /* partition: entries ranking before the pivot first */
+        for (uint32_t j = lo; j < hi; j++)
+            if (cmp_tv_desc(&a[j], &pivot) < 0) { tv x = a[i]; a[i] = a[j]; a[j] = x; i++; }
+        double sum = 0.0;
+        for (uint32_t j = lo; j < i; j++) sum += a[j].v;
+        if (i > lo && sum >= need) { hi = i; continue; } /* answer lies inside the upper part */
+        need -= sum;
+        taken = i;
+        /* place the pivot at i and take it */
+        for (uint32_t j = i; j < hi; j++)
+            if (a[j].t == pivot.t) { tv x = a[i]; a[i] = a[j]; a[j] = x; break; }
+        need -= a[i].v;
+        taken = i + 1;
+        if (need <= 0.0) return taken;
+        lo = i + 1;
+    }
+    return taken ? taken : (n > 0);
 }
 
 typedef struct scratch {
@@ -94,31 +119,14 @@ static spar_status build_term(const spar_sparse_index *ix, const spar_sparse_bui
     }
     uint32_t c = (uint32_t)ceil((double)opt->block_fraction * nk);
     c = SPAR_MAX(1u, SPAR_MIN(c, nk));
-    /* centroids: c distinct kept postings, partial Fisher-Yates with a per-term seed */
-    uint64_t rs = opt->seed ^ ((uint64_t)t * 0xd1b54a32d192ed03ull);
-    for (uint32_t i = 0; i < nk; i++) sc->cent[i] = i;
-    for (uint32_t i = 0; i < c; i++) {
-        uint32_t j = i + (uint32_t)(splitmix(&rs) % (nk - i));
-        uint32_t x = sc->cent[i];
-        sc->cent[i] = sc->cent[j];
-        sc->cent[j] = x;
-    }
+    for (uint32_t i = 0; i < nk; i++) sc->cent[i] = sc->pairs[i].d;
+    if (spar_sparse_assign(sketch, sc->cent, nk, c, opt->seed ^ ((uint64_t)t * 0xd1b54a32d192ed03ull), sc->assign) != SPAR_OK)
+        return SPAR_E_NOMEM;
+    uint32_t mx = 0;
+    for (uint32_t i = 0; i < nk; i++) mx = SPAR_MAX(mx, sc->assign[i]);
+    c = mx + 1;
     memset(sc->cnt, 0, ((size_t)c + 1) * sizeof *sc->cnt);
-    for (uint32_t i = 0; i < nk; i++) {
-        uint32_t best = 0;
-        if (c > 1) {
-            const float *x = sketch + (size_t)sc->pairs[i].d * SK;
-            float bd = -INFINITY;
-            for (uint32_t j = 0; j < c; j++) {
-                const float *y = sketch + (size_t)sc->pairs[sc->cent[j]].d * SK;
-                float dot = 0.0f;
-                for (int z = 0; z < SK; z++) dot += x[z] * y[z];
-                if (dot > bd) { bd = dot; best = j; }
-            }
-        }
-        sc->assign[i] = best;
-        sc->cnt[best + 1]++;
-    }
+    for (uint32_t i = 0; i < nk; i++) sc->cnt[sc->assign[i] + 1]++;
     for (uint32_t j = 0; j < c; j++) sc->cnt[j + 1] += sc->cnt[j];
     memcpy(sc->pos, sc->cnt, ((size_t)c + 1) * sizeof *sc->pos);
     for (uint32_t i = 0; i < nk; i++) sc->docs[sc->pos[sc->assign[i]]++] = sc->pairs[i].d;
@@ -158,10 +166,7 @@ static spar_status build_term(const spar_sparse_index *ix, const spar_sparse_bui
             sc->dense[sc->touched[i]] = 0.0f;
             l1 += sc->tvs[i].v;
         }
-        qsort(sc->tvs, nt, sizeof *sc->tvs, cmp_tv_desc);
-        uint32_t keep = 0;
-        double cum = 0.0;
-        while (keep < nt && (keep == 0 || cum < opt->summary_energy * l1)) cum += sc->tvs[keep++].v;
+        uint32_t keep = select_energy(sc->tvs, nt, opt->summary_energy * l1);
         qsort(sc->tvs, keep, sizeof *sc->tvs, cmp_tv_term);
         float vmax = 0.0f;
         for (uint32_t i = 0; i < keep; i++) vmax = SPAR_MAX(vmax, sc->tvs[i].v);
@@ -200,15 +205,9 @@ spar_status spar_sparse_build_approx(spar_sparse_index *ix, const spar_sparse_bu
     uint64_t max_len = 0;
     if (sketch == NULL || outs == NULL) { st = SPAR_E_NOMEM; goto done; }
     for (uint32_t t = 0; t < dim; t++) max_len = SPAR_MAX(max_len, ix->p_off[t + 1] - ix->p_off[t]);
-    for (uint32_t d = 0; d < ix->n_docs; d++) { /* signed count-sketch: E[<S x, S y>] = <x, y> */
-        float *x = sketch + (size_t)d * SK;
-        memset(x, 0, SK * sizeof *x);
-        for (uint64_t f = ix->f_off[d]; f < ix->f_off[d + 1]; f++) {
-            uint64_t h = (uint64_t)ix->f_ids[f] * 0x9e3779b97f4a7c15ull;
-            h ^= h >> 29;
-            x[(h >> 7) % SK] += ((h >> 40) & 1) ? ix->f_w[f] : -ix->f_w[f];
-        }
-    }
+    for (uint32_t d = 0; d < ix->n_docs; d++)
+        spar_sparse_sketch(NULL, ix->f_ids + ix->f_off[d], ix->f_w + ix->f_off[d], ix->f_off[d + 1] - ix->f_off[d],
+                           sketch + (size_t)d * SK);
 #ifdef SPAR_HAVE_OPENMP
     int nt = opt->n_threads ? (int)opt->n_threads : omp_get_max_threads();
 #pragma omp parallel num_threads(nt)

@@ -23,6 +23,7 @@ void spar_sparse_build_opts_default(spar_sparse_build_opts *o) {
     o->summary_energy = 0.4f;
     o->n_threads = 0;
     o->seed = 1;
+    o->reorder = 1;
 }
 
 void spar_sparse_approx_params_default(spar_sparse_approx_params *p) {
@@ -33,6 +34,7 @@ void spar_sparse_approx_params_default(spar_sparse_approx_params *p) {
 
 void spar_sparse_index_free(spar_sparse_index *ix) {
     if (ix == NULL) return;
+    free(ix->ext);
     free(ix->f_off);
     free(ix->f_ids);
     free(ix->f_w);
@@ -172,14 +174,25 @@ spar_status spar_sparse_index_build_vecs(const spar_sparse_vec *docs, uint32_t n
     ix->f_ids = spar_malloc_array(nnz ? nnz : 1, sizeof *ix->f_ids);
     ix->f_w = spar_malloc_array(nnz ? nnz : 1, sizeof *ix->f_w);
     if (!ix->f_off || !ix->f_ids || !ix->f_w) { st = SPAR_E_NOMEM; goto done; }
+    if (o.reorder && n_docs > 2 * o.bmp_block) {
+        float *sk = spar_malloc_array(n_docs, SPAR_SPARSE_SK * sizeof(float));
+        ix->ext = spar_malloc_array(n_docs, sizeof *ix->ext);
+        if (sk == NULL || ix->ext == NULL) { free(sk); st = SPAR_E_NOMEM; goto done; }
+        for (uint32_t d = 0; d < n_docs; d++)
+            spar_sparse_sketch(docs[d].ids, NULL, docs[d].weights, docs[d].n, sk + (size_t)d * SPAR_SPARSE_SK);
+        st = spar_sparse_cluster_order(sk, n_docs, o.bmp_block, o.seed, ix->ext);
+        free(sk);
+        if (st != SPAR_OK) goto done;
+    }
     ix->f_off[0] = 0;
-    for (uint32_t d = 0; d < n_docs; d++) {
-        uint64_t b = ix->f_off[d];
-        for (uint32_t i = 0; i < docs[d].n; i++) {
-            ix->f_ids[b + i] = (uint16_t)docs[d].ids[i];
-            ix->f_w[b + i] = docs[d].weights[i];
+    for (uint32_t i = 0; i < n_docs; i++) {
+        const spar_sparse_vec *v = &docs[ix->ext ? ix->ext[i] : i];
+        uint64_t b = ix->f_off[i];
+        for (uint32_t j = 0; j < v->n; j++) {
+            ix->f_ids[b + j] = (uint16_t)v->ids[j];
+            ix->f_w[b + j] = v->weights[j];
         }
-        ix->f_off[d + 1] = b + docs[d].n;
+        ix->f_off[i + 1] = b + v->n;
     }
     SPAR_TRY_GOTO(st, spar_sparse_build_derived(ix), done);
     ix->build_s = spar_now() - t0;

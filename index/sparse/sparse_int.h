@@ -15,6 +15,9 @@ struct spar_sparse_index {
     uint64_t nnz;
     uint32_t bmp_block, n_blocks;
     spar_sparse_build_opts opts;
+    /* internal docid i is the caller's docid ext[i] (docs are reordered by clustering so that docid blocks
+     * are topically tight); results always carry caller docids */
+    uint32_t *ext;
     /* forward index: doc d's terms are f_ids/f_w[f_off[d] .. f_off[d+1]), ids ascending */
     uint64_t *f_off;
     uint16_t *f_ids;
@@ -44,5 +47,14 @@ struct spar_sparse_index {
 
 spar_status spar_sparse_build_derived(spar_sparse_index *ix);
 spar_status spar_sparse_build_approx(spar_sparse_index *ix, const spar_sparse_build_opts *o);
+/* Unit-length 32-dim signed count-sketches of n vectors (rows of a forward index or views). */
+#define SPAR_SPARSE_SK 32
+void spar_sparse_sketch(const uint32_t *ids, const uint16_t *ids16, const float *w, uint64_t n, float *out);
+/* Docs ordered by (cluster, subcluster) of a two-level clustering into ~n/leaf clusters. */
+spar_status spar_sparse_cluster_order(const float *sketch, uint32_t n, uint32_t leaf, uint64_t seed, uint32_t *order);
+/* Assign n items (sketch rows rows[i]) to ~c clusters (centroids picked among them, two levels when c is
+ * large); assign[i] is the cluster number, < c + sqrt(c). */
+spar_status spar_sparse_assign(const float *sketch, const uint32_t *rows, uint32_t n, uint32_t c, uint64_t seed,
+                               uint32_t *assign);
 
 #endif

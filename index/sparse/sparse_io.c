@@ -20,7 +20,7 @@ typedef struct sparse_meta { /* 80 bytes, little-endian */
     uint32_t has_approx, n_postings;
     float block_fraction, summary_energy;
     uint64_t seed, n_ablocks, n_apost, n_asum;
-    uint64_t reserved;
+    uint32_t has_ext, reserved;
 } sparse_meta;
 _Static_assert(sizeof(sparse_meta) == 80, "sparse meta layout");
 
@@ -49,10 +49,12 @@ spar_status spar_sparse_index_save(const spar_sparse_index *ix, const char *path
     m.n_ablocks = ix->n_ablocks;
     m.n_apost = ix->n_apost;
     m.n_asum = ix->n_asum;
+    m.has_ext = ix->ext != NULL;
     SPAR_TRY_GOTO(st, put(w, &m, sizeof m), fail);
     SPAR_TRY_GOTO(st, put(w, ix->f_off, ((size_t)ix->n_docs + 1) * 8), fail);
     SPAR_TRY_GOTO(st, put(w, ix->f_ids, (size_t)ix->nnz * 2), fail);
     SPAR_TRY_GOTO(st, put(w, ix->f_w, (size_t)ix->nnz * 4), fail);
+    if (ix->ext) SPAR_TRY_GOTO(st, put(w, ix->ext, (size_t)ix->n_docs * 4), fail);
     if (ix->has_approx) {
         SPAR_TRY_GOTO(st, put(w, ix->a_toff, ((size_t)ix->dim + 1) * 8), fail);
         SPAR_TRY_GOTO(st, put(w, ix->a_boff, ((size_t)ix->n_ablocks + 1) * 8), fail);
@@ -116,7 +118,7 @@ spar_status spar_sparse_index_load_mem(const uint8_t *buf, size_t size, const ch
     memcpy(&m, r.p, sizeof m);
     r.off = sizeof m;
     if (m.magic != SPARSE_MAGIC) return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: byte 32: not a sparse index (bad magic)", name);
-    if (m.dim == 0 || m.dim > 65536 || m.n_docs == UINT32_MAX || m.bmp_block < 8 || m.bmp_block > 65536 || m.has_approx > 1 ||
+    if (m.dim == 0 || m.dim > 65536 || m.n_docs == UINT32_MAX || m.bmp_block < 8 || m.bmp_block > 65536 || m.has_approx > 1 || m.has_ext > 1 || m.reserved != 0 ||
         m.nnz > (uint64_t)m.n_docs * m.dim || (m.has_approx && (m.n_apost > m.nnz || m.n_ablocks > m.n_apost)))
         return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: byte 32: inconsistent meta block", name);
     spar_status st = SPAR_OK;
@@ -133,6 +135,7 @@ spar_status spar_sparse_index_load_mem(const uint8_t *buf, size_t size, const ch
     ix->opts.block_fraction = m.block_fraction;
     ix->opts.summary_energy = m.summary_energy;
     ix->opts.seed = m.seed;
+    ix->opts.reorder = (int)m.has_ext;
     SPAR_TRY_GOTO(st, take(&r, (size_t)m.n_docs + 1, 8, (void **)&ix->f_off), done);
     SPAR_TRY_GOTO(st, check_offsets(&r, ix->f_off, m.n_docs, m.nnz, "forward"), done);
     SPAR_TRY_GOTO(st, take(&r, (size_t)m.nnz, 2, (void **)&ix->f_ids), done);
@@ -148,6 +151,21 @@ spar_status spar_sparse_index_load_mem(const uint8_t *buf, size_t size, const ch
                 goto done;
             }
         }
+    if (m.has_ext) {
+        SPAR_TRY_GOTO(st, take(&r, (size_t)m.n_docs, 4, (void **)&ix->ext), done);
+        uint64_t *seen = calloc(((size_t)m.n_docs + 63) / 64 + 1, sizeof *seen);
+        if (seen == NULL) { st = SPAR_E_NOMEM; goto done; }
+        for (uint32_t i = 0; i < m.n_docs; i++) {
+            uint32_t e = ix->ext[i];
+            if (e >= m.n_docs || (seen[e >> 6] >> (e & 63)) & 1) {
+                free(seen);
+                st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: docid map entry %u is not a permutation", name, i);
+                goto done;
+            }
+            seen[e >> 6] |= 1ull << (e & 63);
+        }
+        free(seen);
+    }
     if (m.has_approx) {
         ix->n_ablocks = m.n_ablocks;
         ix->n_apost = m.n_apost;

@@ -170,9 +170,12 @@ static void search_exhaustive(spar_sparse_searcher *s, const spar_sparse_vec *q)
         if (qw == 0.0f) continue;
         for (uint64_t i = ix->p_off[t], e = ix->p_off[t + 1]; i < e; i++) acc[ix->p_doc[i]] += qw * ix->p_w[i];
     }
+    const uint32_t *ext = ix->ext;
     for (uint32_t d = 0; d < ix->n_docs; d++) {
         float sc = acc[d];
-        if (sc > 0.0f && (s->heap_n < s->k || worse(s->heap[0].score, s->heap[0].docid, sc, d))) heap_push(s, d, sc);
+        if (sc <= 0.0f) continue;
+        uint32_t e = ext ? ext[d] : d;
+        if (s->heap_n < s->k || worse(s->heap[0].score, s->heap[0].docid, sc, e)) heap_push(s, e, sc);
     }
     s->scored = ix->n_docs;
 }
@@ -229,7 +232,7 @@ static void search_bmp(spar_sparse_searcher *s, const spar_sparse_vec *q) {
             uint32_t d0 = b * bs, d1 = SPAR_MIN(ix->n_docs, d0 + bs);
             for (uint32_t d = d0; d < d1; d++) {
                 float sc = score_doc(ix, s->qd, d);
-                if (sc > 0.0f) heap_push(s, d, sc);
+                if (sc > 0.0f) heap_push(s, ix->ext ? ix->ext[d] : d, sc);
             }
             scored += d1 - d0;
         }
@@ -287,7 +290,7 @@ static void search_approx(spar_sparse_searcher *s, const spar_sparse_vec *q, con
                 s->visited[d >> 6] |= bit;
                 s->vlist[n_vis++] = d;
                 float sc = score_doc(ix, s->qd, d);
-                if (sc > 0.0f) heap_push(s, d, sc);
+                if (sc > 0.0f) heap_push(s, ix->ext ? ix->ext[d] : d, sc);
             }
         }
     }
