@@ -28,7 +28,7 @@ typedef struct spar_attn_args {
     size_t ld_q, ld_k, ld_v;  /* row strides in floats (>= n_heads*d_head) */
     uint32_t seq_len;         /* T >= 1 */
     uint32_t n_heads;         /* >= 1 */
-    uint32_t d_head;          /* >= 1; the AVX2 kernel needs d_head % 32 == 0, else the scalar path runs */
+    uint32_t d_head;          /* >= 1; the AVX2 kernel needs d_head % 16 == 0, else the scalar path runs */
     const uint8_t *key_valid; /* [seq_len], 1 = real token, 0 = padding; NULL = all valid */
     float scale;              /* 0 = 1/sqrt(d_head) */
     int n_threads;            /* OpenMP threads; 0 = the OpenMP default */
@@ -60,7 +60,7 @@ double spar_attn_mask_density(const spar_attn_mask *m, uint32_t n_heads);
 spar_status spar_attn_dense(const spar_attn_args *a, float *o, size_t ld_o);
 
 /* Block-sparse attention over the blocks listed in m (see the file comment). Picks the AVX2+FMA inner loops
- * when the CPU has them and d_head % 32 == 0, else the scalar twins. */
+ * when the CPU has them and d_head % 16 == 0, else the scalar twins. */
 spar_status spar_attn_block_sparse(const spar_attn_args *a, const spar_attn_mask *m, float *o, size_t ld_o);
 
 /* Kernel selection, for tests and benchmarks: force the scalar inner loops (1) or auto-detect (0). */

@@ -96,55 +96,57 @@ static void pv_scalar(const float *p, uint32_t nq, const float *v, size_t ldv, u
 
 /* ---- AVX2 + FMA ---------------------------------------------------------------------------------------- */
 
+/* Register blocking R rows x 16 columns (R <= 6: 12 accumulators + 2 tile registers + 1 broadcast of the 16
+ * ymm registers), so the FMA pipes have enough independent chains; R is a compile-time constant after
+ * inlining. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+scores_rows(const float *qs, uint32_t R, const float *kt, size_t ldkt, uint32_t d, const float *bias,
+            float *s) {
+    for (uint32_t c0 = 0; c0 < B; c0 += 16) {
+        __m256 acc[6][2];
+        for (uint32_t r = 0; r < R; r++)
+            acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+        for (uint32_t k = 0; k < d; k++) {
+            const float *kr = kt + (size_t)k * ldkt + c0;
+            __m256 k0 = _mm256_loadu_ps(kr), k1 = _mm256_loadu_ps(kr + 8);
+            for (uint32_t r = 0; r < R; r++) {
+                __m256 x = _mm256_broadcast_ss(qs + (size_t)r * d + k);
+                acc[r][0] = _mm256_fmadd_ps(x, k0, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(x, k1, acc[r][1]);
+            }
+        }
+        __m256 b0 = _mm256_loadu_ps(bias + c0), b1 = _mm256_loadu_ps(bias + c0 + 8);
+        for (uint32_t r = 0; r < R; r++) {
+            _mm256_storeu_ps(s + (size_t)r * B + c0, _mm256_add_ps(acc[r][0], b0));
+            _mm256_storeu_ps(s + (size_t)r * B + c0 + 8, _mm256_add_ps(acc[r][1], b1));
+        }
+    }
+}
+
 __attribute__((target("avx2,fma"))) static void scores_avx2(const float *qs, uint32_t nq, const float *kt,
                                                             size_t ldkt, uint32_t d, const float *bias,
                                                             float *s) {
     uint32_t r = 0;
-    for (; r + 2 <= nq; r += 2) {
-        const float *q0 = qs + (size_t)r * d, *q1 = q0 + d;
-        for (uint32_t c0 = 0; c0 < B; c0 += 32) {
-            __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
-                   a3 = _mm256_setzero_ps(), b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(),
-                   b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
-            for (uint32_t k = 0; k < d; k++) {
-                const float *kr = kt + (size_t)k * ldkt + c0;
-                __m256 k0 = _mm256_loadu_ps(kr), k1 = _mm256_loadu_ps(kr + 8), k2 = _mm256_loadu_ps(kr + 16),
-                       k3 = _mm256_loadu_ps(kr + 24);
-                __m256 x = _mm256_broadcast_ss(q0 + k), y = _mm256_broadcast_ss(q1 + k);
-                a0 = _mm256_fmadd_ps(x, k0, a0);
-                a1 = _mm256_fmadd_ps(x, k1, a1);
-                a2 = _mm256_fmadd_ps(x, k2, a2);
-                a3 = _mm256_fmadd_ps(x, k3, a3);
-                b0 = _mm256_fmadd_ps(y, k0, b0);
-                b1 = _mm256_fmadd_ps(y, k1, b1);
-                b2 = _mm256_fmadd_ps(y, k2, b2);
-                b3 = _mm256_fmadd_ps(y, k3, b3);
-            }
-            float *s0 = s + (size_t)r * B + c0, *s1 = s0 + B;
-            const float *bi = bias + c0;
-            _mm256_storeu_ps(s0, _mm256_add_ps(a0, _mm256_loadu_ps(bi)));
-            _mm256_storeu_ps(s0 + 8, _mm256_add_ps(a1, _mm256_loadu_ps(bi + 8)));
-            _mm256_storeu_ps(s0 + 16, _mm256_add_ps(a2, _mm256_loadu_ps(bi + 16)));
-            _mm256_storeu_ps(s0 + 24, _mm256_add_ps(a3, _mm256_loadu_ps(bi + 24)));
-            _mm256_storeu_ps(s1, _mm256_add_ps(b0, _mm256_loadu_ps(bi)));
-            _mm256_storeu_ps(s1 + 8, _mm256_add_ps(b1, _mm256_loadu_ps(bi + 8)));
-            _mm256_storeu_ps(s1 + 16, _mm256_add_ps(b2, _mm256_loadu_ps(bi + 16)));
-            _mm256_storeu_ps(s1 + 24, _mm256_add_ps(b3, _mm256_loadu_ps(bi + 24)));
-        }
-    }
-    for (; r < nq; r++) {
-        const float *q0 = qs + (size_t)r * d;
-        __m256 a[8];
-        for (int i = 0; i < 8; i++)
-            a[i] = _mm256_setzero_ps();
-        for (uint32_t k = 0; k < d; k++) {
-            __m256 x = _mm256_broadcast_ss(q0 + k);
-            const float *kr = kt + (size_t)k * ldkt;
-            for (int i = 0; i < 8; i++)
-                a[i] = _mm256_fmadd_ps(x, _mm256_loadu_ps(kr + 8 * i), a[i]);
-        }
-        for (int i = 0; i < 8; i++)
-            _mm256_storeu_ps(s + (size_t)r * B + 8 * i, _mm256_add_ps(a[i], _mm256_loadu_ps(bias + 8 * i)));
+    for (; r + 6 <= nq; r += 6)
+        scores_rows(qs + (size_t)r * d, 6, kt, ldkt, d, bias, s + (size_t)r * B);
+    switch (nq - r) {
+    case 5:
+        scores_rows(qs + (size_t)r * d, 5, kt, ldkt, d, bias, s + (size_t)r * B);
+        break;
+    case 4:
+        scores_rows(qs + (size_t)r * d, 4, kt, ldkt, d, bias, s + (size_t)r * B);
+        break;
+    case 3:
+        scores_rows(qs + (size_t)r * d, 3, kt, ldkt, d, bias, s + (size_t)r * B);
+        break;
+    case 2:
+        scores_rows(qs + (size_t)r * d, 2, kt, ldkt, d, bias, s + (size_t)r * B);
+        break;
+    case 1:
+        scores_rows(qs + (size_t)r * d, 1, kt, ldkt, d, bias, s + (size_t)r * B);
+        break;
+    default:
+        break;
     }
 }
 
@@ -179,51 +181,55 @@ __attribute__((target("avx2,fma"))) static void softmax_update_avx2(float *s, ui
     }
 }
 
-/* d % 32 == 0 */
+/* acc[R rows][16 columns] += P[R][nk] V[nk][16], same register blocking as scores_rows; d % 16 == 0 */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+pv_rows(const float *p, uint32_t R, const float *v, size_t ldv, uint32_t nk, uint32_t d, float *acc) {
+    for (uint32_t k0 = 0; k0 < d; k0 += 16) {
+        __m256 a[6][2];
+        for (uint32_t r = 0; r < R; r++) {
+            a[r][0] = _mm256_loadu_ps(acc + (size_t)r * d + k0);
+            a[r][1] = _mm256_loadu_ps(acc + (size_t)r * d + k0 + 8);
+        }
+        for (uint32_t c = 0; c < nk; c++) {
+            const float *vr = v + (size_t)c * ldv + k0;
+            __m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8);
+            for (uint32_t r = 0; r < R; r++) {
+                __m256 x = _mm256_broadcast_ss(p + (size_t)r * B + c);
+                a[r][0] = _mm256_fmadd_ps(x, v0, a[r][0]);
+                a[r][1] = _mm256_fmadd_ps(x, v1, a[r][1]);
+            }
+        }
+        for (uint32_t r = 0; r < R; r++) {
+            _mm256_storeu_ps(acc + (size_t)r * d + k0, a[r][0]);
+            _mm256_storeu_ps(acc + (size_t)r * d + k0 + 8, a[r][1]);
+        }
+    }
+}
+
+/* d % 16 == 0 */
 __attribute__((target("avx2,fma"))) static void pv_avx2(const float *p, uint32_t nq, const float *v,
                                                         size_t ldv, uint32_t nk, uint32_t d, float *acc) {
     uint32_t r = 0;
-    for (; r + 2 <= nq; r += 2) {
-        const float *p0 = p + (size_t)r * B, *p1 = p0 + B;
-        for (uint32_t k0 = 0; k0 < d; k0 += 32) {
-            float *o0 = acc + (size_t)r * d + k0, *o1 = o0 + d;
-            __m256 a0 = _mm256_loadu_ps(o0), a1 = _mm256_loadu_ps(o0 + 8), a2 = _mm256_loadu_ps(o0 + 16),
-                   a3 = _mm256_loadu_ps(o0 + 24), b0 = _mm256_loadu_ps(o1), b1 = _mm256_loadu_ps(o1 + 8),
-                   b2 = _mm256_loadu_ps(o1 + 16), b3 = _mm256_loadu_ps(o1 + 24);
-            for (uint32_t c = 0; c < nk; c++) {
-                const float *vr = v + (size_t)c * ldv + k0;
-                __m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8), v2 = _mm256_loadu_ps(vr + 16),
-                       v3 = _mm256_loadu_ps(vr + 24);
-                __m256 x = _mm256_broadcast_ss(p0 + c), y = _mm256_broadcast_ss(p1 + c);
-                a0 = _mm256_fmadd_ps(x, v0, a0);
-                a1 = _mm256_fmadd_ps(x, v1, a1);
-                a2 = _mm256_fmadd_ps(x, v2, a2);
-                a3 = _mm256_fmadd_ps(x, v3, a3);
-                b0 = _mm256_fmadd_ps(y, v0, b0);
-                b1 = _mm256_fmadd_ps(y, v1, b1);
-                b2 = _mm256_fmadd_ps(y, v2, b2);
-                b3 = _mm256_fmadd_ps(y, v3, b3);
-            }
-            _mm256_storeu_ps(o0, a0);
-            _mm256_storeu_ps(o0 + 8, a1);
-            _mm256_storeu_ps(o0 + 16, a2);
-            _mm256_storeu_ps(o0 + 24, a3);
-            _mm256_storeu_ps(o1, b0);
-            _mm256_storeu_ps(o1 + 8, b1);
-            _mm256_storeu_ps(o1 + 16, b2);
-            _mm256_storeu_ps(o1 + 24, b3);
-        }
-    }
-    for (; r < nq; r++) {
-        const float *p0 = p + (size_t)r * B;
-        for (uint32_t k0 = 0; k0 < d; k0 += 8) {
-            float *o0 = acc + (size_t)r * d + k0;
-            __m256 a0 = _mm256_loadu_ps(o0);
-            for (uint32_t c = 0; c < nk; c++)
-                a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p0 + c), _mm256_loadu_ps(v + (size_t)c * ldv + k0),
-                                     a0);
-            _mm256_storeu_ps(o0, a0);
-        }
+    for (; r + 6 <= nq; r += 6)
+        pv_rows(p + (size_t)r * B, 6, v, ldv, nk, d, acc + (size_t)r * d);
+    switch (nq - r) {
+    case 5:
+        pv_rows(p + (size_t)r * B, 5, v, ldv, nk, d, acc + (size_t)r * d);
+        break;
+    case 4:
+        pv_rows(p + (size_t)r * B, 4, v, ldv, nk, d, acc + (size_t)r * d);
+        break;
+    case 3:
+        pv_rows(p + (size_t)r * B, 3, v, ldv, nk, d, acc + (size_t)r * d);
+        break;
+    case 2:
+        pv_rows(p + (size_t)r * B, 2, v, ldv, nk, d, acc + (size_t)r * d);
+        break;
+    case 1:
+        pv_rows(p + (size_t)r * B, 1, v, ldv, nk, d, acc + (size_t)r * d);
+        break;
+    default:
+        break;
     }
 }
 
@@ -271,7 +277,7 @@ spar_status spar_attn_block_sparse(const spar_attn_args *a, const spar_attn_mask
     uint32_t t = a->seq_len, d = a->d_head, nb = mk->n_blocks, nh = a->n_heads;
     size_t t_pad = (size_t)nb * B;
     float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)d);
-    int simd = !g_force_scalar && d % 32 == 0 && attn_cpu_has_avx2_fma();
+    int simd = !g_force_scalar && d % 16 == 0 && attn_cpu_has_avx2_fma();
     /* packed tiles, contiguous per (head, key block): Kt[d][B] (keys transposed) and V[B][d], zero padded */
     float *kt = spar_malloc_array((size_t)nh * d, t_pad * sizeof(float));
     float *vp = spar_malloc_array((size_t)nh * d, t_pad * sizeof(float));

@@ -185,22 +185,26 @@ static void test_simd_equals_scalar(void) {
     prob_free(&p);
 }
 
-/* d_head not a multiple of 32 runs the scalar path; it must still match dense. */
-static void test_odd_head_width(void) {
-    uint32_t t = 150, h = 2, d = 24;
-    prob p;
-    prob_make(&p, t, h, d, 1.5f, 0, 10);
-    size_t sz = (size_t)t * h * d;
-    float *od = malloc(sz * sizeof(float)), *os = malloc(sz * sizeof(float));
-    spar_attn_mask m;
-    CU_ASSERT_EQUAL_FATAL(spar_attn_mask_full(t, &m), SPAR_OK);
-    CU_ASSERT_EQUAL(spar_attn_dense(&p.a, od, h * d), SPAR_OK);
-    CU_ASSERT_EQUAL(spar_attn_block_sparse(&p.a, &m, os, h * d), SPAR_OK);
-    CU_ASSERT(max_abs_diff(od, os, sz) <= 1e-5);
-    spar_attn_mask_free(&m);
-    free(od);
-    free(os);
-    prob_free(&p);
+/* d_head 24 (not a multiple of 16) runs the scalar path, 48 the AVX2 path with 3 column groups; both ==
+ * dense. */
+static void test_other_head_widths(void) {
+    const uint32_t ds[] = {24, 48};
+    for (int di = 0; di < 2; di++) {
+        uint32_t t = 150, h = 2, d = ds[di];
+        prob p;
+        prob_make(&p, t, h, d, 1.5f, 0, 10);
+        size_t sz = (size_t)t * h * d;
+        float *od = malloc(sz * sizeof(float)), *os = malloc(sz * sizeof(float));
+        spar_attn_mask m;
+        CU_ASSERT_EQUAL_FATAL(spar_attn_mask_full(t, &m), SPAR_OK);
+        CU_ASSERT_EQUAL(spar_attn_dense(&p.a, od, h * d), SPAR_OK);
+        CU_ASSERT_EQUAL(spar_attn_block_sparse(&p.a, &m, os, h * d), SPAR_OK);
+        CU_ASSERT(max_abs_diff(od, os, sz) <= 1e-5);
+        spar_attn_mask_free(&m);
+        free(od);
+        free(os);
+        prob_free(&p);
+    }
 }
 
 static void test_local_window_covering_all_is_dense(void) {
@@ -404,7 +408,7 @@ int main(void) {
     CU_add_test(s, "full mask == dense (T incl. non-multiples of 64, padding)", test_full_mask_equals_dense);
     CU_add_test(s, "random masks == naive double reference", test_random_mask_equals_naive);
     CU_add_test(s, "AVX2 == scalar", test_simd_equals_scalar);
-    CU_add_test(s, "d_head 24 (scalar path) == dense", test_odd_head_width);
+    CU_add_test(s, "d_head 24 (scalar) and 48 (AVX2) == dense", test_other_head_widths);
     CU_add_test(s, "local window covering all == dense", test_local_window_covering_all_is_dense);
     CU_add_test(s, "captured mass exact", test_captured_mass_exact);
     CU_add_test(s, "policies keep diagonal + global", test_policies_keep_diagonal_and_global);
