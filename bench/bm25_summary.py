@@ -67,6 +67,10 @@ def summarise(out, raw):
         key = (o["engine"], o["dataset"], o["op"], o.get("threads"), o.get("k"), o.get("postings", ""))
         groups.setdefault(key, []).append(o)
     summ = {}
+    byround = {}  # (engine, ds, op, t, k, postings, round) -> row
+    for key, rows in groups.items():
+        for o in rows:
+            byround[key + (o.get("round"),)] = o
     with open(os.path.join(out, "summary.jsonl"), "w") as f:
         for key, rows in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
             s = {"engine": key[0], "dataset": key[1], "op": key[2], "threads": key[3], "k": key[4], "rounds": len(rows)}
@@ -90,10 +94,22 @@ def summarise(out, raw):
     lines = []
     datasets = sorted({k[1] for k in summ})
     threads = sorted({k[3] for k in summ if k[3] is not None})
-    lines.append("| dataset | threads | metric | Lucene 8 | spar | spar / Lucene | target | verdict |")
-    lines.append("|---|---|---|---|---|---|---|---|")
+    lines.append("| dataset | threads | metric | Lucene 8 | spar | spar / Lucene | per-round ratios | target | verdict |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
 
-    def row(ds, t, metric, lv, sv, spec, target, better_low, worse="spar slower than Lucene"):
+    def round_ratios(ds, t, k, lpost, m_l, m_s):
+        out = []
+        for (e, d, op, tt, kk, post, rnd), o in sorted(byround.items(), key=lambda kv: str(kv[0])):
+            if e != "lucene" or d != ds or tt != t or kk != k or post != lpost or o.get(m_l) is None:
+                continue
+            so = byround.get(("spar", ds, op, t, k, "", rnd))
+            if so is not None and so.get(m_s) is not None and o[m_l]:
+                out.append(so[m_s] / o[m_l])
+        return " ".join("%.2f" % x for x in out) if out else "n/a"
+
+    cur = {}
+
+    def row(ds, t, metric, lv, sv, spec, target, better_low, worse="spar slower than Lucene", rr="n/a"):
         ratio = sv / lv if lv and sv is not None else None
         if ratio is None:
             verdict = "n/a"
@@ -102,18 +118,20 @@ def summarise(out, raw):
         else:
             verdict = "meets" if ratio >= target else ("**misses** (%s)" % worse if ratio < 1 else "**misses**")
         tgt = ("<= %.2fx" if better_low else ">= %.2fx") % target
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (ds, t, metric, fmt(lv, spec), fmt(sv, spec),
-                                                                 fmt(ratio, "%.2f"), tgt, verdict))
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (ds, t, metric, fmt(lv, spec), fmt(sv, spec),
+                                                                      fmt(ratio, "%.2f"), rr, tgt, verdict))
 
     for ds in datasets:
         for t in threads:
             row(ds, t, "indexing docs/s (Lucene incl. forceMerge)", get("lucene", ds, "index", t, None, "positions",
                 "docs_per_s_with_merge"), get("spar", ds, "index", t, None, "", "docs_per_s_with_merge"), "%.0f", 2.0,
-                False)
+                False, rr=round_ratios(ds, t, None, "positions", "docs_per_s_with_merge", "docs_per_s_with_merge"))
             row(ds, t, "indexing docs/s (Lucene without merge)", get("lucene", ds, "index", t, None, "positions",
-                "docs_per_s"), get("spar", ds, "index", t, None, "", "docs_per_s_with_merge"), "%.0f", 2.0, False)
+                "docs_per_s"), get("spar", ds, "index", t, None, "", "docs_per_s_with_merge"), "%.0f", 2.0, False,
+                rr=round_ratios(ds, t, None, "positions", "docs_per_s", "docs_per_s_with_merge"))
             row(ds, t, "indexing CPU seconds, whole process", get("lucene", ds, "index", t, None, "positions",
-                "cpu_s"), get("spar", ds, "index", t, None, "", "cpu_s"), "%.1f", 0.5, True, "spar uses more CPU")
+                "cpu_s"), get("spar", ds, "index", t, None, "", "cpu_s"), "%.1f", 0.5, True, "spar uses more CPU",
+                rr=round_ratios(ds, t, None, "positions", "cpu_s", "cpu_s"))
             if t == threads[0]:
                 row(ds, t, "index bytes (Lucene TextField, positions)", get("lucene", ds, "index", t, None, "positions",
                     "index_bytes"), get("spar", ds, "index", t, None, "", "index_bytes"), "%.0f", 1.0, True,
@@ -124,9 +142,10 @@ def summarise(out, raw):
             for k in sorted({key[4] for key in summ if key[4] is not None}):
                 for m, name in (("p50_us", "median"), ("p99_us", "p99")):
                     row(ds, t, "top-%d latency %s (us)" % (k, name), get("lucene", ds, "search", t, k, "", m),
-                        get("spar", ds, "search", t, k, "", m), "%.0f", 0.5, True)
+                        get("spar", ds, "search", t, k, "", m), "%.0f", 0.5, True, rr=round_ratios(ds, t, k, "", m, m))
                 row(ds, t, "top-%d throughput (queries/s)" % k, get("lucene", ds, "search", t, k, "", "qps"),
-                    get("spar", ds, "search", t, k, "", "qps"), "%.0f", 2.0, False)
+                    get("spar", ds, "search", t, k, "", "qps"), "%.0f", 2.0, False,
+                    rr=round_ratios(ds, t, k, "", "qps", "qps"))
     table = "\n".join(lines) + "\n"
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write(table)
