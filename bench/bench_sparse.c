@@ -80,6 +80,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--block_fraction")) o.block_fraction = (float)atof(v);
         else if (!strcmp(a, "--summary_energy")) o.summary_energy = (float)atof(v);
         else if (!strcmp(a, "--bmp_block")) o.bmp_block = (uint32_t)atoi(v);
+        else if (!strcmp(a, "--approx")) o.build_approx = atoi(v);
+        else if (!strcmp(a, "--reorder")) o.reorder = atoi(v);
         else if (!strcmp(a, "--sweep")) sweep = v;
         else if (!strcmp(a, "--save")) save = v;
         else if (!strcmp(a, "--exhaustive_latency_q")) exq = (uint32_t)atoi(v);

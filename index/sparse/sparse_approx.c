@@ -268,9 +268,9 @@ spar_status spar_sparse_build_approx(spar_sparse_index *ix, const spar_sparse_bu
     for (uint32_t t = 0; t < dim; t++) {
         const term_out *o = &outs[t];
         ix->a_toff[t] = b;
-        memcpy(ix->a_docs + d, o->docs, (size_t)o->nd * sizeof *o->docs);
-        memcpy(ix->a_sterm + s, o->sterm, (size_t)o->ns * sizeof *o->sterm);
-        memcpy(ix->a_sval + s, o->sval, o->ns);
+        if (o->nd) memcpy(ix->a_docs + d, o->docs, (size_t)o->nd * sizeof *o->docs);
+        if (o->ns) memcpy(ix->a_sterm + s, o->sterm, (size_t)o->ns * sizeof *o->sterm);
+        if (o->ns) memcpy(ix->a_sval + s, o->sval, o->ns);
         for (uint32_t j = 0; j < o->nb; j++) {
             d += o->blen[j];
             s += o->slen[j];
