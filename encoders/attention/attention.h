@@ -11,7 +11,8 @@
  * mask: running max and sum per query row, rescaled accumulator, so no T x T matrix ever exists.
  *
  * Threading: functions parallelise internally with OpenMP over (head, query block) when n_threads != 1; they
- * are re-entrant (no global state) and may be called from several threads with distinct outputs. */
+ * are re-entrant (no global state but the
+ * spar_attn_force_scalar test switch) and may be called from several threads with distinct outputs. */
 #ifndef SPAR_ENCODERS_ATTENTION_H
 #define SPAR_ENCODERS_ATTENTION_H
 
@@ -63,7 +64,8 @@ spar_status spar_attn_dense(const spar_attn_args *a, float *o, size_t ld_o);
  * when the CPU has them and d_head % 16 == 0, else the scalar twins. */
 spar_status spar_attn_block_sparse(const spar_attn_args *a, const spar_attn_mask *m, float *o, size_t ld_o);
 
-/* Kernel selection, for tests and benchmarks: force the scalar inner loops (1) or auto-detect (0). */
+/* Kernel selection, for tests and benchmarks: force the scalar inner loops (1) or auto-detect (0). A
+ * process-wide switch (the one global in this module): do not flip it while another thread runs attention. */
 void spar_attn_force_scalar(int on);
 
 /* Captured attention mass of a mask, computed exactly from the dense softmax (O(T^2 d) per head): for each
