@@ -73,7 +73,7 @@ typedef struct spar_sparse_index spar_sparse_index;       /* immutable after bui
 typedef struct spar_sparse_searcher spar_sparse_searcher; /* per-thread scratch; never share */
 
 typedef struct spar_sparse_build_opts {
-    uint32_t bmp_block;      /* docs per block of the exact block-max index (default 64, 8..65536) */
+    uint32_t bmp_block;      /* docs per block of the exact block-max index (default 8, 8..65536) */
     int build_approx;        /* 1 (default): also build the Seismic-class approximate index */
     uint32_t n_postings;     /* approx: keep the top-n_postings of each posting list by weight (default 4000) */
     float block_fraction;    /* approx: clusters per kept list = ceil(fraction * list length) (default 0.1) */

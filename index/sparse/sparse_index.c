@@ -16,7 +16,7 @@
 void spar_sparse_build_opts_default(spar_sparse_build_opts *o) {
     if (o == NULL) return;
     memset(o, 0, sizeof *o);
-    o->bmp_block = 64;
+    o->bmp_block = 8;
     o->build_approx = 1;
     o->n_postings = 4000;
     o->block_fraction = 0.1f;
