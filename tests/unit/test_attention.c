@@ -358,6 +358,32 @@ static void test_dynamic_policies_find_local_band(void) {
     prob_free(&p);
 }
 
+/* Thread count changes neither the selection nor the output (work items are independent): bit-identical. */
+static void test_threads_bit_identical(void) {
+    uint32_t t = 700, h = 3, d = 64;
+    prob p;
+    prob_make(&p, t, h, d, 2.0f, 9, 20);
+    size_t sz = (size_t)t * h * d;
+    float *o1 = malloc(sz * sizeof(float)), *o2 = malloc(sz * sizeof(float));
+    spar_attn_policy_kind kinds[] = {SPAR_ATTN_QUERY_AWARE, SPAR_ATTN_VERTICAL_SLASH};
+    for (int kx = 0; kx < 2; kx++) {
+        spar_attn_policy pol;
+        spar_attn_policy_default(&pol, kinds[kx]);
+        pol.min_len = 0;
+        pol.tau = 0.8f;
+        double d1 = 0, d2 = 0;
+        p.a.n_threads = 1;
+        CU_ASSERT_EQUAL(spar_attn_forward(&pol, &p.a, o1, h * d, NULL, &d1), SPAR_OK);
+        p.a.n_threads = 2;
+        CU_ASSERT_EQUAL(spar_attn_forward(&pol, &p.a, o2, h * d, NULL, &d2), SPAR_OK);
+        CU_ASSERT_EQUAL(d1, d2);
+        CU_ASSERT(memcmp(o1, o2, sz * sizeof(float)) == 0);
+    }
+    free(o1);
+    free(o2);
+    prob_free(&p);
+}
+
 static void test_bad_masks_rejected(void) {
     prob p;
     prob_make(&p, 130, 1, 64, 1.0f, 0, 0); /* nb = 3 */
@@ -413,6 +439,7 @@ int main(void) {
     CU_add_test(s, "captured mass exact", test_captured_mass_exact);
     CU_add_test(s, "policies keep diagonal + global", test_policies_keep_diagonal_and_global);
     CU_add_test(s, "dynamic policies find a planted local band", test_dynamic_policies_find_local_band);
+    CU_add_test(s, "1 and 2 threads bit-identical", test_threads_bit_identical);
     CU_add_test(s, "bad masks rejected", test_bad_masks_rejected);
     CU_add_test(s, "length threshold -> dense", test_threshold_uses_dense_below_min_len);
     CU_basic_set_mode(CU_BRM_VERBOSE);
