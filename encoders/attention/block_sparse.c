@@ -295,6 +295,8 @@ spar_status spar_attn_block_sparse(const spar_attn_args *a, const spar_attn_mask
 #if defined(SPAR_HAVE_OPENMP)
     if (nt <= 0) nt = omp_get_max_threads();
 #pragma omp parallel for schedule(static) num_threads(nt)
+#else
+    (void)nt;
 #endif
     for (long it = 0; it < n_tiles; it++) {
         uint32_t h = (uint32_t)(it / nb), j0 = (uint32_t)(it % nb) * B;

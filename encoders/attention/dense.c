@@ -156,6 +156,8 @@ spar_status spar_attn_dense(const spar_attn_args *a, float *o, size_t ld_o) {
 #if defined(SPAR_HAVE_OPENMP)
     if (nt <= 0) nt = omp_get_max_threads();
 #pragma omp parallel num_threads(nt) reduction(| : failed)
+#else
+    (void)nt;
 #endif
     {
         float *p = spar_malloc_array((size_t)chunk * t, sizeof(float));

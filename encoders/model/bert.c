@@ -339,7 +339,9 @@ static void linear(const float *x, size_t T, size_t in, const float *W, const fl
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)out, (int)in, 1.0f, x, (int)in, W, (int)in,
                 0.0f, y, (int)out);
     if (b == NULL) return;
+#ifdef SPAR_HAVE_OPENMP
 #pragma omp parallel for schedule(static) if (T * out > 65536 && spar_model_omp_ok())
+#endif
     for (size_t t = 0; t < T; t++) {
         float *r = y + t * out;
         for (size_t j = 0; j < out; j++) r[j] += b[j];
@@ -348,7 +350,9 @@ static void linear(const float *x, size_t T, size_t in, const float *W, const fl
 
 /* x = LayerNorm(x + res) row-wise (res may be NULL); statistics in double. */
 static void add_layer_norm(float *x, const float *res, size_t T, size_t d, const float *g, const float *b, float eps) {
+#ifdef SPAR_HAVE_OPENMP
 #pragma omp parallel for schedule(static) if (T > 16 && spar_model_omp_ok())
+#endif
     for (size_t t = 0; t < T; t++) {
         float *r = x + t * d;
         if (res != NULL) {
@@ -370,11 +374,15 @@ static void add_layer_norm(float *x, const float *res, size_t T, size_t d, const
 
 static void activate(float *x, size_t n, spar_act act) {
     if (act == SPAR_ACT_RELU) {
+#ifdef SPAR_HAVE_OPENMP
 #pragma omp parallel for schedule(static) if (n > 65536 && spar_model_omp_ok())
+#endif
         for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
         return;
     }
+#ifdef SPAR_HAVE_OPENMP
 #pragma omp parallel for schedule(static) if (n > 65536 && spar_model_omp_ok())
+#endif
     for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
 
