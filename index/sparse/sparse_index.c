@@ -45,6 +45,8 @@ void spar_sparse_index_free(spar_sparse_index *ix) {
     free(ix->bm_blk);
     free(ix->bm_q);
     free(ix->bm_step);
+    free(ix->bm_row);
+    free(ix->bm_dense);
     free(ix->a_toff);
     free(ix->a_boff);
     free(ix->a_docs);
@@ -76,8 +78,9 @@ spar_status spar_sparse_build_derived(spar_sparse_index *ix) {
     ix->p_w = spar_malloc_array(ix->nnz ? ix->nnz : 1, sizeof *ix->p_w);
     ix->bm_off = calloc((size_t)dim + 1, sizeof *ix->bm_off);
     ix->bm_step = calloc((size_t)dim ? dim : 1, sizeof *ix->bm_step);
+    ix->bm_row = spar_malloc_array((size_t)dim ? dim : 1, sizeof *ix->bm_row);
     uint64_t *fill = calloc((size_t)dim + 1, sizeof *fill);
-    if (!ix->p_off || !ix->p_doc || !ix->p_w || !ix->bm_off || !ix->bm_step || !fill) { free(fill); return SPAR_E_NOMEM; }
+    if (!ix->p_off || !ix->p_doc || !ix->p_w || !ix->bm_off || !ix->bm_step || !ix->bm_row || !fill) { free(fill); return SPAR_E_NOMEM; }
     for (uint64_t i = 0; i < ix->nnz; i++) ix->p_off[ix->f_ids[i] + 1]++;
     for (uint32_t t = 0; t < dim; t++) ix->p_off[t + 1] += ix->p_off[t];
     memcpy(fill, ix->p_off, ((size_t)dim + 1) * sizeof *fill);
@@ -98,8 +101,12 @@ spar_status spar_sparse_build_derived(spar_sparse_index *ix) {
             uint32_t b = ix->p_doc[i] / bs;
             if (b != last) { cnt++; last = b; }
         }
-        ix->bm_off[t + 1] = ix->bm_off[t] + cnt;
+        int dense = cnt > 0 && cnt * 4 >= ix->n_blocks;
+        ix->bm_row[t] = dense ? ix->n_dense++ : UINT32_MAX;
+        ix->bm_off[t + 1] = ix->bm_off[t] + (dense ? 0 : cnt);
     }
+    ix->bm_dense = calloc((size_t)ix->n_dense * ix->n_blocks + 1, 1);
+    if (ix->bm_dense == NULL) { free(fill); return SPAR_E_NOMEM; }
     uint64_t nb = ix->bm_off[dim];
     ix->bm_blk = spar_malloc_array(nb ? nb : 1, sizeof *ix->bm_blk);
     ix->bm_q = malloc(nb ? nb : 1);
@@ -122,6 +129,10 @@ spar_status spar_sparse_build_derived(spar_sparse_index *ix) {
                 double qd = ceil((double)bmax / (double)step);
                 q = qd > 255.0 ? 255u : (uint32_t)qd;
                 while (q < 255 && (float)q * step < bmax) q++;
+            }
+            if (ix->bm_row[t] != UINT32_MAX) {
+                ix->bm_dense[(size_t)ix->bm_row[t] * ix->n_blocks + b] = (uint8_t)q;
+                continue;
             }
             ix->bm_blk[o] = b;
             ix->bm_q[o] = (uint8_t)q;
@@ -239,7 +250,8 @@ void spar_sparse_index_stats(const spar_sparse_index *ix, spar_sparse_stats *s) 
     s->nnz = ix->nnz;
     s->bytes_forward = ((uint64_t)ix->n_docs + 1) * 8 + ix->nnz * 6;
     s->bytes_inverted = ((uint64_t)ix->dim + 1) * 8 + ix->nnz * 8;
-    s->bytes_blockmax = ((uint64_t)ix->dim + 1) * 8 + ix->bm_off[ix->dim] * 5 + (uint64_t)ix->dim * 4;
+    s->bytes_blockmax = ((uint64_t)ix->dim + 1) * 8 + ix->bm_off[ix->dim] * 5 + (uint64_t)ix->dim * 8 +
+                        (uint64_t)ix->n_dense * ix->n_blocks;
     if (ix->has_approx) {
         s->approx_blocks = ix->n_ablocks;
         s->approx_postings = ix->n_apost;

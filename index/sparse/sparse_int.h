@@ -31,6 +31,11 @@ struct spar_sparse_index {
     uint32_t *bm_blk;
     uint8_t *bm_q;
     float *bm_step;
+    /* terms present in >= 1/4 of the blocks keep their bounds as a dense u8 row of n_blocks instead
+     * (bm_dense + bm_row[t] * n_blocks; bm_row[t] = UINT32_MAX for list terms): contiguous, vectorizable */
+    uint32_t *bm_row;
+    uint8_t *bm_dense;
+    uint32_t n_dense;
     /* approximate (Seismic): term t owns blocks [a_toff[t], a_toff[t+1]); block b owns docs
      * a_docs[a_boff[b]..a_boff[b+1]) and summary a_sterm/a_sval[a_soff[b]..a_soff[b+1]) scaled by a_sscale[b] */
     int has_approx;

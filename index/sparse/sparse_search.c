@@ -191,6 +191,11 @@ static void search_bmp(spar_sparse_searcher *s, const spar_sparse_vec *q) {
         float c = q->weights[j] * ix->bm_step[t];
         if (c == 0.0f) continue;
         m++;
+        if (ix->bm_row[t] != UINT32_MAX) {
+            const uint8_t *row = ix->bm_dense + (size_t)ix->bm_row[t] * nb;
+            for (uint32_t b = 0; b < nb; b++) ub[b] += c * (float)row[b];
+            continue;
+        }
         for (uint64_t i = ix->bm_off[t], e = ix->bm_off[t + 1]; i < e; i++) ub[ix->bm_blk[i]] += c * (float)ix->bm_q[i];
     }
     /* Float rounding in the bound and in the true score is at most ~2(m+2) ulps relative; 1e-6 per term
