@@ -5,6 +5,7 @@
  * Also: with lossless knobs the approximate search equals the exact one. */
 #include <CUnit/Basic.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,6 +193,51 @@ static void test_batch_equals_single(void) {
     data_free(&qs);
 }
 
+/* Real SPLADE++ MS MARCO dev query vectors (wordpieces -> vocab ids) against a generated 20k-doc corpus
+ * over the same 30,522-term space: BMP == exhaustive on every one of the first 500 queries. */
+static void test_bmp_real_queries(void) {
+    const char *root = getenv("SPAR_DATA");
+    char vp[1024], qp[1024];
+    if (root == NULL) { printf("(SPAR_DATA unset: skipped) "); return; }
+    snprintf(vp, sizeof vp, "%s/bert-base-uncased-vocab/vocab.txt", root);
+    snprintf(qp, sizeof qp, "%s/msmarco-learned-sparse-queries/msmarco-dev-small.splade-pp-ed.jsonl.gz", root);
+    spar_sparse_vocab *voc = NULL;
+    if (spar_sparse_vocab_load(vp, &voc, NULL) != SPAR_OK) { printf("(vocab absent: skipped) "); return; }
+    spar_sparse_csr qs;
+    spar_diag diag = {{0}};
+    if (spar_sparse_csr_read_jsonl(qp, voc, 0, 1, &qs, NULL, &diag) != SPAR_OK) {
+        printf("(queries absent: skipped: %s) ", diag.msg);
+        spar_sparse_vocab_free(voc);
+        return;
+    }
+    CU_ASSERT_EQUAL(qs.n_rows, 6980);
+    data d;
+    gen(&d, 20000, 30522, 240, 2);
+    spar_sparse_build_opts o;
+    spar_sparse_build_opts_default(&o);
+    o.build_approx = 0;
+    spar_sparse_index *ix = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_index_build_vecs(d.v, d.n, d.dim, &o, &ix, NULL), SPAR_OK);
+    spar_sparse_searcher *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(ix, &s), SPAR_OK);
+    spar_hit a[100], b[100];
+    uint32_t nq = qs.n_rows < 500 ? qs.n_rows : 500, mism = 0;
+    for (uint32_t i = 0; i < nq; i++) {
+        spar_sparse_vec q = spar_sparse_csr_row(&qs, i);
+        uint32_t k = (i % 3 == 0) ? 100 : 10;
+        size_t na, nb;
+        CU_ASSERT_EQUAL_FATAL(spar_sparse_search_exact(s, &q, k, SPAR_SPARSE_EXHAUSTIVE, a, &na), SPAR_OK);
+        CU_ASSERT_EQUAL_FATAL(spar_sparse_search_exact(s, &q, k, SPAR_SPARSE_BMP, b, &nb), SPAR_OK);
+        if (na != nb || memcmp(a, b, na * sizeof *a) != 0) mism++;
+    }
+    CU_ASSERT_EQUAL(mism, 0);
+    spar_sparse_searcher_free(s);
+    spar_sparse_index_free(ix);
+    data_free(&d);
+    spar_sparse_csr_free(&qs);
+    spar_sparse_vocab_free(voc);
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return CU_get_error();
     CU_pSuite su = CU_add_suite("sparse_exact", NULL, NULL);
@@ -199,6 +245,7 @@ int main(void) {
     CU_add_test(su, "bmp == exhaustive == naive, zipf with ties", test_bmp_zipf_ties);
     CU_add_test(su, "bmp == exhaustive == naive, topical, 8-doc blocks", test_bmp_topical_small_blocks);
     CU_add_test(su, "bmp == exhaustive == naive, 256-doc blocks, partial last", test_bmp_big_blocks_partial_last);
+    CU_add_test(su, "bmp == exhaustive, real SPLADE queries, 20k docs", test_bmp_real_queries);
     CU_add_test(su, "approx with lossless knobs == exact", test_approx_lossless_equals_exact);
     CU_add_test(su, "batch (2 threads) == single-query results", test_batch_equals_single);
     CU_basic_set_mode(CU_BRM_VERBOSE);
