@@ -168,11 +168,12 @@ static spar_status parse_line(csr_builder *b, parse_ctx *c, const char *line, si
                            (unsigned long long)lineno);
         goto done;
     }
-    char key[64];
+    char num[64];
+    const char *key = num;
     if (cJSON_IsString(jid)) {
-        snprintf(key, sizeof key, "%s", jid->valuestring);
+        key = jid->valuestring;
     } else if (cJSON_IsNumber(jid)) {
-        snprintf(key, sizeof key, "%.17g", jid->valuedouble);
+        snprintf(num, sizeof num, "%.17g", jid->valuedouble);
     } else {
         st = spar_diag_err(c->diag, SPAR_E_CORRUPT, "%s:%llu: missing \"id\"/\"_id\"", c->name, (unsigned long long)lineno);
         goto done;
