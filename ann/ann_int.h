@@ -84,10 +84,40 @@ struct spar_ann_scratch {
 static inline int spar_di_less(spar_dist_id a, spar_dist_id b) { return a.d < b.d || (a.d == b.d && a.id < b.id); }
 
 spar_status spar_dheap_reserve(spar_dheap *h, uint32_t cap);
-void spar_dheap_push_max(spar_dheap *h, spar_dist_id x); /* top = worst */
-spar_dist_id spar_dheap_pop_max(spar_dheap *h);
-void spar_dheap_push_min(spar_dheap *h, spar_dist_id x); /* top = best */
-spar_dist_id spar_dheap_pop_min(spar_dheap *h);
+/* push/pop for a max-heap (top = worst: spar_dheap_push_max/pop_max) and a min-heap (top = best:
+ * spar_dheap_push_min/pop_min); inline, since the HNSW search loop lives on them. */
+#define SPAR_HEAP_IMPL(suffix, above)                                                                          \
+    static inline void spar_dheap_push_##suffix(spar_dheap *h, spar_dist_id x) {                                           \
+        uint32_t i = h->n++;                                                                                 \
+        while (i > 0) {                                                                                      \
+            uint32_t p = (i - 1) / 2;                                                                        \
+            if (!above(x, h->a[p])) break;                                                                   \
+            h->a[i] = h->a[p];                                                                               \
+            i = p;                                                                                           \
+        }                                                                                                    \
+        h->a[i] = x;                                                                                         \
+    }                                                                                                        \
+    static inline spar_dist_id spar_dheap_pop_##suffix(spar_dheap *h) {                                                    \
+        spar_dist_id top = h->a[0], x = h->a[--h->n];                                                        \
+        uint32_t i = 0, n = h->n;                                                                            \
+        for (;;) {                                                                                           \
+            uint32_t c = 2 * i + 1;                                                                          \
+            if (c >= n) break;                                                                               \
+            if (c + 1 < n && above(h->a[c + 1], h->a[c])) c++;                                               \
+            if (!above(h->a[c], x)) break;                                                                   \
+            h->a[i] = h->a[c];                                                                               \
+            i = c;                                                                                           \
+        }                                                                                                    \
+        if (n > 0) h->a[i] = x;                                                                              \
+        return top;                                                                                          \
+    }
+#define WORSE(a, b) spar_di_less(b, a)
+#define BETTER(a, b) spar_di_less(a, b)
+SPAR_HEAP_IMPL(max, WORSE)
+SPAR_HEAP_IMPL(min, BETTER)
+#undef WORSE
+#undef BETTER
+#undef SPAR_HEAP_IMPL
 
 /* Distance between stored vector i and query q (already normalised for cosine). */
 static inline float spar_ann_dist(const spar_ann *ix, const float *q, uint32_t i) {

@@ -117,36 +117,7 @@ spar_status spar_dheap_reserve(spar_dheap *h, uint32_t cap) {
     return SPAR_OK;
 }
 
-/* sift helpers parameterised by "better at top" predicate */
-#define SPAR_HEAP_IMPL(suffix, above)                                                                          \
-    void spar_dheap_push_##suffix(spar_dheap *h, spar_dist_id x) {                                           \
-        uint32_t i = h->n++;                                                                                 \
-        while (i > 0) {                                                                                      \
-            uint32_t p = (i - 1) / 2;                                                                        \
-            if (!above(x, h->a[p])) break;                                                                   \
-            h->a[i] = h->a[p];                                                                               \
-            i = p;                                                                                           \
-        }                                                                                                    \
-        h->a[i] = x;                                                                                         \
-    }                                                                                                        \
-    spar_dist_id spar_dheap_pop_##suffix(spar_dheap *h) {                                                    \
-        spar_dist_id top = h->a[0], x = h->a[--h->n];                                                        \
-        uint32_t i = 0, n = h->n;                                                                            \
-        for (;;) {                                                                                           \
-            uint32_t c = 2 * i + 1;                                                                          \
-            if (c >= n) break;                                                                               \
-            if (c + 1 < n && above(h->a[c + 1], h->a[c])) c++;                                               \
-            if (!above(h->a[c], x)) break;                                                                   \
-            h->a[i] = h->a[c];                                                                               \
-            i = c;                                                                                           \
-        }                                                                                                    \
-        if (n > 0) h->a[i] = x;                                                                              \
-        return top;                                                                                          \
-    }
-#define WORSE(a, b) spar_di_less(b, a)
-#define BETTER(a, b) spar_di_less(a, b)
-SPAR_HEAP_IMPL(max, WORSE)
-SPAR_HEAP_IMPL(min, BETTER)
+
 
 /* ---- scratch ---- */
 spar_status spar_ann_scratch_create(const spar_ann *ix, spar_ann_scratch **out) {
