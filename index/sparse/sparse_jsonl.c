@@ -114,12 +114,15 @@ done:
 }
 
 /* ---- CSR builder ---- */
+typedef struct id_pos {
+    uint32_t id, pos;
+} id_pos;
 typedef struct csr_builder {
     spar_sparse_csr m;
     uint64_t cap_rows, cap_nnz;
     uint32_t *pair_id; /* one row's (id, weight) pairs before sorting */
     float *pair_w;
-    uint32_t *perm;
+    id_pos *perm;
     size_t cap_pairs;
 } csr_builder;
 
@@ -134,11 +137,10 @@ static int grow(void **p, uint64_t *cap, uint64_t need, size_t elem) {
     return 1;
 }
 
-static const float *g_sort_w;
-static const uint32_t *g_sort_id;
-static int cmp_pair(const void *a, const void *b) {
-    uint32_t x = g_sort_id[*(const uint32_t *)a], y = g_sort_id[*(const uint32_t *)b];
-    return (x > y) - (x < y);
+static int cmp_id_pos(const void *a, const void *b) { /* by id, then input position: deterministic sums */
+    const id_pos *x = a, *y = b;
+    if (x->id != y->id) return (x->id > y->id) - (x->id < y->id);
+    return (x->pos > y->pos) - (x->pos < y->pos);
 }
 
 typedef struct parse_ctx {
@@ -186,7 +188,7 @@ static spar_status parse_line(csr_builder *b, parse_ctx *c, const char *line, si
         if (a) b->pair_id = a;
         float *w = spar_realloc_array(b->pair_w, nc, sizeof *w);
         if (w) b->pair_w = w;
-        uint32_t *p = spar_realloc_array(b->perm, nc, sizeof *p);
+        id_pos *p = spar_realloc_array(b->perm, nc, sizeof *p);
         if (p) b->perm = p;
         if (!a || !w || !p) { st = SPAR_E_NOMEM; goto done; }
         b->cap_pairs = nc;
@@ -216,12 +218,11 @@ static spar_status parse_line(csr_builder *b, parse_ctx *c, const char *line, si
         }
         b->pair_id[n] = id;
         b->pair_w[n] = (float)e->valuedouble;
-        b->perm[n] = (uint32_t)n;
+        b->perm[n].id = id;
+        b->perm[n].pos = (uint32_t)n;
         n++;
     }
-    g_sort_id = b->pair_id;
-    g_sort_w = b->pair_w;
-    qsort(b->perm, n, sizeof *b->perm, cmp_pair); /* single-threaded reader: globals are fine */
+    if (n > 1) qsort(b->perm, n, sizeof *b->perm, cmp_id_pos);
     if (b->m.n_rows >= UINT32_MAX - 1) {
         st = spar_diag_err(c->diag, SPAR_E_CORRUPT, "%s:%llu: too many rows", c->name, (unsigned long long)lineno);
         goto done;
@@ -237,8 +238,8 @@ static spar_status parse_line(csr_builder *b, parse_ctx *c, const char *line, si
     }
     uint64_t o = base;
     for (size_t j = 0; j < n; j++) {
-        uint32_t id = b->pair_id[b->perm[j]];
-        float w = b->pair_w[b->perm[j]];
+        uint32_t id = b->perm[j].id;
+        float w = b->pair_w[b->perm[j].pos];
         if (o > base && b->m.ids[o - 1] == id) b->m.weights[o - 1] += w; /* duplicate token: summed */
         else { b->m.ids[o] = id; b->m.weights[o] = w; o++; }
     }
@@ -363,7 +364,7 @@ void spar_sparse_csr_free(spar_sparse_csr *m) {
 
 spar_sparse_vec spar_sparse_csr_row(const spar_sparse_csr *m, uint32_t r) {
     spar_sparse_vec v = {NULL, NULL, 0};
-    if (m == NULL || r >= m->n_rows) return v;
+    if (m == NULL || r >= m->n_rows || m->ids == NULL || m->weights == NULL) return v;
     v.ids = m->ids + m->offsets[r];
     v.weights = m->weights + m->offsets[r];
     v.n = (uint32_t)(m->offsets[r + 1] - m->offsets[r]);

@@ -209,8 +209,8 @@ static void search_bmp(spar_sparse_searcher *s, const spar_sparse_vec *q) {
     const float scale = (float)(N_BUCKETS - 1) / maxub;
     for (uint32_t b = 0; b < nb; b++) {
         if (ub[b] <= 0.0f) continue;
-        uint32_t k = (uint32_t)(ub[b] * scale);
-        if (k >= N_BUCKETS) k = N_BUCKETS - 1;
+        float fk = ub[b] * scale; /* scale may be inf when maxub is denormal */
+        uint32_t k = fk < (float)(N_BUCKETS - 1) ? (uint32_t)fk : N_BUCKETS - 1;
         s->bcount[k]++;
         s->bmax[k] = SPAR_MAX(s->bmax[k], ub[b]);
     }
@@ -223,8 +223,8 @@ static void search_bmp(spar_sparse_searcher *s, const spar_sparse_vec *q) {
     for (uint32_t k = 0; k < N_BUCKETS; k++) s->bcount[k] = s->bstart[k];
     for (uint32_t b = 0; b < nb; b++) {
         if (ub[b] <= 0.0f) continue;
-        uint32_t k = (uint32_t)(ub[b] * scale);
-        if (k >= N_BUCKETS) k = N_BUCKETS - 1;
+        float fk = ub[b] * scale; /* scale may be inf when maxub is denormal */
+        uint32_t k = fk < (float)(N_BUCKETS - 1) ? (uint32_t)fk : N_BUCKETS - 1;
         s->order[s->bcount[k]++] = b;
     }
     uint64_t scored = 0;
