@@ -842,35 +842,6 @@ static uint64_t file_bytes(const char *path) {
     return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 }
 
-static spar_status hash_file(const char *path, uint64_t *bytes, uint64_t *h, spar_diag *diag) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return spar_diag_err(diag, SPAR_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    XXH3_state_t *s = XXH3_createState();
-    char *buf = malloc(1u << 20);
-    spar_status st = SPAR_OK;
-    if (s == NULL || buf == NULL) {
-        st = SPAR_E_NOMEM;
-        goto done;
-    }
-    XXH3_64bits_reset(s);
-    uint64_t total = 0;
-    size_t n;
-    while ((n = fread(buf, 1, 1u << 20, f)) > 0) {
-        XXH3_64bits_update(s, buf, n);
-        total += n;
-    }
-    if (ferror(f)) {
-        st = spar_diag_err(diag, SPAR_E_IO, "%s: read error", path);
-        goto done;
-    }
-    *bytes = total;
-    *h = XXH3_64bits_digest(s);
-done:
-    if (s) XXH3_freeState(s);
-    free(buf);
-    fclose(f);
-    return st;
-}
 
 /* Everything from the reader to the MANIFEST, inside b->tmp. */
 static spar_status build_in_tmp(build *b) {
@@ -945,7 +916,7 @@ static spar_status build_in_tmp(build *b) {
     st = spar_meta_writer_close(b->meta, &m.meta_doc2id_xxh3, &m.meta_fields_xxh3, diag);
     b->meta = NULL;
     if (st != SPAR_OK) goto done;
-    SPAR_TRY_GOTO(st, hash_file(data_mdb, &m.meta_bytes, &m.meta_file_xxh3, diag), done);
+    SPAR_TRY_GOTO(st, spar_file_hash(data_mdb, NULL, SPAR_E_IO, &m.meta_bytes, &m.meta_file_xxh3, diag), done);
 
     /* postings */
     if (b->n_runs > 0) SPAR_TRY_GOTO(st, spill(b), done);

@@ -50,38 +50,6 @@ static void name_diag(spar_diag *diag, const char *file) {
     spar_diag_set(diag, "%s: %s", file, tmp);
 }
 
-/* XXH3 of a whole file, streamed. */
-static spar_status hash_file(const char *path, const char *name, uint64_t *bytes, uint64_t *h, spar_diag *diag) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return spar_diag_err(diag, errno == ENOENT ? SPAR_E_CORRUPT : SPAR_E_IO, "%s: cannot open: %s", name,
-                             strerror(errno));
-    XXH3_state_t *s = XXH3_createState();
-    char *buf = malloc(1u << 20);
-    spar_status st = SPAR_OK;
-    if (s == NULL || buf == NULL) {
-        st = SPAR_E_NOMEM;
-        goto done;
-    }
-    XXH3_64bits_reset(s);
-    uint64_t total = 0;
-    size_t n;
-    while ((n = fread(buf, 1, 1u << 20, f)) > 0) {
-        XXH3_64bits_update(s, buf, n);
-        total += n;
-    }
-    if (ferror(f)) {
-        st = spar_diag_err(diag, SPAR_E_IO, "%s: read error", name);
-        goto done;
-    }
-    *bytes = total;
-    *h = XXH3_64bits_digest(s);
-done:
-    if (s) XXH3_freeState(s);
-    free(buf);
-    fclose(f);
-    return st;
-}
 
 /* The MANIFEST's analysis string must parse; the segment must agree with the MANIFEST. */
 static spar_status check_segment(const spar_manifest *m, const spar_segment *s, const char *name, spar_diag *diag) {
@@ -142,7 +110,7 @@ static spar_status check_meta(const char *dir, const spar_manifest *m, int full_
         goto done;
     }
     uint64_t bytes = 0, h = 0;
-    SPAR_TRY_GOTO(st, hash_file(data, name, &bytes, &h, diag), done);
+    SPAR_TRY_GOTO(st, spar_file_hash(data, name, SPAR_E_CORRUPT, &bytes, &h, diag), done);
     if (bytes != m->meta_bytes || h != m->meta_file_xxh3) {
         st = spar_diag_err(diag, SPAR_E_CORRUPT,
                            "%s: checksum mismatch (MANIFEST xxh3 %016" PRIx64 " / %" PRIu64 " bytes, file %016" PRIx64

@@ -393,3 +393,36 @@ spar_status spar_remove_tree(const char *path) {
     if (!S_ISDIR(sb.st_mode)) return unlink(path) == 0 ? SPAR_OK : SPAR_E_IO;
     return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? SPAR_OK : SPAR_E_IO;
 }
+
+spar_status spar_file_hash(const char *path, const char *name, spar_status missing, uint64_t *bytes, uint64_t *h,
+                           spar_diag *diag) {
+    if (name == NULL) name = path;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return spar_diag_err(diag, errno == ENOENT ? missing : SPAR_E_IO, "%s: cannot open: %s", name, strerror(errno));
+    XXH3_state_t *s = XXH3_createState();
+    char *buf = malloc(1u << 20);
+    spar_status st = SPAR_OK;
+    if (s == NULL || buf == NULL) {
+        st = SPAR_E_NOMEM;
+        goto done;
+    }
+    XXH3_64bits_reset(s);
+    uint64_t total = 0;
+    size_t n;
+    while ((n = fread(buf, 1, 1u << 20, f)) > 0) {
+        XXH3_64bits_update(s, buf, n);
+        total += n;
+    }
+    if (ferror(f)) {
+        st = spar_diag_err(diag, SPAR_E_IO, "%s: read error", name);
+        goto done;
+    }
+    *bytes = total;
+    *h = XXH3_64bits_digest(s);
+done:
+    if (s) XXH3_freeState(s);
+    free(buf);
+    fclose(f);
+    return st;
+}

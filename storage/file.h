@@ -66,6 +66,11 @@ void spar_file_unmap(spar_mapped_file *m);
 spar_status spar_file_check(const uint8_t *buf, size_t size, uint32_t expect_kind, uint16_t max_major,
                             int verify_checksum, spar_file_header *out, const char *name, spar_diag *diag);
 
+/* XXH3-64 of a whole file, streamed in 1 MiB reads; *bytes gets its size. Errors name `name` (the path if NULL);
+ * a missing file is `missing` (SPAR_E_IO for a file we are about to write, SPAR_E_CORRUPT inside an index). */
+spar_status spar_file_hash(const char *path, const char *name, spar_status missing, uint64_t *bytes, uint64_t *h,
+                           spar_diag *diag);
+
 /* Write a whole small file atomically (tmp + fsync + rename + dir fsync). */
 spar_status spar_write_file_atomic(const char *path, const void *buf, size_t n, spar_diag *diag);
 spar_status spar_fsync_dir(const char *dir, spar_diag *diag);
