@@ -22,6 +22,7 @@
 #define SPAR_OMP(x)
 #endif
 
+#include "common/varint.h"
 #include "index/analyzer.h"
 #include "index/corpus.h"
 #include "index/index.h"
@@ -70,29 +71,6 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     return 1;
 }
 
-static size_t put_varint(uint8_t *p, uint64_t v) {
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
-static int get_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out) {
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*pos >= len) return 0;
-        uint8_t b = p[(*pos)++];
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return 1;
-        }
-    }
-    return 0;
-}
 
 static int term_cmp(const char *a, uint32_t la, const char *b, uint32_t lb) {
     int c = memcmp(a, b, la < lb ? la : lb);
@@ -586,15 +564,15 @@ static spar_status write_run(part *parts, const char *path, spar_diag *diag) {
             st = SPAR_E_NOMEM;
             goto done;
         }
-        size_t k = put_varint(buf, r[i].len);
+        size_t k = spar_varint_put(buf, r[i].len);
         memcpy(buf + k, r[i].term, r[i].len);
         k += r[i].len;
-        k += put_varint(buf + k, e->n);
+        k += spar_varint_put(buf + k, e->n);
         uint32_t prev = 0;
         for (uint32_t j = 0; j < e->n; j++) {
-            k += put_varint(buf + k, e->pd[2 * j] - prev);
+            k += spar_varint_put(buf + k, e->pd[2 * j] - prev);
             prev = e->pd[2 * j];
-            k += put_varint(buf + k, e->pd[2 * j + 1]);
+            k += spar_varint_put(buf + k, e->pd[2 * j + 1]);
         }
         SPAR_TRY_GOTO(st, spar_file_writer_write(w, buf, k), done);
     }
@@ -642,17 +620,17 @@ static int run_advance(run_cur *c) {
         return 1;
     }
     uint64_t tl, n;
-    if (!get_varint(p, len, &c->pos, &tl) || tl == 0 || tl > len - c->pos) return 0;
+    if (!spar_varint_get(p, len, &c->pos, &tl) || tl == 0 || tl > len - c->pos) return 0;
     c->term = (const char *)p + c->pos;
     c->len = (uint32_t)tl;
     c->pos += tl;
-    if (!get_varint(p, len, &c->pos, &n) || n == 0 || n > len) return 0;
+    if (!spar_varint_get(p, len, &c->pos, &n) || n == 0 || n > len) return 0;
     c->n = n;
     c->data_pos = c->pos;
     /* skip the postings */
     for (uint64_t i = 0; i < 2 * n; i++) {
         uint64_t v;
-        if (!get_varint(p, len, &c->pos, &v)) return 0;
+        if (!spar_varint_get(p, len, &c->pos, &v)) return 0;
     }
     return 1;
 }
@@ -744,8 +722,8 @@ static spar_status write_from_runs(build *b, spar_segment_writer *sw) {
             uint64_t prev = 0;
             for (uint64_t j = 0; j < c[i].n; j++) {
                 uint64_t gap = 0, tf = 0;
-                if (!get_varint(c[i].mf.payload, c[i].mf.payload_bytes, &pos, &gap) ||
-                    !get_varint(c[i].mf.payload, c[i].mf.payload_bytes, &pos, &tf))
+                if (!spar_varint_get(c[i].mf.payload, c[i].mf.payload_bytes, &pos, &gap) ||
+                    !spar_varint_get(c[i].mf.payload, c[i].mf.payload_bytes, &pos, &tf))
                     goto corrupt;
                 prev += gap;
                 if (prev >= b->n_docs || tf == 0 || tf > UINT32_MAX) goto corrupt;

@@ -10,6 +10,7 @@
  * the block index, every dictionary entry (terms strictly ascending, lists in bounds and in order) and
  * every posting list (spar_postings_check). Nothing read from the file is used as an offset before it
  * has been checked against the size, so crafted files (even with a valid checksum) give SPAR_E_CORRUPT. */
+#include "common/varint.h"
 #include "index/segment.h"
 
 #include <inttypes.h>
@@ -39,31 +40,6 @@ static inline void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static inline void wr64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 static inline uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
-static size_t put_varint(uint8_t *p, uint64_t v) {
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
-/* Bounds-checked LEB128 read; rejects overlong encodings past 64 bits. */
-static int get_varint(const uint8_t *buf, uint64_t len, uint64_t *pos, uint64_t *out) {
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*pos >= len) return 0;
-        uint8_t b = buf[(*pos)++];
-        if (shift == 63 && b > 1) return 0;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return 1;
-        }
-    }
-    return 0;
-}
 
 static int term_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
     size_t n = alen < blen ? alen : blen;
@@ -174,15 +150,15 @@ static spar_status add_list(spar_segment_writer *w, const char *term, size_t ter
     }
     const int first = w->n_terms % TERMS_PER_BLOCK == 0;
     uint8_t *p = w->dict.data + w->dict.len;
-    size_t k = put_varint(p, term_len);
+    size_t k = spar_varint_put(p, term_len);
     if (term_len) memcpy(p + k, term, term_len);
     k += term_len;
-    k += put_varint(p + k, ti.df);
-    k += put_varint(p + k, ti.cf - ti.df);
-    k += put_varint(p + k, first ? ti.offset : ti.offset - w->prev_end);
-    k += put_varint(p + k, ti.bytes);
-    k += put_varint(p + k, ti.max_tf);
-    k += put_varint(p + k, ti.min_dl);
+    k += spar_varint_put(p + k, ti.df);
+    k += spar_varint_put(p + k, ti.cf - ti.df);
+    k += spar_varint_put(p + k, first ? ti.offset : ti.offset - w->prev_end);
+    k += spar_varint_put(p + k, ti.bytes);
+    k += spar_varint_put(p + k, ti.max_tf);
+    k += spar_varint_put(p + k, ti.min_dl);
     /* the list bound is q / 65535 by construction (postings.c): store q, losslessly, in 2 bytes */
     const long q = lrintf(ti.max_tfpart * 65535.0f);
     if (q < 0 || q > 65535 || (float)q / 65535.0f != ti.max_tfpart) return SPAR_E_INTERNAL;
@@ -282,13 +258,13 @@ struct spar_segment {
 static int read_entry(const spar_segment *s, uint64_t *pos, int first, uint64_t prev_end, const uint8_t **term,
                       size_t *len, spar_term_info *ti) {
     uint64_t tl, df, cfx, off, bytes, max_tf, min_dl;
-    if (!get_varint(s->dict, s->dict_bytes, pos, &tl) || tl > s->dict_bytes - *pos) return 0;
+    if (!spar_varint_get(s->dict, s->dict_bytes, pos, &tl) || tl > s->dict_bytes - *pos) return 0;
     *term = s->dict + *pos;
     *len = (size_t)tl;
     *pos += tl;
-    if (!get_varint(s->dict, s->dict_bytes, pos, &df) || !get_varint(s->dict, s->dict_bytes, pos, &cfx) ||
-        !get_varint(s->dict, s->dict_bytes, pos, &off) || !get_varint(s->dict, s->dict_bytes, pos, &bytes) ||
-        !get_varint(s->dict, s->dict_bytes, pos, &max_tf) || !get_varint(s->dict, s->dict_bytes, pos, &min_dl))
+    if (!spar_varint_get(s->dict, s->dict_bytes, pos, &df) || !spar_varint_get(s->dict, s->dict_bytes, pos, &cfx) ||
+        !spar_varint_get(s->dict, s->dict_bytes, pos, &off) || !spar_varint_get(s->dict, s->dict_bytes, pos, &bytes) ||
+        !spar_varint_get(s->dict, s->dict_bytes, pos, &max_tf) || !spar_varint_get(s->dict, s->dict_bytes, pos, &min_dl))
         return 0;
     if (s->dict_bytes - *pos < 2) return 0;
     if (df == 0 || df > UINT32_MAX || cfx > UINT64_MAX - df || max_tf > UINT32_MAX || min_dl > UINT32_MAX) return 0;
