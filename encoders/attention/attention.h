@@ -33,6 +33,10 @@ typedef struct spar_attn_args {
     const uint8_t *key_valid; /* [seq_len], 1 = real token, 0 = padding; NULL = all valid */
     float scale;              /* 0 = 1/sqrt(d_head) */
     int n_threads;            /* OpenMP threads; 0 = the OpenMP default */
+    uint32_t window;          /* 0 = none; else query i sees key j only if |i - j| <= window (token-level
+                                 sliding window, e.g. ModernBERT local layers: 64). Applied exactly by the
+                                 dense and block-sparse kernels (inside boundary blocks too) and by
+                                 spar_attn_captured_mass; key blocks wholly outside the window are skipped. */
 } spar_attn_args;
 
 /* Block mask in CSR layout. Rows are (head, query block) pairs, head-major: row h*n_qblocks + i lists the key

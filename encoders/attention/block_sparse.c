@@ -4,7 +4,8 @@
  * (head, key block) — K transposed to [d][64] so the score tile S = Q_i K_j^T is a broadcast-FMA loop over
  * contiguous key columns, V as [64][d] — which keeps every tile in L1/L2 without cache-set conflicts from
  * large strides; masked keys (padding and the tail of a short last block) get -inf through an additive bias
- * row. The AVX2+FMA inner loops (target attribute, picked at run time) have scalar twins with the same loop
+ * row, and keys outside a token-level sliding window (args.window) get -inf inside boundary tiles, while
+ * tiles wholly outside it are skipped. The AVX2+FMA inner loops (target attribute, picked at run time) have scalar twins with the same loop
  * structure. */
 #include "encoders/attention/attention.h"
 
@@ -235,6 +236,17 @@ __attribute__((target("avx2,fma"))) static void pv_avx2(const float *p, uint32_t
 
 /* ---- driver -------------------------------------------------------------------------------------------- */
 
+/* Token-level sliding window inside one score tile: S[r][c] = -inf where |(r0 + r) - (j0 + c)| > window. */
+static void window_mask(float *s, uint32_t nq, uint32_t r0, uint32_t j0, uint32_t window) {
+    for (uint32_t r = 0; r < nq; r++) {
+        int64_t i = (int64_t)r0 + r;
+        for (uint32_t c = 0; c < B; c++) {
+            int64_t dist = (int64_t)j0 + c - i;
+            if (dist > (int64_t)window || -dist > (int64_t)window) s[(size_t)r * B + c] = -INFINITY;
+        }
+    }
+}
+
 static void run_item(const spar_attn_args *a, const spar_attn_mask *mk, const float *kt, const float *vp,
                      const float *bias, float scale, uint32_t h, uint32_t qb, int simd, scratch *sc, float *o,
                      size_t ld_o) {
@@ -253,12 +265,24 @@ static void run_item(const spar_attn_args *a, const spar_attn_mask *mk, const fl
     for (uint32_t p = mk->row_ptr[row]; p < mk->row_ptr[row + 1]; p++) {
         uint32_t kb = mk->col[p], j0 = kb * B, nk = SPAR_MIN(B, t - j0);
         const float *kb_t = kt + (hb + kb) * tile, *vb = vp + (hb + kb) * tile;
-        if (simd) {
+        int partial = 0; /* block straddles the token window: mask inside it after the scores */
+        if (a->window) {
+            uint32_t near = j0 > r0 + nq - 1 ? j0 - (r0 + nq - 1) : (r0 > j0 + nk - 1 ? r0 - (j0 + nk - 1) : 0);
+            uint32_t far = SPAR_MAX(j0 + nk - 1 > r0 ? j0 + nk - 1 - r0 : r0 - (j0 + nk - 1),
+                                    r0 + nq - 1 > j0 ? r0 + nq - 1 - j0 : j0 - (r0 + nq - 1));
+            if (near > a->window) continue; /* wholly outside the window */
+            partial = far > a->window;
+        }
+        if (simd)
             scores_avx2(sc->qs, nq, kb_t, B, d, bias + j0, sc->s);
+        else
+            scores_scalar(sc->qs, nq, kb_t, B, d, bias + j0, sc->s);
+        if (partial)
+            window_mask(sc->s, nq, r0, j0, a->window);
+        if (simd) {
             softmax_update_avx2(sc->s, nq, sc->m, sc->l, sc->acc, d);
             pv_avx2(sc->s, nq, vb, d, nk, d, sc->acc);
         } else {
-            scores_scalar(sc->qs, nq, kb_t, B, d, bias + j0, sc->s);
             softmax_update_scalar(sc->s, nq, sc->m, sc->l, sc->acc, d);
             pv_scalar(sc->s, nq, vb, d, nk, d, sc->acc);
         }

@@ -135,6 +135,14 @@ static void softmax_chunk(const spar_attn_args *a, uint32_t h, uint32_t r0, uint
         if (a->key_valid)
             for (uint32_t j = 0; j < t; j++)
                 if (!a->key_valid[j]) row[j] = -INFINITY;
+        if (a->window) { /* keys outside [i - window, i + window] */
+            uint32_t i = r0 + r, lo = i > a->window ? i - a->window : 0;
+            uint64_t hi = (uint64_t)i + a->window; /* last visible key */
+            for (uint32_t j = 0; j < lo; j++)
+                row[j] = -INFINITY;
+            for (uint64_t j = hi + 1; j < t; j++)
+                row[j] = -INFINITY;
+        }
         if (use_avx2)
             softmax_row_avx2(row, t);
         else

@@ -1,7 +1,8 @@
 /* test_attention.c — CUnit tests of encoders/attention/: block-sparse kernel == dense with an all-ones mask
  * (several T incl. non-multiples of 64, with padding), random block masks == a naive double-precision masked
  * reference, AVX2 == scalar, local window covering everything == dense, exact captured mass on small T,
- * every policy keeps the diagonal and the global blocks, mask validation, and the length threshold. */
+ * every policy keeps the diagonal and the global blocks, mask validation, the length threshold, and the
+ * token-level sliding window (ModernBERT local layers) applied exactly inside boundary blocks. */
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <stdint.h>
@@ -89,6 +90,7 @@ static void naive_masked(const prob *p, const spar_attn_mask *m, float *o) {
                 for (uint32_t j = m->col[pp] * SPAR_ATTN_BLOCK;
                      j < t && j < (m->col[pp] + 1) * SPAR_ATTN_BLOCK; j++) {
                     if (p->valid && !p->valid[j]) continue;
+                    if (a->window && (j > i ? j - i : i - j) > a->window) continue;
                     double dot = 0.0;
                     for (uint32_t k = 0; k < d; k++)
                         dot += (double)a->q[(size_t)i * a->ld_q + h * d + k] *
@@ -428,6 +430,55 @@ static void test_threshold_uses_dense_below_min_len(void) {
     prob_free(&p);
 }
 
+/* Token-level sliding window (ModernBERT local layers: |i-j| <= 64): the local policy with a one-block
+ * window and no global block, the full mask, and dense attention all equal the naive windowed reference,
+ * on the AVX2 and scalar paths, for lengths around block boundaries and with padding. */
+static void test_token_window_exact(void) {
+    const uint32_t ts[] = {1, 64, 65, 100, 129, 200, 333, 517};
+    const uint32_t ws[] = {64, 5, 100};
+    for (size_t wi = 0; wi < 3; wi++)
+        for (size_t c = 0; c < sizeof ts / sizeof ts[0]; c++) {
+            uint32_t t = ts[c], h = 2, d = 32, w = ws[wi];
+            prob p;
+            prob_make(&p, t, h, d, 2.0f, c % 2 ? 9 : 0, 0);
+            p.a.window = w;
+            size_t sz = (size_t)t * h * d;
+            float *ref = malloc(sz * sizeof(float)), *o = malloc(sz * sizeof(float));
+            spar_attn_mask full, loc;
+            CU_ASSERT_EQUAL_FATAL(spar_attn_mask_full(t, &full), SPAR_OK);
+            naive_masked(&p, &full, ref);
+            spar_attn_policy pol;
+            spar_attn_policy_default(&pol, SPAR_ATTN_LOCAL_GLOBAL);
+            pol.n_global = 0;
+            pol.window = (w + SPAR_ATTN_BLOCK - 1) / SPAR_ATTN_BLOCK;
+            pol.min_len = 1;
+            CU_ASSERT_EQUAL_FATAL(spar_attn_select(&pol, &p.a, &loc), SPAR_OK);
+            for (int scalar = 0; scalar < 2; scalar++) {
+                spar_attn_force_scalar(scalar);
+                CU_ASSERT_EQUAL(spar_attn_block_sparse(&p.a, &loc, o, h * d), SPAR_OK);
+                double e1 = max_abs_diff(o, ref, sz);
+                CU_ASSERT_EQUAL(spar_attn_block_sparse(&p.a, &full, o, h * d), SPAR_OK);
+                double e2 = max_abs_diff(o, ref, sz);
+                if (!(e1 <= 1e-5 && e2 <= 1e-5)) fprintf(stderr, "T=%u w=%u scalar=%d err %.3g %.3g\n", t, w, scalar, e1, e2);
+                CU_ASSERT(e1 <= 1e-5 && e2 <= 1e-5);
+            }
+            spar_attn_force_scalar(0);
+            CU_ASSERT_EQUAL(spar_attn_dense(&p.a, o, h * d), SPAR_OK);
+            CU_ASSERT(max_abs_diff(o, ref, sz) <= 1e-5);
+            /* the window really restricts: without it the output differs (when some key is out of reach) */
+            if (t > w + 1) {
+                p.a.window = 0;
+                CU_ASSERT_EQUAL(spar_attn_dense(&p.a, o, h * d), SPAR_OK);
+                CU_ASSERT(max_abs_diff(o, ref, sz) > 1e-3);
+            }
+            spar_attn_mask_free(&full);
+            spar_attn_mask_free(&loc);
+            free(ref);
+            free(o);
+            prob_free(&p);
+        }
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite("attention", NULL, NULL);
@@ -442,6 +493,7 @@ int main(void) {
     CU_add_test(s, "1 and 2 threads bit-identical", test_threads_bit_identical);
     CU_add_test(s, "bad masks rejected", test_bad_masks_rejected);
     CU_add_test(s, "length threshold -> dense", test_threshold_uses_dense_below_min_len);
+    CU_add_test(s, "token-level sliding window exact (boundary blocks)", test_token_window_exact);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
