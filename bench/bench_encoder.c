@@ -6,6 +6,13 @@
  *       JSON line per (model, length, batch): seq/s, GFLOP/s of the encoder+SPLADE head, and OpenBLAS
  *       sgemm GFLOP/s on a 256x3072x768 GEMM measured right after each run (and their ratio). Threads: OPENBLAS_NUM_THREADS /
  *       OMP_NUM_THREADS from the environment (the figures in docs/encoders/model.md use 2).
+ *   bench_encoder serve MODEL_DIR
+ *       loads a model folder and answers one command per stdin line with one JSON line on stdout, so that a
+ *       driver can alternate spar with another engine in one run (bench/ort/bench_ort.js):
+ *         encoder LEN BATCH REPS | splade LEN BATCH REPS   time the bare encoder / encoder + MLM head + SPLADE
+ *                                                          max pooling on BATCH sequences of LEN ids (ids as in
+ *                                                          bench_ort.js); median and best of REPS
+ *         sgemm                                            OpenBLAS sgemm 256x3072x768 GFLOP/s (best of 5)
  *   bench_encoder dump MODEL_DIR IDS_FILE OUT_DIR [--bf16|--int8]
  *       runs the model on the sequences of IDS_FILE (one per line, space-separated ids) and writes
  *       logits.f32, hidden.f32, splade_max.f32, splade_sum.f32, dense_cls.f32, dense_mean.f32 in the
@@ -190,10 +197,85 @@ static double sgemm_gflops(void) {
     return 2.0 * M * N * K / best / 1e9;
 }
 
+static double encoder_flops(const spar_model_config *c, double n) {
+    double d = c->hidden, f = c->intermediate;
+    return c->n_layers * (n * (2 * d * 3 * d + 2 * d * d + 4 * d * f) + 4 * n * n * d);
+}
+
+/* Encoder plus the full (unpruned) MLM head: the work ONNX Runtime does for the same graph. */
 static double model_flops(const spar_model_config *c, double n) {
-    double d = c->hidden, f = c->intermediate, V = c->vocab_size;
-    double enc = c->n_layers * (n * (2 * d * 3 * d + 2 * d * d + 4 * d * f) + 4 * n * n * d);
-    return enc + n * (2 * d * d + 2 * d * V);
+    double d = c->hidden, V = c->vocab_size;
+    return encoder_flops(c, n) + n * (2 * d * d + 2 * d * V);
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* One JSON line per stdin command; see the file comment. Ids: token t of sequence s is
+ * 1000 + ((s * len + t) * 7919) % 29000, the formula bench_ort.js uses. */
+static int cmd_serve(int argc, char **argv) {
+    if (argc < 3) { fprintf(stderr, "usage: bench_encoder serve MODEL_DIR\n"); return 2; }
+    spar_diag diag = {{0}};
+    spar_bert *m = NULL;
+    spar_status st = spar_bert_load(argv[2], &m, &diag);
+    if (st != SPAR_OK) { fprintf(stderr, "load: %s: %s\n", spar_status_str(st), diag.msg); return 1; }
+    printf("{\"ready\":true}\n");
+    fflush(stdout);
+    char line[256];
+    while (fgets(line, sizeof line, stdin) != NULL) {
+        char what[32] = "";
+        int len = 0, batch = 0, reps = 0;
+        if (sscanf(line, "%31s %d %d %d", what, &len, &batch, &reps) < 1) continue;
+        if (strcmp(what, "quit") == 0) break;
+        if (strcmp(what, "sgemm") == 0) {
+            printf("{\"sgemm_gflops\":%.1f}\n", sgemm_gflops());
+            fflush(stdout);
+            continue;
+        }
+        int splade = strcmp(what, "splade") == 0;
+        if ((!splade && strcmp(what, "encoder") != 0) || len < 1 || len > (int)m->cfg.max_positions || batch < 1 ||
+            reps < 1 || reps > 64 || (splade && !m->has_mlm)) {
+            printf("{\"error\":\"bad command\"}\n");
+            fflush(stdout);
+            continue;
+        }
+        size_t n = (size_t)len, B = (size_t)batch, T = n * B, d = m->cfg.hidden, V = m->cfg.vocab_size;
+        uint32_t *ids = malloc(T * 4), *ls = malloc(B * 4);
+        float *h = malloc(T * d * 4), *h2 = malloc(T * d * 4), *sp = malloc(B * V * 4);
+        double times[64];
+        if (ids == NULL || ls == NULL || h == NULL || h2 == NULL || sp == NULL) { fprintf(stderr, "out of memory\n"); return 1; }
+        for (size_t t = 0; t < T; t++) ids[t] = (uint32_t)(1000 + (t * 7919) % 29000);
+        for (size_t s = 0; s < B; s++) ls[s] = (uint32_t)n;
+        double check = 0;
+        for (int r = 0; r < reps; r++) {
+            double t0 = spar_now();
+            st = spar_bert_forward(m, ids, ls, B, h);
+            if (st == SPAR_OK && splade) {
+                st = spar_bert_mlm_transform(m, h, T, h2);
+                if (st == SPAR_OK) st = spar_splade_pool(h2, ls, B, d, m->dec_w, m->dec_b, V, SPAR_SPLADE_MAX, sp);
+            }
+            times[r] = spar_now() - t0;
+            if (st != SPAR_OK) { fprintf(stderr, "run: %s\n", spar_status_str(st)); return 1; }
+        }
+        /* A checksum the driver compares with ONNX Runtime's output: sum and non-zero count. */
+        size_t nnz = 0;
+        if (splade) {
+            for (size_t i = 0; i < B * V; i++) { check += sp[i]; nnz += sp[i] > 0; }
+        } else {
+            for (size_t i = 0; i < T * d; i++) check += h[i];
+        }
+        qsort(times, (size_t)reps, sizeof *times, cmp_double);
+        double med = times[reps / 2], fl = (splade ? model_flops(&m->cfg, (double)n) : encoder_flops(&m->cfg, (double)n)) * (double)B;
+        printf("{\"engine\":\"spar\",\"graph\":\"%s\",\"len\":%d,\"batch\":%d,\"reps\":%d,\"median_s\":%.5f,"
+               "\"best_s\":%.5f,\"seq_per_s\":%.3f,\"gflops\":%.1f,\"checksum\":%.6g,\"nnz\":%zu}\n",
+               what, len, batch, reps, med, times[0], (double)B / med, fl / med / 1e9, check, nnz);
+        fflush(stdout);
+        free(ids); free(ls); free(h); free(h2); free(sp);
+    }
+    spar_bert_free(m);
+    return 0;
 }
 
 static int parse_list(const char *s, int *out, int cap) {
@@ -255,9 +337,11 @@ static int cmd_bench(int argc, char **argv) {
 
 int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "dump") == 0) return cmd_dump(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "serve") == 0) return cmd_serve(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "bench") == 0) return cmd_bench(argc, argv);
     if (argc == 1) return cmd_bench(argc, argv);
     fprintf(stderr, "usage: bench_encoder bench [--lens 128,256] [--batches 1,32] [--reps R] [--models bert,distilbert]\n"
+                    "       bench_encoder serve MODEL_DIR   (commands on stdin; see bench/ort/README.md)\n"
                     "       bench_encoder dump MODEL_DIR IDS_FILE OUT_DIR [--bf16|--int8]\n");
     return 2;
 }
