@@ -1,17 +1,35 @@
 /* storage/meta.c — LMDB metadata store of an index directory (contract: storage/meta.h, layout:
- * docs/format/meta-lmdb.md). LMDB errors are translated here and nowhere else (spar_from_lmdb).
- * The writer runs with MDB_NOLOCK|MDB_NOSYNC (single writer, synced once at close) and commits one
- * transaction per batch; a batch that hits MDB_MAP_FULL is aborted, the map doubled and the batch
- * replayed from the writer's own copy, so the caller never sees the map size. */
+ * docs/format/meta-lmdb.md, format version 2). LMDB errors are translated here and nowhere else
+ * (spar_from_lmdb).
+ *
+ * Ids are stored once, front-coded in blocks of consecutive docids (doc2id, storage/meta_block.h); the
+ * reverse map (id2doc) holds only the docids in id byte order, in blocks keyed by their last id, and a
+ * lookup binary-searches a block through doc2id. While building, duplicates are caught at once by an
+ * in-memory table of (32-bit id fingerprint, docid) slots, a fingerprint hit being confirmed against the
+ * stored id. LMDB is only written when a batch ends (full id blocks + the batch's stored fields in one
+ * transaction, the map doubled and the write redone on MDB_MAP_FULL); id2doc is written at close from a
+ * sort of all ids, and the environment is then compacted into a fresh data.mdb (renamed over the old). */
 #include "storage/meta.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <lmdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <xxhash.h>
+
+#include "storage/meta_block.h"
+
+#define META_VERSION 2u
+#define META_MAGIC "SPARMETA"
+#define META_HEADER_BYTES 24 /* magic[8], u32 LE version, u32 LE flags (0), u64 LE n_docs */
+#define META_MAX_DBS 5
+#define ID2DOC_CHUNK_BLOCKS 16384 /* id2doc blocks per write transaction at close */
+#define TABLE_MIN_BITS 16
 
 static spar_status spar_from_lmdb(int rc, spar_diag *diag) {
     if (rc == MDB_SUCCESS) return SPAR_OK;
@@ -42,6 +60,11 @@ static void le32(uint8_t *p, uint32_t v) {
 static uint32_t rle32(const uint8_t *p) {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
+static void le64(uint8_t *p, uint64_t v) {
+    le32(p, (uint32_t)v);
+    le32(p + 4, (uint32_t)(v >> 32));
+}
+static uint64_t rle64(const uint8_t *p) { return (uint64_t)rle32(p) | ((uint64_t)rle32(p + 4) << 32); }
 
 /* Hash record: u32 LE docid, u32 LE length, bytes. */
 static void hash_rec(XXH3_state_t *h, uint32_t docid, const void *v, size_t n) {
@@ -52,46 +75,97 @@ static void hash_rec(XXH3_state_t *h, uint32_t docid, const void *v, size_t n) {
     if (n) XXH3_64bits_update(h, v, n);
 }
 
+static int id_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
+    int c = memcmp(a, b, al < bl ? al : bl);
+    if (c != 0) return c;
+    return al < bl ? -1 : al > bl;
+}
+
+/* docid -> id through doc2id, remembering the last block read (its bytes stay valid while the
+ * transaction lives), so probes that land in one block read it once. */
+typedef struct {
+    MDB_cursor *cur;
+    int have;
+    uint32_t first, last;
+    const uint8_t *blk;
+    size_t len;
+} d2i_reader;
+
+static spar_status d2i_get(d2i_reader *r, uint32_t docid, uint8_t *out, size_t *len) {
+    if (!r->have || docid < r->first || docid > r->last) {
+        uint8_t kb[4];
+        be32(kb, docid);
+        MDB_val k = {4, kb}, v;
+        int rc = mdb_cursor_get(r->cur, &k, &v, MDB_SET_RANGE);
+        if (rc != 0) return spar_from_lmdb(rc, NULL);
+        uint32_t n = 0;
+        if (k.mv_size != 4 || spar_idblock_count(v.mv_data, v.mv_size, &n) != SPAR_OK) return SPAR_E_CORRUPT;
+        uint32_t last = rbe32(k.mv_data);
+        if (last < docid || last - docid >= n) return SPAR_E_CORRUPT;
+        r->have = 1;
+        r->first = last - (n - 1);
+        r->last = last;
+        r->blk = v.mv_data;
+        r->len = v.mv_size;
+    }
+    spar_status st = spar_idblock_get(r->blk, r->len, docid - r->first, out, len);
+    return st == SPAR_E_NOT_FOUND ? SPAR_E_CORRUPT : st;
+}
+
 /* ---- writer ---- */
 
 struct spar_meta_writer {
     MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi id2doc, doc2id, fields, settings;
+    MDB_dbi id2doc, doc2id, fields, settings, info;
+    char *dir;
     uint64_t map_bytes;
     int store_text;
-    uint32_t n_committed; /* docids < n_committed are durable in the file */
-    uint32_t n_batch;     /* docs added in the open batch */
-    /* copy of the open batch, for replay after MDB_MAP_FULL: records of u32 id_len, u32 title_len,
-     * u32 text_len, bytes */
+    int in_batch;
+    uint32_t n_committed; /* documents of ended batches */
+    uint32_t n_batch;     /* documents added to the open batch */
+    uint32_t n_flushed;   /* docids < n_flushed are in doc2id blocks in the file */
+    /* ids of docids n_flushed .. n_committed + n_batch - 1 (the not yet written ones) */
+    uint8_t *tail;
+    size_t tail_len, tail_cap;
+    size_t *tail_off;
+    size_t tail_off_cap;
+    /* stored fields of the open batch: records of u32 title_len, u32 text_len, bytes */
     uint8_t *rep;
     size_t rep_len, rep_cap;
-    /* largest id so far: a larger id is put with MDB_APPEND (full pages for sorted ids; it cannot be a
-     * duplicate); the value at batch start is kept for replay */
-    uint8_t last_id[512], batch_last_id[512];
-    size_t last_len, batch_last_len;
-    int have_last, batch_have_last;
+    /* duplicate detection: 2^slot_bits slots of (fingerprint << 32 | docid + 1), 0 = empty; the home slot
+     * is the top slot_bits bits of the fingerprint, so the table grows without the ids */
+    uint64_t *slots;
+    unsigned slot_bits;
+    uint64_t n_used;
     XXH3_state_t *h_doc2id, *h_fields;
     uint8_t *val;
     size_t val_cap;
+    spar_idblock_enc enc;
+    uint8_t blk[SPAR_IDBLOCK_MAX_BYTES];
 };
 
-size_t spar_meta_max_id_bytes(void) { return 511; } /* LMDB's default MDB_MAXKEYSIZE */
+size_t spar_meta_max_id_bytes(void) { return SPAR_IDBLOCK_ID_MAX; } /* LMDB's default MDB_MAXKEYSIZE */
+
+static char *path2(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
 
 static spar_status open_dbis(spar_meta_writer *w, spar_diag *diag) {
+    MDB_txn *txn = NULL;
     int rc;
-    if ((rc = mdb_txn_begin(w->env, NULL, 0, &w->txn)) != 0) return spar_from_lmdb(rc, diag);
-    if ((rc = mdb_dbi_open(w->txn, "id2doc", MDB_CREATE, &w->id2doc)) != 0 ||
-        (rc = mdb_dbi_open(w->txn, "doc2id", MDB_CREATE, &w->doc2id)) != 0 ||
-        (rc = mdb_dbi_open(w->txn, "fields", MDB_CREATE, &w->fields)) != 0 ||
-        (rc = mdb_dbi_open(w->txn, "settings", MDB_CREATE, &w->settings)) != 0) {
-        mdb_txn_abort(w->txn);
-        w->txn = NULL;
+    if ((rc = mdb_txn_begin(w->env, NULL, 0, &txn)) != 0) return spar_from_lmdb(rc, diag);
+    if ((rc = mdb_dbi_open(txn, "id2doc", MDB_CREATE, &w->id2doc)) != 0 ||
+        (rc = mdb_dbi_open(txn, "doc2id", MDB_CREATE, &w->doc2id)) != 0 ||
+        (rc = mdb_dbi_open(txn, "fields", MDB_CREATE, &w->fields)) != 0 ||
+        (rc = mdb_dbi_open(txn, "settings", MDB_CREATE, &w->settings)) != 0 ||
+        (rc = mdb_dbi_open(txn, "info", MDB_CREATE, &w->info)) != 0) {
+        mdb_txn_abort(txn);
         return spar_from_lmdb(rc, diag);
     }
-    rc = mdb_txn_commit(w->txn);
-    w->txn = NULL;
-    return spar_from_lmdb(rc, diag);
+    return spar_from_lmdb(mdb_txn_commit(txn), diag);
 }
 
 spar_status spar_meta_writer_open(const char *dir, uint64_t map_bytes, int store_text, spar_meta_writer **out,
@@ -103,16 +177,20 @@ spar_status spar_meta_writer_open(const char *dir, uint64_t map_bytes, int store
     spar_status st = SPAR_OK;
     w->store_text = store_text;
     w->map_bytes = map_bytes < (1u << 20) ? (1u << 20) : map_bytes;
+    w->slot_bits = TABLE_MIN_BITS;
+    w->dir = malloc(strlen(dir) + 1);
+    w->slots = calloc((size_t)1 << w->slot_bits, sizeof *w->slots);
     w->h_doc2id = XXH3_createState();
     w->h_fields = XXH3_createState();
-    if (w->h_doc2id == NULL || w->h_fields == NULL) {
+    if (w->dir == NULL || w->slots == NULL || w->h_doc2id == NULL || w->h_fields == NULL) {
         st = SPAR_E_NOMEM;
         goto fail;
     }
+    memcpy(w->dir, dir, strlen(dir) + 1);
     XXH3_64bits_reset(w->h_doc2id);
     XXH3_64bits_reset(w->h_fields);
     int rc;
-    if ((rc = mdb_env_create(&w->env)) != 0 || (rc = mdb_env_set_maxdbs(w->env, 4)) != 0 ||
+    if ((rc = mdb_env_create(&w->env)) != 0 || (rc = mdb_env_set_maxdbs(w->env, META_MAX_DBS)) != 0 ||
         (rc = mdb_env_set_mapsize(w->env, (size_t)w->map_bytes)) != 0 ||
         (rc = mdb_env_open(w->env, dir, MDB_NOLOCK | MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS, 0644)) != 0) {
         st = spar_from_lmdb(rc, diag);
@@ -127,113 +205,79 @@ fail:
 }
 
 spar_status spar_meta_writer_begin(spar_meta_writer *w, spar_diag *diag) {
-    if (w->txn != NULL) return SPAR_E_INTERNAL;
+    (void)diag;
+    if (w->in_batch) return SPAR_E_INTERNAL;
+    w->in_batch = 1;
     w->n_batch = 0;
     w->rep_len = 0;
-    memcpy(w->batch_last_id, w->last_id, w->last_len);
-    w->batch_last_len = w->last_len;
-    w->batch_have_last = w->have_last;
-    return spar_from_lmdb(mdb_txn_begin(w->env, NULL, 0, &w->txn), diag);
+    return SPAR_OK;
 }
 
-/* The puts of one document; returns the raw LMDB code (MDB_KEYEXIST with *first set on duplicates). */
-static int put_doc(spar_meta_writer *w, uint32_t docid, const char *id, size_t id_len, const char *title,
-                   size_t title_len, const char *text, size_t text_len, uint32_t *first) {
-    uint8_t kb[4], vb[4];
-    be32(kb, docid);
-    be32(vb, docid);
-    MDB_val k = {id_len, (void *)id}, v = {4, vb};
-    int after = 1;
-    if (w->have_last) {
-        int c = memcmp(id, w->last_id, id_len < w->last_len ? id_len : w->last_len);
-        after = c > 0 || (c == 0 && id_len > w->last_len);
-    }
-    int rc = mdb_put(w->txn, w->id2doc, &k, &v, after ? MDB_APPEND : MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST) {
-        if (first) *first = v.mv_size == 4 ? rbe32(v.mv_data) : UINT32_MAX;
-        return rc;
-    }
-    if (rc != 0) return rc;
-    if (after) {
-        memcpy(w->last_id, id, id_len);
-        w->last_len = id_len;
-        w->have_last = 1;
-    }
-    MDB_val k2 = {4, kb}, v2 = {id_len, (void *)id};
-    if ((rc = mdb_put(w->txn, w->doc2id, &k2, &v2, MDB_APPEND)) != 0) return rc;
-    if (w->store_text) {
-        size_t n = 4 + title_len + text_len;
-        if (n > w->val_cap) {
-            uint8_t *p = realloc(w->val, n);
-            if (p == NULL) return ENOMEM;
-            w->val = p;
-            w->val_cap = n;
-        }
-        le32(w->val, (uint32_t)title_len);
-        if (title_len) memcpy(w->val + 4, title, title_len);
-        if (text_len) memcpy(w->val + 4 + title_len, text, text_len);
-        MDB_val v3 = {n, w->val};
-        if ((rc = mdb_put(w->txn, w->fields, &k2, &v3, MDB_APPEND)) != 0) return rc;
-    }
-    return 0;
+static uint32_t tail_count(const spar_meta_writer *w) { return w->n_committed + w->n_batch - w->n_flushed; }
+
+static const uint8_t *tail_id(const spar_meta_writer *w, uint32_t i, size_t *len) {
+    size_t end = i + 1 < tail_count(w) ? w->tail_off[i + 1] : w->tail_len;
+    *len = end - w->tail_off[i];
+    return w->tail + w->tail_off[i];
 }
 
-static int rep_push(spar_meta_writer *w, const char *id, size_t id_len, const char *title, size_t title_len,
-                    const char *text, size_t text_len) {
-    if (!w->store_text) title_len = text_len = 0;
-    size_t need = 12 + id_len + title_len + text_len;
-    if (w->rep_len + need > w->rep_cap) {
-        size_t cap = w->rep_cap ? w->rep_cap : 1u << 16;
-        while (cap < w->rep_len + need) cap *= 2;
-        uint8_t *p = realloc(w->rep, cap);
-        if (p == NULL) return 0;
-        w->rep = p;
-        w->rep_cap = cap;
+/* The id of an already added docid, into buf (room for SPAR_IDBLOCK_ID_MAX bytes) or from the tail.
+ * Only called between write transactions (a read transaction is opened when the id is in the file). */
+static spar_status writer_id(spar_meta_writer *w, uint32_t docid, uint8_t *buf, const uint8_t **id, size_t *len,
+                             spar_diag *diag) {
+    if (docid >= w->n_flushed) {
+        *id = tail_id(w, docid - w->n_flushed, len);
+        return SPAR_OK;
     }
-    uint8_t *p = w->rep + w->rep_len;
-    le32(p, (uint32_t)id_len);
-    le32(p + 4, (uint32_t)title_len);
-    le32(p + 8, (uint32_t)text_len);
-    memcpy(p + 12, id, id_len);
-    if (title_len) memcpy(p + 12 + id_len, title, title_len);
-    if (text_len) memcpy(p + 12 + id_len + title_len, text, text_len);
-    w->rep_len += need;
+    MDB_txn *txn = NULL;
+    d2i_reader r = {0};
+    int rc = mdb_txn_begin(w->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0) rc = mdb_cursor_open(txn, w->doc2id, &r.cur);
+    if (rc != 0) {
+        if (txn) mdb_txn_abort(txn);
+        return spar_from_lmdb(rc, diag);
+    }
+    spar_status st = d2i_get(&r, docid, buf, len);
+    mdb_cursor_close(r.cur);
+    mdb_txn_abort(txn);
+    if (st != SPAR_OK) return spar_diag_err(diag, st, "doc2id: cannot read back the id of docid %" PRIu32, docid);
+    *id = buf;
+    return SPAR_OK;
+}
+
+static int table_grow(spar_meta_writer *w) {
+    unsigned bits = w->slot_bits + 1;
+    uint64_t *s = calloc((size_t)1 << bits, sizeof *s);
+    if (s == NULL) return 0;
+    const size_t old = (size_t)1 << w->slot_bits, mask = ((size_t)1 << bits) - 1;
+    for (size_t i = 0; i < old; i++) {
+        uint64_t e = w->slots[i];
+        if (e == 0) continue;
+        size_t j = (size_t)((uint32_t)(e >> 32) >> (32 - bits));
+        while (s[j] != 0) j = (j + 1) & mask;
+        s[j] = e;
+    }
+    free(w->slots);
+    w->slots = s;
+    w->slot_bits = bits;
     return 1;
 }
 
-/* After MDB_MAP_FULL: abort, double the map, replay the batch so far. */
-static int grow_and_replay(spar_meta_writer *w) {
-    mdb_txn_abort(w->txn);
-    w->txn = NULL;
-    for (;;) {
-        memcpy(w->last_id, w->batch_last_id, w->batch_last_len);
-        w->last_len = w->batch_last_len;
-        w->have_last = w->batch_have_last;
-        w->map_bytes *= 2;
-        int rc = mdb_env_set_mapsize(w->env, (size_t)w->map_bytes);
-        if (rc == 0) rc = mdb_txn_begin(w->env, NULL, 0, &w->txn);
-        if (rc != 0) return rc;
-        size_t pos = 0;
-        uint32_t i = 0;
-        while (pos < w->rep_len && rc == 0) {
-            const uint8_t *p = w->rep + pos;
-            uint32_t il = rle32(p), tl = rle32(p + 4), xl = rle32(p + 8);
-            const char *s = (const char *)p + 12;
-            rc = put_doc(w, w->n_committed + i, s, il, s + il, tl, s + il + tl, xl, NULL);
-            pos += 12 + (size_t)il + tl + xl;
-            i++;
-        }
-        if (rc == 0) return 0;
-        mdb_txn_abort(w->txn);
-        w->txn = NULL;
-        if (rc != MDB_MAP_FULL) return rc;
-    }
+static int grow_buf(void *pp, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return 1;
+    size_t c = *cap ? *cap : 256;
+    while (c < need) c *= 2;
+    void *p = realloc(*(void **)pp, c * elem);
+    if (p == NULL) return 0;
+    *(void **)pp = p;
+    *cap = c;
+    return 1;
 }
 
 spar_status spar_meta_writer_add(spar_meta_writer *w, const char *id, size_t id_len, const char *title,
                                  size_t title_len, const char *text, size_t text_len, uint32_t *first_docid,
                                  spar_diag *diag) {
-    if (w->txn == NULL) return SPAR_E_INTERNAL;
+    if (!w->in_batch) return SPAR_E_INTERNAL;
     if (id_len == 0 || id_len > spar_meta_max_id_bytes())
         return spar_diag_err(diag, SPAR_E_CORRUPT, "_id of %zu bytes (must be 1..%zu)", id_len,
                              spar_meta_max_id_bytes());
@@ -241,94 +285,396 @@ spar_status spar_meta_writer_add(spar_meta_writer *w, const char *id, size_t id_
         return spar_diag_err(diag, SPAR_E_CORRUPT, "document too large to store");
     const uint32_t docid = w->n_committed + w->n_batch;
     if (docid == UINT32_MAX) return spar_diag_err(diag, SPAR_E_INVALID_ARG, "more than 2^32-1 documents");
-    int rc = put_doc(w, docid, id, id_len, title, title_len, text, text_len, first_docid);
-    if (rc == MDB_MAP_FULL) {
-        if ((rc = grow_and_replay(w)) == 0)
-            rc = put_doc(w, docid, id, id_len, title, title_len, text, text_len, first_docid);
+    if (w->slot_bits < 32 && (w->n_used + 1) * 4 > ((uint64_t)3 << w->slot_bits) && !table_grow(w))
+        return SPAR_E_NOMEM;
+    const uint32_t fp = (uint32_t)(XXH3_64bits(id, id_len) >> 32);
+    const size_t mask = ((size_t)1 << w->slot_bits) - 1;
+    size_t s = (size_t)(fp >> (32 - w->slot_bits));
+    for (; w->slots[s] != 0; s = (s + 1) & mask) {
+        if ((uint32_t)(w->slots[s] >> 32) != fp) continue;
+        uint32_t cand = (uint32_t)w->slots[s] - 1;
+        uint8_t buf[SPAR_IDBLOCK_ID_MAX];
+        const uint8_t *have = NULL;
+        size_t have_len = 0;
+        SPAR_TRY(writer_id(w, cand, buf, &have, &have_len, diag));
+        if (have_len == id_len && memcmp(have, id, id_len) == 0) {
+            if (first_docid) *first_docid = cand;
+            return SPAR_E_EXISTS;
+        }
     }
-    if (rc == MDB_KEYEXIST) return SPAR_E_EXISTS;
-    if (rc != 0) return spar_from_lmdb(rc, diag);
-    if (!rep_push(w, id, id_len, title, title_len, text, text_len)) return SPAR_E_NOMEM;
+    /* new id: keep it (and the fields) until the batch is written */
+    const uint32_t t = tail_count(w);
+    if (!grow_buf(&w->tail, &w->tail_cap, w->tail_len + id_len, 1) ||
+        !grow_buf(&w->tail_off, &w->tail_off_cap, (size_t)t + 1, sizeof *w->tail_off))
+        return SPAR_E_NOMEM;
+    if (w->store_text) {
+        if (!grow_buf(&w->rep, &w->rep_cap, w->rep_len + 8 + title_len + text_len, 1)) return SPAR_E_NOMEM;
+        uint8_t *p = w->rep + w->rep_len;
+        le32(p, (uint32_t)title_len);
+        le32(p + 4, (uint32_t)text_len);
+        if (title_len) memcpy(p + 8, title, title_len);
+        if (text_len) memcpy(p + 8 + title_len, text, text_len);
+        w->rep_len += 8 + title_len + text_len;
+    }
+    w->tail_off[t] = w->tail_len;
+    memcpy(w->tail + w->tail_len, id, id_len);
+    w->tail_len += id_len;
+    w->slots[s] = ((uint64_t)fp << 32) | ((uint64_t)docid + 1);
+    w->n_used++;
     w->n_batch++;
     return SPAR_OK;
 }
 
-spar_status spar_meta_writer_end(spar_meta_writer *w, spar_diag *diag) {
-    if (w->txn == NULL) return SPAR_E_INTERNAL;
-    int rc = mdb_txn_commit(w->txn);
-    w->txn = NULL;
-    if (rc == MDB_MAP_FULL) {
-        if ((rc = grow_and_replay(w)) == 0) {
-            rc = mdb_txn_commit(w->txn);
-            w->txn = NULL;
+static int put_block(spar_meta_writer *w, MDB_txn *txn, uint32_t last_docid) {
+    uint8_t kb[4];
+    be32(kb, last_docid);
+    MDB_val k = {4, kb}, v = {spar_idblock_enc_finish(&w->enc, w->blk), w->blk};
+    spar_idblock_enc_reset(&w->enc);
+    return mdb_put(txn, w->doc2id, &k, &v, MDB_APPEND);
+}
+
+/* One write transaction: the complete id blocks at the head of the tail (all of it when `final`) and the
+ * open batch's stored fields. *n_written = ids written. Returns the raw LMDB code; nothing in w changes,
+ * so a caller may grow the map and call again. */
+static int write_batch(spar_meta_writer *w, int final, uint32_t *n_written) {
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(w->env, NULL, 0, &txn);
+    if (rc != 0) return rc;
+    const uint32_t n = tail_count(w);
+    uint32_t done = 0;
+    spar_idblock_enc_reset(&w->enc);
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        size_t len;
+        const uint8_t *id = tail_id(w, i, &len);
+        if (!spar_idblock_enc_fits(&w->enc, id, len)) {
+            rc = put_block(w, txn, w->n_flushed + i - 1);
+            done = i;
+            if (rc != 0) break;
+        }
+        spar_idblock_enc_add(&w->enc, id, len);
+        if (w->enc.n == SPAR_IDBLOCK_MAX_IDS) {
+            rc = put_block(w, txn, w->n_flushed + i);
+            done = i + 1;
         }
     }
+    if (rc == 0 && final && w->enc.n > 0) {
+        rc = put_block(w, txn, w->n_flushed + n - 1);
+        done = n;
+    }
+    size_t pos = 0;
+    for (uint32_t i = 0; i < w->n_batch && rc == 0 && w->store_text; i++) {
+        const uint8_t *p = w->rep + pos;
+        uint32_t tl = rle32(p), xl = rle32(p + 4);
+        size_t vn = 4 + (size_t)tl + xl;
+        if (!grow_buf(&w->val, &w->val_cap, vn, 1)) {
+            rc = ENOMEM;
+            break;
+        }
+        le32(w->val, tl);
+        memcpy(w->val + 4, p + 8, (size_t)tl + xl);
+        uint8_t kb[4];
+        be32(kb, w->n_committed + i);
+        MDB_val k = {4, kb}, v = {vn, w->val};
+        rc = mdb_put(txn, w->fields, &k, &v, MDB_APPEND);
+        pos += 8 + (size_t)tl + xl;
+    }
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+    } else {
+        mdb_txn_abort(txn);
+    }
+    *n_written = done;
+    return rc;
+}
+
+/* Run txn_fn until it does not hit MDB_MAP_FULL, doubling the map in between. */
+static int with_growth(spar_meta_writer *w, int (*fn)(spar_meta_writer *, void *), void *arg) {
+    for (;;) {
+        int rc = fn(w, arg);
+        if (rc != MDB_MAP_FULL) return rc;
+        w->map_bytes *= 2;
+        if ((rc = mdb_env_set_mapsize(w->env, (size_t)w->map_bytes)) != 0) return rc;
+    }
+}
+
+typedef struct {
+    int final;
+    uint32_t written;
+} batch_arg;
+
+static int batch_fn(spar_meta_writer *w, void *arg) {
+    batch_arg *a = arg;
+    return write_batch(w, a->final, &a->written);
+}
+
+/* Forget the first k tail ids (now in the file). */
+static void tail_drop(spar_meta_writer *w, uint32_t k) {
+    const uint32_t n = tail_count(w);
+    if (k == 0) return;
+    size_t cut = k < n ? w->tail_off[k] : w->tail_len;
+    memmove(w->tail, w->tail + cut, w->tail_len - cut);
+    w->tail_len -= cut;
+    for (uint32_t i = k; i < n; i++) w->tail_off[i - k] = w->tail_off[i] - cut;
+    w->n_flushed += k;
+}
+
+spar_status spar_meta_writer_end(spar_meta_writer *w, spar_diag *diag) {
+    if (!w->in_batch) return SPAR_E_INTERNAL;
+    batch_arg a = {0, 0};
+    int rc = with_growth(w, batch_fn, &a);
     if (rc != 0) return spar_from_lmdb(rc, diag);
     /* hash the committed batch in docid order */
     size_t pos = 0;
     for (uint32_t i = 0; i < w->n_batch; i++) {
-        const uint8_t *p = w->rep + pos;
-        uint32_t il = rle32(p), tl = rle32(p + 4), xl = rle32(p + 8);
-        const uint8_t *s = p + 12;
-        hash_rec(w->h_doc2id, w->n_committed + i, s, il);
+        const uint32_t docid = w->n_committed + i;
+        size_t len;
+        const uint8_t *id = tail_id(w, docid - w->n_flushed, &len);
+        hash_rec(w->h_doc2id, docid, id, len);
         if (w->store_text) {
+            const uint8_t *p = w->rep + pos;
+            uint32_t tl = rle32(p), xl = rle32(p + 4);
             uint8_t pre[12];
-            le32(pre, w->n_committed + i);
+            le32(pre, docid);
             le32(pre + 4, 4 + tl + xl);
             le32(pre + 8, tl);
             XXH3_64bits_update(w->h_fields, pre, 12);
-            XXH3_64bits_update(w->h_fields, s + il, (size_t)tl + xl);
+            XXH3_64bits_update(w->h_fields, p + 8, (size_t)tl + xl);
+            pos += 8 + (size_t)tl + xl;
         }
-        pos += 12 + (size_t)il + tl + xl;
     }
     w->n_committed += w->n_batch;
     w->n_batch = 0;
     w->rep_len = 0;
+    w->in_batch = 0;
+    tail_drop(w, a.written);
     return SPAR_OK;
 }
 
-spar_status spar_meta_writer_set(spar_meta_writer *w, const char *key, const char *value, spar_diag *diag) {
-    if (w->txn != NULL) return SPAR_E_INTERNAL;
+typedef struct {
+    const char *key, *value;
+} set_arg;
+
+static int set_fn(spar_meta_writer *w, void *arg) {
+    set_arg *a = arg;
     MDB_txn *txn = NULL;
-    int rc;
-    for (;;) {
-        if ((rc = mdb_txn_begin(w->env, NULL, 0, &txn)) != 0) break;
-        MDB_val k = {strlen(key), (void *)key}, v = {strlen(value), (void *)value};
-        if ((rc = mdb_put(txn, w->settings, &k, &v, 0)) != 0) {
-            mdb_txn_abort(txn);
-        } else {
-            rc = mdb_txn_commit(txn);
-        }
-        if (rc != MDB_MAP_FULL) break;
-        w->map_bytes *= 2;
-        if ((rc = mdb_env_set_mapsize(w->env, (size_t)w->map_bytes)) != 0) break;
+    int rc = mdb_txn_begin(w->env, NULL, 0, &txn);
+    if (rc != 0) return rc;
+    MDB_val k = {strlen(a->key), (void *)a->key}, v = {strlen(a->value), (void *)a->value};
+    if ((rc = mdb_put(txn, w->settings, &k, &v, 0)) != 0) {
+        mdb_txn_abort(txn);
+        return rc;
     }
-    return spar_from_lmdb(rc, diag);
+    return mdb_txn_commit(txn);
+}
+
+spar_status spar_meta_writer_set(spar_meta_writer *w, const char *key, const char *value, spar_diag *diag) {
+    if (w->in_batch) return SPAR_E_INTERNAL;
+    set_arg a = {key, value};
+    return spar_from_lmdb(with_growth(w, set_fn, &a), diag);
 }
 
 uint64_t spar_meta_writer_n_docs(const spar_meta_writer *w) { return w->n_committed; }
 
+/* ---- close: id2doc from a sort of all ids ---- */
+
+typedef struct {
+    uint64_t off; /* in the arena */
+    uint32_t len, docid;
+} sort_ent;
+
+typedef struct {
+    sort_ent *ents;
+    uint8_t *arena;
+    size_t arena_len, arena_cap;
+    uint32_t n, first;
+} collect_ctx;
+
+/* qsort has no context argument: the arena of the sort in progress on this thread */
+static _Thread_local const uint8_t *t_sort_arena;
+
+static int sort_cmp(const void *a, const void *b) {
+    const sort_ent *x = a, *y = b;
+    return id_cmp(t_sort_arena + x->off, x->len, t_sort_arena + y->off, y->len);
+}
+
+static int collect_cb(void *ctx, uint32_t i, const uint8_t *id, size_t len) {
+    collect_ctx *c = ctx;
+    if (!grow_buf(&c->arena, &c->arena_cap, c->arena_len + len, 1)) return 1;
+    sort_ent *e = &c->ents[c->n++];
+    e->off = c->arena_len;
+    e->len = (uint32_t)len;
+    e->docid = c->first + i;
+    memcpy(c->arena + c->arena_len, id, len);
+    c->arena_len += len;
+    return 0;
+}
+
+typedef struct {
+    const collect_ctx *c;
+    uint32_t from, to; /* sorted positions of this transaction */
+    uint32_t n_docs;
+} perm_arg;
+
+static int perm_fn(spar_meta_writer *w, void *arg) {
+    perm_arg *a = arg;
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(w->env, NULL, 0, &txn);
+    uint32_t docids[SPAR_PERMBLOCK_MAX_IDS];
+    uint8_t buf[SPAR_PERMBLOCK_MAX_BYTES];
+    for (uint32_t b = a->from; b < a->to && rc == 0; b += SPAR_PERMBLOCK_MAX_IDS) {
+        uint32_t n = a->to - b < SPAR_PERMBLOCK_MAX_IDS ? a->to - b : SPAR_PERMBLOCK_MAX_IDS;
+        for (uint32_t j = 0; j < n; j++) docids[j] = a->c->ents[b + j].docid;
+        const sort_ent *last = &a->c->ents[b + n - 1];
+        MDB_val k = {last->len, a->c->arena + last->off}, v = {spar_permblock_encode(docids, n, buf), buf};
+        rc = mdb_put(txn, w->id2doc, &k, &v, MDB_APPEND);
+    }
+    if (rc == 0 && a->to == a->n_docs) { /* the header goes with the last chunk */
+        uint8_t hdr[META_HEADER_BYTES];
+        memcpy(hdr, META_MAGIC, 8);
+        le32(hdr + 8, META_VERSION);
+        le32(hdr + 12, 0);
+        le64(hdr + 16, a->n_docs);
+        MDB_val k = {6, "header"}, v = {sizeof hdr, hdr};
+        rc = mdb_put(txn, w->info, &k, &v, 0);
+    }
+    if (txn == NULL) return rc;
+    if (rc == 0) return mdb_txn_commit(txn);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+static spar_status write_id2doc(spar_meta_writer *w, spar_diag *diag) {
+    spar_status st = SPAR_OK;
+    const uint32_t n = w->n_committed;
+    collect_ctx c = {0};
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    c.ents = malloc(((size_t)n + 1) * sizeof *c.ents);
+    if (c.ents == NULL) return SPAR_E_NOMEM;
+    int rc = mdb_txn_begin(w->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0) rc = mdb_cursor_open(txn, w->doc2id, &cur);
+    MDB_val k, v;
+    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint32_t cnt = 0;
+        if (k.mv_size != 4 || spar_idblock_count(v.mv_data, v.mv_size, &cnt) != SPAR_OK ||
+            rbe32(k.mv_data) - c.n + 1 != cnt || c.n + cnt > n) {
+            st = spar_diag_err(diag, SPAR_E_INTERNAL, "doc2id: block ending at docid %" PRIu32 " reads back wrong",
+                               k.mv_size == 4 ? rbe32(k.mv_data) : 0);
+            goto done;
+        }
+        c.first = c.n;
+        st = spar_idblock_each(v.mv_data, v.mv_size, collect_cb, &c, diag);
+        if (st == SPAR_E_CANCELLED) st = SPAR_E_NOMEM;
+        if (st != SPAR_OK) goto done;
+    }
+    if (rc != MDB_NOTFOUND) {
+        st = spar_from_lmdb(rc, diag);
+        goto done;
+    }
+    mdb_cursor_close(cur);
+    cur = NULL;
+    mdb_txn_abort(txn);
+    txn = NULL;
+    if (c.n != n) {
+        st = spar_diag_err(diag, SPAR_E_INTERNAL, "doc2id holds %" PRIu32 " ids, %" PRIu32 " written", c.n, n);
+        goto done;
+    }
+    t_sort_arena = c.arena;
+    qsort(c.ents, n, sizeof *c.ents, sort_cmp);
+    for (uint32_t i = 1; i < n; i++)
+        if (id_cmp(c.arena + c.ents[i - 1].off, c.ents[i - 1].len, c.arena + c.ents[i].off, c.ents[i].len) == 0) {
+            st = spar_diag_err(diag, SPAR_E_INTERNAL, "duplicate id at docids %" PRIu32 " and %" PRIu32,
+                               c.ents[i - 1].docid, c.ents[i].docid);
+            goto done;
+        }
+    const uint32_t chunk = ID2DOC_CHUNK_BLOCKS * SPAR_PERMBLOCK_MAX_IDS;
+    uint32_t from = 0;
+    do {
+        perm_arg a = {&c, from, n - from < chunk ? n : from + chunk, n};
+        if ((rc = with_growth(w, perm_fn, &a)) != 0) {
+            st = spar_from_lmdb(rc, diag);
+            goto done;
+        }
+        from = a.to;
+    } while (from < n);
+done:
+    if (cur) mdb_cursor_close(cur);
+    if (txn) mdb_txn_abort(txn);
+    free(c.ents);
+    free(c.arena);
+    return st;
+}
+
+/* Copy the environment, compacted, to data.mdb.compact and rename it over data.mdb (closes the env). */
+static spar_status compact_env(spar_meta_writer *w, spar_diag *diag) {
+    spar_status st = SPAR_OK;
+    char *tmp = path2(w->dir, SPAR_META_DATA_FILE ".compact"), *dst = path2(w->dir, SPAR_META_DATA_FILE);
+    int fd = -1;
+    if (tmp == NULL || dst == NULL) {
+        st = SPAR_E_NOMEM;
+        goto done;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        st = spar_diag_err(diag, SPAR_E_IO, "%s: %s", tmp, strerror(errno));
+        goto done;
+    }
+    int rc = mdb_env_copyfd2(w->env, fd, MDB_CP_COMPACT);
+    if (rc != 0) {
+        st = spar_from_lmdb(rc, diag);
+        goto done;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        fd = -1;
+        st = spar_diag_err(diag, SPAR_E_IO, "%s: %s", tmp, strerror(errno));
+        goto done;
+    }
+    fd = -1;
+    mdb_env_close(w->env);
+    w->env = NULL;
+    if (rename(tmp, dst) != 0) st = spar_diag_err(diag, SPAR_E_IO, "rename %s: %s", tmp, strerror(errno));
+done:
+    if (fd >= 0) close(fd);
+    if (st != SPAR_OK && tmp) unlink(tmp);
+    free(tmp);
+    free(dst);
+    return st;
+}
+
 spar_status spar_meta_writer_close(spar_meta_writer *w, uint64_t *doc2id_xxh3, uint64_t *fields_xxh3,
                                    spar_diag *diag) {
     spar_status st = SPAR_OK;
-    if (w->txn != NULL) {
+    if (w->in_batch) {
         spar_meta_writer_abort(w);
         return SPAR_E_INTERNAL;
     }
-    int rc = mdb_env_sync(w->env, 1);
-    if (rc != 0) st = spar_from_lmdb(rc, diag);
+    free(w->slots); /* no more adds: the duplicate table goes before the sort needs memory */
+    w->slots = NULL;
+    batch_arg a = {1, 0};
+    int rc = with_growth(w, batch_fn, &a);
+    if (rc != 0) {
+        st = spar_from_lmdb(rc, diag);
+        goto done;
+    }
+    tail_drop(w, a.written);
+    SPAR_TRY_GOTO(st, write_id2doc(w, diag), done);
+    SPAR_TRY_GOTO(st, compact_env(w, diag), done);
     if (doc2id_xxh3) *doc2id_xxh3 = XXH3_64bits_digest(w->h_doc2id);
     if (fields_xxh3) *fields_xxh3 = XXH3_64bits_digest(w->h_fields);
+done:
     spar_meta_writer_abort(w); /* closes and frees */
     return st;
 }
 
 void spar_meta_writer_abort(spar_meta_writer *w) {
     if (w == NULL) return;
-    if (w->txn) mdb_txn_abort(w->txn);
     if (w->env) mdb_env_close(w->env);
     if (w->h_doc2id) XXH3_freeState(w->h_doc2id);
     if (w->h_fields) XXH3_freeState(w->h_fields);
+    free(w->dir);
+    free(w->tail);
+    free(w->tail_off);
+    free(w->slots);
     free(w->rep);
     free(w->val);
     free(w);
@@ -338,8 +684,36 @@ void spar_meta_writer_abort(spar_meta_writer *w) {
 
 struct spar_meta {
     MDB_env *env;
-    MDB_dbi id2doc, doc2id, fields, settings;
+    MDB_dbi id2doc, doc2id, fields, settings, info;
+    uint64_t n_docs;
 };
+
+static spar_status read_header(spar_meta *m, MDB_txn *txn, spar_diag *diag) {
+    int rc = mdb_dbi_open(txn, "info", 0, &m->info);
+    if (rc == MDB_NOTFOUND) {
+        MDB_dbi old;
+        if (mdb_dbi_open(txn, "doc2id", 0, &old) == 0)
+            return spar_diag_err(diag, SPAR_E_VERSION,
+                                 "unsupported meta.lmdb format version 1 (this build reads version %u): rebuild "
+                                 "the index",
+                                 META_VERSION);
+        return spar_diag_err(diag, SPAR_E_CORRUPT, "lmdb: a database is missing");
+    }
+    if (rc != 0) return spar_from_lmdb(rc, diag);
+    MDB_val k = {6, "header"}, v;
+    rc = mdb_get(txn, m->info, &k, &v);
+    if (rc == MDB_NOTFOUND || (rc == 0 && (v.mv_size != META_HEADER_BYTES || memcmp(v.mv_data, META_MAGIC, 8) != 0)))
+        return spar_diag_err(diag, SPAR_E_CORRUPT, "meta header is missing or malformed");
+    if (rc != 0) return spar_from_lmdb(rc, diag);
+    const uint8_t *p = v.mv_data;
+    if (rle32(p + 8) != META_VERSION)
+        return spar_diag_err(diag, SPAR_E_VERSION,
+                             "unsupported meta.lmdb format version %" PRIu32 " (this build reads version %u)",
+                             rle32(p + 8), META_VERSION);
+    m->n_docs = rle64(p + 16);
+    if (m->n_docs >= UINT32_MAX) return spar_diag_err(diag, SPAR_E_CORRUPT, "meta header: bad document count");
+    return SPAR_OK;
+}
 
 spar_status spar_meta_open(const char *dir, spar_meta **out, spar_diag *diag) {
     *out = NULL;
@@ -348,32 +722,39 @@ spar_status spar_meta_open(const char *dir, spar_meta **out, spar_diag *diag) {
     spar_status st = SPAR_OK;
     MDB_txn *txn = NULL;
     int rc;
-    if ((rc = mdb_env_create(&m->env)) != 0 || (rc = mdb_env_set_maxdbs(m->env, 4)) != 0 ||
+    if ((rc = mdb_env_create(&m->env)) != 0 || (rc = mdb_env_set_maxdbs(m->env, META_MAX_DBS)) != 0 ||
         (rc = mdb_env_open(m->env, dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0644)) != 0 ||
-        (rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn)) != 0 ||
-        (rc = mdb_dbi_open(txn, "id2doc", 0, &m->id2doc)) != 0 ||
+        (rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn)) != 0) {
+        st = spar_from_lmdb(rc, diag);
+        goto fail;
+    }
+    if ((st = read_header(m, txn, diag)) != SPAR_OK) goto fail;
+    if ((rc = mdb_dbi_open(txn, "id2doc", 0, &m->id2doc)) != 0 ||
         (rc = mdb_dbi_open(txn, "doc2id", 0, &m->doc2id)) != 0 ||
         (rc = mdb_dbi_open(txn, "fields", 0, &m->fields)) != 0 ||
         (rc = mdb_dbi_open(txn, "settings", 0, &m->settings)) != 0) {
         st = spar_from_lmdb(rc, diag);
         if (st == SPAR_E_NOT_FOUND) st = spar_diag_err(diag, SPAR_E_CORRUPT, "lmdb: a database is missing");
-        if (txn) mdb_txn_abort(txn);
-        if (diag) {
-            char tmp[sizeof diag->msg];
-            memcpy(tmp, diag->msg, sizeof tmp);
-            spar_diag_set(diag, "%s: %s", dir, tmp);
-        }
-        spar_meta_close(m);
-        return st;
+        goto fail;
     }
     /* commit (not abort): dbi handles opened in an aborted txn are closed with it */
-    if ((rc = mdb_txn_commit(txn)) != 0) {
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != 0) {
         st = spar_from_lmdb(rc, diag);
-        spar_meta_close(m);
-        return st;
+        goto fail;
     }
     *out = m;
     return SPAR_OK;
+fail:
+    if (txn) mdb_txn_abort(txn);
+    if (diag) {
+        char tmp[sizeof diag->msg];
+        memcpy(tmp, diag->msg, sizeof tmp);
+        spar_diag_set(diag, "%s: %s", dir, tmp);
+    }
+    spar_meta_close(m);
+    return st;
 }
 
 void spar_meta_close(spar_meta *m) {
@@ -388,14 +769,26 @@ spar_status spar_meta_counts(const spar_meta *m, uint64_t *n_id2doc, uint64_t *n
     int rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0) return spar_from_lmdb(rc, diag);
     MDB_stat s1, s2, s3;
+    spar_status st = SPAR_OK;
     if ((rc = mdb_stat(txn, m->id2doc, &s1)) == 0 && (rc = mdb_stat(txn, m->doc2id, &s2)) == 0 &&
         (rc = mdb_stat(txn, m->fields, &s3)) == 0) {
-        if (n_id2doc) *n_id2doc = s1.ms_entries;
-        if (n_doc2id) *n_doc2id = s2.ms_entries;
-        if (n_fields) *n_fields = s3.ms_entries;
+        /* blocks hold 1..SPAR_IDBLOCK_MAX_IDS ids (doc2id) and exactly SPAR_PERMBLOCK_MAX_IDS but the last
+         * (id2doc): a block count outside that is a damaged file */
+        const uint64_t n = m->n_docs;
+        const uint64_t d_min = (n + SPAR_IDBLOCK_MAX_IDS - 1) / SPAR_IDBLOCK_MAX_IDS;
+        const uint64_t p_n = (n + SPAR_PERMBLOCK_MAX_IDS - 1) / SPAR_PERMBLOCK_MAX_IDS;
+        if (s2.ms_entries < d_min || s2.ms_entries > n || s1.ms_entries != p_n) {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT,
+                               "doc2id/id2doc hold %zu/%zu blocks, impossible for %" PRIu64 " documents",
+                               (size_t)s2.ms_entries, (size_t)s1.ms_entries, n);
+        } else {
+            if (n_id2doc) *n_id2doc = n;
+            if (n_doc2id) *n_doc2id = n;
+            if (n_fields) *n_fields = s3.ms_entries;
+        }
     }
     mdb_txn_abort(txn);
-    return spar_from_lmdb(rc, diag);
+    return rc != 0 ? spar_from_lmdb(rc, diag) : st;
 }
 
 static void copy_out(const void *src, size_t n, char *buf, size_t cap, size_t *len) {
@@ -407,31 +800,76 @@ static void copy_out(const void *src, size_t n, char *buf, size_t cap, size_t *l
 }
 
 spar_status spar_meta_doc_id(const spar_meta *m, uint32_t docid, char *buf, size_t cap, size_t *len) {
+    if (docid >= m->n_docs) return SPAR_E_NOT_FOUND;
     MDB_txn *txn = NULL;
+    d2i_reader r = {0};
     int rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0) return spar_from_lmdb(rc, NULL);
-    uint8_t kb[4];
-    be32(kb, docid);
-    MDB_val k = {4, kb}, v;
-    rc = mdb_get(txn, m->doc2id, &k, &v);
-    if (rc == 0) copy_out(v.mv_data, v.mv_size, buf, cap, len);
+    if (rc == 0) rc = mdb_cursor_open(txn, m->doc2id, &r.cur);
+    if (rc != 0) {
+        if (txn) mdb_txn_abort(txn);
+        return spar_from_lmdb(rc, NULL);
+    }
+    uint8_t id[SPAR_IDBLOCK_ID_MAX];
+    size_t n = 0;
+    spar_status st = d2i_get(&r, docid, id, &n);
+    if (st == SPAR_E_NOT_FOUND) st = SPAR_E_CORRUPT; /* docid < n_docs must have a block */
+    if (st == SPAR_OK) copy_out(id, n, buf, cap, len);
+    mdb_cursor_close(r.cur);
     mdb_txn_abort(txn);
-    return spar_from_lmdb(rc, NULL);
+    return st;
 }
 
 spar_status spar_meta_lookup(const spar_meta *m, const char *id, size_t len, uint32_t *docid) {
     if (len == 0 || len > spar_meta_max_id_bytes()) return SPAR_E_NOT_FOUND;
     MDB_txn *txn = NULL;
+    MDB_cursor *pc = NULL;
+    d2i_reader r = {0};
     int rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0) return spar_from_lmdb(rc, NULL);
-    MDB_val k = {len, (void *)id}, v;
-    rc = mdb_get(txn, m->id2doc, &k, &v);
-    if (rc == 0) {
-        if (v.mv_size != 4) rc = MDB_CORRUPTED;
-        else *docid = rbe32(v.mv_data);
+    if (rc == 0) rc = mdb_cursor_open(txn, m->id2doc, &pc);
+    if (rc == 0) rc = mdb_cursor_open(txn, m->doc2id, &r.cur);
+    spar_status st = SPAR_OK;
+    if (rc != 0) {
+        st = spar_from_lmdb(rc, NULL);
+        goto done;
     }
-    mdb_txn_abort(txn);
-    return spar_from_lmdb(rc, NULL);
+    /* the block whose last id is the first >= id */
+    MDB_val k = {len, (void *)id}, v;
+    if ((rc = mdb_cursor_get(pc, &k, &v, MDB_SET_RANGE)) != 0) {
+        st = spar_from_lmdb(rc, NULL);
+        goto done;
+    }
+    uint32_t ids[SPAR_PERMBLOCK_MAX_IDS], n = 0;
+    if ((st = spar_permblock_decode(v.mv_data, v.mv_size, ids, &n)) != SPAR_OK) goto done;
+    if (k.mv_size == len && memcmp(k.mv_data, id, len) == 0) {
+        *docid = ids[n - 1];
+        goto done;
+    }
+    /* binary search over the other entries, reading their ids through doc2id */
+    uint32_t lo = 0, hi = n - 1; /* [lo, hi) */
+    st = SPAR_E_NOT_FOUND;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        uint8_t have[SPAR_IDBLOCK_ID_MAX];
+        size_t hl = 0;
+        spar_status s2 = d2i_get(&r, ids[mid], have, &hl);
+        if (s2 != SPAR_OK) {
+            st = s2 == SPAR_E_NOT_FOUND ? SPAR_E_CORRUPT : s2;
+            break;
+        }
+        int c = id_cmp((const uint8_t *)id, len, have, hl);
+        if (c == 0) {
+            *docid = ids[mid];
+            st = SPAR_OK;
+            break;
+        }
+        if (c < 0) hi = mid;
+        else lo = mid + 1;
+    }
+done:
+    if (r.cur) mdb_cursor_close(r.cur);
+    if (pc) mdb_cursor_close(pc);
+    if (txn) mdb_txn_abort(txn);
+    return st;
 }
 
 spar_status spar_meta_fields(const spar_meta *m, uint32_t docid, char *title, size_t title_cap, size_t *title_len,
@@ -468,6 +906,125 @@ spar_status spar_meta_setting(const spar_meta *m, const char *key, char *buf, si
     return spar_from_lmdb(rc, NULL);
 }
 
+typedef struct {
+    XXH3_state_t *h;
+    uint32_t first;
+} hash_ctx;
+
+static int hash_cb(void *ctx, uint32_t i, const uint8_t *id, size_t len) {
+    hash_ctx *c = ctx;
+    hash_rec(c->h, c->first + i, id, len);
+    return 0;
+}
+
+/* doc2id: blocks cover docids 0..n-1 in order, every block decodes; hashes the (docid, id) sequence. */
+static spar_status scan_doc2id(const spar_meta *m, MDB_txn *txn, XXH3_state_t *h, spar_diag *diag) {
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, m->doc2id, &cur);
+    if (rc != 0) return spar_from_lmdb(rc, diag);
+    spar_status st = SPAR_OK;
+    uint64_t next = 0;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint32_t cnt = 0;
+        if (k.mv_size != 4) {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "doc2id: block key of %zu bytes", k.mv_size);
+            goto done;
+        }
+        const uint32_t last = rbe32(k.mv_data);
+        if (spar_idblock_count(v.mv_data, v.mv_size, &cnt) != SPAR_OK || last < next || last - next + 1 != cnt) {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT,
+                               "doc2id: block ending at docid %" PRIu32 " does not hold docids %" PRIu64 "..", last,
+                               next);
+            goto done;
+        }
+        hash_ctx c = {h, (uint32_t)next};
+        spar_diag d;
+        if (spar_idblock_each(v.mv_data, v.mv_size, hash_cb, &c, &d) != SPAR_OK) {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "doc2id: block ending at docid %" PRIu32 ": %s", last, d.msg);
+            goto done;
+        }
+        next = (uint64_t)last + 1;
+    }
+    if (rc != MDB_NOTFOUND) {
+        st = spar_from_lmdb(rc, diag);
+        if (st == SPAR_E_NOT_FOUND) st = SPAR_E_CORRUPT;
+    } else if (next != m->n_docs) {
+        st = spar_diag_err(diag, SPAR_E_CORRUPT, "doc2id: holds %" PRIu64 " ids for %" PRIu64 " documents", next,
+                           m->n_docs);
+    }
+done:
+    mdb_cursor_close(cur);
+    return st;
+}
+
+/* id2doc: every docid exactly once, ids strictly increasing, each block keyed by its last id. */
+static spar_status scan_id2doc(const spar_meta *m, MDB_txn *txn, spar_diag *diag) {
+    const uint64_t n_docs = m->n_docs;
+    uint8_t *seen = calloc((size_t)(n_docs / 8 + 1), 1);
+    if (seen == NULL) return SPAR_E_NOMEM;
+    MDB_cursor *cur = NULL;
+    d2i_reader r = {0};
+    spar_status st = SPAR_OK;
+    int rc = mdb_cursor_open(txn, m->id2doc, &cur);
+    if (rc == 0) rc = mdb_cursor_open(txn, m->doc2id, &r.cur);
+    if (rc != 0) {
+        st = spar_from_lmdb(rc, diag);
+        goto done;
+    }
+    uint8_t prev[SPAR_IDBLOCK_ID_MAX], cur_id[SPAR_IDBLOCK_ID_MAX];
+    size_t prev_len = 0;
+    uint64_t total = 0;
+    uint32_t last_n = SPAR_PERMBLOCK_MAX_IDS;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint32_t docids[SPAR_PERMBLOCK_MAX_IDS], n = 0;
+        if (last_n != SPAR_PERMBLOCK_MAX_IDS || spar_permblock_decode(v.mv_data, v.mv_size, docids, &n) != SPAR_OK) {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc: block %" PRIu64 " is malformed",
+                               total / SPAR_PERMBLOCK_MAX_IDS);
+            goto done;
+        }
+        last_n = n;
+        for (uint32_t j = 0; j < n; j++) {
+            const uint32_t d = docids[j];
+            if (d >= n_docs || (seen[d / 8] >> (d % 8) & 1u)) {
+                st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc: docid %" PRIu32 " is out of range or listed twice",
+                                   d);
+                goto done;
+            }
+            seen[d / 8] |= (uint8_t)(1u << (d % 8));
+            size_t cl = 0;
+            if (d2i_get(&r, d, cur_id, &cl) != SPAR_OK) {
+                st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc: docid %" PRIu32 " has no readable id", d);
+                goto done;
+            }
+            if (total + j > 0 && id_cmp(prev, prev_len, cur_id, cl) >= 0) {
+                st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc: ids out of order at docid %" PRIu32, d);
+                goto done;
+            }
+            memcpy(prev, cur_id, cl);
+            prev_len = cl;
+        }
+        if (id_cmp(k.mv_data, k.mv_size, prev, prev_len) != 0) {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc: block %" PRIu64 " is not keyed by its last id",
+                               total / SPAR_PERMBLOCK_MAX_IDS);
+            goto done;
+        }
+        total += n;
+    }
+    if (rc != MDB_NOTFOUND) {
+        st = spar_from_lmdb(rc, diag);
+        if (st == SPAR_E_NOT_FOUND) st = SPAR_E_CORRUPT;
+    } else if (total != n_docs) {
+        st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc has %" PRIu64 " entries, doc2id %" PRIu64, total, n_docs);
+    }
+done:
+    if (r.cur) mdb_cursor_close(r.cur);
+    if (cur) mdb_cursor_close(cur);
+    free(seen);
+    return st;
+}
+
 spar_status spar_meta_scan(const spar_meta *m, uint64_t *doc2id_xxh3, uint64_t *fields_xxh3, spar_diag *diag) {
     spar_status st = SPAR_OK;
     MDB_txn *txn = NULL;
@@ -479,39 +1036,16 @@ spar_status spar_meta_scan(const spar_meta *m, uint64_t *doc2id_xxh3, uint64_t *
         st = spar_from_lmdb(rc, diag);
         goto done;
     }
-    /* doc2id: keys 0..n-1, each id maps back through id2doc */
     XXH3_64bits_reset(h);
-    if ((rc = mdb_cursor_open(txn, m->doc2id, &cur)) != 0) goto lmdb_fail;
-    MDB_val k, v;
-    uint64_t n = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++) {
-        if (k.mv_size != 4 || rbe32(k.mv_data) != n) {
-            st = spar_diag_err(diag, SPAR_E_CORRUPT, "doc2id: entry %" PRIu64 " has a bad key", n);
-            goto done;
-        }
-        MDB_val back;
-        int r2 = mdb_get(txn, m->id2doc, &v, &back);
-        if (r2 != 0 || back.mv_size != 4 || rbe32(back.mv_data) != n) {
-            st = spar_diag_err(diag, SPAR_E_CORRUPT, "doc2id: docid %" PRIu64 " is not mapped back by id2doc", n);
-            goto done;
-        }
-        hash_rec(h, (uint32_t)n, v.mv_data, v.mv_size);
-    }
-    if (rc != MDB_NOTFOUND) goto lmdb_fail;
+    SPAR_TRY_GOTO(st, scan_doc2id(m, txn, h, diag), done);
     if (doc2id_xxh3) *doc2id_xxh3 = XXH3_64bits_digest(h);
-    mdb_cursor_close(cur);
-    cur = NULL;
-    MDB_stat s;
-    if ((rc = mdb_stat(txn, m->id2doc, &s)) != 0) goto lmdb_fail;
-    if (s.ms_entries != n) {
-        st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc has %zu entries, doc2id %" PRIu64, (size_t)s.ms_entries, n);
-        goto done;
-    }
+    SPAR_TRY_GOTO(st, scan_id2doc(m, txn, diag), done);
     /* fields */
     XXH3_64bits_reset(h);
     if ((rc = mdb_cursor_open(txn, m->fields, &cur)) != 0) goto lmdb_fail;
+    MDB_val k, v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 4 || rbe32(k.mv_data) >= n || v.mv_size < 4 || rle32(v.mv_data) > v.mv_size - 4) {
+        if (k.mv_size != 4 || rbe32(k.mv_data) >= m->n_docs || v.mv_size < 4 || rle32(v.mv_data) > v.mv_size - 4) {
             st = spar_diag_err(diag, SPAR_E_CORRUPT, "fields: malformed entry");
             goto done;
         }

@@ -1,0 +1,220 @@
+/* storage/meta_block.c — id blocks (front-coded ids) and perm blocks (delta/run coded docids) of
+ * meta.lmdb; contract in storage/meta_block.h, byte layout in docs/format/meta-lmdb.md. */
+#include "storage/meta_block.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "common/varint.h"
+
+#define NGROUPS (SPAR_IDBLOCK_MAX_IDS / SPAR_IDBLOCK_RESTART)
+#define NIBBLE_ESC 15u
+
+static size_t varint_len(uint64_t v) {
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* ---- id block encoder ---- */
+
+void spar_idblock_enc_reset(spar_idblock_enc *e) {
+    e->n = 0;
+    e->data_len = 0;
+    e->prev_len = 0;
+    memset(e->group_len, 0, sizeof e->group_len);
+}
+
+static size_t shared_prefix(const spar_idblock_enc *e, const uint8_t *id, size_t len) {
+    if (e->n % SPAR_IDBLOCK_RESTART == 0) return 0;
+    size_t m = len < e->prev_len ? len : e->prev_len, s = 0;
+    while (s < m && id[s] == e->prev[s]) s++;
+    return s;
+}
+
+static size_t entry_len(size_t shared, size_t suffix) {
+    size_t n = 1 + suffix;
+    if (shared >= NIBBLE_ESC) n += varint_len(shared - NIBBLE_ESC);
+    if (suffix >= NIBBLE_ESC) n += varint_len(suffix - NIBBLE_ESC);
+    return n;
+}
+
+/* Header bytes of a block of n ids whose groups have the lengths in g (the last group's is implicit). */
+static size_t header_len(uint32_t n, const uint32_t *g) {
+    size_t h = varint_len(n);
+    uint32_t groups = (n + SPAR_IDBLOCK_RESTART - 1) / SPAR_IDBLOCK_RESTART;
+    for (uint32_t j = 0; j + 1 < groups; j++) h += varint_len(g[j]);
+    return h;
+}
+
+int spar_idblock_enc_fits(const spar_idblock_enc *e, const uint8_t *id, size_t len) {
+    (void)id;
+    if (len == 0 || len > SPAR_IDBLOCK_ID_MAX) return 0;
+    if (e->n == 0) return 1; /* 2 + 511 + 3 bytes always fit */
+    if (e->n >= SPAR_IDBLOCK_MAX_IDS) return 0;
+    size_t s = shared_prefix(e, id, len);
+    size_t add = entry_len(s, len - s);
+    uint32_t g[NGROUPS];
+    memcpy(g, e->group_len, sizeof g);
+    g[e->n / SPAR_IDBLOCK_RESTART] += (uint32_t)add;
+    return header_len(e->n + 1, g) + e->data_len + add <= SPAR_IDBLOCK_MAX_BYTES;
+}
+
+void spar_idblock_enc_add(spar_idblock_enc *e, const uint8_t *id, size_t len) {
+    size_t s = shared_prefix(e, id, len), suffix = len - s;
+    uint8_t *p = e->data + e->data_len;
+    size_t k = 0;
+    p[k++] = (uint8_t)(((s < NIBBLE_ESC ? s : NIBBLE_ESC) << 4) | (suffix < NIBBLE_ESC ? suffix : NIBBLE_ESC));
+    if (s >= NIBBLE_ESC) k += spar_varint_put(p + k, s - NIBBLE_ESC);
+    if (suffix >= NIBBLE_ESC) k += spar_varint_put(p + k, suffix - NIBBLE_ESC);
+    memcpy(p + k, id + s, suffix);
+    k += suffix;
+    e->data_len += k;
+    e->group_len[e->n / SPAR_IDBLOCK_RESTART] += (uint32_t)k;
+    memcpy(e->prev, id, len);
+    e->prev_len = len;
+    e->n++;
+}
+
+size_t spar_idblock_enc_finish(const spar_idblock_enc *e, uint8_t *out) {
+    size_t k = spar_varint_put(out, e->n);
+    uint32_t groups = (e->n + SPAR_IDBLOCK_RESTART - 1) / SPAR_IDBLOCK_RESTART;
+    for (uint32_t j = 0; j + 1 < groups; j++) k += spar_varint_put(out + k, e->group_len[j]);
+    memcpy(out + k, e->data, e->data_len);
+    return k + e->data_len;
+}
+
+/* ---- id block decoder ---- */
+
+typedef struct {
+    uint32_t n, groups;
+    uint64_t start[NGROUPS + 1]; /* byte offset of each group; start[groups] = block length */
+} idblock_hdr;
+
+static spar_status parse_header(const uint8_t *blk, size_t len, idblock_hdr *h) {
+    uint64_t pos = 0, v;
+    if (!spar_varint_get(blk, len, &pos, &v) || v == 0 || v > SPAR_IDBLOCK_MAX_IDS) return SPAR_E_CORRUPT;
+    h->n = (uint32_t)v;
+    h->groups = (h->n + SPAR_IDBLOCK_RESTART - 1) / SPAR_IDBLOCK_RESTART;
+    uint64_t lens[NGROUPS];
+    for (uint32_t j = 0; j + 1 < h->groups; j++) {
+        if (!spar_varint_get(blk, len, &pos, &v) || v > len) return SPAR_E_CORRUPT;
+        lens[j] = v;
+    }
+    h->start[0] = pos;
+    for (uint32_t j = 0; j + 1 < h->groups; j++) {
+        h->start[j + 1] = h->start[j] + lens[j];
+        if (h->start[j + 1] > len) return SPAR_E_CORRUPT;
+    }
+    h->start[h->groups] = len;
+    return SPAR_OK;
+}
+
+/* Decode one entry at blk[*pos..end) on top of the previous id in cur[0..*cur_len). */
+static int decode_entry(const uint8_t *blk, uint64_t end, uint64_t *pos, int restart, uint8_t *cur, size_t *cur_len) {
+    if (*pos >= end) return 0;
+    uint8_t head = blk[(*pos)++];
+    uint64_t s = head >> 4, suffix = head & 15u, v;
+    if (s == NIBBLE_ESC) {
+        if (!spar_varint_get(blk, end, pos, &v) || v > SPAR_IDBLOCK_ID_MAX) return 0;
+        s += v;
+    }
+    if (suffix == NIBBLE_ESC) {
+        if (!spar_varint_get(blk, end, pos, &v) || v > SPAR_IDBLOCK_ID_MAX) return 0;
+        suffix += v;
+    }
+    if ((restart && s != 0) || s > *cur_len || s + suffix == 0 || s + suffix > SPAR_IDBLOCK_ID_MAX ||
+        suffix > end - *pos)
+        return 0;
+    memcpy(cur + s, blk + *pos, (size_t)suffix);
+    *pos += suffix;
+    *cur_len = (size_t)(s + suffix);
+    return 1;
+}
+
+spar_status spar_idblock_count(const uint8_t *blk, size_t len, uint32_t *n) {
+    uint64_t pos = 0, v;
+    if (!spar_varint_get(blk, len, &pos, &v) || v == 0 || v > SPAR_IDBLOCK_MAX_IDS) return SPAR_E_CORRUPT;
+    *n = (uint32_t)v;
+    return SPAR_OK;
+}
+
+spar_status spar_idblock_get(const uint8_t *blk, size_t len, uint32_t i, uint8_t *out, size_t *out_len) {
+    idblock_hdr h;
+    spar_status st = parse_header(blk, len, &h);
+    if (st != SPAR_OK) return st;
+    if (i >= h.n) return SPAR_E_NOT_FOUND;
+    uint32_t g = i / SPAR_IDBLOCK_RESTART;
+    uint64_t pos = h.start[g], end = h.start[g + 1];
+    size_t cur_len = 0;
+    for (uint32_t k = g * SPAR_IDBLOCK_RESTART; k <= i; k++)
+        if (!decode_entry(blk, end, &pos, k == g * SPAR_IDBLOCK_RESTART, out, &cur_len)) return SPAR_E_CORRUPT;
+    *out_len = cur_len;
+    return SPAR_OK;
+}
+
+spar_status spar_idblock_each(const uint8_t *blk, size_t len, spar_idblock_fn fn, void *ctx, spar_diag *diag) {
+    idblock_hdr h;
+    if (parse_header(blk, len, &h) != SPAR_OK)
+        return spar_diag_err(diag, SPAR_E_CORRUPT, "id block of %zu bytes: malformed header", len);
+    uint8_t cur[SPAR_IDBLOCK_ID_MAX];
+    size_t cur_len = 0;
+    for (uint32_t g = 0; g < h.groups; g++) {
+        uint64_t pos = h.start[g], end = h.start[g + 1];
+        uint32_t first = g * SPAR_IDBLOCK_RESTART, last = first + SPAR_IDBLOCK_RESTART;
+        if (last > h.n) last = h.n;
+        for (uint32_t k = first; k < last; k++) {
+            if (!decode_entry(blk, end, &pos, k == first, cur, &cur_len))
+                return spar_diag_err(diag, SPAR_E_CORRUPT, "id block: entry %u of %u is malformed", k, h.n);
+            if (fn != NULL && fn(ctx, k, cur, cur_len) != 0) return SPAR_E_CANCELLED;
+        }
+        if (pos != end)
+            return spar_diag_err(diag, SPAR_E_CORRUPT, "id block: restart group %u has %" PRIu64 " stray bytes", g,
+                                 end - pos);
+    }
+    return SPAR_OK;
+}
+
+/* ---- perm block ----
+ * n, then per entry x = zigzag(docid - expected) << 1 | run, expected = previous docid + 1 (0 at first);
+ * run = 1 is followed by r >= 1: the next r docids are docid+1 .. docid+r. */
+
+static uint64_t zigzag(int64_t v) { return v < 0 ? ((uint64_t)(-(v + 1)) << 1) | 1u : (uint64_t)v << 1; }
+static int64_t unzigzag(uint64_t u) { return (u & 1u) ? -(int64_t)(u >> 1) - 1 : (int64_t)(u >> 1); }
+
+size_t spar_permblock_encode(const uint32_t *docids, uint32_t n, uint8_t *out) {
+    size_t k = spar_varint_put(out, n);
+    int64_t expected = 0;
+    for (uint32_t i = 0; i < n;) {
+        uint32_t r = 0;
+        while (i + 1 + r < n && docids[i + 1 + r] == docids[i] + 1 + r) r++;
+        k += spar_varint_put(out + k, zigzag((int64_t)docids[i] - expected) << 1 | (r > 0));
+        if (r > 0) k += spar_varint_put(out + k, r);
+        expected = (int64_t)docids[i] + r + 1;
+        i += r + 1;
+    }
+    return k;
+}
+
+spar_status spar_permblock_decode(const uint8_t *blk, size_t len, uint32_t *out, uint32_t *n) {
+    uint64_t pos = 0, v, x;
+    if (!spar_varint_get(blk, len, &pos, &v) || v == 0 || v > SPAR_PERMBLOCK_MAX_IDS) return SPAR_E_CORRUPT;
+    const uint32_t count = (uint32_t)v;
+    int64_t expected = 0;
+    uint32_t i = 0;
+    while (i < count) {
+        if (!spar_varint_get(blk, len, &pos, &x) || (x >> 1) > ((uint64_t)1 << 34)) return SPAR_E_CORRUPT;
+        int64_t d = expected + unzigzag(x >> 1);
+        uint64_t r = 0;
+        if ((x & 1u) && (!spar_varint_get(blk, len, &pos, &r) || r == 0 || r > count - i - 1)) return SPAR_E_CORRUPT;
+        if (d < 0 || d + (int64_t)r >= (int64_t)UINT32_MAX) return SPAR_E_CORRUPT;
+        for (uint64_t j = 0; j <= r; j++) out[i++] = (uint32_t)(d + (int64_t)j);
+        expected = d + (int64_t)r + 1;
+    }
+    if (pos != len) return SPAR_E_CORRUPT;
+    *n = count;
+    return SPAR_OK;
+}

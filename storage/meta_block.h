@@ -1,0 +1,63 @@
+/* storage/meta_block.h — the two block codecs of meta.lmdb (format version 2, docs/format/meta-lmdb.md):
+ *   id block:   up to SPAR_IDBLOCK_MAX_IDS external ids of consecutive docids, front-coded (shared prefix
+ *               with the previous id + suffix), restarting every SPAR_IDBLOCK_RESTART ids so one id is
+ *               found by decoding at most SPAR_IDBLOCK_RESTART entries;
+ *   perm block: up to SPAR_PERMBLOCK_MAX_IDS docids (the docids of consecutive ids in byte order), delta
+ *               coded with runs of consecutive docids collapsed.
+ * Pure functions over bytes, no LMDB: the decoders treat their input as untrusted (every read is bounds
+ * checked, every malformed block gives SPAR_E_CORRUPT) and are fuzzed by tests/fuzz/fuzz_meta_block.c. */
+#ifndef SPAR_STORAGE_META_BLOCK_H
+#define SPAR_STORAGE_META_BLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+#define SPAR_IDBLOCK_MAX_IDS 128u   /* ids per block at most */
+#define SPAR_IDBLOCK_RESTART 16u    /* an entry with no shared prefix every 16 ids */
+#define SPAR_IDBLOCK_MAX_BYTES 2000 /* encoded block size at most: two blocks fill a 4 KiB LMDB page and
+                                       never spill into overflow pages */
+#define SPAR_IDBLOCK_ID_MAX 511u    /* longest id (LMDB's key limit, ids are also id2doc keys) */
+#define SPAR_PERMBLOCK_MAX_IDS 64u  /* docids per perm block */
+#define SPAR_PERMBLOCK_MAX_BYTES (4 + SPAR_PERMBLOCK_MAX_IDS * 10)
+
+/* ---- id block encoder (incremental: ids are appended until the block is full) ---- */
+typedef struct spar_idblock_enc {
+    uint32_t n;                                     /* ids so far */
+    uint32_t group_len[SPAR_IDBLOCK_MAX_IDS / SPAR_IDBLOCK_RESTART]; /* bytes of each restart group */
+    size_t data_len;
+    uint8_t data[SPAR_IDBLOCK_MAX_BYTES];
+    uint8_t prev[SPAR_IDBLOCK_ID_MAX];
+    size_t prev_len;
+} spar_idblock_enc;
+
+void spar_idblock_enc_reset(spar_idblock_enc *e);
+/* 1 when `id` (1..SPAR_IDBLOCK_ID_MAX bytes) can be appended without exceeding either limit. An empty
+ * block accepts any valid id. */
+int spar_idblock_enc_fits(const spar_idblock_enc *e, const uint8_t *id, size_t len);
+/* Append (the caller checked spar_idblock_enc_fits). */
+void spar_idblock_enc_add(spar_idblock_enc *e, const uint8_t *id, size_t len);
+/* Serialize into out (room for SPAR_IDBLOCK_MAX_BYTES); returns the bytes written. */
+size_t spar_idblock_enc_finish(const spar_idblock_enc *e, uint8_t *out);
+
+/* ---- id block decoder ---- */
+/* Number of ids of a block. @return SPAR_OK or SPAR_E_CORRUPT. */
+spar_status spar_idblock_count(const uint8_t *blk, size_t len, uint32_t *n);
+/* Copy id number i (0-based) into out (room for SPAR_IDBLOCK_ID_MAX bytes).
+ * @return SPAR_OK, SPAR_E_NOT_FOUND (i >= n), SPAR_E_CORRUPT. Decodes at most one restart group. */
+spar_status spar_idblock_get(const uint8_t *blk, size_t len, uint32_t i, uint8_t *out, size_t *out_len);
+/* Decode and validate the whole block, calling fn(ctx, i, id, len) for each id in order (fn returning
+ * non-zero stops with SPAR_E_CANCELLED). @return SPAR_OK, SPAR_E_CORRUPT (diag says what), or
+ * SPAR_E_CANCELLED. */
+typedef int (*spar_idblock_fn)(void *ctx, uint32_t i, const uint8_t *id, size_t len);
+spar_status spar_idblock_each(const uint8_t *blk, size_t len, spar_idblock_fn fn, void *ctx, spar_diag *diag);
+
+/* ---- perm block ---- */
+/* Encode n (1..SPAR_PERMBLOCK_MAX_IDS) docids into out (room for SPAR_PERMBLOCK_MAX_BYTES); returns bytes. */
+size_t spar_permblock_encode(const uint32_t *docids, uint32_t n, uint8_t *out);
+/* Decode into out (room for SPAR_PERMBLOCK_MAX_IDS). Every docid is < UINT32_MAX.
+ * @return SPAR_OK or SPAR_E_CORRUPT. */
+spar_status spar_permblock_decode(const uint8_t *blk, size_t len, uint32_t *out, uint32_t *n);
+
+#endif
