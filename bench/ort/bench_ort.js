@@ -79,7 +79,8 @@ async function main() {
     const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
     const model = cfg.model_type === 'bert' ? 'bert-base' : 'distilbert-base';
     const spar = sparServer(o.spar, dir);
-    await spar.ready;
+    const ready = await spar.ready;
+    emit({ model, spar_bound_build_s: ready.bound_build_s });
     for (const graph of o.graphs) {
       const session = await ort.InferenceSession.create(path.join(dir, graph + '.onnx'), {
         intraOpNumThreads: 2, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
@@ -91,12 +92,16 @@ async function main() {
         for (const len of o.lens) for (const batch of o.batches) {
           const s = await spar.ask(`${graph} ${len} ${batch} ${o.reps}`);
           const r = await ortRun(session, graph, len, batch, o.reps);
+          // The SPLADE graph also runs spar with exact vocabulary pruning (same output; skip rate reported).
+          const p = graph === 'splade' ? await spar.ask(`splade-pruned ${len} ${batch} ${o.reps}`) : null;
           const g = await spar.ask('sgemm');
           const fl = flops(cfg, graph, len) * batch;
           const rec = { model, graph, len, batch, round,
             spar_s: s.median_s, ort_s: r.median_s, spar_seq_s: batch / s.median_s, ort_seq_s: batch / r.median_s,
             spar_gflops: fl / s.median_s / 1e9, ort_gflops: fl / r.median_s / 1e9, sgemm_gflops: g.sgemm_gflops,
             ratio: r.median_s / s.median_s, spar_checksum: s.checksum, ort_checksum: r.checksum, spar_nnz: s.nnz, ort_nnz: r.nnz };
+          if (p) Object.assign(rec, { pruned_s: p.median_s, pruned_seq_s: batch / p.median_s, pruned_ratio: r.median_s / p.median_s,
+            pruned_skipped: p.skipped, pruned_checksum: p.checksum, pruned_nnz: p.nnz });
           emit(rec);
           const k = `${len}/${batch}`;
           (rows[k] = rows[k] || []).push(rec);
@@ -107,17 +112,20 @@ async function main() {
         const rs = rows[k], m = (f) => median(rs.map(f));
         summary.push({ model, graph, len: rs[0].len, batch: rs[0].batch, rounds: rs.length,
           spar_seq_s: m((x) => x.spar_seq_s), ort_seq_s: m((x) => x.ort_seq_s), ratio: m((x) => x.ratio),
-          spar_gflops: m((x) => x.spar_gflops), ort_gflops: m((x) => x.ort_gflops), sgemm_gflops: m((x) => x.sgemm_gflops) });
+          spar_gflops: m((x) => x.spar_gflops), ort_gflops: m((x) => x.ort_gflops), sgemm_gflops: m((x) => x.sgemm_gflops),
+          pruned_ratio: graph === 'splade' ? m((x) => x.pruned_ratio) : null,
+          pruned_skipped: graph === 'splade' ? m((x) => x.pruned_skipped) : null });
       }
     }
     spar.close();
   }
-  console.log('\n| model | graph | len | batch | spar seq/s | ORT seq/s | spar/ORT | spar GFLOP/s | ORT GFLOP/s | sgemm GFLOP/s |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log('\n| model | graph | len | batch | spar seq/s | ORT seq/s | spar/ORT | spar GFLOP/s | ORT GFLOP/s | sgemm GFLOP/s | pruned spar/ORT (rows skipped) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of summary) {
     const f = (x, p) => x.toFixed(p);
     const l = `| ${r.model} | ${r.graph} | ${r.len} | ${r.batch} | ${f(r.spar_seq_s, 2)} | ${f(r.ort_seq_s, 2)} | ${f(r.ratio, 2)}x | ` +
-      `${f(r.spar_gflops, 1)} | ${f(r.ort_gflops, 1)} | ${f(r.sgemm_gflops, 1)} |`;
+      `${f(r.spar_gflops, 1)} | ${f(r.ort_gflops, 1)} | ${f(r.sgemm_gflops, 1)} | ` +
+      (r.pruned_ratio !== null ? `${f(r.pruned_ratio, 2)}x (${f(100 * r.pruned_skipped, 1)}%) |` : '- |');
     console.log(l);
     if (out) out.write(JSON.stringify(Object.assign({ summary: true }, r)) + '\n');
   }

@@ -14,6 +14,10 @@
 
 #include "common/common.h"
 
+#ifdef SPAR_HAVE_OPENMP
+#include <omp.h>
+#endif
+
 /* ---------------------------------------------------------------- loading */
 
 typedef struct want {
@@ -329,15 +333,57 @@ void spar_bert_round_int8(spar_bert *m) {
 
 /* ---------------------------------------------------------------- forward */
 
-/* OpenMP is used for row-wise work only when OpenBLAS runs single-threaded. With both pools active on few
- * cores, libgomp's spinning workers and OpenBLAS's workers preempt each other: measured on the 2-core VM,
- * DistilBERT at 128 tokens fell from 55 to 13 GFLOP/s (docs/encoders/model.md). */
+/* Row-wise OpenMP loops run only when OpenBLAS is single-threaded. With both pools active on few cores,
+ * libgomp's spinning workers and OpenBLAS's workers preempt each other: measured on the 2-core VM,
+ * DistilBERT at 128 tokens fell from 55 to 13 GFLOP/s (docs/encoders/model.md). Inside
+ * spar_model_threads_enter/leave OpenBLAS is single-threaded, so this is true there. */
 int spar_model_omp_ok(void) { return openblas_get_num_threads() <= 1; }
+
+void spar_model_threads_enter(spar_model_threads *g) {
+    g->blas_prev = 0;
+#ifdef SPAR_HAVE_OPENMP
+    g->blas_prev = openblas_get_num_threads();
+    if (g->blas_prev > 1) openblas_set_num_threads(1);
+#endif
+}
+
+void spar_model_threads_leave(const spar_model_threads *g) {
+#ifdef SPAR_HAVE_OPENMP
+    if (g->blas_prev > 1) openblas_set_num_threads(g->blas_prev);
+#else
+    (void)g;
+#endif
+}
+
+void spar_model_gemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
+                        float *C, size_t ldc) {
+    int nth = 1;
+#ifdef SPAR_HAVE_OPENMP
+    /* Split only when OpenBLAS is single-threaded (inside enter/leave) and each share is worth a call. */
+    if (spar_model_omp_ok() && !omp_in_parallel() && (double)M * N * K >= 4e6 && N >= 64) nth = omp_get_max_threads();
+#endif
+    if (nth <= 1) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb,
+                    0.0f, C, (int)ldc);
+        return;
+    }
+#ifdef SPAR_HAVE_OPENMP
+    size_t chunk = ((N + (size_t)nth - 1) / (size_t)nth + 15) / 16 * 16;
+#pragma omp parallel for schedule(static) num_threads(nth)
+    for (int i = 0; i < nth; i++) {
+        size_t j0 = (size_t)i * chunk;
+        if (j0 < N) {
+            size_t nj = SPAR_MIN(chunk, N - j0);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)nj, (int)K, 1.0f, A, (int)lda,
+                        B + j0 * ldb, (int)ldb, 0.0f, C + j0, (int)ldc);
+        }
+    }
+#endif
+}
 
 /* y[T, out] = x[T, in] W[out, in]^T + b */
 static void linear(const float *x, size_t T, size_t in, const float *W, const float *b, size_t out, float *y) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)out, (int)in, 1.0f, x, (int)in, W, (int)in,
-                0.0f, y, (int)out);
+    spar_model_gemm_nt(T, out, in, x, in, W, in, y, out);
     if (b == NULL) return;
 #ifdef SPAR_HAVE_OPENMP
 #pragma omp parallel for schedule(static) if (T * out > 65536 && spar_model_omp_ok())
@@ -415,9 +461,20 @@ spar_status spar_bert_forward(const spar_bert *m, const uint32_t *ids, const uin
     float *qkv = spar_malloc_array(T, 3 * d * sizeof(float));
     float *ctx = spar_malloc_array(T, d * sizeof(float));
     float *tmp = spar_malloc_array(T, SPAR_MAX(d, f) * sizeof(float));
-    float *sc = spar_malloc_array(n_max, n_max * sizeof(float));
+    int n_thr = 1;
+#ifdef SPAR_HAVE_OPENMP
+    n_thr = SPAR_MAX(1, omp_get_max_threads());
+#endif
+    size_t *starts = spar_malloc_array(n_seqs, sizeof(size_t));
+    float *sc = spar_malloc_array((size_t)n_thr * n_max, n_max * sizeof(float)); /* one score matrix per thread */
     spar_status st = SPAR_OK;
-    if (qkv == NULL || ctx == NULL || tmp == NULL || sc == NULL) { st = SPAR_E_NOMEM; goto done; }
+    spar_model_threads thr;
+    spar_model_threads_enter(&thr);
+    if (qkv == NULL || ctx == NULL || tmp == NULL || sc == NULL || starts == NULL) { st = SPAR_E_NOMEM; goto done; }
+    for (size_t s = 0, b0 = 0; s < n_seqs; s++) {
+        starts[s] = b0;
+        b0 += lens[s];
+    }
 
     /* Embeddings: word (+ token type 0) + position, then LayerNorm. */
     {
@@ -438,18 +495,25 @@ spar_status spar_bert_forward(const spar_bert *m, const uint32_t *ids, const uin
     for (uint32_t l = 0; l < c->n_layers; l++) {
         const spar_bert_layer *y = &m->layers[l];
         linear(X, T, d, y->qkv_w, y->qkv_b, 3 * d, qkv);
-        size_t base = 0;
-        for (size_t s = 0; s < n_seqs; s++) {
-            size_t n = lens[s];
-            for (size_t h = 0; h < H; h++) {
-                const float *q = qkv + base * 3 * d + h * dh, *k = q + d, *v = q + 2 * d;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)dh, scale, q, (int)(3 * d), k,
-                            (int)(3 * d), 0.0f, sc, (int)n);
-                softmax_rows(sc, n, n);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)dh, (int)n, 1.0f, sc, (int)n, v,
-                            (int)(3 * d), 0.0f, ctx + base * d + h * dh, (int)d);
-            }
-            base += n;
+        /* Attention per (sequence, head) pair: small GEMMs, so the pairs are split across OpenMP threads,
+         * each calling OpenBLAS single-threaded with its own score matrix. */
+        long n_pairs = (long)(n_seqs * H);
+#ifdef SPAR_HAVE_OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_thr) if (n_thr > 1 && spar_model_omp_ok())
+#endif
+        for (long pi = 0; pi < n_pairs; pi++) {
+            size_t s = (size_t)pi / H, h = (size_t)pi % H, n = lens[s], base = starts[s];
+            int tid = 0;
+#ifdef SPAR_HAVE_OPENMP
+            tid = omp_get_thread_num();
+#endif
+            float *scr = sc + (size_t)tid * n_max * n_max;
+            const float *q = qkv + base * 3 * d + h * dh, *k = q + d, *v = q + 2 * d;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)dh, scale, q, (int)(3 * d), k,
+                        (int)(3 * d), 0.0f, scr, (int)n);
+            softmax_rows(scr, n, n);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)dh, (int)n, 1.0f, scr, (int)n, v,
+                        (int)(3 * d), 0.0f, ctx + base * d + h * dh, (int)d);
         }
         linear(ctx, T, d, y->o_w, y->o_b, d, tmp);
         add_layer_norm(X, tmp, T, d, y->ln1_g, y->ln1_b, c->ln_eps); /* X = LN(attn + X) */
@@ -466,24 +530,32 @@ spar_status spar_bert_forward(const spar_bert *m, const uint32_t *ids, const uin
         add_layer_norm(X, tmp, T, d, y->ln2_g, y->ln2_b, c->ln_eps);
     }
 done:
+    spar_model_threads_leave(&thr);
     free(qkv);
     free(ctx);
     free(tmp);
     free(sc);
+    free(starts);
     return st;
 }
 
 spar_status spar_bert_mlm_transform(const spar_bert *m, const float *h, size_t T, float *out) {
     if (m == NULL || !m->has_mlm) return SPAR_E_UNSUPPORTED;
     size_t d = m->cfg.hidden;
+    spar_model_threads thr;
+    spar_model_threads_enter(&thr);
     linear(h, T, d, m->tr_w, m->tr_b, d, out);
     activate(out, T * d, m->cfg.act);
     add_layer_norm(out, NULL, T, d, m->tr_ln_g, m->tr_ln_b, m->cfg.ln_eps);
+    spar_model_threads_leave(&thr);
     return SPAR_OK;
 }
 
 spar_status spar_bert_mlm_logits(const spar_bert *m, const float *h2, size_t T, float *logits) {
     if (m == NULL || !m->has_mlm) return SPAR_E_UNSUPPORTED;
+    spar_model_threads thr;
+    spar_model_threads_enter(&thr);
     linear(h2, T, m->cfg.hidden, m->dec_w, m->dec_b, m->cfg.vocab_size, logits);
+    spar_model_threads_leave(&thr);
     return SPAR_OK;
 }
