@@ -1,4 +1,4 @@
-/* config.c — config.json reader for BERT and DistilBERT (cJSON). Unknown keys are ignored, as in
+/* config.c — config.json reader for BERT, DistilBERT and ModernBERT (cJSON). Unknown keys are ignored, as in
  * transformers; missing required keys, non-integer sizes, out-of-range sizes and unsupported activations
  * are SPAR_E_CORRUPT / SPAR_E_UNSUPPORTED with the key named. Contract: encoders/model/config.h. */
 #include "encoders/model/config.h"
@@ -35,6 +35,98 @@ static spar_status get_act(const cJSON *root, const char *key, const char *label
     else if (strcmp(j->valuestring, "relu") == 0) *out = SPAR_ACT_RELU;
     else return spar_diag_err(diag, SPAR_E_UNSUPPORTED, "%s: activation \"%.40s\" not supported (gelu, relu)", label,
                               j->valuestring);
+    return SPAR_OK;
+}
+
+static spar_status get_bool(const cJSON *root, const char *key, int dflt, const char *label, uint8_t *out,
+                            spar_diag *diag) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (j == NULL || cJSON_IsNull(j)) { *out = (uint8_t)dflt; return SPAR_OK; }
+    if (!cJSON_IsBool(j)) return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: \"%s\" must be true or false", label, key);
+    *out = cJSON_IsTrue(j) ? 1 : 0;
+    return SPAR_OK;
+}
+
+/* A positive number (RoPE theta, epsilon) in (0, hi]; `dflt` when absent. */
+static spar_status get_pos(const cJSON *j, const char *key, double hi, float dflt, const char *label, float *out,
+                           spar_diag *diag) {
+    if (j == NULL || cJSON_IsNull(j)) { *out = dflt; return SPAR_OK; }
+    if (!cJSON_IsNumber(j) || !(j->valuedouble > 0) || j->valuedouble > hi)
+        return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: \"%s\" must be a number in (0, %g]", label, key, hi);
+    *out = (float)j->valuedouble;
+    return SPAR_OK;
+}
+
+static spar_status get_id(const cJSON *root, const char *key, uint32_t vocab, const char *label, int64_t *out,
+                          spar_diag *diag) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+    *out = -1;
+    if (j == NULL || cJSON_IsNull(j)) return SPAR_OK;
+    if (!cJSON_IsNumber(j) || floor(j->valuedouble) != j->valuedouble || j->valuedouble < 0 || j->valuedouble >= vocab)
+        return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: \"%s\" must be a token id below vocab_size %u", label, key, vocab);
+    *out = (int64_t)j->valuedouble;
+    return SPAR_OK;
+}
+
+/* RoPE theta of one attention kind: rope_parameters.<kind>.rope_theta (transformers >= 5), else the flat key
+ * (global_rope_theta / local_rope_theta), else the default. */
+static spar_status get_theta(const cJSON *root, const char *kind, const char *flat, float dflt, const char *label,
+                             float *out, spar_diag *diag) {
+    const cJSON *rp = cJSON_GetObjectItemCaseSensitive(root, "rope_parameters");
+    const cJSON *k = cJSON_IsObject(rp) ? cJSON_GetObjectItemCaseSensitive(rp, kind) : NULL;
+    const cJSON *th = cJSON_IsObject(k) ? cJSON_GetObjectItemCaseSensitive(k, "rope_theta") : NULL;
+    if (cJSON_IsObject(k)) {
+        const cJSON *ty = cJSON_GetObjectItemCaseSensitive(k, "rope_type");
+        if (ty != NULL && (!cJSON_IsString(ty) || strcmp(ty->valuestring, "default") != 0))
+            return spar_diag_err(diag, SPAR_E_UNSUPPORTED, "%s: rope_parameters.%s: only rope_type \"default\" is supported",
+                                 label, kind);
+    }
+    if (th != NULL) return get_pos(th, "rope_theta", 1e12, dflt, label, out, diag);
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
+    if (rs != NULL && !cJSON_IsNull(rs))
+        return spar_diag_err(diag, SPAR_E_UNSUPPORTED, "%s: rope_scaling is not supported", label);
+    return get_pos(cJSON_GetObjectItemCaseSensitive(root, flat), flat, 1e12, dflt, label, out, diag);
+}
+
+static spar_status parse_modernbert(const cJSON *root, const char *label, spar_model_config *c, spar_diag *diag) {
+    c->arch = SPAR_ARCH_MODERNBERT;
+    SPAR_TRY(get_u32(root, "vocab_size", 1, 1u << 22, 1, 0, label, &c->vocab_size, diag));
+    SPAR_TRY(get_u32(root, "hidden_size", 1, 16384, 1, 0, label, &c->hidden, diag));
+    SPAR_TRY(get_u32(root, "num_hidden_layers", 1, 256, 1, 0, label, &c->n_layers, diag));
+    SPAR_TRY(get_u32(root, "num_attention_heads", 1, 1024, 1, 0, label, &c->n_heads, diag));
+    SPAR_TRY(get_u32(root, "intermediate_size", 1, 65536, 1, 0, label, &c->intermediate, diag));
+    SPAR_TRY(get_u32(root, "max_position_embeddings", 1, 1u << 20, 0, 8192, label, &c->max_positions, diag));
+    SPAR_TRY(get_u32(root, "local_attention", 2, 1u << 20, 0, 128, label, &c->local_window, diag));
+    SPAR_TRY(get_u32(root, "global_attn_every_n_layers", 1, 256, 0, 3, label, &c->global_every, diag));
+    SPAR_TRY(get_act(root, "hidden_activation", label, &c->act, diag));
+    SPAR_TRY(get_act(root, "classifier_activation", label, &c->head_act, diag));
+    SPAR_TRY(get_pos(cJSON_GetObjectItemCaseSensitive(root, "norm_eps"), "norm_eps", 1.0, 1e-5f, label, &c->ln_eps, diag));
+    SPAR_TRY(get_theta(root, "full_attention", "global_rope_theta", 160000.0f, label, &c->rope_theta_global, diag));
+    SPAR_TRY(get_theta(root, "sliding_attention", "local_rope_theta", 10000.0f, label, &c->rope_theta_local, diag));
+    SPAR_TRY(get_bool(root, "attention_bias", 0, label, &c->attention_bias, diag));
+    SPAR_TRY(get_bool(root, "mlp_bias", 0, label, &c->mlp_bias, diag));
+    SPAR_TRY(get_bool(root, "norm_bias", 0, label, &c->norm_bias, diag));
+    SPAR_TRY(get_bool(root, "classifier_bias", 0, label, &c->classifier_bias, diag));
+    SPAR_TRY(get_bool(root, "decoder_bias", 1, label, &c->decoder_bias, diag));
+    SPAR_TRY(get_bool(root, "tie_word_embeddings", 1, label, &c->tie_embeddings, diag));
+    SPAR_TRY(get_id(root, "cls_token_id", c->vocab_size, label, &c->cls_token_id, diag));
+    SPAR_TRY(get_id(root, "sep_token_id", c->vocab_size, label, &c->sep_token_id, diag));
+    SPAR_TRY(get_id(root, "mask_token_id", c->vocab_size, label, &c->mask_token_id, diag));
+    const cJSON *lt = cJSON_GetObjectItemCaseSensitive(root, "layer_types");
+    if (lt != NULL && !cJSON_IsNull(lt)) {
+        if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != (int)c->n_layers)
+            return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: \"layer_types\" must list %u layers", label, c->n_layers);
+        for (uint32_t i = 0; i < c->n_layers; i++) {
+            const cJSON *e = cJSON_GetArrayItem(lt, (int)i);
+            if (cJSON_IsString(e) && strcmp(e->valuestring, "full_attention") == 0) c->layer_global[i] = 1;
+            else if (cJSON_IsString(e) && strcmp(e->valuestring, "sliding_attention") == 0) c->layer_global[i] = 0;
+            else return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: layer_types[%u] must be \"full_attention\" or "
+                                      "\"sliding_attention\"", label, i);
+        }
+    } else {
+        for (uint32_t i = 0; i < c->n_layers; i++) c->layer_global[i] = i % c->global_every == 0;
+    }
+    c->type_vocab_size = 0;
     return SPAR_OK;
 }
 
@@ -89,15 +181,22 @@ spar_status spar_model_config_parse(const char *json, size_t len, const char *la
         SPAR_TRY_GOTO(st, get_act(root, "activation", label, &c->act, diag), done);
         c->type_vocab_size = 0;
         c->ln_eps = 1e-12f;
+    } else if (strcmp(mt->valuestring, "modernbert") == 0) {
+        SPAR_TRY_GOTO(st, parse_modernbert(root, label, c, diag), done);
     } else {
-        st = spar_diag_err(diag, SPAR_E_UNSUPPORTED, "%s: model_type \"%.40s\" not supported (bert, distilbert)", label,
-                           mt->valuestring);
+        st = spar_diag_err(diag, SPAR_E_UNSUPPORTED, "%s: model_type \"%.40s\" not supported (bert, distilbert, modernbert)",
+                           label, mt->valuestring);
         goto done;
     }
     SPAR_TRY_GOTO(st, get_u32(root, "pad_token_id", 0, c->vocab_size - 1, 0, 0, label, &c->pad_token_id, diag), done);
     if (c->hidden % c->n_heads != 0) {
         st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: hidden size %u is not a multiple of %u heads", label, c->hidden,
                            c->n_heads);
+        goto done;
+    }
+    if (c->arch == SPAR_ARCH_MODERNBERT && (c->hidden / c->n_heads) % 2 != 0) {
+        st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: head width %u must be even for rotary embeddings", label,
+                           c->hidden / c->n_heads);
         goto done;
     }
 done:

@@ -32,7 +32,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             free(f);
         }
         for (int arch = 0; arch < 2; arch++) {
-            spar_model_config c = {(spar_arch)arch, 8, 4, 1, 2, 8, 4, arch == 0 ? 2 : 0, 0, 1e-12f, SPAR_ACT_GELU};
+            spar_model_config c = {.arch = (spar_arch)arch, .vocab_size = 8, .hidden = 4, .n_layers = 1, .n_heads = 2,
+                                   .intermediate = 8, .max_positions = 4, .type_vocab_size = arch == 0 ? 2 : 0,
+                                   .pad_token_id = 0, .ln_eps = 1e-12f, .act = SPAR_ACT_GELU};
             spar_bert *m = NULL;
             spar_status ls = spar_bert_from_tensors(&c, st, "fuzz", &m, &d);
             if (ls != SPAR_OK && ls != SPAR_E_CORRUPT && ls != SPAR_E_UNSUPPORTED) abort();
