@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli_util.h"
+#include "cmd_sparse.h"
 #include "commands.h"
 
 static void index_usage(FILE *f) {
@@ -19,7 +20,8 @@ static void index_usage(FILE *f) {
             "(detected by content). Documents get internal ids in input order. The index is written to a\n"
             "temporary sibling directory and renamed into place only when complete.\n"
             "\n"
-            "  --format F        auto (default: .tsv/.txt[.gz] -> tsv, else beir) | beir | tsv\n"
+            "  --format F        auto (default: .tsv/.txt[.gz] -> tsv, else beir) | beir | tsv;\n"
+            "                    vectors | ciff: a learned-sparse index (below)\n"
             "  --threads N       build threads (default 0 = all cores); output is identical for any N\n"
             "  --on-error M      fail (default): stop at the first malformed line, write nothing;\n"
             "                    skip: skip malformed lines and count them (first one reported on stderr)\n"
@@ -36,6 +38,7 @@ static void index_usage(FILE *f) {
             "         \"seconds\":S,\"docs_per_s\":R,\"index\":DIR}\n"
             "exit codes: 0 ok, 2 usage, 3 I/O, 4 malformed input ('file:line: reason'), 7 interrupted (Ctrl-C;\n"
             "            nothing written), 8 storage, 9 exists\n");
+    spar_sparse_cli_index_usage(f);
 }
 
 static volatile sig_atomic_t g_interrupted;
@@ -51,6 +54,7 @@ static int index_progress(void *ud, const spar_progress *pr) {
 }
 
 int spar_cmd_index(int argc, char **argv) {
+    if (spar_sparse_cli_wants_index(argc, argv)) return spar_sparse_cli_index(argc, argv);
     cli_strs inputs = {{0}, 0};
     const char *dir = NULL, *format = "auto", *on_error = "fail", *stemmer = NULL, *stopwords = NULL;
     uint64_t threads = 0, mem_mb = 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli_util.h"
+#include "cmd_sparse.h"
 #include "commands.h"
 
 #define BATCH 2048 /* queries per spar_search_batch call (bounds the hits buffer) */
@@ -30,6 +31,7 @@ static void search_usage(FILE *f) {
             "  --quiet           no progress display\n"
             "\n"
             "exit codes: 0 ok, 2 usage, 3 I/O, 4 corrupt index or malformed query file, 5 version, 6 not found\n");
+    spar_sparse_cli_search_usage(f);
 }
 
 /* Parse --algo through the library so the names stay in one place. */
@@ -266,6 +268,7 @@ done:
 }
 
 int spar_cmd_search(int argc, char **argv) {
+    if (spar_sparse_cli_wants_search(argc, argv)) return spar_sparse_cli_search(argc, argv);
     const char *dir = NULL, *query = NULL, *queries = NULL, *run = NULL, *algo = "default", *format = "auto";
     const char *on_error = "fail", *tag = "spar";
     uint64_t k = 0, threads = 0;

@@ -14,6 +14,7 @@ SPAR_CMD(verify);
 SPAR_CMD(encode);
 SPAR_CMD(ann);
 SPAR_CMD(info);
+SPAR_CMD(ciff);
 #undef SPAR_CMD
 
 /* Exit codes: 0 ok, 1 generic failure, 2 usage error, 3 I/O, 4 corrupt/malformed input, 5 version,

@@ -28,6 +28,7 @@ int main(int argc, char **argv) {
         {"info", spar_cmd_info, "print an index's statistics and settings as JSON"},
         {"encode", spar_cmd_encode, "encode text with a transformer model (SPLADE, dense, token vectors)"},
         {"ann", spar_cmd_ann, "build and search approximate nearest-neighbour indexes"},
+        {"ciff", spar_cmd_ciff, "export a learned-sparse index as CIFF (import: index --format ciff)"},
     };
     size_t n = sizeof cmds / sizeof cmds[0];
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {

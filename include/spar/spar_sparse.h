@@ -162,6 +162,65 @@ SPAR_API SPAR_NODISCARD spar_status spar_sparse_search_batch(const spar_sparse_i
 /** Documents fully scored by the searcher's last query (work counter for benchmarks). */
 SPAR_API uint64_t spar_sparse_searcher_last_scored(const spar_sparse_searcher *s);
 
+
+/* ---- index directories and CIFF (index/sparse/sparse_dir.c, sparse_ciff.c; docs/format/sparse-dir.md) ---- */
+/** An opened learned-sparse index directory: the index, the caller's document ids, the vocabulary.
+ *  Immutable after open; share across threads. */
+typedef struct spar_sparse_dir spar_sparse_dir;
+
+/** Write an index directory: sparse.idx (spar_sparse_index_save), docids.txt (one id per line; doc_ids NULL =
+ *  decimal docids), vocab.txt (tokens[0..n_tokens), term id = line; NULL = query tokens are decimal term ids)
+ *  and, last, MANIFEST. Everything goes to "<dir>.tmp-<pid>" and is renamed into place when complete.
+ *  Ids and tokens must be non-empty and hold no '\n', '\r' or NUL; n_tokens must equal the index's dim.
+ *  @return SPAR_OK, SPAR_E_INVALID_ARG, SPAR_E_EXISTS (dir exists and !overwrite), SPAR_E_IO, SPAR_E_NOMEM. */
+SPAR_API SPAR_NODISCARD spar_status spar_sparse_dir_write(const char *dir, const spar_sparse_index *ix,
+                                                         const char *const *doc_ids, const char *const *tokens,
+                                                         uint32_t n_tokens, int overwrite, spar_diag *diag);
+/** Open and check a directory (MANIFEST checksum, every file's size and XXH3, then each file's own checks).
+ *  @return SPAR_OK; SPAR_E_NOT_FOUND if dir has no MANIFEST or its MANIFEST is not a sparse index's (e.g. a
+ *  BM25 index); SPAR_E_IO, SPAR_E_CORRUPT ("file: reason"), SPAR_E_VERSION, SPAR_E_NOMEM. */
+SPAR_API SPAR_NODISCARD spar_status spar_sparse_dir_open(const char *dir, spar_sparse_dir **out, spar_diag *diag);
+SPAR_API void spar_sparse_dir_close(spar_sparse_dir *d); /* NULL ok */
+/** 1 if dir holds a MANIFEST that declares a learned-sparse index (cheap: reads only the MANIFEST), else 0. */
+SPAR_API int spar_sparse_dir_detect(const char *dir);
+/** Borrowed views, owned by d and valid until spar_sparse_dir_close(d). The vocab is NULL without vocab.txt. */
+SPAR_API const spar_sparse_index *spar_sparse_dir_index(const spar_sparse_dir *d);
+SPAR_API const spar_sparse_vocab *spar_sparse_dir_vocab(const spar_sparse_dir *d);
+/** The caller's id of document docid (NUL-terminated; *len NULL ok), or NULL if docid >= n_docs. */
+SPAR_API const char *spar_sparse_dir_doc_id(const spar_sparse_dir *d, uint32_t docid, size_t *len);
+/** Token of term id (NULL if there is no vocab.txt or id >= dim). */
+SPAR_API const char *spar_sparse_dir_token(const spar_sparse_dir *d, uint32_t id, size_t *len);
+
+/** The indexed documents back as a CSR in the caller's docid order (keys NULL). Free with spar_sparse_csr_free.
+ *  @return SPAR_OK, SPAR_E_INVALID_ARG, SPAR_E_NOMEM. */
+SPAR_API SPAR_NODISCARD spar_status spar_sparse_index_to_csr(const spar_sparse_index *ix, spar_sparse_csr *out);
+
+/** A Common Index File Format (CIFF, github.com/osirrc/ciff) index read into memory. Documents are the DocRecords
+ *  in docid order (row = CIFF docid, keys = collection_docid); weights are the postings' tf (impacts).
+ *  Term t of the CSR is terms[t], the t-th PostingsList. */
+typedef struct spar_sparse_ciff {
+    spar_sparse_csr docs;
+    char **terms;          /* docs.dim strings */
+    uint64_t n_postings;
+    char description[256]; /* Header.description, cut to fit */
+} spar_sparse_ciff;
+SPAR_API void spar_sparse_ciff_free(spar_sparse_ciff *c); /* NULL ok; zeroes *c */
+/** Read a CIFF file. Every varint, length and count is validated; errors are SPAR_E_CORRUPT
+ *  "path: byte N: reason". Limits: < 2^31 docs, <= 65536 postings lists (the index's dim), tf >= 0.
+ *  @return SPAR_OK, SPAR_E_IO, SPAR_E_CORRUPT, SPAR_E_NOMEM. */
+SPAR_API SPAR_NODISCARD spar_status spar_sparse_ciff_read(const char *path, spar_sparse_ciff *out, spar_diag *diag);
+/** Same from memory (`name` used in messages); fuzzed by tests/fuzz/fuzz_ciff.c. */
+SPAR_API SPAR_NODISCARD spar_status spar_sparse_ciff_parse(const uint8_t *buf, size_t len, const char *name,
+                                                          spar_sparse_ciff *out, spar_diag *diag);
+/** Write an index directory as CIFF: one PostingsList per term with postings (docids gap-encoded, in the
+ *  caller's docid order), tf = round(weight * scale) (postings that round to 0 are dropped, counted in
+ *  *n_dropped, NULL ok), then one DocRecord per document (doclength = its number of terms). scale 0 = 1 if
+ *  every weight is an integer, else SPAR_E_INVALID_ARG asking for a scale. Atomic (tmp + rename).
+ *  @return SPAR_OK, SPAR_E_INVALID_ARG, SPAR_E_IO, SPAR_E_NOMEM. */
+SPAR_API SPAR_NODISCARD spar_status spar_sparse_ciff_export(const spar_sparse_dir *d, const char *path, double scale,
+                                                           const char *description, uint64_t *n_dropped,
+                                                           spar_diag *diag);
+
 #ifdef __cplusplus
 }
 #endif
