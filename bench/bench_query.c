@@ -1,7 +1,7 @@
 /* bench_query.c — BM25 search latency and throughput of spar through the public API only.
  *
  *   bench_query --index DIR --queries FILE [--k 10,1000] [--threads T] [--algo default|all|maxscore,bmw,...]
- *               [--warmup 3] [--reps 5]
+ *               [--warmup 3] [--reps 5] [--slow N]
  *
  * --algo defaults to "all" (exhaustive, maxscore, bmw) without --threads, and to "default" with it (the
  * mode bench/run_bm25.sh uses, which expects one line per k).
@@ -101,6 +101,8 @@ static double pct(const double *sorted, size_t n, double p) {
     return sorted[i < n ? i : n - 1];
 }
 
+static int g_slow; /* --slow N: print the N slowest queries (per-query median) to stderr */
+
 /* ---- one pass over the queries, on several threads ---- */
 typedef struct worker {
     const spar_index *ix;
@@ -108,6 +110,7 @@ typedef struct worker {
     spar_search_opts opts;
     int tid, nt;
     double *lat;    /* per query, seconds */
+    double *qcpu;   /* per query, this thread's CPU seconds (immune to preemption by other processes) */
     double cpu;     /* CPU seconds of the pass (this thread) */
     spar_hit *hits; /* k */
     spar_searcher *s;
@@ -123,9 +126,10 @@ static void *run_pass(void *arg) {
     const double c0 = cpu_s();
     for (size_t i = (size_t)w->tid; i < w->q->n; i += (size_t)w->nt) {
         size_t nh = 0;
-        const double t0 = now_s();
+        const double c1 = cpu_s(), t0 = now_s();
         spar_status st = spar_search(w->s, w->q->text[i], strlen(w->q->text[i]), &w->opts, w->hits, w->opts.k, &nh);
         w->lat[i] = now_s() - t0;
+        w->qcpu[i] = cpu_s() - c1;
         if (st != SPAR_OK) w->st = st;
         w->n_hits += nh;
         w->n_empty += nh == 0;
@@ -139,6 +143,8 @@ static void bench_latency(const spar_index *ix, const qset *q, spar_algo algo, u
     worker *ws = calloc((size_t)nt, sizeof *ws);
     double *lat = malloc(q->n * sizeof *lat);
     double *all = malloc(q->n * (size_t)reps * sizeof *all);
+    double *qcpu = malloc(q->n * sizeof *qcpu), *allcpu = malloc(q->n * (size_t)reps * sizeof *allcpu);
+    if (!qcpu || !allcpu) die("out of memory");
     double *pass_qps = malloc((size_t)reps * sizeof *pass_qps);
     double *pass_cpu = malloc((size_t)reps * sizeof *pass_cpu);
     pthread_t *th = malloc((size_t)nt * sizeof *th);
@@ -152,6 +158,7 @@ static void bench_latency(const spar_index *ix, const qset *q, spar_algo algo, u
         ws[t].tid = t;
         ws[t].nt = nt;
         ws[t].lat = lat;
+        ws[t].qcpu = qcpu;
         ws[t].hits = malloc(k * sizeof(spar_hit));
         if (ws[t].hits == NULL || spar_searcher_create(ix, &ws[t].s) != SPAR_OK) die("searcher_create failed");
     }
@@ -171,6 +178,7 @@ static void bench_latency(const spar_index *ix, const qset *q, spar_algo algo, u
         if (pass < warmup) continue;
         const int r = pass - warmup;
         memcpy(all + (size_t)r * q->n, lat, q->n * sizeof *lat);
+        memcpy(allcpu + (size_t)r * q->n, qcpu, q->n * sizeof *qcpu);
         pass_qps[r] = (double)q->n / wall;
         pass_cpu[r] = 0;
         for (int t = 0; t < nt; t++) pass_cpu[r] += ws[t].cpu;
@@ -183,15 +191,45 @@ static void bench_latency(const spar_index *ix, const qset *q, spar_algo algo, u
     const size_t ns = q->n * (size_t)reps;
     double sum = 0;
     for (size_t i = 0; i < ns; i++) sum += all[i];
+    /* per-query median over the timed passes: a query that is slow in every pass is slow; one that was
+     * preempted once is not. p99 of these medians separates the engine's own tail from scheduler noise. */
+    double *qmed = malloc(q->n * sizeof *qmed), *one = malloc((size_t)reps * sizeof *one);
+    if (qmed == NULL || one == NULL) die("out of memory");
+    for (size_t i = 0; i < q->n; i++) {
+        for (int r = 0; r < reps; r++) one[r] = all[(size_t)r * q->n + i];
+        qsort(one, (size_t)reps, sizeof *one, cmp_double);
+        qmed[i] = one[reps / 2];
+    }
+    if (g_slow > 0) { /* the slowest queries by per-query median, to stderr */
+        size_t *ord = malloc(q->n * sizeof *ord);
+        if (ord == NULL) die("out of memory");
+        for (size_t i = 0; i < q->n; i++) ord[i] = i;
+        for (size_t a = 0; a < (size_t)g_slow && a < q->n; a++) { /* partial selection sort: g_slow is small */
+            size_t best = a;
+            for (size_t b = a + 1; b < q->n; b++)
+                if (qmed[ord[b]] > qmed[ord[best]]) best = b;
+            size_t t = ord[a];
+            ord[a] = ord[best];
+            ord[best] = t;
+            fprintf(stderr, "slow k=%u %.1f us: %s\n", k, qmed[ord[a]] * 1e6, q->text[ord[a]]);
+        }
+        free(ord);
+    }
+    qsort(qmed, q->n, sizeof *qmed, cmp_double);
+    const double p99_qmed = pct(qmed, q->n, 0.99);
+    free(qmed);
+    free(one);
     qsort(all, ns, sizeof *all, cmp_double);
+    qsort(allcpu, ns, sizeof *allcpu, cmp_double);
     qsort(pass_qps, (size_t)reps, sizeof *pass_qps, cmp_double);
     qsort(pass_cpu, (size_t)reps, sizeof *pass_cpu, cmp_double);
     printf("{\"engine\":\"spar\",\"op\":\"search\",\"algo\":\"%s\",\"k\":%u,\"threads\":%d,\"queries\":%zu,"
            "\"empty_results\":%zu,\"reps\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f,\"qps\":%.1f,"
-           "\"avg_hits\":%.1f,\"cpu_mean_us\":%.1f}\n",
+           "\"avg_hits\":%.1f,\"cpu_mean_us\":%.1f,\"p99_qmed_us\":%.1f,\"cpu_p50_us\":%.1f,\"cpu_p99_us\":%.1f}\n",
            spar_algo_name(algo), k, nt, q->n, empty, reps, pct(all, ns, 0.5) * 1e6, pct(all, ns, 0.99) * 1e6,
            sum / (double)ns * 1e6, pass_qps[reps / 2], (double)total_hits / (double)q->n,
-           pass_cpu[reps / 2] / (double)q->n * 1e6);
+           pass_cpu[reps / 2] / (double)q->n * 1e6, p99_qmed * 1e6, pct(allcpu, ns, 0.5) * 1e6,
+           pct(allcpu, ns, 0.99) * 1e6);
     fflush(stdout);
     for (int t = 0; t < nt; t++) {
         spar_searcher_free(ws[t].s);
@@ -200,6 +238,8 @@ static void bench_latency(const spar_index *ix, const qset *q, spar_algo algo, u
     free(ws);
     free(lat);
     free(all);
+    free(qcpu);
+    free(allcpu);
     free(pass_qps);
     free(pass_cpu);
     free(th);
@@ -234,7 +274,7 @@ static void bench_batch(const spar_index *ix, const qset *q, spar_algo algo, uin
 
 static void usage(void) {
     fprintf(stderr, "usage: bench_query --index DIR --queries FILE [--k 10,1000] [--threads T] "
-                    "[--algo default|all|LIST] [--warmup 3] [--reps 5]\n");
+                    "[--algo default|all|LIST] [--warmup 3] [--reps 5] [--slow N]\n");
     exit(2);
 }
 
@@ -250,6 +290,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--algo") == 0) alist = argv[++i];
         else if (strcmp(argv[i], "--warmup") == 0) warmup = atoi(argv[++i]);
         else if (strcmp(argv[i], "--reps") == 0) reps = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--slow") == 0) g_slow = atoi(argv[++i]);
         else usage();
     }
     if (dir == NULL || qpath == NULL || reps < 1 || warmup < 0 || threads < 0) usage();

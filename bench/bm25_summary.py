@@ -50,6 +50,9 @@ def normalise_spar():
         r = {"engine": "spar", "op": "search"}
         for key in ("k", "threads", "queries", "p50_us", "p99_us", "mean_us", "qps"):
             r[key] = pick(o, key)
+        for key in ("p99_qmed_us", "cpu_p50_us", "cpu_p99_us"):
+            if key in o:
+                r[key] = o[key]
         for extra in ("algo", "avg_hits"):
             if extra in o:
                 r[extra] = o[extra]
@@ -57,7 +60,7 @@ def normalise_spar():
 
 
 NUM = ("docs_per_s", "docs_per_s_with_merge", "index_s", "merge_s", "total_s", "index_bytes", "p50_us", "p99_us",
-       "mean_us", "qps", "cpu_s")
+       "mean_us", "qps", "cpu_s", "p99_qmed_us", "cpu_p50_us", "cpu_p99_us")
 
 
 def summarise(out, raw):
@@ -140,7 +143,11 @@ def summarise(out, raw):
                     "index_bytes"), get("spar", ds, "index", t, None, "", "index_bytes"), "%.0f", 1.0, True,
                     "spar index larger than Lucene's")
             for k in sorted({key[4] for key in summ if key[4] is not None}):
-                for m, name in (("p50_us", "median"), ("p99_us", "p99")):
+                for m, name in (("p50_us", "median"), ("p99_us", "p99"),
+                                ("p99_qmed_us", "p99 of per-query medians over passes"),
+                                ("cpu_p50_us", "median, thread CPU time"), ("cpu_p99_us", "p99, thread CPU time")):
+                    if get("lucene", ds, "search", t, k, "", m) is None or get("spar", ds, "search", t, k, "", m) is None:
+                        continue
                     row(ds, t, "top-%d latency %s (us)" % (k, name), get("lucene", ds, "search", t, k, "", m),
                         get("spar", ds, "search", t, k, "", m), "%.0f", 0.5, True, rr=round_ratios(ds, t, k, "", m, m))
                 row(ds, t, "top-%d throughput (queries/s)" % k, get("lucene", ds, "search", t, k, "", "qps"),

@@ -320,6 +320,8 @@ public final class LuceneBench {
             for (int k : ks) {
                 for (int w = 0; w < warmup; w++) for (Query q : qs) topK(s, q, k);
                 long[] samples = new long[nq * reps];
+                long[] cpuSamples = new long[nq * reps]; // per-query thread CPU ns (immune to preemption)
+                final java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
                 double[] passQps = new double[reps];
                 long hitsSum = 0;
                 for (int rep = 0; rep < reps; rep++) {
@@ -334,9 +336,11 @@ public final class LuceneBench {
                             try {
                                 long h = 0;
                                 for (int i = tid; i < nq; i += threads) {
+                                    long c0 = mx.getCurrentThreadCpuTime();
                                     long q0 = System.nanoTime();
                                     TopDocs td = topK(s, qs.get(i), k);
                                     samples[base + i] = System.nanoTime() - q0;
+                                    cpuSamples[base + i] = mx.getCurrentThreadCpuTime() - c0;
                                     h += td.scoreDocs.length;
                                 }
                                 hits.addAndGet(h);
@@ -353,6 +357,17 @@ public final class LuceneBench {
                 }
                 long[] sorted = samples.clone();
                 Arrays.sort(sorted);
+                long[] cpuSorted = cpuSamples.clone();
+                Arrays.sort(cpuSorted);
+                // per-query median over the timed passes, then p99 over queries (as bench_query's p99_qmed_us)
+                long[] qmed = new long[nq];
+                long[] one = new long[reps];
+                for (int i = 0; i < nq; i++) {
+                    for (int r = 0; r < reps; r++) one[r] = samples[r * nq + i];
+                    Arrays.sort(one);
+                    qmed[i] = one[reps / 2];
+                }
+                Arrays.sort(qmed);
                 double[] qpsSorted = passQps.clone();
                 Arrays.sort(qpsSorted);
                 double sum = 0;
@@ -360,9 +375,10 @@ public final class LuceneBench {
                 System.out.printf(Locale.ROOT,
                     "{\"engine\":\"lucene\",\"op\":\"search\",\"index\":\"%s\",\"k\":%d,\"threads\":%d,\"queries\":%d," +
                     "\"empty_queries\":%d,\"reps\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f,\"qps\":%.1f," +
-                    "\"avg_hits\":%.1f}%n",
+                    "\"avg_hits\":%.1f,\"p99_qmed_us\":%.1f,\"cpu_p50_us\":%.1f,\"cpu_p99_us\":%.1f}%n",
                     esc(dir.toString()), k, threads, nq, nEmpty, reps, pct(sorted, 0.5) / 1e3, pct(sorted, 0.99) / 1e3,
-                    sum / samples.length / 1e3, qpsSorted[reps / 2], (double) hitsSum / Math.max(1, nq));
+                    sum / samples.length / 1e3, qpsSorted[reps / 2], (double) hitsSum / Math.max(1, nq),
+                    pct(qmed, 0.99) / 1e3, pct(cpuSorted, 0.5) / 1e3, pct(cpuSorted, 0.99) / 1e3);
             }
             if (runPath != null) {
                 int k = Arrays.stream(ks).max().getAsInt();
