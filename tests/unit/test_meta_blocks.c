@@ -1,0 +1,234 @@
+/* test_meta_blocks.c — the block codecs of meta.lmdb (storage/meta_block.c): id blocks round-trip ids of
+ * every shape (long shared prefixes, 511-byte ids, restarts), respect both size limits, and reject every
+ * truncation and damaged header; perm blocks round-trip runs and random docids and reject bad input. */
+#define _POSIX_C_SOURCE 200809L
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/meta_block.h"
+
+static uint64_t g_rng = 88172645463325252ull;
+static uint64_t rnd(void) {
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return g_rng;
+}
+
+/* ids[i] of lens[i] bytes; returns how many fitted in one block */
+static uint32_t encode(spar_idblock_enc *e, uint8_t ids[][SPAR_IDBLOCK_ID_MAX], const size_t *lens, uint32_t n) {
+    spar_idblock_enc_reset(e);
+    uint32_t i = 0;
+    while (i < n && spar_idblock_enc_fits(e, ids[i], lens[i])) {
+        spar_idblock_enc_add(e, ids[i], lens[i]);
+        i++;
+    }
+    return i;
+}
+
+typedef struct {
+    uint8_t (*ids)[SPAR_IDBLOCK_ID_MAX];
+    const size_t *lens;
+    uint32_t seen, bad;
+} check_ctx;
+
+static int check_cb(void *ctx, uint32_t i, const uint8_t *id, size_t len) {
+    check_ctx *c = ctx;
+    if (i != c->seen || len != c->lens[i] || memcmp(id, c->ids[i], len) != 0) c->bad++;
+    c->seen++;
+    return 0;
+}
+
+static uint8_t g_ids[SPAR_IDBLOCK_MAX_IDS + 8][SPAR_IDBLOCK_ID_MAX];
+static size_t g_lens[SPAR_IDBLOCK_MAX_IDS + 8];
+
+static void roundtrip_block(uint32_t n) {
+    spar_idblock_enc *e = malloc(sizeof *e);
+    uint8_t *blk = malloc(SPAR_IDBLOCK_MAX_BYTES);
+    CU_ASSERT_FATAL(e != NULL && blk != NULL);
+    uint32_t k = encode(e, g_ids, g_lens, n);
+    CU_ASSERT(k >= 1);
+    size_t len = spar_idblock_enc_finish(e, blk);
+    CU_ASSERT(len <= SPAR_IDBLOCK_MAX_BYTES);
+    uint32_t cnt = 0;
+    CU_ASSERT_EQUAL(spar_idblock_count(blk, len, &cnt), SPAR_OK);
+    CU_ASSERT_EQUAL(cnt, k);
+    for (uint32_t i = 0; i < k; i++) {
+        uint8_t out[SPAR_IDBLOCK_ID_MAX];
+        size_t ol = 0;
+        CU_ASSERT_EQUAL(spar_idblock_get(blk, len, i, out, &ol), SPAR_OK);
+        CU_ASSERT(ol == g_lens[i] && memcmp(out, g_ids[i], ol) == 0);
+    }
+    uint8_t out[SPAR_IDBLOCK_ID_MAX];
+    size_t ol;
+    CU_ASSERT_EQUAL(spar_idblock_get(blk, len, k, out, &ol), SPAR_E_NOT_FOUND);
+    check_ctx c = {g_ids, g_lens, 0, 0};
+    CU_ASSERT_EQUAL(spar_idblock_each(blk, len, check_cb, &c, NULL), SPAR_OK);
+    CU_ASSERT_EQUAL(c.seen, k);
+    CU_ASSERT_EQUAL(c.bad, 0);
+    /* every truncation is rejected by the full decode (never read past len: ASan checks) */
+    for (size_t cut = 0; cut < len; cut++) {
+        uint8_t *t = malloc(cut ? cut : 1);
+        memcpy(t, blk, cut);
+        CU_ASSERT_NOT_EQUAL(spar_idblock_each(t, cut, NULL, NULL, NULL), SPAR_OK);
+        for (uint32_t i = 0; i < k; i += 7) (void)spar_idblock_get(t, cut, i, out, &ol);
+        free(t);
+    }
+    free(e);
+    free(blk);
+}
+
+static void test_sequential_ids(void) {
+    for (uint32_t i = 0; i < SPAR_IDBLOCK_MAX_IDS + 8; i++)
+        g_lens[i] = (size_t)snprintf((char *)g_ids[i], SPAR_IDBLOCK_ID_MAX, "d%07u", 1000 + i);
+    spar_idblock_enc e;
+    CU_ASSERT_EQUAL(encode(&e, g_ids, g_lens, SPAR_IDBLOCK_MAX_IDS + 8), SPAR_IDBLOCK_MAX_IDS); /* count limit */
+    uint8_t blk[SPAR_IDBLOCK_MAX_BYTES];
+    size_t len = spar_idblock_enc_finish(&e, blk);
+    CU_ASSERT(len < 3 * SPAR_IDBLOCK_MAX_IDS); /* front coding: ~2.5 bytes per 8-byte id */
+    roundtrip_block(SPAR_IDBLOCK_MAX_IDS + 8);
+}
+
+static void test_long_shared_prefixes(void) {
+    /* URL-like ids: shared prefixes and suffixes above the 15 of a nibble, and one 511-byte id */
+    for (uint32_t i = 0; i < 40; i++) {
+        int n = snprintf((char *)g_ids[i], SPAR_IDBLOCK_ID_MAX, "https://example.org/some/long/path/%u/%s", i / 3,
+                         i % 3 ? "index.html?query=abcdefghijklmnopqrstuvwxyz" : "x");
+        g_lens[i] = (size_t)n;
+    }
+    memset(g_ids[20], 'q', SPAR_IDBLOCK_ID_MAX);
+    g_lens[20] = SPAR_IDBLOCK_ID_MAX;
+    memcpy(g_ids[21], g_ids[20], SPAR_IDBLOCK_ID_MAX);
+    g_ids[21][SPAR_IDBLOCK_ID_MAX - 1] = 'r'; /* shares 510 bytes */
+    g_lens[21] = SPAR_IDBLOCK_ID_MAX;
+    g_lens[22] = 1; /* a 1-byte id right after */
+    roundtrip_block(40);
+}
+
+static void test_byte_limit(void) {
+    /* random 300-byte ids: the block is cut by bytes, well before 128 ids */
+    for (uint32_t i = 0; i < 20; i++) {
+        g_lens[i] = 300;
+        for (size_t j = 0; j < 300; j++) g_ids[i][j] = (uint8_t)rnd();
+    }
+    spar_idblock_enc e;
+    uint32_t k = encode(&e, g_ids, g_lens, 20);
+    CU_ASSERT(k >= 5 && k <= 7);
+    uint8_t blk[SPAR_IDBLOCK_MAX_BYTES];
+    CU_ASSERT(spar_idblock_enc_finish(&e, blk) <= SPAR_IDBLOCK_MAX_BYTES);
+    roundtrip_block(20);
+}
+
+static void test_random_ids_fuzzish(void) {
+    /* random lengths and random shared prefixes, many blocks; random byte damage never crashes */
+    for (int round = 0; round < 200; round++) {
+        uint32_t n = 1 + (uint32_t)(rnd() % (SPAR_IDBLOCK_MAX_IDS + 8));
+        for (uint32_t i = 0; i < n; i++) {
+            size_t len = 1 + (size_t)(rnd() % (rnd() % 4 ? 40 : SPAR_IDBLOCK_ID_MAX));
+            size_t share = i > 0 ? (size_t)(rnd() % (g_lens[i - 1] + 1)) : 0;
+            if (share > len) share = len;
+            if (share) memcpy(g_ids[i], g_ids[i - 1], share);
+            for (size_t j = share; j < len; j++) g_ids[i][j] = (uint8_t)(rnd() % 4 + 'a');
+            g_lens[i] = len;
+        }
+        roundtrip_block(n);
+        spar_idblock_enc e;
+        uint32_t k = encode(&e, g_ids, g_lens, n);
+        uint8_t blk[SPAR_IDBLOCK_MAX_BYTES];
+        size_t len = spar_idblock_enc_finish(&e, blk);
+        for (int f = 0; f < 20; f++) {
+            blk[rnd() % len] ^= (uint8_t)(1u << (rnd() % 8));
+            spar_status st = spar_idblock_each(blk, len, NULL, NULL, NULL);
+            CU_ASSERT(st == SPAR_OK || st == SPAR_E_CORRUPT);
+            uint8_t out[SPAR_IDBLOCK_ID_MAX];
+            size_t ol;
+            st = spar_idblock_get(blk, len, (uint32_t)(rnd() % (k + 2)), out, &ol);
+            CU_ASSERT(st == SPAR_OK || st == SPAR_E_CORRUPT || st == SPAR_E_NOT_FOUND);
+            if (st == SPAR_OK) CU_ASSERT(ol >= 1 && ol <= SPAR_IDBLOCK_ID_MAX);
+        }
+    }
+}
+
+static void test_bad_headers(void) {
+    uint32_t n;
+    uint8_t out[SPAR_IDBLOCK_ID_MAX];
+    size_t ol;
+    const uint8_t zero[] = {0x00, 0x01, 'a'};
+    CU_ASSERT_EQUAL(spar_idblock_count(zero, sizeof zero, &n), SPAR_E_CORRUPT); /* 0 ids */
+    const uint8_t many[] = {0x81, 0x01, 0x01, 'a'};                             /* 129 ids */
+    CU_ASSERT_EQUAL(spar_idblock_each(many, sizeof many, NULL, NULL, NULL), SPAR_E_CORRUPT);
+    const uint8_t shared_at_restart[] = {0x01, 0x11, 'a'};
+    CU_ASSERT_EQUAL(spar_idblock_get(shared_at_restart, sizeof shared_at_restart, 0, out, &ol), SPAR_E_CORRUPT);
+    const uint8_t empty_id[] = {0x01, 0x00};
+    CU_ASSERT_EQUAL(spar_idblock_get(empty_id, sizeof empty_id, 0, out, &ol), SPAR_E_CORRUPT);
+    const uint8_t stray[] = {0x01, 0x01, 'a', 'b'};
+    CU_ASSERT_EQUAL(spar_idblock_get(stray, sizeof stray, 0, out, &ol), SPAR_OK); /* one-id read is fine */
+    CU_ASSERT_EQUAL(spar_idblock_each(stray, sizeof stray, NULL, NULL, NULL), SPAR_E_CORRUPT);
+    const uint8_t too_long[] = {0x01, 0x0F, 0xF1, 0x03, 'a'}; /* suffix 15 + 497 > 511 */
+    CU_ASSERT_EQUAL(spar_idblock_get(too_long, sizeof too_long, 0, out, &ol), SPAR_E_CORRUPT);
+    /* 17 ids: one group length, larger than the block */
+    const uint8_t bad_group[] = {0x11, 0x7F, 0x01, 'a'};
+    CU_ASSERT_EQUAL(spar_idblock_get(bad_group, sizeof bad_group, 16, out, &ol), SPAR_E_CORRUPT);
+}
+
+static void perm_roundtrip(const uint32_t *d, uint32_t n) {
+    uint8_t buf[SPAR_PERMBLOCK_MAX_BYTES];
+    size_t len = spar_permblock_encode(d, n, buf);
+    CU_ASSERT(len <= SPAR_PERMBLOCK_MAX_BYTES);
+    uint32_t out[SPAR_PERMBLOCK_MAX_IDS], m = 0;
+    CU_ASSERT_EQUAL_FATAL(spar_permblock_decode(buf, len, out, &m), SPAR_OK);
+    CU_ASSERT_EQUAL(m, n);
+    CU_ASSERT(memcmp(out, d, n * sizeof *d) == 0);
+    for (size_t cut = 0; cut < len; cut++) CU_ASSERT_NOT_EQUAL(spar_permblock_decode(buf, cut, out, &m), SPAR_OK);
+}
+
+static void test_perm_blocks(void) {
+    uint32_t d[SPAR_PERMBLOCK_MAX_IDS];
+    for (uint32_t i = 0; i < 64; i++) d[i] = 1000000 + i; /* one run */
+    perm_roundtrip(d, 64);
+    uint8_t buf[SPAR_PERMBLOCK_MAX_BYTES];
+    CU_ASSERT(spar_permblock_encode(d, 64, buf) <= 6);
+    for (uint32_t i = 0; i < 64; i++) d[i] = (uint32_t)(rnd() % 4000000000u); /* random, descending deltas too */
+    perm_roundtrip(d, 64);
+    d[0] = 0;
+    d[1] = UINT32_MAX - 1;
+    d[2] = 5;
+    d[3] = 6;
+    d[4] = 7;
+    perm_roundtrip(d, 5);
+    perm_roundtrip(d, 1);
+    for (int r = 0; r < 500; r++) { /* mixtures of runs and jumps */
+        uint32_t n = 1 + (uint32_t)(rnd() % 64), v = (uint32_t)(rnd() % 1000);
+        for (uint32_t i = 0; i < n; i++) d[i] = rnd() % 3 ? v++ : (v = (uint32_t)(rnd() % 100000));
+        perm_roundtrip(d, n);
+    }
+    uint32_t out[SPAR_PERMBLOCK_MAX_IDS], m;
+    const uint8_t run_too_long[] = {0x02, 0x01, 0x05}; /* 2 ids, run of 5 more */
+    CU_ASSERT_EQUAL(spar_permblock_decode(run_too_long, sizeof run_too_long, out, &m), SPAR_E_CORRUPT);
+    const uint8_t negative[] = {0x01, 0x02}; /* zigzag -1 from 0 */
+    CU_ASSERT_EQUAL(spar_permblock_decode(negative, sizeof negative, out, &m), SPAR_E_CORRUPT);
+    const uint8_t trailing[] = {0x01, 0x00, 0x00};
+    CU_ASSERT_EQUAL(spar_permblock_decode(trailing, sizeof trailing, out, &m), SPAR_E_CORRUPT);
+    const uint8_t zero[] = {0x00};
+    CU_ASSERT_EQUAL(spar_permblock_decode(zero, sizeof zero, out, &m), SPAR_E_CORRUPT);
+}
+
+int main(void) {
+    if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
+    CU_pSuite s = CU_add_suite("storage/meta_block", NULL, NULL);
+    if (s == NULL || !CU_add_test(s, "sequential ids: count limit, ~2.5 bytes/id, round trip", test_sequential_ids) ||
+        !CU_add_test(s, "long shared prefixes/suffixes and 511-byte ids round trip", test_long_shared_prefixes) ||
+        !CU_add_test(s, "300-byte ids: block cut by its byte limit", test_byte_limit) ||
+        !CU_add_test(s, "random ids round trip; damaged blocks give CORRUPT, never a crash", test_random_ids_fuzzish) ||
+        !CU_add_test(s, "malformed id block headers and entries are rejected", test_bad_headers) ||
+        !CU_add_test(s, "perm blocks: runs, random, extremes; malformed rejected", test_perm_blocks))
+        goto out;
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+out:;
+    int rc = (CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures() != 0);
+    CU_cleanup_registry();
+    return rc;
+}
