@@ -1,10 +1,11 @@
 /* index/postings.c — posting-list codec and cursor (contract: index/postings.h; layout:
  * docs/format/postings.md).
  *
- * A list of one block (df <= 128, most terms) is [bd][bt][block data]; its block-max data is the list's,
- * held in the dictionary. A longer list is [block data ...][block table]. Each block holds up to 128
- * postings: the docid gaps minus one, then tf - 1, each frame-of-reference bit-packed with its own width
- * (common/bitpack.h). The table has one 16-byte entry per block (last docid, data offset, widths,
+ * A list of one block (df <= 128, most terms) is a varint stream (per posting (gap << 1) | (tf == 1), then
+ * tf - 2 when tf != 1: byte-granular, so rare terms cost 3-4 bytes a posting); its block-max data is the
+ * list's, which the segment derives at lookup (spar_postings_derive_single). A longer list is
+ * [block data ...][block table]. Each block holds up to 128 postings: the docid gaps minus one, then
+ * tf - 1, each frame-of-reference bit-packed with its own width (common/bitpack.h). The table has one 16-byte entry per block (last docid, data offset, widths,
  * block-max data), so cursors skip and BMW/MaxScore read block maxima without touching the data.
  * Cursors decode one block at a time into their own arrays, tfs only on demand. */
 #include "index/postings.h"
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "common/bitpack.h"
+#include "common/varint.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "spar's on-disk formats are read in place: little-endian hosts only"
@@ -24,7 +26,6 @@
  *  10 u16 max tf (65535: saturated, the list's max_tf applies)   12 u16 min dl (saturated at 65535)
  *  14 u8 docid-gap bits   15 u8 tf bits */
 enum { E_LAST = 0, E_OFF = 4, E_MAXTP = 8, E_MAXTF = 10, E_MINDL = 12, E_BD = 14, E_BT = 15 };
-#define SINGLE_HDR 2 /* a one-block list starts with its two widths */
 #define U16_SAT 65535u
 
 static inline uint16_t rd16(const uint8_t *p) {
@@ -82,6 +83,58 @@ static float tfpart_bound(uint32_t tf, uint32_t dl, float k1, float b, float avg
     return f;
 }
 
+/* Block-max data of one block from its tfs and the lengths of its documents (shared by the encoder and
+ * spar_postings_derive_single, so the stored and the derived bounds are the same bits). */
+typedef struct block_stats {
+    uint64_t cf;
+    uint32_t max_tf, min_dl;
+    uint16_t q;
+} block_stats;
+static block_stats stats_of(const uint32_t *tfs, const uint32_t *dls, uint32_t cnt, float k1, float b, float avgdl) {
+    block_stats r = {0, 0, UINT32_MAX, 0};
+    float max_tp = 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        r.cf += tfs[i];
+        if (tfs[i] > r.max_tf) r.max_tf = tfs[i];
+        if (dls[i] < r.min_dl) r.min_dl = dls[i];
+        const float tp = tfpart_bound(tfs[i], dls[i], k1, b, avgdl);
+        if (tp > max_tp) max_tp = tp;
+    }
+    r.q = tfpart_to_q(max_tp);
+    return r;
+}
+
+/* One-block list: per posting varint((gap << 1) | (tf == 1)), then varint(tf - 2) when tf != 1. */
+static size_t put_single(uint8_t *dst, const uint32_t *docids, const uint32_t *tfs, uint32_t n) {
+    size_t k = 0;
+    uint32_t prev_plus1 = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint64_t g = docids[i] - prev_plus1;
+        prev_plus1 = docids[i] + 1;
+        k += spar_varint_put(dst + k, (g << 1) | (tfs[i] == 1));
+        if (tfs[i] != 1) k += spar_varint_put(dst + k, tfs[i] - 2u);
+    }
+    return k;
+}
+
+/* Bounds-checked parse of a one-block list of df postings filling exactly len bytes; 1 on success. */
+static int parse_single(const uint8_t *buf, size_t len, uint32_t df, uint32_t n_docs, uint32_t *docs,
+                        uint32_t *tfs) {
+    if (df == 0 || df > SPAR_BLOCK_SIZE) return 0;
+    uint64_t pos = 0, next = 0; /* next = previous docid + 1 */
+    for (uint32_t i = 0; i < df; i++) {
+        uint64_t v, t = 0;
+        if (!spar_varint_get(buf, len, &pos, &v)) return 0;
+        if (next >= n_docs || (v >> 1) >= (uint64_t)n_docs - next) return 0; /* docid must be < n_docs */
+        const uint64_t d = next + (v >> 1);
+        if (!(v & 1) && (!spar_varint_get(buf, len, &pos, &t) || t > UINT32_MAX - 2u)) return 0;
+        docs[i] = (uint32_t)d;
+        tfs[i] = (v & 1) ? 1u : (uint32_t)t + 2u;
+        next = d + 1;
+    }
+    return pos == len;
+}
+
 spar_status spar_postings_encode(const uint32_t *docids, const uint32_t *tfs, uint32_t n, const uint32_t *doclens,
                                  float k1, float b, float avgdl, spar_buf *out, spar_term_info *ti) {
     memset(ti, 0, sizeof *ti);
@@ -94,8 +147,8 @@ spar_status spar_postings_encode(const uint32_t *docids, const uint32_t *tfs, ui
     const uint32_t n_blocks = (uint32_t)(((uint64_t)n + SPAR_BLOCK_SIZE - 1) / SPAR_BLOCK_SIZE);
     const int single = n_blocks == 1;
     const size_t table_bytes = single ? 0 : (size_t)n_blocks * SPAR_POSTINGS_ENTRY_BYTES;
-    /* worst case: 32 bits per gap and per tf */
-    const uint64_t worst = (uint64_t)n * 8 + table_bytes + SINGLE_HDR + 8;
+    /* worst case: 32 bits per gap and per tf packed; 5 + 5 bytes per posting as varints */
+    const uint64_t worst = (uint64_t)n * 10 + table_bytes + 8;
     if (worst > SIZE_MAX / 2) return SPAR_E_NOMEM;
     uint8_t *table = malloc(table_bytes ? table_bytes : 1);
     if (table == NULL) return SPAR_E_NOMEM;
@@ -106,59 +159,52 @@ spar_status spar_postings_encode(const uint32_t *docids, const uint32_t *tfs, ui
     }
     const size_t start = out->len;
     uint8_t *dst = out->data + start;
-    uint64_t off = single ? SINGLE_HDR : 0, cf = 0;
-    uint32_t gaps[SPAR_BLOCK_SIZE], tfm[SPAR_BLOCK_SIZE];
+    uint64_t off = 0, cf = 0;
+    uint32_t gaps[SPAR_BLOCK_SIZE], tfm[SPAR_BLOCK_SIZE], dls[SPAR_BLOCK_SIZE];
     uint32_t list_max_tf = 0, list_min_dl = UINT32_MAX;
     uint16_t list_q = 0;
     for (uint32_t blk = 0; blk < n_blocks; blk++) {
         const uint32_t first = blk * SPAR_BLOCK_SIZE;
         const uint32_t cnt = SPAR_MIN(n - first, (uint32_t)SPAR_BLOCK_SIZE);
         uint32_t prev_plus1 = first == 0 ? 0 : docids[first - 1] + 1;
-        uint32_t max_tf = 0, min_dl = UINT32_MAX;
-        float max_tp = 0;
         for (uint32_t i = 0; i < cnt; i++) {
-            const uint32_t d = docids[first + i], tf = tfs[first + i];
+            const uint32_t d = docids[first + i];
             gaps[i] = d - prev_plus1;
             prev_plus1 = d + 1;
-            tfm[i] = tf - 1;
-            cf += tf;
-            const uint32_t dl = doclens ? doclens[d] : 0;
-            if (tf > max_tf) max_tf = tf;
-            if (dl < min_dl) min_dl = dl;
-            const float tp = tfpart_bound(tf, dl, k1, b, avgdl);
-            if (tp > max_tp) max_tp = tp;
+            tfm[i] = tfs[first + i] - 1;
+            dls[i] = doclens ? doclens[d] : 0;
         }
-        const unsigned bd = spar_bitpack_width(gaps, cnt), bt = spar_bitpack_width(tfm, cnt);
-        const uint16_t q = tfpart_to_q(max_tp);
-        if (off > UINT32_MAX) {
-            free(table);
-            return SPAR_E_UNSUPPORTED; /* a single list over 4 GiB */
-        }
+        const block_stats bs = stats_of(tfs + first, dls, cnt, k1, b, avgdl);
+        cf += bs.cf;
         if (single) {
-            dst[0] = (uint8_t)bd;
-            dst[1] = (uint8_t)bt;
+            off = put_single(dst, docids, tfs, n);
         } else {
+            if (off > UINT32_MAX) {
+                free(table);
+                return SPAR_E_UNSUPPORTED; /* a single list over 4 GiB */
+            }
+            const unsigned bd = spar_bitpack_width(gaps, cnt), bt = spar_bitpack_width(tfm, cnt);
             uint8_t *e = table + (size_t)blk * SPAR_POSTINGS_ENTRY_BYTES;
             wr32(e + E_LAST, docids[first + cnt - 1]);
             wr32(e + E_OFF, (uint32_t)off);
-            wr16(e + E_MAXTP, q);
-            wr16(e + E_MAXTF, (uint16_t)SPAR_MIN(max_tf, U16_SAT));
-            wr16(e + E_MINDL, (uint16_t)SPAR_MIN(min_dl, U16_SAT));
+            wr16(e + E_MAXTP, bs.q);
+            wr16(e + E_MAXTF, (uint16_t)SPAR_MIN(bs.max_tf, U16_SAT));
+            wr16(e + E_MINDL, (uint16_t)SPAR_MIN(bs.min_dl, U16_SAT));
             e[E_BD] = (uint8_t)bd;
             e[E_BT] = (uint8_t)bt;
+            if (cnt == SPAR_BLOCK_SIZE) {
+                spar_bitpack_pack128(gaps, bd, dst + off);
+                off += spar_bitpack_bytes(cnt, bd);
+                spar_bitpack_pack128(tfm, bt, dst + off);
+                off += spar_bitpack_bytes(cnt, bt);
+            } else {
+                off += spar_bitpack_pack(gaps, cnt, bd, dst + off);
+                off += spar_bitpack_pack(tfm, cnt, bt, dst + off);
+            }
         }
-        if (cnt == SPAR_BLOCK_SIZE) {
-            spar_bitpack_pack128(gaps, bd, dst + off);
-            off += spar_bitpack_bytes(cnt, bd);
-            spar_bitpack_pack128(tfm, bt, dst + off);
-            off += spar_bitpack_bytes(cnt, bt);
-        } else {
-            off += spar_bitpack_pack(gaps, cnt, bd, dst + off);
-            off += spar_bitpack_pack(tfm, cnt, bt, dst + off);
-        }
-        if (max_tf > list_max_tf) list_max_tf = max_tf;
-        if (min_dl < list_min_dl) list_min_dl = min_dl;
-        if (q > list_q) list_q = q;
+        if (bs.max_tf > list_max_tf) list_max_tf = bs.max_tf;
+        if (bs.min_dl < list_min_dl) list_min_dl = bs.min_dl;
+        if (bs.q > list_q) list_q = bs.q;
     }
     if (table_bytes) memcpy(dst + off, table, table_bytes);
     free(table);
@@ -172,6 +218,23 @@ spar_status spar_postings_encode(const uint32_t *docids, const uint32_t *tfs, ui
     ti->max_tf = list_max_tf;
     ti->min_dl = list_min_dl;
     ti->max_tfpart = q_to_tfpart(list_q);
+    return SPAR_OK;
+}
+
+spar_status spar_postings_derive_single(const uint8_t *buf, size_t len, uint32_t df, uint32_t n_docs,
+                                        const uint8_t *norms, float k1, float b, float avgdl, spar_term_info *ti) {
+    uint32_t docs[SPAR_BLOCK_SIZE], tfs[SPAR_BLOCK_SIZE], dls[SPAR_BLOCK_SIZE];
+    if (buf == NULL || !parse_single(buf, len, df, n_docs, docs, tfs)) return SPAR_E_CORRUPT;
+    for (uint32_t i = 0; i < df; i++) dls[i] = norms ? spar_norm_decode(norms[docs[i]]) : 0;
+    const block_stats bs = stats_of(tfs, dls, df, k1, b, avgdl);
+    ti->df = df;
+    ti->n_blocks = 1;
+    ti->cf = bs.cf;
+    ti->offset = 0;
+    ti->bytes = len;
+    ti->max_tf = bs.max_tf;
+    ti->min_dl = bs.min_dl;
+    ti->max_tfpart = q_to_tfpart(bs.q);
     return SPAR_OK;
 }
 
@@ -228,11 +291,14 @@ spar_status spar_postings_check(const uint8_t *buf, size_t len, const spar_term_
     uint64_t cf = 0, used;
     uint32_t last, max_tf;
     if (n_blocks == 1) {
-        if (len < SINGLE_HDR) return SPAR_E_CORRUPT;
-        if (!check_block(buf + SINGLE_HDR, len - SINGLE_HDR, ti->df, buf[0], buf[1], 0, n_docs, &used, &last,
-                         &max_tf, &cf))
-            return SPAR_E_CORRUPT;
-        if (SINGLE_HDR + used != len || cf != ti->cf || max_tf != ti->max_tf) return SPAR_E_CORRUPT;
+        uint32_t docs[SPAR_BLOCK_SIZE], tfs[SPAR_BLOCK_SIZE];
+        if (!parse_single(buf, len, ti->df, n_docs, docs, tfs)) return SPAR_E_CORRUPT;
+        max_tf = 0;
+        for (uint32_t i = 0; i < ti->df; i++) {
+            cf += tfs[i];
+            if (tfs[i] > max_tf) max_tf = tfs[i];
+        }
+        if (cf != ti->cf || max_tf != ti->max_tf) return SPAR_E_CORRUPT;
         return SPAR_OK;
     }
     const uint64_t table_bytes = n_blocks * SPAR_POSTINGS_ENTRY_BYTES;
@@ -281,25 +347,48 @@ static void exhaust(spar_cursor *c) {
     c->docid = SPAR_DOCID_END;
 }
 
-static void load_block(spar_cursor *c, uint32_t blk) {
-    uint32_t cnt;
-    unsigned bd;
-    const uint8_t *p;
-    uint32_t base;
-    if (c->table == NULL) { /* one-block list */
-        cnt = c->df;
-        bd = c->data[0];
-        c->tf_bits = c->data[1];
-        p = c->data + SINGLE_HDR;
-        base = 0;
-    } else {
-        const uint8_t *e = entry(c, blk);
-        cnt = blk + 1 < c->n_blocks ? SPAR_BLOCK_SIZE : c->df - (c->n_blocks - 1) * SPAR_BLOCK_SIZE;
-        bd = e[E_BD];
-        c->tf_bits = e[E_BT];
-        p = c->data + rd32(e + E_OFF);
-        base = blk == 0 ? 0 : block_last(c, blk - 1) + 1;
+/* Unchecked varint read: the cursor trusts its list (spar_postings_check / the segment validated it). */
+static inline uint64_t vget(const uint8_t **pp) {
+    const uint8_t *p = *pp;
+    uint8_t byte = *p++;
+    uint64_t v = byte & 0x7f;
+    for (unsigned sh = 7; (byte & 0x80) && sh < 64; sh += 7) {
+        byte = *p++;
+        v |= (uint64_t)(byte & 0x7f) << sh;
     }
+    *pp = p;
+    return v;
+}
+
+static void load_single(spar_cursor *c) {
+    const uint8_t *p = c->data;
+    uint32_t next = 0;
+    for (uint32_t i = 0; i < c->df; i++) {
+        const uint64_t v = vget(&p);
+        const uint32_t d = next + (uint32_t)(v >> 1);
+        c->docs[i] = d;
+        c->freqs[i] = (v & 1) ? 1u : (uint32_t)vget(&p) + 2u;
+        next = d + 1;
+    }
+    c->tf_data = NULL;
+    c->freqs_decoded = 1;
+    c->block = 0;
+    c->pos = 0;
+    c->n_in_block = c->df;
+    c->docid = c->docs[0];
+}
+
+static void load_block(spar_cursor *c, uint32_t blk) {
+    if (c->table == NULL) { /* one-block list: varints, docids and tfs decoded at once */
+        load_single(c);
+        return;
+    }
+    const uint8_t *e = entry(c, blk);
+    const uint32_t cnt = blk + 1 < c->n_blocks ? SPAR_BLOCK_SIZE : c->df - (c->n_blocks - 1) * SPAR_BLOCK_SIZE;
+    const unsigned bd = e[E_BD];
+    c->tf_bits = e[E_BT];
+    const uint8_t *p = c->data + rd32(e + E_OFF);
+    const uint32_t base = blk == 0 ? 0 : block_last(c, blk - 1) + 1;
     if (cnt == SPAR_BLOCK_SIZE) {
         spar_bitpack_unpack128(p, bd, c->docs);
         spar_delta1_decode128(c->docs, base);

@@ -28,7 +28,30 @@ static inline float spar_bm25_idf(uint64_t n_docs, uint64_t df) {
     return (float)log1p(((double)n_docs - (double)df + 0.5) / ((double)df + 0.5));
 }
 
-/* Per-list metadata, stored in the term dictionary. */
+/* ---- document-length norms: one byte per document ----
+ * Lucene's SmallFloat.intToByte4 scheme (so spar's BM25 sees the same lengths as Lucene 8): lengths
+ * 0..23 are exact; above, (dl - 24) keeps its 4 most significant bits (an implicit leading 1 and 3
+ * stored bits) and its exponent, i.e. buckets of 12.5% or less. Decoding gives the bucket's smallest
+ * length, so spar_norm_decode(spar_norm_encode(dl)) <= dl, and both are monotone. Lengths above
+ * 2^31 - 1 share byte 255. Scoring and block-max data both use the decoded length. */
+#define SPAR_NORM_EXACT 24u
+static inline uint8_t spar_norm_encode(uint32_t dl) {
+    if (dl < SPAR_NORM_EXACT) return (uint8_t)dl;
+    uint32_t v = (dl > 0x7fffffffu ? 0x7fffffffu : dl) - SPAR_NORM_EXACT;
+    unsigned bits = 0;
+    for (uint32_t t = v; t != 0; t >>= 1) bits++;
+    if (bits < 4) return (uint8_t)(SPAR_NORM_EXACT + v);
+    const unsigned shift = bits - 4;
+    return (uint8_t)(SPAR_NORM_EXACT + (((v >> shift) & 7u) | ((shift + 1u) << 3)));
+}
+static inline uint32_t spar_norm_decode(uint8_t n) {
+    if (n < SPAR_NORM_EXACT) return n;
+    const uint32_t i = (uint32_t)n - SPAR_NORM_EXACT, bits = i & 7u, e = i >> 3;
+    return SPAR_NORM_EXACT + (e == 0 ? bits : (bits | 8u) << (e - 1));
+}
+
+/* Per-list metadata, stored in (or, for one-block lists, derived from the list and the norms by) the
+ * segment's term dictionary. */
 typedef struct spar_term_info {
     uint32_t df;          /* postings in the list */
     uint32_t n_blocks;
@@ -81,6 +104,14 @@ spar_status spar_postings_encode(const uint32_t *docids, const uint32_t *tfs, ui
 /* Validate a list's bytes fully (block table monotone, offsets in range, decoded docids ascending and
  * < n_docs). Used by verify and fuzzing. @return SPAR_OK or SPAR_E_CORRUPT. */
 spar_status spar_postings_check(const uint8_t *buf, size_t len, const spar_term_info *ti, uint32_t n_docs);
+
+/* Decode and validate a one-block list (df <= SPAR_BLOCK_SIZE) and fill all of ti from it: df, n_blocks 1,
+ * cf, offset 0, bytes = len, max_tf, min_dl, max_tfpart, computed exactly as spar_postings_encode does with
+ * doclens[d] = spar_norm_decode(norms[d]) (norms NULL: lengths 0). The segment stores only df and the size
+ * of such lists and derives the rest at lookup. @return SPAR_OK or SPAR_E_CORRUPT (malformed, docid >=
+ * n_docs, trailing bytes). */
+spar_status spar_postings_derive_single(const uint8_t *buf, size_t len, uint32_t df, uint32_t n_docs,
+                                        const uint8_t *norms, float k1, float b, float avgdl, spar_term_info *ti);
 
 /* Position a cursor on the first posting of the list at buf (as written by spar_postings_encode, or
  * accepted by spar_postings_check: the cursor trusts the list). buf must stay valid while the cursor is

@@ -1,15 +1,22 @@
 /* index/segment.c — one immutable postings segment file, seg-NNNNNN.post (contract: index/segment.h;
- * layout: docs/format/segment.md).
+ * layout: docs/format/segment.md, version 2).
  *
- *   header (32, storage/file.h) | doclens u32 x n_docs | pad16 | posting lists | pad8 | dictionary
+ *   header (32, storage/file.h) | norms u8 x n_docs | pad16 | posting lists | pad8 | dictionary
  *   | pad8 | block index u64 x n_dict_blocks | footer (128 bytes)
+ *
+ * Document lengths are 1-byte norms (postings.h, Lucene's scheme); avgdl stays exact (from the recorded
+ * total). The dictionary is front-coded within blocks of 16 terms (first term whole, for the binary
+ * search); a one-block list (df <= 128) has only df and its size in its entry, the rest of its
+ * spar_term_info is derived from the list and the norms at lookup; list offsets are implied by the
+ * running sum except for the first entry of a block.
  *
  * The writer streams lists into a spar_file_writer as terms arrive (ascending byte order) and keeps only
  * the dictionary in memory. The reader maps the file, checks header and checksum, then validates every
- * structure before returning: footer, section bounds, doc lengths against the recorded sum and avgdl,
- * the block index, every dictionary entry (terms strictly ascending, lists in bounds and in order) and
- * every posting list (spar_postings_check). Nothing read from the file is used as an offset before it
- * has been checked against the size, so crafted files (even with a valid checksum) give SPAR_E_CORRUPT. */
+ * structure before returning: footer, section bounds, norms against the recorded total and avgdl, the
+ * block index, every dictionary entry (terms strictly ascending and canonically front-coded, lists
+ * tiling the postings area) and every posting list. Nothing read from the file is used as an offset
+ * before it has been checked against the size, so crafted files (even with a valid checksum) give
+ * SPAR_E_CORRUPT. */
 #include "common/varint.h"
 #include "index/segment.h"
 
@@ -23,6 +30,7 @@
 #define TERMS_PER_BLOCK 16
 #define MAX_TERMS_PER_BLOCK 4096
 #define VARINT_MAX 10
+#define MAX_SINGLE SPAR_BLOCK_SIZE /* lists with df <= this are one block: stats derived */
 
 /* ---- little helpers ---- */
 
@@ -61,7 +69,7 @@ struct spar_segment_writer {
     float k1, b;
     double avgdl;
     uint64_t total_dl;
-    uint32_t *doclens;    /* copy, n_docs entries */
+    uint32_t *dl_q;        /* decoded norm of each document: the lengths block-max data is computed with */
     uint64_t postings_off; /* payload offset of the postings area */
     uint64_t prev_end;     /* end of the previous list, postings-relative */
     uint64_t n_terms, n_postings;
@@ -77,7 +85,7 @@ static void writer_free(spar_segment_writer *w) {
     spar_buf_free(&w->list);
     spar_buf_free(&w->dict);
     spar_buf_free(&w->index);
-    free(w->doclens);
+    free(w->dl_q);
     free(w->last_term);
     free(w);
 }
@@ -88,30 +96,37 @@ spar_status spar_segment_writer_open(const char *path, uint32_t n_docs, const ui
     if (path == NULL || (n_docs > 0 && doclens == NULL) || !(k1 >= 0 && isfinite(k1)) || !(b >= 0 && b <= 1))
         return spar_diag_err(diag, SPAR_E_INVALID_ARG, "segment writer: bad arguments (doclens, k1 or b)");
     spar_status st = SPAR_OK;
+    uint8_t *norms = NULL;
     spar_segment_writer *w = calloc(1, sizeof *w);
     if (w == NULL) return SPAR_E_NOMEM;
     w->n_docs = n_docs;
     w->k1 = k1;
     w->b = b;
-    w->doclens = spar_malloc_array(n_docs, sizeof(uint32_t));
-    if (w->doclens == NULL) {
+    w->dl_q = spar_malloc_array(n_docs ? n_docs : 1, sizeof(uint32_t));
+    norms = malloc(n_docs ? n_docs : 1);
+    if (w->dl_q == NULL || norms == NULL) {
         st = SPAR_E_NOMEM;
         goto fail;
     }
-    if (n_docs) memcpy(w->doclens, doclens, (size_t)n_docs * sizeof(uint32_t));
-    for (uint32_t i = 0; i < n_docs; i++) w->total_dl += doclens[i];
+    for (uint32_t i = 0; i < n_docs; i++) {
+        w->total_dl += doclens[i];
+        norms[i] = spar_norm_encode(doclens[i]);
+        w->dl_q[i] = spar_norm_decode(norms[i]);
+    }
     w->avgdl = n_docs ? (double)w->total_dl / (double)n_docs : 0.0;
     SPAR_TRY_GOTO(st, spar_file_writer_open(path, SPAR_KIND_POSTINGS, SPAR_SEGMENT_VERSION_MAJOR,
                                             SPAR_SEGMENT_VERSION_MINOR, 0, &w->fw, diag), fail);
-    if ((st = spar_file_writer_write(w->fw, w->doclens, (size_t)n_docs * sizeof(uint32_t))) != SPAR_OK ||
+    if ((st = spar_file_writer_write(w->fw, norms, n_docs)) != SPAR_OK ||
         (st = spar_file_writer_pad(w->fw, 16)) != SPAR_OK) {
         spar_diag_set(diag, "%s: write failed", path);
         goto fail;
     }
+    free(norms);
     w->postings_off = spar_file_writer_offset(w->fw);
     *out = w;
     return SPAR_OK;
 fail:
+    free(norms);
     spar_file_writer_abort(w->fw);
     writer_free(w);
     return st;
@@ -129,7 +144,7 @@ spar_status spar_segment_writer_add(spar_segment_writer *w, const char *term, si
     if (docids[n - 1] >= w->n_docs) return SPAR_E_INVALID_ARG;
     spar_term_info ti;
     w->list.len = 0;
-    SPAR_TRY(spar_postings_encode(docids, tfs, n, w->doclens, w->k1, w->b, (float)w->avgdl, &w->list, &ti));
+    SPAR_TRY(spar_postings_encode(docids, tfs, n, w->dl_q, w->k1, w->b, (float)w->avgdl, &w->list, &ti));
     spar_status st = add_list(w, term, term_len, &ti);
     if (st != SPAR_OK) w->failed = st; /* bytes may already be in the file: the writer is unusable */
     return st;
@@ -138,33 +153,42 @@ spar_status spar_segment_writer_add(spar_segment_writer *w, const char *term, si
 /* Stream the encoded list in w->list and append its dictionary entry. */
 static spar_status add_list(spar_segment_writer *w, const char *term, size_t term_len, const spar_term_info *ti_in) {
     spar_term_info ti = *ti_in;
-    if (ti.n_blocks > 1) SPAR_TRY(spar_file_writer_pad(w->fw, SPAR_POSTINGS_ALIGN)); /* one-block lists: no gain */
+    const int single = ti.df <= MAX_SINGLE;
+    if (!single) SPAR_TRY(spar_file_writer_pad(w->fw, SPAR_POSTINGS_ALIGN)); /* one-block lists: no gain */
     ti.offset = spar_file_writer_offset(w->fw) - w->postings_off;
     SPAR_TRY(spar_file_writer_write(w->fw, w->list.data, w->list.len));
     /* dictionary entry */
-    SPAR_TRY(spar_buf_reserve(&w->dict, term_len + 7 * VARINT_MAX + 4));
-    if (w->n_terms % TERMS_PER_BLOCK == 0) {
+    SPAR_TRY(spar_buf_reserve(&w->dict, term_len + 8 * VARINT_MAX + 2));
+    const int first = w->n_terms % TERMS_PER_BLOCK == 0;
+    if (first) {
         SPAR_TRY(spar_buf_reserve(&w->index, 8));
         wr64(w->index.data + w->index.len, w->dict.len);
         w->index.len += 8;
     }
-    const int first = w->n_terms % TERMS_PER_BLOCK == 0;
     uint8_t *p = w->dict.data + w->dict.len;
-    size_t k = spar_varint_put(p, term_len);
-    if (term_len) memcpy(p + k, term, term_len);
-    k += term_len;
+    size_t k = 0, prefix = 0;
+    if (!first) {
+        const size_t lim = SPAR_MIN(term_len, w->last_len);
+        while (prefix < lim && (uint8_t)term[prefix] == w->last_term[prefix]) prefix++;
+        k += spar_varint_put(p + k, prefix);
+    }
+    k += spar_varint_put(p + k, term_len - prefix);
+    if (term_len > prefix) memcpy(p + k, term + prefix, term_len - prefix);
+    k += term_len - prefix;
     k += spar_varint_put(p + k, ti.df);
-    k += spar_varint_put(p + k, ti.cf - ti.df);
-    k += spar_varint_put(p + k, first ? ti.offset : ti.offset - w->prev_end);
+    if (first) k += spar_varint_put(p + k, ti.offset);
     k += spar_varint_put(p + k, ti.bytes);
-    k += spar_varint_put(p + k, ti.max_tf);
-    k += spar_varint_put(p + k, ti.min_dl);
-    /* the list bound is q / 65535 by construction (postings.c): store q, losslessly, in 2 bytes */
-    const long q = lrintf(ti.max_tfpart * 65535.0f);
-    if (q < 0 || q > 65535 || (float)q / 65535.0f != ti.max_tfpart) return SPAR_E_INTERNAL;
-    const uint16_t q16 = (uint16_t)q;
-    memcpy(p + k, &q16, 2);
-    k += 2;
+    if (!single) {
+        k += spar_varint_put(p + k, ti.cf - ti.df);
+        k += spar_varint_put(p + k, ti.max_tf);
+        k += spar_varint_put(p + k, ti.min_dl);
+        /* the list bound is q / 65535 by construction (postings.c): store q, losslessly, in 2 bytes */
+        const long q = lrintf(ti.max_tfpart * 65535.0f);
+        if (q < 0 || q > 65535 || (float)q / 65535.0f != ti.max_tfpart) return SPAR_E_INTERNAL;
+        const uint16_t q16 = (uint16_t)q;
+        memcpy(p + k, &q16, 2);
+        k += 2;
+    }
     w->dict.len += k;
     w->prev_end = ti.offset + ti.bytes;
     /* remember the term */
@@ -205,7 +229,7 @@ spar_status spar_segment_writer_commit(spar_segment_writer *w, spar_diag *diag) 
     memcpy(f + 32, &w->avgdl, 8);
     memcpy(f + 40, &w->k1, 4);
     memcpy(f + 44, &w->b, 4);
-    wr64(f + 48, 0); /* doclens offset */
+    wr64(f + 48, 0); /* norms offset */
     wr64(f + 56, w->postings_off);
     wr64(f + 64, postings_bytes);
     wr64(f + 72, dict_off);
@@ -241,8 +265,7 @@ struct spar_segment {
     uint64_t n_terms, n_postings;
     double avgdl;
     float k1, b;
-    const uint32_t *doclens;
-    uint32_t *doclens_copy; /* when the buffer is not 4-aligned */
+    const uint8_t *norms; /* n_docs bytes */
     const uint8_t *postings;
     uint64_t postings_bytes;
     const uint8_t *dict;
@@ -252,38 +275,76 @@ struct spar_segment {
     uint32_t tpb;         /* terms per dictionary block */
 };
 
-/* Decode one dictionary entry at *pos. prev_end: end of the previous list in the block (ignored for the
- * first entry, whose offset is absolute). Checks only what is needed to stay in bounds; validate()
- * checks the rest once at open. */
-static int read_entry(const spar_segment *s, uint64_t *pos, int first, uint64_t prev_end, const uint8_t **term,
-                      size_t *len, spar_term_info *ti) {
-    uint64_t tl, df, cfx, off, bytes, max_tf, min_dl;
-    if (!spar_varint_get(s->dict, s->dict_bytes, pos, &tl) || tl > s->dict_bytes - *pos) return 0;
-    *term = s->dict + *pos;
-    *len = (size_t)tl;
-    *pos += tl;
-    if (!spar_varint_get(s->dict, s->dict_bytes, pos, &df) || !spar_varint_get(s->dict, s->dict_bytes, pos, &cfx) ||
-        !spar_varint_get(s->dict, s->dict_bytes, pos, &off) || !spar_varint_get(s->dict, s->dict_bytes, pos, &bytes) ||
-        !spar_varint_get(s->dict, s->dict_bytes, pos, &max_tf) || !spar_varint_get(s->dict, s->dict_bytes, pos, &min_dl))
-        return 0;
-    if (s->dict_bytes - *pos < 2) return 0;
-    if (df == 0 || df > UINT32_MAX || cfx > UINT64_MAX - df || max_tf > UINT32_MAX || min_dl > UINT32_MAX) return 0;
-    if (!first) {
-        if (off > UINT64_MAX - prev_end) return 0;
-        off += prev_end;
+/* One decoded dictionary entry. The term is prev_term[0..prefix) + suffix. */
+typedef struct dentry {
+    uint64_t prefix;       /* 0 for the first entry of a block */
+    const uint8_t *suffix; /* points into the dictionary */
+    uint64_t suffix_len;
+    uint32_t df;
+    uint64_t offset, bytes; /* the list, postings-relative */
+    /* lists of more than one block only: */
+    uint64_t cf;
+    uint32_t max_tf, min_dl;
+    uint16_t q;
+} dentry;
+
+/* Decode the entry at *pos. prev_end: end of the previous list (ignored for the first entry of a block,
+ * whose offset is stored). Checks only what is needed to stay in bounds; validate() checks the rest once
+ * at open. */
+static int read_entry(const spar_segment *s, uint64_t *pos, int first, uint64_t prev_end, dentry *e) {
+    const uint8_t *d = s->dict;
+    const uint64_t n = s->dict_bytes;
+    uint64_t sl, df, off = 0, bytes;
+    e->prefix = 0;
+    if (!first && !spar_varint_get(d, n, pos, &e->prefix)) return 0;
+    if (!spar_varint_get(d, n, pos, &sl) || sl > n - *pos) return 0;
+    e->suffix = d + *pos;
+    e->suffix_len = sl;
+    *pos += sl;
+    if (!spar_varint_get(d, n, pos, &df) || df == 0 || df > UINT32_MAX) return 0;
+    if (first && !spar_varint_get(d, n, pos, &off)) return 0;
+    if (!spar_varint_get(d, n, pos, &bytes)) return 0;
+    e->df = (uint32_t)df;
+    if (df > MAX_SINGLE) {
+        uint64_t cfx, max_tf, min_dl;
+        if (!spar_varint_get(d, n, pos, &cfx) || !spar_varint_get(d, n, pos, &max_tf) ||
+            !spar_varint_get(d, n, pos, &min_dl) || n - *pos < 2)
+            return 0;
+        if (cfx > UINT64_MAX - df || max_tf > UINT32_MAX || min_dl > UINT32_MAX) return 0;
+        e->cf = df + cfx;
+        e->max_tf = (uint32_t)max_tf;
+        e->min_dl = (uint32_t)min_dl;
+        memcpy(&e->q, d + *pos, 2);
+        *pos += 2;
+        if (!first) {
+            if (prev_end > s->postings_bytes) return 0;
+            off = align_up(prev_end, SPAR_POSTINGS_ALIGN);
+        }
+    } else if (!first) {
+        off = prev_end;
     }
     if (off > s->postings_bytes || bytes > s->postings_bytes - off) return 0;
-    ti->df = (uint32_t)df;
-    ti->n_blocks = (uint32_t)((df + SPAR_BLOCK_SIZE - 1) / SPAR_BLOCK_SIZE);
-    ti->cf = df + cfx;
-    ti->offset = off;
-    ti->bytes = bytes;
-    ti->max_tf = (uint32_t)max_tf;
-    ti->min_dl = (uint32_t)min_dl;
-    uint16_t q;
-    memcpy(&q, s->dict + *pos, 2);
-    ti->max_tfpart = (float)q / 65535.0f;
-    *pos += 2;
+    e->offset = off;
+    e->bytes = bytes;
+    return 1;
+}
+
+/* The list's spar_term_info: stored for long lists, derived from the list for one-block lists. */
+static int entry_info(const spar_segment *s, const dentry *e, spar_term_info *ti) {
+    if (e->df <= MAX_SINGLE) {
+        if (spar_postings_derive_single(s->postings + e->offset, (size_t)e->bytes, e->df, s->n_docs, s->norms, s->k1,
+                                        s->b, (float)s->avgdl, ti) != SPAR_OK)
+            return 0;
+    } else {
+        ti->df = e->df;
+        ti->n_blocks = (uint32_t)((e->df + (uint64_t)SPAR_BLOCK_SIZE - 1) / SPAR_BLOCK_SIZE);
+        ti->cf = e->cf;
+        ti->bytes = e->bytes;
+        ti->max_tf = e->max_tf;
+        ti->min_dl = e->min_dl;
+        ti->max_tfpart = (float)e->q / 65535.0f;
+    }
+    ti->offset = e->offset;
     return 1;
 }
 
@@ -291,9 +352,30 @@ static uint64_t index_at(const spar_segment *s, uint64_t i) { return rd64(s->ind
 
 #define CORRUPT(...) spar_diag_err(diag, SPAR_E_CORRUPT, __VA_ARGS__)
 
+/* Grow *buf to at least need bytes. */
+static int grow_term(uint8_t **buf, size_t *cap, uint64_t need) {
+    if (need <= *cap) return 1;
+    if (need > SIZE_MAX / 2) return 0;
+    size_t c = *cap ? *cap : 64;
+    while (c < need) c *= 2;
+    uint8_t *p = realloc(*buf, c);
+    if (p == NULL) return 0;
+    *buf = p;
+    *cap = c;
+    return 1;
+}
+
+static spar_status validate_dict(spar_segment *s, const char *name, uint64_t dict_off, uint64_t index_off,
+                                 spar_diag *diag);
+
 static spar_status validate(spar_segment *s, const char *name, spar_diag *diag) {
     const uint8_t *pl = s->payload;
     const uint64_t pb = s->payload_bytes;
+    if (s->map.hdr.version_major != SPAR_SEGMENT_VERSION_MAJOR)
+        return spar_diag_err(diag, SPAR_E_VERSION,
+                             "%s: byte 4: segment format %u.%u is no longer supported (this build reads %u.x): "
+                             "rebuild the index",
+                             name, s->map.hdr.version_major, s->map.hdr.version_minor, SPAR_SEGMENT_VERSION_MAJOR);
     if (pb < FOOTER_BYTES) return CORRUPT("%s: payload of %" PRIu64 " bytes has no room for the footer", name, pb);
     const uint64_t fo = pb - FOOTER_BYTES; /* footer offset in the payload */
     const uint8_t *f = pl + fo;
@@ -311,7 +393,7 @@ static spar_status validate(spar_segment *s, const char *name, spar_diag *diag) 
     memcpy(&s->avgdl, f + 32, 8);
     memcpy(&s->k1, f + 40, 4);
     memcpy(&s->b, f + 44, 4);
-    const uint64_t doclens_off = rd64(f + 48), postings_off = rd64(f + 56), postings_bytes = rd64(f + 64);
+    const uint64_t norms_off = rd64(f + 48), postings_off = rd64(f + 56), postings_bytes = rd64(f + 64);
     const uint64_t dict_off = rd64(f + 72), dict_bytes = rd64(f + 80), index_off = rd64(f + 88);
     const uint64_t n_blocks = rd64(f + 96), total_dl = rd64(f + 112);
     const uint32_t tpb = rd32(f + 104);
@@ -322,8 +404,8 @@ static spar_status validate(spar_segment *s, const char *name, spar_diag *diag) 
     if (tpb == 0 || tpb > MAX_TERMS_PER_BLOCK)
         return CORRUPT("%s: byte %" PRIu64 ": bad dictionary block size %" PRIu32, name, fbyte + 104, tpb);
     /* sections must tile the payload exactly, in order */
-    const uint64_t doclens_bytes = (uint64_t)s->n_docs * 4;
-    if (doclens_off != 0 || postings_off != align_up(doclens_bytes, 16) || postings_off > fo ||
+    const uint64_t norms_bytes = s->n_docs;
+    if (norms_off != 0 || postings_off != align_up(norms_bytes, 16) || postings_off > fo ||
         postings_bytes > fo - postings_off || dict_off != align_up(postings_off + postings_bytes, 8) ||
         dict_off > fo || dict_bytes > fo - dict_off || index_off != align_up(dict_off + dict_bytes, 8) ||
         index_off > fo || n_blocks > (fo - index_off) / 8 || index_off + 8 * n_blocks != fo)
@@ -331,6 +413,7 @@ static spar_status validate(spar_segment *s, const char *name, spar_diag *diag) 
     if (n_blocks != (s->n_terms + tpb - 1) / tpb)
         return CORRUPT("%s: byte %" PRIu64 ": %" PRIu64 " dictionary blocks for %" PRIu64 " terms", name,
                        fbyte + 96, n_blocks, s->n_terms);
+    s->norms = pl;
     s->postings = pl + postings_off;
     s->postings_bytes = postings_bytes;
     s->dict = pl + dict_off;
@@ -338,59 +421,93 @@ static spar_status validate(spar_segment *s, const char *name, spar_diag *diag) 
     s->index = pl + index_off;
     s->n_blocks = n_blocks;
     s->tpb = tpb;
-    /* document lengths */
-    if (((uintptr_t)pl & 3) == 0) {
-        s->doclens = (const uint32_t *)(const void *)pl;
-    } else {
-        s->doclens_copy = spar_malloc_array(s->n_docs, 4);
-        if (s->doclens_copy == NULL) return SPAR_E_NOMEM;
-        memcpy(s->doclens_copy, pl, (size_t)doclens_bytes);
-        s->doclens = s->doclens_copy;
+    /* norms: each byte stands for a range of exact lengths, so the exact total lies between the sums of
+     * the ranges' ends; avgdl must be the exact total over n_docs, bit for bit */
+    uint64_t lo = 0, hi = 0;
+    for (uint32_t i = 0; i < s->n_docs; i++) {
+        const uint8_t nb = s->norms[i];
+        lo += spar_norm_decode(nb);
+        hi += nb == 255 ? UINT32_MAX : spar_norm_decode((uint8_t)(nb + 1)) - 1u;
     }
-    uint64_t sum = 0;
-    for (uint32_t i = 0; i < s->n_docs; i++) sum += s->doclens[i];
-    const double avgdl = s->n_docs ? (double)sum / (double)s->n_docs : 0.0;
-    if (sum != total_dl || !(avgdl == s->avgdl))
-        return CORRUPT("%s: byte %" PRIu64 ": document lengths disagree with the recorded total/avgdl", name,
+    const double avgdl = s->n_docs ? (double)total_dl / (double)s->n_docs : 0.0;
+    if (total_dl < lo || total_dl > hi || !(avgdl == s->avgdl))
+        return CORRUPT("%s: byte %" PRIu64 ": document norms disagree with the recorded total length/avgdl", name,
                        fbyte + 32);
-    /* dictionary: walk every entry in order */
-    uint64_t pos = 0, postings = 0, prev_end = 0, global_end = 0;
-    const uint8_t *prev_term = NULL;
-    size_t prev_len = 0;
+    return validate_dict(s, name, dict_off, index_off, diag);
+}
+
+/* Every dictionary entry, in order: block starts, canonical front coding (so terms strictly ascend),
+ * lists tiling the postings area, every list decoded and checked. */
+static spar_status validate_dict(spar_segment *s, const char *name, uint64_t dict_off, uint64_t index_off,
+                                 spar_diag *diag) {
+    spar_status st = SPAR_OK;
+    const uint64_t postings_off = (uint64_t)(s->postings - s->payload);
+    uint64_t pos = 0, postings = 0, end = 0;
+    uint8_t *term = NULL; /* the previous term, whole */
+    size_t cap = 0, len = 0;
     for (uint64_t t = 0; t < s->n_terms; t++) {
-        const int first = t % tpb == 0;
-        if (first && index_at(s, t / tpb) != pos)
-            return CORRUPT("%s: byte %" PRIu64 ": dictionary block %" PRIu64 " starts at %" PRIu64 ", index says %" PRIu64,
-                           name, 32 + index_off + 8 * (t / tpb), t / tpb, pos, index_at(s, t / tpb));
+        const int first = t % s->tpb == 0;
+        if (first && index_at(s, t / s->tpb) != pos) {
+            st = CORRUPT("%s: byte %" PRIu64 ": dictionary block %" PRIu64 " starts at %" PRIu64
+                         ", index says %" PRIu64, name, 32 + index_off + 8 * (t / s->tpb), t / s->tpb, pos,
+                         index_at(s, t / s->tpb));
+            goto done;
+        }
         const uint64_t at = 32 + dict_off + pos;
-        const uint8_t *term;
-        size_t len;
+        dentry e;
+        if (!read_entry(s, &pos, first, end, &e)) {
+            st = CORRUPT("%s: byte %" PRIu64 ": dictionary entry %" PRIu64 " is malformed or out of bounds", name,
+                         at, t);
+            goto done;
+        }
+        int ordered;
+        if (first) { /* stored whole: compare with the previous term */
+            ordered = t == 0 || term_cmp(term, len, e.suffix, (size_t)e.suffix_len) < 0;
+        } else { /* canonical: the prefix is exactly the common prefix, and the term sorts after */
+            ordered = e.prefix <= len && e.suffix_len >= 1 && (e.prefix == len || e.suffix[0] > term[e.prefix]);
+        }
+        if (!ordered) {
+            st = CORRUPT("%s: byte %" PRIu64 ": dictionary entry %" PRIu64 " is not in ascending order", name, at, t);
+            goto done;
+        }
+        if (!grow_term(&term, &cap, e.prefix + e.suffix_len)) {
+            st = SPAR_E_NOMEM;
+            goto done;
+        }
+        if (e.suffix_len) memcpy(term + e.prefix, e.suffix, (size_t)e.suffix_len);
+        len = (size_t)(e.prefix + e.suffix_len);
+        const uint64_t expect = e.df > MAX_SINGLE ? align_up(end, SPAR_POSTINGS_ALIGN) : end;
+        if (e.offset != expect) {
+            st = CORRUPT("%s: byte %" PRIu64 ": posting list of entry %" PRIu64 " starts at %" PRIu64
+                         ", expected %" PRIu64, name, at, t, e.offset, expect);
+            goto done;
+        }
         spar_term_info ti;
-        if (!read_entry(s, &pos, first, prev_end, &term, &len, &ti))
-            return CORRUPT("%s: byte %" PRIu64 ": dictionary entry %" PRIu64 " is malformed or out of bounds", name,
-                           at, t);
-        if (t > 0 && term_cmp(prev_term, prev_len, term, len) >= 0)
-            return CORRUPT("%s: byte %" PRIu64 ": dictionary entry %" PRIu64 " is not in ascending order", name, at, t);
-        if (ti.offset < global_end)
-            return CORRUPT("%s: byte %" PRIu64 ": posting list of entry %" PRIu64 " overlaps the previous one", name,
-                           at, t);
-        if (spar_postings_check(s->postings + ti.offset, (size_t)ti.bytes, &ti, s->n_docs) != SPAR_OK)
-            return CORRUPT("%s: byte %" PRIu64 ": posting list of entry %" PRIu64 " ('%.*s') is corrupt", name,
-                           32 + postings_off + ti.offset, t, (int)SPAR_MIN(len, 40), (const char *)term);
-        prev_term = term;
-        prev_len = len;
-        prev_end = global_end = ti.offset + ti.bytes;
-        postings += ti.df;
+        if (!entry_info(s, &e, &ti) ||
+            spar_postings_check(s->postings + ti.offset, (size_t)ti.bytes, &ti, s->n_docs) != SPAR_OK) {
+            st = CORRUPT("%s: byte %" PRIu64 ": posting list of entry %" PRIu64 " ('%.*s') is corrupt", name,
+                         32 + postings_off + e.offset, t, (int)SPAR_MIN(len, 40), (const char *)term);
+            goto done;
+        }
+        end = e.offset + e.bytes;
+        postings += e.df;
     }
-    if (pos != dict_bytes)
-        return CORRUPT("%s: byte %" PRIu64 ": %" PRIu64 " trailing bytes after the last dictionary entry", name,
-                       32 + dict_off + pos, dict_bytes - pos);
-    if (global_end != postings_bytes)
-        return CORRUPT("%s: byte %" PRIu64 ": posting area size disagrees with the dictionary", name, fbyte + 64);
+    if (pos != s->dict_bytes) {
+        st = CORRUPT("%s: byte %" PRIu64 ": %" PRIu64 " trailing bytes after the last dictionary entry", name,
+                     32 + dict_off + pos, s->dict_bytes - pos);
+        goto done;
+    }
+    if (end != s->postings_bytes) {
+        st = CORRUPT("%s: byte %" PRIu64 ": posting area size disagrees with the dictionary", name,
+                     32 + s->payload_bytes - FOOTER_BYTES + 64);
+        goto done;
+    }
     if (postings != s->n_postings)
-        return CORRUPT("%s: byte %" PRIu64 ": footer says %" PRIu64 " postings, lists hold %" PRIu64, name,
-                       fbyte + 24, s->n_postings, postings);
-    return SPAR_OK;
+        st = CORRUPT("%s: byte %" PRIu64 ": footer says %" PRIu64 " postings, lists hold %" PRIu64, name,
+                     32 + s->payload_bytes - FOOTER_BYTES + 24, s->n_postings, postings);
+done:
+    free(term);
+    return st;
 }
 
 spar_status spar_segment_open(const char *path, spar_segment **out, spar_diag *diag) {
@@ -435,7 +552,6 @@ spar_status spar_segment_open_mem(const uint8_t *buf, size_t len, spar_segment *
 void spar_segment_close(spar_segment *s) {
     if (s == NULL) return;
     spar_file_unmap(&s->map);
-    free(s->doclens_copy);
     free(s);
 }
 
@@ -445,47 +561,51 @@ uint64_t spar_segment_n_postings(const spar_segment *s) { return s->n_postings; 
 double spar_segment_avgdl(const spar_segment *s) { return s->avgdl; }
 float spar_segment_k1(const spar_segment *s) { return s->k1; }
 float spar_segment_b(const spar_segment *s) { return s->b; }
-const uint32_t *spar_segment_doclens(const spar_segment *s) { return s->doclens; }
+const uint8_t *spar_segment_norms(const spar_segment *s) { return s->norms; }
 
-/* Binary search over the first terms of the dictionary blocks, then a scan of at most one block. */
+static size_t common_prefix(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
+    const size_t n = alen < blen ? alen : blen;
+    size_t i = 0;
+    while (i < n && a[i] == b[i]) i++;
+    return i;
+}
+
+/* Binary search over the first terms of the dictionary blocks, then a scan of at most one block that
+ * compares front-coded entries with the key without rebuilding them: m = length of the common prefix of
+ * the key and the previous term (which sorts before the key). An entry sharing fewer than m bytes with
+ * the previous term sorts after the key; one sharing more sorts before it; only p == m needs bytes. */
 spar_status spar_segment_lookup(const spar_segment *s, const char *term, size_t len, spar_term_info *ti) {
     if (s->n_terms == 0) return SPAR_E_NOT_FOUND;
     const uint8_t *key = (const uint8_t *)term;
-    /* binary search: last block whose first term <= key */
     uint64_t lo = 0, hi = s->n_blocks; /* first term of block lo <= key < first term of block hi */
     {
         uint64_t pos = index_at(s, 0);
-        const uint8_t *t0;
-        size_t l0;
-        spar_term_info tmp;
-        if (!read_entry(s, &pos, 1, 0, &t0, &l0, &tmp)) return SPAR_E_CORRUPT;
-        if (term_cmp(key, len, t0, l0) < 0) return SPAR_E_NOT_FOUND;
+        dentry e;
+        if (!read_entry(s, &pos, 1, 0, &e)) return SPAR_E_CORRUPT;
+        if (term_cmp(key, len, e.suffix, (size_t)e.suffix_len) < 0) return SPAR_E_NOT_FOUND;
     }
     while (hi - lo > 1) {
         uint64_t mid = lo + (hi - lo) / 2, pos = index_at(s, mid);
-        const uint8_t *tm;
-        size_t lm;
-        spar_term_info tmp;
-        if (!read_entry(s, &pos, 1, 0, &tm, &lm, &tmp)) return SPAR_E_CORRUPT;
-        if (term_cmp(tm, lm, key, len) <= 0)
+        dentry e;
+        if (!read_entry(s, &pos, 1, 0, &e)) return SPAR_E_CORRUPT;
+        if (term_cmp(e.suffix, (size_t)e.suffix_len, key, len) <= 0)
             lo = mid;
         else
             hi = mid;
     }
-    uint64_t pos = index_at(s, lo), prev_end = 0;
+    uint64_t pos = index_at(s, lo), prev_end = 0, m = 0;
     const uint64_t n_in = SPAR_MIN((uint64_t)s->tpb, s->n_terms - lo * s->tpb);
     for (uint64_t i = 0; i < n_in; i++) {
-        const uint8_t *t;
-        size_t l;
-        spar_term_info e;
-        if (!read_entry(s, &pos, i == 0, prev_end, &t, &l, &e)) return SPAR_E_CORRUPT;
-        int c = term_cmp(t, l, key, len);
-        if (c == 0) {
-            *ti = e;
-            return SPAR_OK;
-        }
-        if (c > 0) break;
+        dentry e;
+        if (!read_entry(s, &pos, i == 0, prev_end, &e)) return SPAR_E_CORRUPT;
         prev_end = e.offset + e.bytes;
+        if (e.prefix > m) continue; /* shares more with a term < key than the key does: < key */
+        if (e.prefix < m) break;    /* differs from the key earlier, upwards: > key */
+        const size_t rest = len - (size_t)m;
+        const size_t c = common_prefix(e.suffix, (size_t)e.suffix_len, key + m, rest);
+        if (c == e.suffix_len && c == rest) return entry_info(s, &e, ti) ? SPAR_OK : SPAR_E_CORRUPT;
+        if (c == rest || (c < e.suffix_len && e.suffix[c] > key[m + c])) break; /* > key */
+        m += c;
     }
     return SPAR_E_NOT_FOUND;
 }
@@ -494,22 +614,27 @@ void spar_segment_cursor(const spar_segment *s, const spar_term_info *ti, spar_c
     spar_cursor_open(c, s->postings + ti->offset, ti);
 }
 
-spar_status spar_segment_term_at(const spar_segment *s, uint64_t i, const char **term, size_t *len,
+/* Rebuild the block's terms up to entry i in buf, keeping only their first cap bytes (enough: a front-coded
+ * term takes its prefix from bytes the previous term already had there). */
+spar_status spar_segment_term_at(const spar_segment *s, uint64_t i, char *buf, size_t cap, size_t *len,
                                  spar_term_info *ti) {
     if (i >= s->n_terms) return SPAR_E_NOT_FOUND;
     const uint64_t blk = i / s->tpb, skip = i % s->tpb;
-    uint64_t pos = index_at(s, blk), prev_end = 0;
+    uint64_t pos = index_at(s, blk), prev_end = 0, cur_len = 0;
     for (uint64_t k = 0;; k++) {
-        const uint8_t *t;
-        size_t l;
-        spar_term_info e;
-        if (!read_entry(s, &pos, k == 0, prev_end, &t, &l, &e)) return SPAR_E_CORRUPT;
+        dentry e;
+        if (!read_entry(s, &pos, k == 0, prev_end, &e) || e.prefix > cur_len) return SPAR_E_CORRUPT;
+        if (e.prefix < cap) {
+            const uint64_t n = SPAR_MIN(e.suffix_len, (uint64_t)cap - e.prefix);
+            if (n) memcpy(buf + e.prefix, e.suffix, (size_t)n);
+        }
+        cur_len = e.prefix + e.suffix_len;
+        prev_end = e.offset + e.bytes;
         if (k == skip) {
-            *term = (const char *)t;
-            *len = l;
-            if (ti) *ti = e;
+            *len = (size_t)cur_len;
+            if (cur_len > cap) return SPAR_E_INVALID_ARG; /* buf too small: *len says how much is needed */
+            if (ti && !entry_info(s, &e, ti)) return SPAR_E_CORRUPT;
             return SPAR_OK;
         }
-        prev_end = e.offset + e.bytes;
     }
 }

@@ -121,8 +121,8 @@ void spar_searcher_free(spar_searcher *s) {
 }
 
 /* ---- shared norm arrays ----
- * norm[d] = k1 * (1 - b + b * dl / avgdl) costs 4 bytes per document, so searchers of one segment share
- * one array per (k1, b): a process-wide list of reference-counted entries keyed by segment and params.
+ * norm[d] = k1 * (1 - b + b * dl / avgdl), dl = the document's decoded norm byte, costs 4 bytes per
+ * document, so searchers of one segment share one array per (k1, b): a process-wide list of reference-counted entries keyed by segment and params.
  * An entry lives while a searcher holds it; searchers are freed before their index is closed, so a
  * live entry's segment is always open (and a segment address is never reused while its entry lives). */
 typedef struct norm_entry {
@@ -164,7 +164,14 @@ static spar_status norm_acquire(const spar_searcher *s, float k1, float b, norm_
             st = SPAR_E_NOMEM;
             goto done;
         }
-        spar_q_fill_norm(norm, spar_segment_doclens(s->seg), s->n_docs, k1, b, s->avgdl);
+        /* the segment keeps one norm byte per document: 256 possible lengths, so 256 distinct norms,
+         * computed with the same expression spar_q_fill_norm uses per document */
+        uint32_t lens[256];
+        float tab[256];
+        for (unsigned i = 0; i < 256; i++) lens[i] = spar_norm_decode((uint8_t)i);
+        spar_q_fill_norm(tab, lens, 256, k1, b, s->avgdl);
+        const uint8_t *nb = spar_segment_norms(s->seg);
+        for (uint32_t d = 0; d < s->n_docs; d++) norm[d] = tab[nb[d]];
         e->seg = s->seg;
         e->k1 = k1;
         e->b = b;

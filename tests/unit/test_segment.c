@@ -1,7 +1,10 @@
 /* test_segment.c — unit tests for index/segment.c: write a segment, reopen it (file and memory), and
- * check statistics, lookups, term order and every posting against the input; every single-byte flip of
- * a small segment file is refused at open; structural corruption behind a recomputed checksum is refused
- * or, when it passes, every cursor stays in bounds (run under ASan to make that meaningful). */
+ * check statistics, norms, lookups, term order, the derived statistics of one-block lists and every
+ * posting against the input; front coding with shared prefixes, prefix terms and near-miss keys; norm
+ * bytes against Lucene's SmallFloat values; a version-1 file is refused with SPAR_E_VERSION; every
+ * single-byte flip of a small segment file is refused at open; structural corruption behind a recomputed
+ * checksum is refused or, when it passes, every cursor stays in bounds (run under ASan to make that
+ * meaningful). */
 #define _POSIX_C_SOURCE 200809L
 #include <CUnit/Basic.h>
 #include <stdio.h>
@@ -105,20 +108,31 @@ static void check_against(const spar_segment *s, const coll *c) {
     CU_ASSERT_DOUBLE_EQUAL(spar_segment_avgdl(s), c->n_docs ? (double)sum / c->n_docs : 0.0, 1e-12);
     CU_ASSERT_EQUAL(spar_segment_k1(s), 1.2f);
     CU_ASSERT_EQUAL(spar_segment_b(s), 0.75f);
-    if (c->n_docs) CU_ASSERT_EQUAL(memcmp(spar_segment_doclens(s), c->doclens, c->n_docs * 4), 0);
     int ok = 1;
+    uint32_t *dlq = malloc((c->n_docs ? c->n_docs : 1) * sizeof *dlq);
+    for (uint32_t d = 0; d < c->n_docs; d++) {
+        if (spar_segment_norms(s)[d] != spar_norm_encode(c->doclens[d])) ok = 0;
+        dlq[d] = spar_norm_decode(spar_norm_encode(c->doclens[d]));
+    }
+    CU_ASSERT_TRUE(ok);
+    spar_buf scratch = {0};
     for (uint32_t t = 0; t < c->n_terms; t++) {
-        spar_term_info ti, ti2;
-        const char *name;
+        spar_term_info ti, ti2, ti_enc;
+        char name[64];
         size_t len;
         if (spar_segment_lookup(s, c->names[t], strlen(c->names[t]), &ti) != SPAR_OK) {
             ok = 0;
             continue;
         }
-        if (spar_segment_term_at(s, t, &name, &len, &ti2) != SPAR_OK || len != strlen(c->names[t]) ||
+        if (spar_segment_term_at(s, t, name, sizeof name, &len, &ti2) != SPAR_OK || len != strlen(c->names[t]) ||
             memcmp(name, c->names[t], len) != 0 || !same_info(&ti, &ti2))
             ok = 0;
-        if (ti.df != c->df[t]) ok = 0;
+        /* stored or derived, the statistics are what the encoder computed with the decoded lengths */
+        scratch.len = 0;
+        spar_postings_encode(c->docs[t], c->tfs[t], c->df[t], dlq, spar_segment_k1(s), spar_segment_b(s),
+                             (float)spar_segment_avgdl(s), &scratch, &ti_enc);
+        ti_enc.offset = ti.offset;
+        if (!same_info(&ti, &ti_enc)) ok = 0;
         spar_cursor cur;
         spar_segment_cursor(s, &ti, &cur);
         for (uint32_t i = 0; i < c->df[t]; i++, spar_cursor_next(&cur))
@@ -126,6 +140,8 @@ static void check_against(const spar_segment *s, const coll *c) {
         if (cur.docid != SPAR_DOCID_END) ok = 0;
     }
     CU_ASSERT_TRUE(ok);
+    spar_buf_free(&scratch);
+    free(dlq);
 }
 
 static void test_roundtrip_file(void) {
@@ -171,9 +187,12 @@ static void test_lookup_missing_terms(void) {
     const char *miss[] = {"", "a", "t", "t0000", "t00000a", "t00010x", "t00049 ", "t00050", "u", "\xff\xff"};
     for (unsigned i = 0; i < sizeof miss / sizeof *miss; i++)
         CU_ASSERT_EQUAL(spar_segment_lookup(s, miss[i], strlen(miss[i]), &ti), SPAR_E_NOT_FOUND);
-    const char *name;
+    char name[16];
     size_t len = 0;
-    CU_ASSERT_EQUAL(spar_segment_term_at(s, 50, &name, &len, &ti), SPAR_E_NOT_FOUND);
+    CU_ASSERT_EQUAL(spar_segment_term_at(s, 50, name, sizeof name, &len, &ti), SPAR_E_NOT_FOUND);
+    CU_ASSERT_EQUAL(spar_segment_term_at(s, 7, name, 3, &len, &ti), SPAR_E_INVALID_ARG); /* buffer too small */
+    CU_ASSERT_EQUAL(len, 6);
+    CU_ASSERT_EQUAL(memcmp(name, "t00", 3), 0);
     spar_segment_close(s);
     free_coll(&c);
 }
@@ -261,10 +280,10 @@ static void rehash(uint8_t *b, size_t len) {
 static void walk(const spar_segment *s) {
     uint64_t n = spar_segment_n_terms(s);
     for (uint64_t i = 0; i < n; i++) {
-        const char *t;
+        char t[64];
         size_t l;
         spar_term_info ti;
-        if (spar_segment_term_at(s, i, &t, &l, &ti) != SPAR_OK) continue;
+        if (spar_segment_term_at(s, i, t, sizeof t, &l, &ti) != SPAR_OK) continue;
         spar_term_info ti2;
         CU_ASSERT_EQUAL(spar_segment_lookup(s, t, l, &ti2), SPAR_OK);
         spar_cursor c;
@@ -338,6 +357,126 @@ static void test_output_is_deterministic(void) {
     free_coll(&c);
 }
 
+/* Lucene's SmallFloat.intToByte4 / byte4ToInt: exact below 24, then 3 mantissa bits per power of two. */
+static void test_norm_bytes(void) {
+    for (uint32_t dl = 0; dl < 24; dl++) CU_ASSERT_EQUAL(spar_norm_decode(spar_norm_encode(dl)), dl);
+    /* values of Lucene's table: lengths up to 39 exact, then buckets of 2 (40..), 4 (56..), ...;
+     * byte 255 = 2013265944 = 24 + 15 * 2^27 */
+    CU_ASSERT_EQUAL(spar_norm_decode(39), 39);
+    CU_ASSERT_EQUAL(spar_norm_decode(40), 40);
+    CU_ASSERT_EQUAL(spar_norm_decode(41), 42);
+    CU_ASSERT_EQUAL(spar_norm_decode(48), 56);
+    CU_ASSERT_EQUAL(spar_norm_decode(49), 60);
+    CU_ASSERT_EQUAL(spar_norm_decode(255), 2013265944u);
+    CU_ASSERT_EQUAL(spar_norm_encode(41), 40); /* 40, 41 share a bucket */
+    CU_ASSERT_EQUAL(spar_norm_encode(59), 48);
+    CU_ASSERT_EQUAL(spar_norm_encode(UINT32_MAX), 255);
+    CU_ASSERT_EQUAL(spar_norm_encode(0x7fffffffu), 255);
+    int ok = 1;
+    for (unsigned n = 0; n < 256; n++) { /* each byte decodes to the smallest length encoding to it */
+        const uint32_t v = spar_norm_decode((uint8_t)n);
+        if (spar_norm_encode(v) != n || (n > 0 && spar_norm_encode(v - 1) != n - 1)) ok = 0;
+        if (n > 0 && v <= spar_norm_decode((uint8_t)(n - 1))) ok = 0;
+    }
+    for (uint32_t dl = 0; dl < 200000; dl += 1 + dl / 64) /* decoded <= exact, within 1/8 */
+        if (spar_norm_decode(spar_norm_encode(dl)) > dl || spar_norm_decode(spar_norm_encode(dl)) < dl - dl / 8) ok = 0;
+    CU_ASSERT_TRUE(ok);
+}
+
+/* Terms sharing long prefixes, terms that are prefixes of others, high bytes; lookups of every term and of
+ * near misses around each (shorter, longer, last byte +-1), and term_at rebuilding each. */
+static void test_front_coding(void) {
+    char p[512];
+    path_in(p, sizeof p, "front.post");
+    enum { N = 300 };
+    static char names[N][300];
+    static size_t lens[N];
+    /* generate sorted distinct terms: a random walk over a few alphabets and lengths */
+    size_t n = 0;
+    char cur[300] = "a";
+    size_t cl = 1;
+    while (n < N) {
+        memcpy(names[n], cur, cl);
+        lens[n++] = cl;
+        const unsigned op = (unsigned)(rnd() % 4);
+        if (op == 0 && cl < 290) { /* extend: a longer term with cur as its prefix */
+            const size_t add = 1 + (size_t)(rnd() % (rnd() % 8 == 0 ? 200 : 3));
+            for (size_t k = 0; k < add && cl < 299; k++) cur[cl++] = (char)(rnd() % 2 ? 'a' + rnd() % 3 : 0xfe);
+        } else if (op == 1 && cl > 1) { /* shorten then bump (an extension when the byte is 0xff) */
+            const size_t keep = 1 + (size_t)(rnd() % cl);
+            if ((uint8_t)cur[keep - 1] == 0xff) {
+                if (cl < 299) cur[cl++] = 'a';
+            } else {
+                cl = keep;
+                cur[cl - 1] = (char)((uint8_t)cur[cl - 1] + 1);
+            }
+        } else { /* bump the last byte */
+            if ((uint8_t)cur[cl - 1] == 0xff) cur[cl++] = 'a';
+            else cur[cl - 1] = (char)((uint8_t)cur[cl - 1] + 1);
+        }
+    }
+    uint32_t dl[8] = {3, 30, 300, 1, 2, 3000, 5, 6}, doc[1], tf[1] = {1};
+    spar_segment_writer *w = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_segment_writer_open(p, 8, dl, 1.2f, 0.75f, &w, NULL), SPAR_OK);
+    for (size_t i = 0; i < N; i++) {
+        doc[0] = (uint32_t)(i % 8);
+        CU_ASSERT_EQUAL_FATAL(spar_segment_writer_add(w, names[i], lens[i], doc, tf, 1), SPAR_OK);
+    }
+    CU_ASSERT_EQUAL_FATAL(spar_segment_writer_commit(w, NULL), SPAR_OK);
+    spar_segment *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_segment_open(p, &s, NULL), SPAR_OK);
+    int ok = 1;
+    char buf[300], key[301];
+    for (size_t i = 0; i < N; i++) {
+        spar_term_info ti;
+        size_t l = 0;
+        if (spar_segment_term_at(s, i, buf, sizeof buf, &l, &ti) != SPAR_OK || l != lens[i] ||
+            memcmp(buf, names[i], l) != 0 || ti.df != 1)
+            ok = 0;
+        if (spar_segment_lookup(s, names[i], lens[i], &ti) != SPAR_OK) ok = 0;
+        spar_cursor c;
+        spar_segment_cursor(s, &ti, &c);
+        if (c.docid != i % 8) ok = 0;
+        /* near misses: absent unless they happen to be other terms */
+        for (int v = 0; v < 4; v++) {
+            size_t kl = lens[i];
+            memcpy(key, names[i], kl);
+            if (v == 0) kl--;
+            else if (v == 1) key[kl++] = (char)0x01;
+            else if (v == 2) key[kl - 1] = (char)((uint8_t)key[kl - 1] + 1);
+            else key[kl - 1] = (char)((uint8_t)key[kl - 1] - 1);
+            int present = 0;
+            for (size_t j = 0; j < N; j++) present |= lens[j] == kl && memcmp(names[j], key, kl) == 0;
+            if ((spar_segment_lookup(s, key, kl, &ti) == SPAR_OK) != present) ok = 0;
+        }
+    }
+    CU_ASSERT_TRUE(ok);
+    spar_segment_close(s);
+}
+
+/* A file of format 1.x (header and footer say 1.0) is refused with SPAR_E_VERSION and a clear message. */
+static void test_old_version_refused(void) {
+    char p[512];
+    path_in(p, sizeof p, "old.post");
+    coll c = make_coll(50, 5);
+    write_coll(&c, p);
+    size_t len = 0;
+    uint8_t *b = read_all(p, &len);
+    const uint16_t one = 1, zero = 0;
+    memcpy(b + 4, &one, 2); /* header version_major */
+    memcpy(b + 6, &zero, 2);
+    memcpy(b + len - 128 + 4, &one, 2); /* footer copy */
+    memcpy(b + len - 128 + 6, &zero, 2);
+    rehash(b, len);
+    spar_segment *s = NULL;
+    spar_diag diag = {{0}};
+    CU_ASSERT_EQUAL(spar_segment_open_mem(b, len, &s, &diag), SPAR_E_VERSION);
+    CU_ASSERT_PTR_NOT_NULL(strstr(diag.msg, "no longer supported"));
+    CU_ASSERT_PTR_NULL(s);
+    free(b);
+    free_coll(&c);
+}
+
 static int suite_init(void) {
     const char *t = getenv("TMPDIR");
     snprintf(g_dir, sizeof g_dir, "%s/spar_test_segment_XXXXXX", t && *t ? t : "/tmp");
@@ -352,6 +491,9 @@ int main(void) {
     if (!CU_add_test(s, "write, open, every term and posting round-trips", test_roundtrip_file) ||
         !CU_add_test(s, "open_mem on a misaligned buffer", test_roundtrip_mem_unaligned) ||
         !CU_add_test(s, "lookup of absent terms", test_lookup_missing_terms) ||
+        !CU_add_test(s, "norm bytes follow Lucene's SmallFloat.intToByte4", test_norm_bytes) ||
+        !CU_add_test(s, "front-coded dictionary: prefixes, near misses, term_at", test_front_coding) ||
+        !CU_add_test(s, "format 1.x refused with SPAR_E_VERSION", test_old_version_refused) ||
         !CU_add_test(s, "empty segment", test_empty_segment) ||
         !CU_add_test(s, "writer rejects bad input", test_writer_rejects_bad_input) ||
         !CU_add_test(s, "same input, byte-identical file", test_output_is_deterministic) ||
