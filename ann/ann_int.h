@@ -20,6 +20,7 @@ struct spar_ann {
     void *blocks;          /* hnsw: n node blocks of `block_bytes` = [links0: 1 + M0 u32][vector], 64-aligned */
     size_t block_bytes;
     size_t link_bytes;     /* hnsw: bytes of the level-0 list at the start of a node block */
+    size_t vec_bytes;      /* hnsw: bytes of the vector/code in a node block */
     int hfmt;              /* hnsw node vectors: SPAR_HNSW_F32, SPAR_HNSW_SQ8, or 2 = binary codes */
     uint64_t *codes;       /* n * words (binary) */
     uint32_t words;        /* 64-bit words per code */
