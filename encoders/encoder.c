@@ -1,7 +1,9 @@
 /* encoder.c — the public encoder API (include/spar/spar_encode.h): opens a Hugging Face folder through
- * encoders/model (config.c, safetensors.c, bert.c), tokenises text, packs inputs into padding-free chunks of
- * at most max_batch_tokens tokens, runs the forward pass and the requested head (heads.c), and turns SPLADE
- * weight rows into sparse vectors (threshold, optional special-token removal and top-k). */
+ * encoders/model (config.c, safetensors.c, bert.c or modernbert.c), tokenises text, packs inputs into
+ * padding-free chunks of at most max_batch_tokens tokens, runs the forward pass (ModernBERT with the
+ * attention policy of the options) and the requested head (heads.c), and turns SPLADE weight rows into sparse
+ * vectors (threshold, optional special-token removal and top-k). With long_doc_stride, SPLADE inputs longer
+ * than max_length become overlapping chunks whose vectors are max-combined. */
 #include "spar/spar_encode.h"
 
 #include <stdio.h>
@@ -9,7 +11,9 @@
 #include <string.h>
 
 #include "common/common.h"
+#include "encoders/attention/attention.h"
 #include "encoders/model/bert.h"
+#include "encoders/model/modernbert.h"
 #include "encoders/model/heads.h"
 #include "encoders/sparse/idf_query.h"
 #include "encoders/tokenizer/tokenizer.h"
@@ -17,7 +21,13 @@
 #define SPECIAL_MAX 5
 
 struct spar_encoder {
-    spar_bert *model;
+    spar_bert *model;  /* BERT / DistilBERT, or NULL */
+    spar_mbert *mb;    /* ModernBERT, or NULL */
+    const spar_model_config *cfg;
+    int has_mlm;
+    const float *dec_w, *dec_b;
+    spar_attn_policy policy; /* ModernBERT global layers */
+    uint32_t stride;         /* long_doc_stride */
     uint32_t max_length;
     uint32_t max_batch_tokens;
     int has_vocab;
@@ -27,7 +37,10 @@ struct spar_encoder {
 };
 
 spar_encoder_opts spar_encoder_opts_default(void) {
-    spar_encoder_opts o = {0, 0, SPAR_WEIGHTS_F32};
+    spar_encoder_opts o;
+    memset(&o, 0, sizeof o);
+    o.weights = SPAR_WEIGHTS_F32;
+    o.attention = SPAR_ATTENTION_DENSE;
     return o;
 }
 spar_splade_opts spar_splade_opts_default(void) {
@@ -64,20 +77,69 @@ spar_status spar_encoder_open(const char *model_dir, const spar_encoder_opts *op
     spar_encoder_opts o = opts != NULL ? *opts : spar_encoder_opts_default();
     if (o.weights < SPAR_WEIGHTS_F32 || o.weights > SPAR_WEIGHTS_INT8)
         return spar_diag_err(diag, SPAR_E_INVALID_ARG, "encoder: unknown weights mode %d", o.weights);
+    if (o.attention < SPAR_ATTENTION_DENSE || o.attention > SPAR_ATTENTION_VERTICAL_SLASH)
+        return spar_diag_err(diag, SPAR_E_INVALID_ARG, "encoder: unknown attention mode %d", o.attention);
+    if (!(o.attention_tau >= 0.0f && o.attention_tau <= 1.0f))
+        return spar_diag_err(diag, SPAR_E_INVALID_ARG, "encoder: attention tau %g not in (0, 1]", (double)o.attention_tau);
+    char cpath[4096];
+    spar_model_config cfg;
+    snprintf(cpath, sizeof cpath, "%s/config.json", model_dir);
+    SPAR_TRY(spar_model_config_load(cpath, &cfg, diag));
     spar_encoder *e = calloc(1, sizeof *e);
     if (e == NULL) return SPAR_E_NOMEM;
-    spar_status st = spar_bert_load(model_dir, &e->model, diag);
+    spar_status st;
+    if (cfg.arch == SPAR_ARCH_MODERNBERT) {
+        if (o.weights != SPAR_WEIGHTS_F32) {
+            free(e);
+            return spar_diag_err(diag, SPAR_E_UNSUPPORTED, "%s: modernbert supports f32 weights only", model_dir);
+        }
+        st = spar_mbert_load(model_dir, &e->mb, diag);
+    } else {
+        st = spar_bert_load(model_dir, &e->model, diag);
+    }
     if (st != SPAR_OK) {
         free(e);
         return st;
     }
-    if (o.weights == SPAR_WEIGHTS_BF16) spar_bert_round_bf16(e->model);
-    if (o.weights == SPAR_WEIGHTS_INT8) spar_bert_round_int8(e->model);
-    uint32_t mp = e->model->cfg.max_positions;
+    if (e->model != NULL) {
+        if (o.weights == SPAR_WEIGHTS_BF16) spar_bert_round_bf16(e->model);
+        if (o.weights == SPAR_WEIGHTS_INT8) spar_bert_round_int8(e->model);
+        e->cfg = &e->model->cfg;
+        e->has_mlm = e->model->has_mlm;
+        e->dec_w = e->model->dec_w;
+        e->dec_b = e->model->dec_b;
+    } else {
+        e->cfg = &e->mb->cfg;
+        e->has_mlm = e->mb->has_mlm;
+        e->dec_w = e->mb->dec_w;
+        e->dec_b = e->mb->dec_b;
+    }
+    static const spar_attn_policy_kind kinds[] = {SPAR_ATTN_DENSE, SPAR_ATTN_LOCAL_GLOBAL, SPAR_ATTN_QUERY_AWARE,
+                                                  SPAR_ATTN_VERTICAL_SLASH};
+    spar_attn_policy_default(&e->policy, kinds[o.attention]);
+    if (o.attention_threshold) e->policy.min_len = o.attention_threshold;
+    if (o.attention_tau > 0) e->policy.tau = o.attention_tau;
+    if (o.attention_window) e->policy.window = o.attention_window;
+    uint32_t mp = e->cfg->max_positions;
     e->max_length = (o.max_length == 0 || o.max_length > mp) ? mp : o.max_length;
-    e->max_batch_tokens = o.max_batch_tokens == 0 ? 4096 : SPAR_MAX(o.max_batch_tokens, e->max_length);
+    e->max_batch_tokens = o.max_batch_tokens == 0 ? 4096 : o.max_batch_tokens;
+    e->max_batch_tokens = SPAR_MAX(e->max_batch_tokens, e->max_length);
+    if (o.long_doc_stride > 0 && (e->max_length < 3 || o.long_doc_stride > e->max_length - 2)) {
+        uint32_t ml = e->max_length;
+        spar_encoder_close(e);
+        return spar_diag_err(diag, SPAR_E_INVALID_ARG, "encoder: long-document stride %u must be in [1, %u]",
+                             o.long_doc_stride, ml > 2 ? ml - 2 : 0);
+    }
+    e->stride = o.long_doc_stride;
     st = spar_tokenizer_load(model_dir, &e->tokenizer, diag);
-    if (st == SPAR_E_NOT_FOUND) {
+    if (st == SPAR_E_UNSUPPORTED && e->mb != NULL) { /* BPE tokenizer.json: token-id input only */
+        e->tokenizer = NULL;
+        if (diag != NULL) diag->msg[0] = 0;
+        const int64_t sp[4] = {e->cfg->pad_token_id, e->cfg->cls_token_id, e->cfg->sep_token_id,
+                               e->cfg->mask_token_id};
+        for (int i = 0; i < 4; i++)
+            if (sp[i] >= 0) e->special[e->n_special++] = (uint32_t)sp[i];
+    } else if (st == SPAR_E_NOT_FOUND) {
         e->tokenizer = NULL; /* token-id input only */
         e->has_vocab = read_specials(e, model_dir);
     } else if (st != SPAR_OK) {
@@ -86,8 +148,8 @@ spar_status spar_encoder_open(const char *model_dir, const spar_encoder_opts *op
     } else {
         spar_tokenizer_info ti;
         spar_tokenizer_get_info(e->tokenizer, &ti);
-        if (ti.vocab_size > e->model->cfg.vocab_size) {
-            uint32_t mv = e->model->cfg.vocab_size;
+        if (ti.vocab_size > e->cfg->vocab_size) {
+            uint32_t mv = e->cfg->vocab_size;
             spar_encoder_close(e);
             return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: tokenizer has %u tokens but the model's vocab_size is %u",
                                  model_dir, ti.vocab_size, mv);
@@ -104,19 +166,20 @@ spar_status spar_encoder_open(const char *model_dir, const spar_encoder_opts *op
 void spar_encoder_close(spar_encoder *e) {
     if (e == NULL) return;
     spar_bert_free(e->model);
+    spar_mbert_free(e->mb);
     spar_tokenizer_free(e->tokenizer);
     free(e);
 }
 
 void spar_encoder_get_info(const spar_encoder *e, spar_encoder_info *info) {
-    const spar_model_config *c = &e->model->cfg;
-    info->arch = c->arch == SPAR_ARCH_BERT ? "bert" : "distilbert";
+    const spar_model_config *c = e->cfg;
+    info->arch = c->arch == SPAR_ARCH_BERT ? "bert" : c->arch == SPAR_ARCH_DISTILBERT ? "distilbert" : "modernbert";
     info->vocab_size = c->vocab_size;
     info->hidden = c->hidden;
     info->n_layers = c->n_layers;
     info->max_length = e->max_length;
-    info->proj_dim = e->model->proj_dim;
-    info->has_mlm_head = e->model->has_mlm;
+    info->proj_dim = e->model != NULL ? e->model->proj_dim : 0;
+    info->has_mlm_head = e->has_mlm;
     info->has_vocab = e->has_vocab && e->tokenizer != NULL;
 }
 
@@ -151,7 +214,7 @@ static spar_status next_chunk(const spar_encoder *e, const spar_encode_input *in
             n = in->seqs[i].n;
             if (n == 0 || n > e->max_length || in->seqs[i].ids == NULL) return SPAR_E_INVALID_ARG;
             for (uint32_t t = 0; t < n; t++) {
-                if (in->seqs[i].ids[t] >= e->model->cfg.vocab_size) return SPAR_E_INVALID_ARG;
+                if (in->seqs[i].ids[t] >= e->cfg->vocab_size) return SPAR_E_INVALID_ARG;
                 dst[t] = in->seqs[i].ids[t];
             }
         } else {
@@ -231,15 +294,35 @@ void spar_sparse_results_free(spar_sparse_result *r, size_t n) {
     }
 }
 
+/* ---------------------------------------------------------------- model dispatch */
+
+static spar_status model_forward(const spar_encoder *e, const uint32_t *ids, const uint32_t *lens, size_t n,
+                                 float *h) {
+    if (e->mb != NULL) {
+        spar_mbert_run run;
+        memset(&run, 0, sizeof run);
+        run.global_policy = &e->policy;
+        return spar_mbert_forward(e->mb, ids, lens, n, &run, h);
+    }
+    return spar_bert_forward(e->model, ids, lens, n, h);
+}
+
+static spar_status model_transform(const spar_encoder *e, const float *h, size_t T, float *h2) {
+    return e->mb != NULL ? spar_mbert_mlm_transform(e->mb, h, T, h2) : spar_bert_mlm_transform(e->model, h, T, h2);
+}
+
 /* Work buffers sized for one chunk. */
 typedef struct work {
     chunk ck;
-    float *h, *h2, *rows;
+    float *h, *h2, *rows, *acc;
     scored *tmp;
+    size_t *owner;   /* SPLADE: input index of each packed sequence */
+    uint32_t *full;  /* SPLADE: the current input's untruncated ids */
+    size_t full_cap;
 } work;
 
 static spar_status work_init(const spar_encoder *e, work *w, int splade) {
-    size_t T = e->max_batch_tokens, d = e->model->cfg.hidden, V = e->model->cfg.vocab_size;
+    size_t T = e->max_batch_tokens, d = e->cfg->hidden, V = e->cfg->vocab_size;
     size_t max_seqs = T; /* every sequence has at least one token */
     memset(w, 0, sizeof *w);
     w->ck.ids = spar_malloc_array(T, sizeof(uint32_t));
@@ -247,11 +330,14 @@ static spar_status work_init(const spar_encoder *e, work *w, int splade) {
     w->h = spar_malloc_array(T, d * sizeof(float));
     if (w->ck.ids == NULL || w->ck.lens == NULL || w->h == NULL) return SPAR_E_NOMEM;
     if (splade) {
-        /* SPLADE rows are produced for at most `rows_cap` sequences at a time (see encode_splade). */
+        /* SPLADE rows are produced for at most 64 sequences at a time (see spar_encode_splade_batch). */
         w->h2 = spar_malloc_array(T, d * sizeof(float));
         w->rows = spar_malloc_array(64, V * sizeof(float));
+        w->acc = spar_malloc_array(V, sizeof(float));
         w->tmp = spar_malloc_array(V, sizeof(scored));
-        if (w->h2 == NULL || w->rows == NULL || w->tmp == NULL) return SPAR_E_NOMEM;
+        w->owner = spar_malloc_array(max_seqs, sizeof(size_t));
+        if (w->h2 == NULL || w->rows == NULL || w->acc == NULL || w->tmp == NULL || w->owner == NULL)
+            return SPAR_E_NOMEM;
     }
     return SPAR_OK;
 }
@@ -262,40 +348,137 @@ static void work_free(work *w) {
     free(w->h);
     free(w->h2);
     free(w->rows);
+    free(w->acc);
     free(w->tmp);
+    free(w->owner);
+    free(w->full);
+}
+
+/* Position in the list of SPLADE pieces: input `input`, its piece `piece` (of n_pieces). */
+typedef struct cursor {
+    size_t input;
+    uint32_t piece, n_pieces;
+    const uint32_t *ids; /* the input's ids (untruncated when chunking) */
+    uint32_t n;
+} cursor;
+
+/* Load input c->input: its ids (tokenised without truncation when chunking, else truncated to max_length)
+ * and its piece count. */
+static spar_status cursor_load(const spar_encoder *e, const spar_encode_input *in, work *w, cursor *c) {
+    size_t i = c->input;
+    uint32_t ml = e->max_length;
+    if (in->seqs != NULL) {
+        const spar_token_ids *q = &in->seqs[i];
+        if (q->n == 0 || q->ids == NULL || (q->n > ml && e->stride == 0)) return SPAR_E_INVALID_ARG;
+        for (uint32_t t = 0; t < q->n; t++)
+            if (q->ids[t] >= e->cfg->vocab_size) return SPAR_E_INVALID_ARG;
+        c->ids = q->ids;
+        c->n = q->n;
+    } else {
+        if (in->texts[i] == NULL) return SPAR_E_INVALID_ARG;
+        size_t len = strlen(in->texts[i]);
+        size_t cap = e->stride ? spar_tokenizer_encode_bound(len) : ml;
+        if (cap > w->full_cap) {
+            uint32_t *nf = spar_realloc_array(w->full, cap, sizeof *nf);
+            if (nf == NULL) return SPAR_E_NOMEM;
+            w->full = nf;
+            w->full_cap = cap;
+        }
+        if (e->tokenizer == NULL) return SPAR_E_UNSUPPORTED;
+        spar_tokenize_opts o = spar_tokenize_opts_default();
+        o.max_len = e->stride ? 0 : ml;
+        o.add_special = 1;
+        o.replace_invalid = 1;
+        size_t got = 0;
+        SPAR_TRY(spar_tokenizer_encode(e->tokenizer, in->texts[i], len, &o, w->full, NULL, cap, &got, NULL));
+        if (got == 0 || got > UINT32_MAX) return SPAR_E_INVALID_ARG;
+        c->ids = w->full;
+        c->n = (uint32_t)got;
+    }
+    c->piece = 0;
+    c->n_pieces = 1;
+    if (e->stride && c->n > ml) { /* body n-2 tokens, windows of ml-2 advancing by stride */
+        uint32_t body = c->n - 2, win = ml - 2;
+        c->n_pieces = 1 + (body - win + e->stride - 1) / e->stride;
+    }
+    return SPAR_OK;
+}
+
+/* Pack pieces from the cursor into w->ck until the next would pass max_batch_tokens. */
+static spar_status next_pieces(const spar_encoder *e, const spar_encode_input *in, work *w, cursor *c) {
+    chunk *ck = &w->ck;
+    ck->n_seqs = ck->n_tokens = 0;
+    while (c->input < in->n) {
+        /* same rule as next_chunk: room for a full max_length piece (every piece is at most that long) */
+        if (ck->n_tokens + e->max_length > e->max_batch_tokens && ck->n_seqs > 0) break;
+        if (c->n_pieces == 0) SPAR_TRY(cursor_load(e, in, w, c));
+        uint32_t len = c->n;
+        const uint32_t *src = c->ids;
+        uint32_t start = 0;
+        if (c->n_pieces > 1) {
+            uint32_t body = c->n - 2, win = e->max_length - 2;
+            start = c->piece * e->stride;
+            len = SPAR_MIN(win, body - start) + 2;
+        }
+        uint32_t *dst = ck->ids + ck->n_tokens;
+        if (c->n_pieces > 1) {
+            dst[0] = src[0];
+            memcpy(dst + 1, src + 1 + start, (size_t)(len - 2) * sizeof *dst);
+            dst[len - 1] = src[c->n - 1];
+        } else {
+            memcpy(dst, src, (size_t)len * sizeof *dst);
+        }
+        w->owner[ck->n_seqs] = c->input;
+        ck->lens[ck->n_seqs++] = len;
+        ck->n_tokens += len;
+        if (++c->piece == c->n_pieces) {
+            c->input++;
+            c->n_pieces = 0;
+        }
+    }
+    return SPAR_OK;
 }
 
 spar_status spar_encode_splade_batch(const spar_encoder *e, const spar_encode_input *in, const spar_splade_opts *opts,
                                      spar_sparse_result *out) {
     SPAR_TRY(check_input(e, in));
     if (out == NULL) return SPAR_E_INVALID_ARG;
-    if (!e->model->has_mlm) return SPAR_E_UNSUPPORTED;
+    if (!e->has_mlm) return SPAR_E_UNSUPPORTED;
     spar_splade_opts o = opts != NULL ? *opts : spar_splade_opts_default();
     if (o.pooling != SPAR_SPLADE_POOL_MAX && o.pooling != SPAR_SPLADE_POOL_SUM) return SPAR_E_INVALID_ARG;
     memset(out, 0, in->n * sizeof *out);
-    size_t d = e->model->cfg.hidden, V = e->model->cfg.vocab_size;
+    size_t d = e->cfg->hidden, V = e->cfg->vocab_size;
     work w;
+    cursor cur = {0, 0, 0, NULL, 0};
+    size_t acc_owner = SIZE_MAX; /* input whose pieces are being max-combined in w.acc */
     spar_status st = work_init(e, &w, 1);
-    size_t done = 0;
-    while (st == SPAR_OK && done < in->n) {
-        SPAR_TRY_GOTO(st, next_chunk(e, in, done, &w.ck), fail);
-        SPAR_TRY_GOTO(st, spar_bert_forward(e->model, w.ck.ids, w.ck.lens, w.ck.n_seqs, w.h), fail);
-        SPAR_TRY_GOTO(st, spar_bert_mlm_transform(e->model, w.h, w.ck.n_tokens, w.h2), fail);
+    while (st == SPAR_OK && cur.input < in->n) {
+        SPAR_TRY_GOTO(st, next_pieces(e, in, &w, &cur), fail);
+        SPAR_TRY_GOTO(st, model_forward(e, w.ck.ids, w.ck.lens, w.ck.n_seqs, w.h), fail);
+        SPAR_TRY_GOTO(st, model_transform(e, w.h, w.ck.n_tokens, w.h2), fail);
         /* Pool 64 sequences at a time so the weight rows stay bounded (64 x V floats). */
         size_t tok = 0;
         for (size_t s0 = 0; s0 < w.ck.n_seqs; s0 += 64) {
             size_t ns = SPAR_MIN((size_t)64, w.ck.n_seqs - s0), nt = 0;
             for (size_t s = s0; s < s0 + ns; s++) nt += w.ck.lens[s];
-            SPAR_TRY_GOTO(st, spar_splade_pool(w.h2 + tok * d, w.ck.lens + s0, ns, d, e->model->dec_w,
-                                               e->model->dec_b, V,
+            SPAR_TRY_GOTO(st, spar_splade_pool(w.h2 + tok * d, w.ck.lens + s0, ns, d, e->dec_w, e->dec_b, V,
                                                o.pooling == SPAR_SPLADE_POOL_SUM ? SPAR_SPLADE_SUM : SPAR_SPLADE_MAX,
                                                w.rows), fail);
-            for (size_t s = 0; s < ns; s++)
-                SPAR_TRY_GOTO(st, sparsify(e, w.rows + s * V, V, &o, w.tmp, &out[done + s0 + s]), fail);
+            for (size_t s = 0; s < ns; s++) {
+                const float *row = w.rows + s * V;
+                size_t owner = w.owner[s0 + s];
+                if (owner != acc_owner) { /* a new input: flush the previous one */
+                    if (acc_owner != SIZE_MAX) SPAR_TRY_GOTO(st, sparsify(e, w.acc, V, &o, w.tmp, &out[acc_owner]), fail);
+                    memcpy(w.acc, row, V * sizeof(float));
+                    acc_owner = owner;
+                } else {
+                    for (size_t v = 0; v < V; v++) w.acc[v] = row[v] > w.acc[v] ? row[v] : w.acc[v];
+                }
+            }
             tok += nt;
         }
-        done += w.ck.n_seqs;
     }
+    if (st == SPAR_OK && acc_owner != SIZE_MAX) SPAR_TRY_GOTO(st, sparsify(e, w.acc, V, &o, w.tmp, &out[acc_owner]), fail);
     if (st == SPAR_OK) goto ok;
 fail:
     spar_sparse_results_free(out, in->n);
@@ -310,13 +493,13 @@ spar_status spar_encode_dense_batch(const spar_encoder *e, const spar_encode_inp
     if (out == NULL) return SPAR_E_INVALID_ARG;
     spar_dense_opts o = opts != NULL ? *opts : spar_dense_opts_default();
     if (o.pooling != SPAR_DENSE_POOL_CLS && o.pooling != SPAR_DENSE_POOL_MEAN) return SPAR_E_INVALID_ARG;
-    size_t d = e->model->cfg.hidden;
+    size_t d = e->cfg->hidden;
     work w;
     spar_status st = work_init(e, &w, 0);
     size_t done = 0;
     while (st == SPAR_OK && done < in->n) {
         SPAR_TRY_GOTO(st, next_chunk(e, in, done, &w.ck), out);
-        SPAR_TRY_GOTO(st, spar_bert_forward(e->model, w.ck.ids, w.ck.lens, w.ck.n_seqs, w.h), out);
+        SPAR_TRY_GOTO(st, model_forward(e, w.ck.ids, w.ck.lens, w.ck.n_seqs, w.h), out);
         spar_dense_pool(w.h, w.ck.lens, w.ck.n_seqs, d,
                         o.pooling == SPAR_DENSE_POOL_MEAN ? SPAR_DENSE_MEAN : SPAR_DENSE_CLS, o.normalize,
                         out + done * d);
@@ -333,10 +516,10 @@ spar_status spar_encode_tokens(const spar_encoder *e, const char *text, const sp
     if (e == NULL || out == NULL || n_tokens == NULL || (text == NULL) == (seq == NULL)) return SPAR_E_INVALID_ARG;
     spar_token_opts o = {0, 0};
     if (opts != NULL) o = *opts;
-    if (o.project && e->model->proj_w == NULL) return SPAR_E_UNSUPPORTED;
+    if (o.project && (e->model == NULL || e->model->proj_w == NULL)) return SPAR_E_UNSUPPORTED;
     spar_encode_input in = {text != NULL ? &text : NULL, seq, 1};
     SPAR_TRY(check_input(e, &in));
-    size_t d = e->model->cfg.hidden;
+    size_t d = e->cfg->hidden;
     uint32_t *ids = spar_malloc_array(e->max_length, sizeof(uint32_t)), len = 0;
     float *h = NULL;
     spar_status st = SPAR_OK;
@@ -345,7 +528,7 @@ spar_status spar_encode_tokens(const spar_encoder *e, const char *text, const sp
     SPAR_TRY_GOTO(st, next_chunk(e, &in, 0, &ck), done);
     if (len > cap_tokens) { st = SPAR_E_INVALID_ARG; goto done; }
     if ((h = spar_malloc_array(len, d * sizeof(float))) == NULL) { st = SPAR_E_NOMEM; goto done; }
-    SPAR_TRY_GOTO(st, spar_bert_forward(e->model, ids, &len, 1, h), done);
+    SPAR_TRY_GOTO(st, model_forward(e, ids, &len, 1, h), done);
     spar_token_project(h, len, d, o.project ? e->model->proj_w : NULL, o.project ? e->model->proj_dim : d,
                        o.normalize, out);
     *n_tokens = len;

@@ -1,5 +1,5 @@
-/* spar_encode.h — text/token ids -> vectors with an in-process transformer (BERT / DistilBERT loaded from a
- * Hugging Face folder: config.json, model.safetensors, vocab.txt). Produces SPLADE sparse vectors, dense
+/* spar_encode.h — text/token ids -> vectors with an in-process transformer (BERT / DistilBERT / ModernBERT
+ * loaded from a Hugging Face folder: config.json, model.safetensors, vocab.txt or tokenizer.json). Produces SPLADE sparse vectors, dense
  * embeddings and per-token embeddings. fp32 numerics match PyTorch to ~1e-5 on the logits (see
  * docs/encoders/model.md for the measured figures and how they are tested). */
 #ifndef SPAR_ENCODE_H
@@ -24,21 +24,46 @@ typedef enum spar_encoder_weights {
     SPAR_WEIGHTS_INT8 = 2  /* weights rounded to per-row symmetric int8, compute in fp32 (emulation) */
 } spar_encoder_weights;
 
+/** Attention in ModernBERT's global (full-attention) layers. DENSE is exact; the others run the block-sparse
+ *  kernel (64-token blocks) on sequences of at least attention_threshold tokens and approximate attention
+ *  (see docs/encoders/attention.md for their measured speed and fidelity). Local (sliding-window) layers
+ *  are always exact. BERT / DistilBERT (<= 512 tokens) always use dense attention. */
+typedef enum spar_attention_mode {
+    SPAR_ATTENTION_DENSE = 0,          /* exact (default) */
+    SPAR_ATTENTION_LOCAL = 1,          /* static: key blocks within attention_window blocks + block 0 (global) */
+    SPAR_ATTENTION_QUERY_AWARE = 2,    /* per head: blocks by estimated attention mass until attention_tau */
+    SPAR_ATTENTION_VERTICAL_SLASH = 3  /* per head: key columns + diagonals from sampled queries until attention_tau */
+} spar_attention_mode;
+
 typedef struct spar_encoder_opts {
     uint32_t max_length;       /* tokens per text including [CLS]/[SEP]; 0 = the model's max positions.
-                                  Longer texts are truncated (keeping the final [SEP]). */
+                                  Longer texts are truncated (keeping the final [SEP]), unless
+                                  long_doc_stride is set (SPLADE). */
     uint32_t max_batch_tokens; /* tokens per forward chunk (bounds work memory, ~30 KB per token
-                                  for bert-base); 0 = 4096 */
-    int weights;               /* spar_encoder_weights */
+                                  for bert-base); 0 = 4096 (raised to max_length when smaller) */
+    int weights;               /* spar_encoder_weights (ModernBERT: F32 only) */
+    /* added fields (zero = default) */
+    int attention;                /* spar_attention_mode; default SPAR_ATTENTION_DENSE */
+    uint32_t attention_threshold; /* sparse attention only for sequences of >= this many tokens; 0 = 1024 */
+    float attention_tau;          /* QUERY_AWARE / VERTICAL_SLASH: estimated mass to keep, (0, 1]; 0 = 0.97 */
+    uint32_t attention_window;    /* LOCAL: key blocks on each side of the diagonal; 0 = 2 */
+    uint32_t long_doc_stride;     /* SPLADE: an input longer than max_length is cut into overlapping chunks of
+                                     max_length tokens (body tokens wrapped in the input's first and last ids,
+                                     normally [CLS]/[SEP]) whose starts advance by this many body tokens; the
+                                     chunk vectors are combined by element-wise max. 0 = truncate (default).
+                                     Must be <= max_length - 2. Dense and token outputs still truncate. */
 } spar_encoder_opts;
 
-/** Defaults: max_length 0, max_batch_tokens 0, SPAR_WEIGHTS_F32. */
+/** Defaults: every field 0: the model's max length, 4096-token chunks, SPAR_WEIGHTS_F32, exact attention,
+ *  truncation of long inputs. */
 SPAR_API spar_encoder_opts spar_encoder_opts_default(void);
 
-/** Open a Hugging Face model folder: config.json (model_type bert or distilbert), model.safetensors
- *  (BertForMaskedLM / DistilBertForMaskedLM, or bare BertModel / DistilBertModel for dense-only use; an
- *  optional "linear.weight" [p, d] is used as the per-token projection) and tokenizer.json or vocab.txt (needed
- *  for text input: BERT WordPiece, [CLS] ... [SEP], invalid UTF-8 replaced by U+FFFD and dropped).
+/** Open a Hugging Face model folder: config.json (model_type bert, distilbert or modernbert),
+ *  model.safetensors (BertForMaskedLM / DistilBertForMaskedLM / ModernBertForMaskedLM, or the bare encoders
+ *  for dense-only use; an optional "linear.weight" [p, d] is used as the per-token projection of BERT models)
+ *  and tokenizer.json or vocab.txt (needed for text input: BERT WordPiece, [CLS] ... [SEP], invalid UTF-8
+ *  replaced by U+FFFD and dropped). ModernBERT's BPE tokenizer.json is not supported yet: its folders
+ *  accept token-id input only (has_vocab 0).
  *  @param opts  NULL = defaults.
  *  @param[out] out   release with spar_encoder_close().
  *  @param[out] diag  optional: on SPAR_E_CORRUPT lists missing / unexpected tensors and shape mismatches.
@@ -49,7 +74,7 @@ SPAR_API SPAR_NODISCARD spar_status spar_encoder_open(const char *model_dir, con
 SPAR_API void spar_encoder_close(spar_encoder *enc); /* NULL is a no-op */
 
 typedef struct spar_encoder_info {
-    const char *arch;      /* "bert" or "distilbert"; static string */
+    const char *arch;      /* "bert", "distilbert" or "modernbert"; static string */
     uint32_t vocab_size;   /* SPLADE term ids are in [0, vocab_size) */
     uint32_t hidden;       /* dense embedding dimension */
     uint32_t n_layers;
