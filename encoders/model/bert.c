@@ -333,33 +333,20 @@ void spar_bert_round_int8(spar_bert *m) {
 
 /* ---------------------------------------------------------------- forward */
 
-/* Row-wise OpenMP loops run only when OpenBLAS is single-threaded. With both pools active on few cores,
- * libgomp's spinning workers and OpenBLAS's workers preempt each other: measured on the 2-core VM,
- * DistilBERT at 128 tokens fell from 55 to 13 GFLOP/s (docs/encoders/model.md). Inside
- * spar_model_threads_enter/leave OpenBLAS is single-threaded, so this is true there. */
+/* One pool at a time. By default (OpenBLAS with several threads) OpenBLAS's pool runs every GEMM and the
+ * row-wise loops stay serial: with both pools active on few cores, libgomp's spinning workers and OpenBLAS's
+ * workers preempt each other (DistilBERT at 128 tokens fell from 55 to 13 GFLOP/s). With OpenBLAS at one
+ * thread (OPENBLAS_NUM_THREADS=1 or openblas_set_num_threads(1)), OpenMP runs everything: GEMMs split by
+ * column chunks, attention by (sequence, head), row-wise loops. Measured in docs/encoders/model.md: the
+ * OpenMP-only mode is 1.5-4x slower on the loaded shared VM (barrier waits behind preempted threads), so
+ * it is not forced. */
 int spar_model_omp_ok(void) { return openblas_get_num_threads() <= 1; }
-
-void spar_model_threads_enter(spar_model_threads *g) {
-    g->blas_prev = 0;
-#ifdef SPAR_HAVE_OPENMP
-    g->blas_prev = openblas_get_num_threads();
-    if (g->blas_prev > 1) openblas_set_num_threads(1);
-#endif
-}
-
-void spar_model_threads_leave(const spar_model_threads *g) {
-#ifdef SPAR_HAVE_OPENMP
-    if (g->blas_prev > 1) openblas_set_num_threads(g->blas_prev);
-#else
-    (void)g;
-#endif
-}
 
 void spar_model_gemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
                         float *C, size_t ldc) {
     int nth = 1;
 #ifdef SPAR_HAVE_OPENMP
-    /* Split only when OpenBLAS is single-threaded (inside enter/leave) and each share is worth a call. */
+    /* Split only when OpenBLAS is single-threaded (else its own pool splits) and each share is worth a call. */
     if (spar_model_omp_ok() && !omp_in_parallel() && (double)M * N * K >= 4e6 && N >= 64) nth = omp_get_max_threads();
 #endif
     if (nth <= 1) {
@@ -368,15 +355,16 @@ void spar_model_gemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda
         return;
     }
 #ifdef SPAR_HAVE_OPENMP
-    size_t chunk = ((N + (size_t)nth - 1) / (size_t)nth + 15) / 16 * 16;
-#pragma omp parallel for schedule(static) num_threads(nth)
-    for (int i = 0; i < nth; i++) {
-        size_t j0 = (size_t)i * chunk;
-        if (j0 < N) {
-            size_t nj = SPAR_MIN(chunk, N - j0);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)nj, (int)K, 1.0f, A, (int)lda,
-                        B + j0 * ldb, (int)ldb, 0.0f, C + j0, (int)ldc);
-        }
+    /* Several column chunks per thread, handed out dynamically: on a shared machine a preempted thread then
+     * delays one small chunk, not half of the GEMM. Chunks stay >= 64 columns (packing A is amortised). */
+    size_t n_chunks = SPAR_MAX((size_t)nth, SPAR_MIN((size_t)(4 * nth), N / 64));
+    size_t chunk = ((N + n_chunks - 1) / n_chunks + 15) / 16 * 16;
+    n_chunks = (N + chunk - 1) / chunk;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
+    for (long i = 0; i < (long)n_chunks; i++) {
+        size_t j0 = (size_t)i * chunk, nj = SPAR_MIN(chunk, N - j0);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)nj, (int)K, 1.0f, A, (int)lda, B + j0 * ldb,
+                    (int)ldb, 0.0f, C + j0, (int)ldc);
     }
 #endif
 }
@@ -468,8 +456,6 @@ spar_status spar_bert_forward(const spar_bert *m, const uint32_t *ids, const uin
     size_t *starts = spar_malloc_array(n_seqs, sizeof(size_t));
     float *sc = spar_malloc_array((size_t)n_thr * n_max, n_max * sizeof(float)); /* one score matrix per thread */
     spar_status st = SPAR_OK;
-    spar_model_threads thr;
-    spar_model_threads_enter(&thr);
     if (qkv == NULL || ctx == NULL || tmp == NULL || sc == NULL || starts == NULL) { st = SPAR_E_NOMEM; goto done; }
     for (size_t s = 0, b0 = 0; s < n_seqs; s++) {
         starts[s] = b0;
@@ -495,8 +481,8 @@ spar_status spar_bert_forward(const spar_bert *m, const uint32_t *ids, const uin
     for (uint32_t l = 0; l < c->n_layers; l++) {
         const spar_bert_layer *y = &m->layers[l];
         linear(X, T, d, y->qkv_w, y->qkv_b, 3 * d, qkv);
-        /* Attention per (sequence, head) pair: small GEMMs, so the pairs are split across OpenMP threads,
-         * each calling OpenBLAS single-threaded with its own score matrix. */
+        /* Attention per (sequence, head) pair. With OpenBLAS single-threaded the pairs are split across
+         * OpenMP threads (each with its own score matrix); otherwise OpenBLAS threads each small GEMM. */
         long n_pairs = (long)(n_seqs * H);
 #ifdef SPAR_HAVE_OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_thr) if (n_thr > 1 && spar_model_omp_ok())
@@ -530,7 +516,6 @@ spar_status spar_bert_forward(const spar_bert *m, const uint32_t *ids, const uin
         add_layer_norm(X, tmp, T, d, y->ln2_g, y->ln2_b, c->ln_eps);
     }
 done:
-    spar_model_threads_leave(&thr);
     free(qkv);
     free(ctx);
     free(tmp);
@@ -542,20 +527,14 @@ done:
 spar_status spar_bert_mlm_transform(const spar_bert *m, const float *h, size_t T, float *out) {
     if (m == NULL || !m->has_mlm) return SPAR_E_UNSUPPORTED;
     size_t d = m->cfg.hidden;
-    spar_model_threads thr;
-    spar_model_threads_enter(&thr);
     linear(h, T, d, m->tr_w, m->tr_b, d, out);
     activate(out, T * d, m->cfg.act);
     add_layer_norm(out, NULL, T, d, m->tr_ln_g, m->tr_ln_b, m->cfg.ln_eps);
-    spar_model_threads_leave(&thr);
     return SPAR_OK;
 }
 
 spar_status spar_bert_mlm_logits(const spar_bert *m, const float *h2, size_t T, float *logits) {
     if (m == NULL || !m->has_mlm) return SPAR_E_UNSUPPORTED;
-    spar_model_threads thr;
-    spar_model_threads_enter(&thr);
     linear(h2, T, m->cfg.hidden, m->dec_w, m->dec_b, m->cfg.vocab_size, logits);
-    spar_model_threads_leave(&thr);
     return SPAR_OK;
 }

@@ -60,16 +60,9 @@ spar_status spar_bert_mlm_logits(const spar_bert *m, const float *h2, size_t T, 
 /** Non-zero when row-wise OpenMP loops may run in parallel (OpenBLAS itself is single-threaded). */
 int spar_model_omp_ok(void);
 
-/* Thread policy. With OpenMP, a forward pass runs on ONE pool: OpenMP threads split every GEMM by output
- * columns (and attention by sequence x head), each calling OpenBLAS single-threaded. OpenBLAS's own pthread
- * pool is switched to 1 thread between enter and leave and restored afterwards, so libgomp's spinning
- * workers never compete with OpenBLAS's workers for the cores (docs/encoders/model.md, "Threads").
- * Without OpenMP both calls do nothing and OpenBLAS keeps its own threads. */
-typedef struct spar_model_threads { int blas_prev; } spar_model_threads;
-void spar_model_threads_enter(spar_model_threads *g);
-void spar_model_threads_leave(const spar_model_threads *g);
+/* Thread policy (bert.c): OpenBLAS's pool by default; OpenMP only when OpenBLAS is single-threaded. */
 /** C[M,N] = A[M,K] B[N,K]^T (row-major, leading dimensions lda/ldb/ldc), columns split across OpenMP
- *  threads when the product is large; call between spar_model_threads_enter/leave. */
+ *  threads when OpenBLAS is single-threaded and the product is large (else one OpenBLAS call). */
 void spar_model_gemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
                         float *C, size_t ldc);
 

@@ -2,7 +2,7 @@
  * one (token tile x vocabulary block) at a time and folds each tile into a per-sequence running max
  * (or sum) of ReLU(logit), so memory stays O(n_seqs * V + threads * tile * block) instead of O(T * V); log1p
  * is applied once per surviving entry at the end (max pooling commutes with the monotone log1p(ReLU)).
- * Vocabulary blocks are split across OpenMP threads (OpenBLAS single-threaded inside, see bert.h). With a
+ * With OpenBLAS single-threaded, vocabulary blocks are split across OpenMP threads (bert.c's policy). With a
  * spar_splade_bound, rows that provably cannot reach a positive logit are skipped (exact pruning, heads.h).
  * Contract: encoders/model/heads.h. */
 #include "encoders/model/heads.h"
@@ -189,8 +189,6 @@ spar_status spar_splade_pool_pruned(const spar_splade_bound *bd, const float *h2
     if (T == 0) return SPAR_OK;
     /* Weight <= floor  <=>  logit <= expm1(floor). Sum pooling adds tokens up, so only floor 0 is safe there. */
     float cut = (pool == SPAR_SPLADE_MAX && floor > 0) ? expm1f(floor) : 0.0f;
-    spar_model_threads thr;
-    spar_model_threads_enter(&thr);
     int nth = n_threads();
     size_t n_cap = SPAR_MAX((size_t)TOKEN_TILE, n_max), k = bd != NULL ? bd->k : 0;
     spar_status st = SPAR_OK;
@@ -246,7 +244,6 @@ spar_status spar_splade_pool_pruned(const spar_splade_bound *bd, const float *h2
         stats->rows_skipped += skipped;
     }
 done:
-    spar_model_threads_leave(&thr);
     free(tiles);
     free(seq_of);
     free(ubs);
