@@ -75,6 +75,9 @@ static void hash_rec(XXH3_state_t *h, uint32_t docid, const void *v, size_t n) {
     if (n) XXH3_64bits_update(h, v, n);
 }
 
+/* One-byte tag of an id in a perm block. */
+static uint8_t id_tag(const void *id, size_t len) { return (uint8_t)XXH3_64bits(id, len); }
+
 static int id_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
     int c = memcmp(a, b, al < bl ? al : bl);
     if (c != 0) return c;
@@ -520,12 +523,19 @@ static int perm_fn(spar_meta_writer *w, void *arg) {
     MDB_txn *txn = NULL;
     int rc = mdb_txn_begin(w->env, NULL, 0, &txn);
     uint32_t docids[SPAR_PERMBLOCK_MAX_IDS];
-    uint8_t buf[SPAR_PERMBLOCK_MAX_BYTES];
+    uint8_t tags[SPAR_PERMBLOCK_MAX_IDS], buf[SPAR_PERMBLOCK_MAX_BYTES];
     for (uint32_t b = a->from; b < a->to && rc == 0; b += SPAR_PERMBLOCK_MAX_IDS) {
         uint32_t n = a->to - b < SPAR_PERMBLOCK_MAX_IDS ? a->to - b : SPAR_PERMBLOCK_MAX_IDS;
-        for (uint32_t j = 0; j < n; j++) docids[j] = a->c->ents[b + j].docid;
+        int run = 1; /* one run of docids (ids given in order): binary search is cheap, no tags */
+        for (uint32_t j = 0; j < n; j++) {
+            const sort_ent *e = &a->c->ents[b + j];
+            docids[j] = e->docid;
+            tags[j] = id_tag(a->c->arena + e->off, e->len);
+            run &= docids[j] == docids[0] + j;
+        }
         const sort_ent *last = &a->c->ents[b + n - 1];
-        MDB_val k = {last->len, a->c->arena + last->off}, v = {spar_permblock_encode(docids, n, buf), buf};
+        MDB_val k = {last->len, a->c->arena + last->off},
+                v = {spar_permblock_encode(docids, run ? NULL : tags, n, buf), buf};
         rc = mdb_put(txn, w->id2doc, &k, &v, MDB_APPEND);
     }
     if (rc == 0 && a->to == a->n_docs) { /* the header goes with the last chunk */
@@ -839,18 +849,38 @@ spar_status spar_meta_lookup(const spar_meta *m, const char *id, size_t len, uin
         goto done;
     }
     uint32_t ids[SPAR_PERMBLOCK_MAX_IDS], n = 0;
-    if ((st = spar_permblock_decode(v.mv_data, v.mv_size, ids, &n)) != SPAR_OK) goto done;
+    uint8_t tags[SPAR_PERMBLOCK_MAX_IDS];
+    int tagged = 0;
+    if ((st = spar_permblock_decode(v.mv_data, v.mv_size, ids, tags, &tagged, &n)) != SPAR_OK) goto done;
     if (k.mv_size == len && memcmp(k.mv_data, id, len) == 0) {
         *docid = ids[n - 1];
         goto done;
     }
-    /* binary search over the other entries, reading their ids through doc2id */
-    uint32_t lo = 0, hi = n - 1; /* [lo, hi) */
+    uint8_t have[SPAR_IDBLOCK_ID_MAX];
+    size_t hl = 0;
     st = SPAR_E_NOT_FOUND;
+    if (tagged) { /* read only the ids whose tag matches: 63/256 false candidates on average */
+        const uint8_t t = id_tag(id, len);
+        for (uint32_t j = 0; j + 1 < n; j++) {
+            if (tags[j] != t) continue;
+            spar_status s2 = d2i_get(&r, ids[j], have, &hl);
+            if (s2 != SPAR_OK) {
+                st = s2 == SPAR_E_NOT_FOUND ? SPAR_E_CORRUPT : s2;
+                break;
+            }
+            if (hl == len && memcmp(have, id, len) == 0) {
+                *docid = ids[j];
+                st = SPAR_OK;
+                break;
+            }
+        }
+        goto done;
+    }
+    /* one run of docids: binary search over the other entries, reading their ids through doc2id (mostly
+     * from the one block already read) */
+    uint32_t lo = 0, hi = n - 1; /* [lo, hi) */
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        uint8_t have[SPAR_IDBLOCK_ID_MAX];
-        size_t hl = 0;
         spar_status s2 = d2i_get(&r, ids[mid], have, &hl);
         if (s2 != SPAR_OK) {
             st = s2 == SPAR_E_NOT_FOUND ? SPAR_E_CORRUPT : s2;
@@ -979,7 +1009,10 @@ static spar_status scan_id2doc(const spar_meta *m, MDB_txn *txn, spar_diag *diag
     MDB_val k, v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         uint32_t docids[SPAR_PERMBLOCK_MAX_IDS], n = 0;
-        if (last_n != SPAR_PERMBLOCK_MAX_IDS || spar_permblock_decode(v.mv_data, v.mv_size, docids, &n) != SPAR_OK) {
+        uint8_t tags[SPAR_PERMBLOCK_MAX_IDS];
+        int tagged = 0;
+        if (last_n != SPAR_PERMBLOCK_MAX_IDS ||
+            spar_permblock_decode(v.mv_data, v.mv_size, docids, tags, &tagged, &n) != SPAR_OK) {
             st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc: block %" PRIu64 " is malformed",
                                total / SPAR_PERMBLOCK_MAX_IDS);
             goto done;
@@ -996,6 +1029,10 @@ static spar_status scan_id2doc(const spar_meta *m, MDB_txn *txn, spar_diag *diag
             size_t cl = 0;
             if (d2i_get(&r, d, cur_id, &cl) != SPAR_OK) {
                 st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc: docid %" PRIu32 " has no readable id", d);
+                goto done;
+            }
+            if (tagged && tags[j] != id_tag(cur_id, cl)) {
+                st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc: wrong tag for docid %" PRIu32, d);
                 goto done;
             }
             if (total + j > 0 && id_cmp(prev, prev_len, cur_id, cl) >= 0) {

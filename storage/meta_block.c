@@ -179,14 +179,15 @@ spar_status spar_idblock_each(const uint8_t *blk, size_t len, spar_idblock_fn fn
 }
 
 /* ---- perm block ----
- * n, then per entry x = zigzag(docid - expected) << 1 | run, expected = previous docid + 1 (0 at first);
- * run = 1 is followed by r >= 1: the next r docids are docid+1 .. docid+r. */
+ * h = n << 1 | has_tags, then per entry x = zigzag(docid - expected) << 1 | run, expected = previous
+ * docid + 1 (0 at first); run = 1 is followed by r >= 1: the next r docids are docid+1 .. docid+r; then,
+ * when has_tags, n tag bytes. */
 
 static uint64_t zigzag(int64_t v) { return v < 0 ? ((uint64_t)(-(v + 1)) << 1) | 1u : (uint64_t)v << 1; }
 static int64_t unzigzag(uint64_t u) { return (u & 1u) ? -(int64_t)(u >> 1) - 1 : (int64_t)(u >> 1); }
 
-size_t spar_permblock_encode(const uint32_t *docids, uint32_t n, uint8_t *out) {
-    size_t k = spar_varint_put(out, n);
+size_t spar_permblock_encode(const uint32_t *docids, const uint8_t *tags, uint32_t n, uint8_t *out) {
+    size_t k = spar_varint_put(out, (uint64_t)n << 1 | (tags != NULL));
     int64_t expected = 0;
     for (uint32_t i = 0; i < n;) {
         uint32_t r = 0;
@@ -196,13 +197,20 @@ size_t spar_permblock_encode(const uint32_t *docids, uint32_t n, uint8_t *out) {
         expected = (int64_t)docids[i] + r + 1;
         i += r + 1;
     }
+    if (tags != NULL) {
+        memcpy(out + k, tags, n);
+        k += n;
+    }
     return k;
 }
 
-spar_status spar_permblock_decode(const uint8_t *blk, size_t len, uint32_t *out, uint32_t *n) {
+spar_status spar_permblock_decode(const uint8_t *blk, size_t len, uint32_t *out, uint8_t *tags, int *has_tags,
+                                  uint32_t *n) {
     uint64_t pos = 0, v, x;
-    if (!spar_varint_get(blk, len, &pos, &v) || v == 0 || v > SPAR_PERMBLOCK_MAX_IDS) return SPAR_E_CORRUPT;
-    const uint32_t count = (uint32_t)v;
+    if (!spar_varint_get(blk, len, &pos, &v) || (v >> 1) == 0 || (v >> 1) > SPAR_PERMBLOCK_MAX_IDS)
+        return SPAR_E_CORRUPT;
+    const uint32_t count = (uint32_t)(v >> 1);
+    const int tagged = (int)(v & 1u);
     int64_t expected = 0;
     uint32_t i = 0;
     while (i < count) {
@@ -214,7 +222,13 @@ spar_status spar_permblock_decode(const uint8_t *blk, size_t len, uint32_t *out,
         for (uint64_t j = 0; j <= r; j++) out[i++] = (uint32_t)(d + (int64_t)j);
         expected = d + (int64_t)r + 1;
     }
+    if (tagged) {
+        if (len - pos < count) return SPAR_E_CORRUPT;
+        memcpy(tags, blk + pos, count);
+        pos += count;
+    }
     if (pos != len) return SPAR_E_CORRUPT;
+    *has_tags = tagged;
     *n = count;
     return SPAR_OK;
 }

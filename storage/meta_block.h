@@ -3,7 +3,8 @@
  *               with the previous id + suffix), restarting every SPAR_IDBLOCK_RESTART ids so one id is
  *               found by decoding at most SPAR_IDBLOCK_RESTART entries;
  *   perm block: up to SPAR_PERMBLOCK_MAX_IDS docids (the docids of consecutive ids in byte order), delta
- *               coded with runs of consecutive docids collapsed.
+ *               coded with runs of consecutive docids collapsed, optionally followed by one tag byte
+ *               per id (a hash byte that lets a lookup skip the ids that cannot match).
  * Pure functions over bytes, no LMDB: the decoders treat their input as untrusted (every read is bounds
  * checked, every malformed block gives SPAR_E_CORRUPT) and are fuzzed by tests/fuzz/fuzz_meta_block.c. */
 #ifndef SPAR_STORAGE_META_BLOCK_H
@@ -20,7 +21,7 @@
                                        never spill into overflow pages */
 #define SPAR_IDBLOCK_ID_MAX 511u    /* longest id (LMDB's key limit, ids are also id2doc keys) */
 #define SPAR_PERMBLOCK_MAX_IDS 64u  /* docids per perm block */
-#define SPAR_PERMBLOCK_MAX_BYTES (4 + SPAR_PERMBLOCK_MAX_IDS * 10)
+#define SPAR_PERMBLOCK_MAX_BYTES (4 + SPAR_PERMBLOCK_MAX_IDS * 11)
 
 /* ---- id block encoder (incremental: ids are appended until the block is full) ---- */
 typedef struct spar_idblock_enc {
@@ -54,10 +55,13 @@ typedef int (*spar_idblock_fn)(void *ctx, uint32_t i, const uint8_t *id, size_t 
 spar_status spar_idblock_each(const uint8_t *blk, size_t len, spar_idblock_fn fn, void *ctx, spar_diag *diag);
 
 /* ---- perm block ---- */
-/* Encode n (1..SPAR_PERMBLOCK_MAX_IDS) docids into out (room for SPAR_PERMBLOCK_MAX_BYTES); returns bytes. */
-size_t spar_permblock_encode(const uint32_t *docids, uint32_t n, uint8_t *out);
-/* Decode into out (room for SPAR_PERMBLOCK_MAX_IDS). Every docid is < UINT32_MAX.
+/* Encode n (1..SPAR_PERMBLOCK_MAX_IDS) docids, and their ids' one-byte tags when `tags` is not NULL, into
+ * out (room for SPAR_PERMBLOCK_MAX_BYTES); returns bytes. */
+size_t spar_permblock_encode(const uint32_t *docids, const uint8_t *tags, uint32_t n, uint8_t *out);
+/* Decode into out and tags (room for SPAR_PERMBLOCK_MAX_IDS each); *has_tags says whether the block
+ * carries tags (tags is left alone otherwise). Every docid is < UINT32_MAX.
  * @return SPAR_OK or SPAR_E_CORRUPT. */
-spar_status spar_permblock_decode(const uint8_t *blk, size_t len, uint32_t *out, uint32_t *n);
+spar_status spar_permblock_decode(const uint8_t *blk, size_t len, uint32_t *out, uint8_t *tags, int *has_tags,
+                                  uint32_t *n);
 
 #endif

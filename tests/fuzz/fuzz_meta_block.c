@@ -66,8 +66,9 @@ static void id_block(const uint8_t *blk, size_t len) {
 
 static void perm_block(const uint8_t *blk, size_t len) {
     uint32_t a[SPAR_PERMBLOCK_MAX_IDS], b[SPAR_PERMBLOCK_MAX_IDS], n = 0, m = 0;
-    uint8_t out[SPAR_PERMBLOCK_MAX_BYTES];
-    spar_status st = spar_permblock_decode(blk, len, a, &n);
+    uint8_t out[SPAR_PERMBLOCK_MAX_BYTES], ta[SPAR_PERMBLOCK_MAX_IDS], tb[SPAR_PERMBLOCK_MAX_IDS];
+    int ha = 0, hb = 0;
+    spar_status st = spar_permblock_decode(blk, len, a, ta, &ha, &n);
     if (st != SPAR_OK) {
         if (st != SPAR_E_CORRUPT) abort();
         return;
@@ -75,9 +76,9 @@ static void perm_block(const uint8_t *blk, size_t len) {
     if (n == 0 || n > SPAR_PERMBLOCK_MAX_IDS) abort();
     for (uint32_t i = 0; i < n; i++)
         if (a[i] == UINT32_MAX) abort();
-    size_t k = spar_permblock_encode(a, n, out);
-    if (k > SPAR_PERMBLOCK_MAX_BYTES || spar_permblock_decode(out, k, b, &m) != SPAR_OK || m != n ||
-        memcmp(a, b, n * sizeof *a) != 0)
+    size_t k = spar_permblock_encode(a, ha ? ta : NULL, n, out);
+    if (k > SPAR_PERMBLOCK_MAX_BYTES || spar_permblock_decode(out, k, b, tb, &hb, &m) != SPAR_OK || m != n ||
+        hb != ha || memcmp(a, b, n * sizeof *a) != 0 || (ha && memcmp(ta, tb, n) != 0))
         abort();
 }
 

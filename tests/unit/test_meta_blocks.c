@@ -174,14 +174,22 @@ static void test_bad_headers(void) {
 }
 
 static void perm_roundtrip(const uint32_t *d, uint32_t n) {
-    uint8_t buf[SPAR_PERMBLOCK_MAX_BYTES];
-    size_t len = spar_permblock_encode(d, n, buf);
-    CU_ASSERT(len <= SPAR_PERMBLOCK_MAX_BYTES);
-    uint32_t out[SPAR_PERMBLOCK_MAX_IDS], m = 0;
-    CU_ASSERT_EQUAL_FATAL(spar_permblock_decode(buf, len, out, &m), SPAR_OK);
-    CU_ASSERT_EQUAL(m, n);
-    CU_ASSERT(memcmp(out, d, n * sizeof *d) == 0);
-    for (size_t cut = 0; cut < len; cut++) CU_ASSERT_NOT_EQUAL(spar_permblock_decode(buf, cut, out, &m), SPAR_OK);
+    uint8_t tags[SPAR_PERMBLOCK_MAX_IDS], got[SPAR_PERMBLOCK_MAX_IDS];
+    for (uint32_t i = 0; i < n; i++) tags[i] = (uint8_t)rnd();
+    for (int tagged = 0; tagged < 2; tagged++) {
+        uint8_t buf[SPAR_PERMBLOCK_MAX_BYTES];
+        size_t len = spar_permblock_encode(d, tagged ? tags : NULL, n, buf);
+        CU_ASSERT(len <= SPAR_PERMBLOCK_MAX_BYTES);
+        uint32_t out[SPAR_PERMBLOCK_MAX_IDS], m = 0;
+        int has = -1;
+        CU_ASSERT_EQUAL_FATAL(spar_permblock_decode(buf, len, out, got, &has, &m), SPAR_OK);
+        CU_ASSERT_EQUAL(m, n);
+        CU_ASSERT_EQUAL(has, tagged);
+        CU_ASSERT(memcmp(out, d, n * sizeof *d) == 0);
+        if (tagged) CU_ASSERT(memcmp(got, tags, n) == 0);
+        for (size_t cut = 0; cut < len; cut++)
+            CU_ASSERT_NOT_EQUAL(spar_permblock_decode(buf, cut, out, got, &has, &m), SPAR_OK);
+    }
 }
 
 static void test_perm_blocks(void) {
@@ -189,7 +197,7 @@ static void test_perm_blocks(void) {
     for (uint32_t i = 0; i < 64; i++) d[i] = 1000000 + i; /* one run */
     perm_roundtrip(d, 64);
     uint8_t buf[SPAR_PERMBLOCK_MAX_BYTES];
-    CU_ASSERT(spar_permblock_encode(d, 64, buf) <= 6);
+    CU_ASSERT(spar_permblock_encode(d, NULL, 64, buf) <= 7); /* h, start, run length */
     for (uint32_t i = 0; i < 64; i++) d[i] = (uint32_t)(rnd() % 4000000000u); /* random, descending deltas too */
     perm_roundtrip(d, 64);
     d[0] = 0;
@@ -205,14 +213,21 @@ static void test_perm_blocks(void) {
         perm_roundtrip(d, n);
     }
     uint32_t out[SPAR_PERMBLOCK_MAX_IDS], m;
-    const uint8_t run_too_long[] = {0x02, 0x01, 0x05}; /* 2 ids, run of 5 more */
-    CU_ASSERT_EQUAL(spar_permblock_decode(run_too_long, sizeof run_too_long, out, &m), SPAR_E_CORRUPT);
-    const uint8_t negative[] = {0x01, 0x02}; /* zigzag -1 from 0 */
-    CU_ASSERT_EQUAL(spar_permblock_decode(negative, sizeof negative, out, &m), SPAR_E_CORRUPT);
-    const uint8_t trailing[] = {0x01, 0x00, 0x00};
-    CU_ASSERT_EQUAL(spar_permblock_decode(trailing, sizeof trailing, out, &m), SPAR_E_CORRUPT);
+    uint8_t tg[SPAR_PERMBLOCK_MAX_IDS];
+    int has;
+    const uint8_t run_too_long[] = {0x04, 0x01, 0x05}; /* 2 ids, run of 5 more */
+    CU_ASSERT_EQUAL(spar_permblock_decode(run_too_long, sizeof run_too_long, out, tg, &has, &m), SPAR_E_CORRUPT);
+    const uint8_t negative[] = {0x02, 0x02}; /* zigzag -1 from 0 */
+    CU_ASSERT_EQUAL(spar_permblock_decode(negative, sizeof negative, out, tg, &has, &m), SPAR_E_CORRUPT);
+    const uint8_t trailing[] = {0x02, 0x00, 0x00};
+    CU_ASSERT_EQUAL(spar_permblock_decode(trailing, sizeof trailing, out, tg, &has, &m), SPAR_E_CORRUPT);
     const uint8_t zero[] = {0x00};
-    CU_ASSERT_EQUAL(spar_permblock_decode(zero, sizeof zero, out, &m), SPAR_E_CORRUPT);
+    CU_ASSERT_EQUAL(spar_permblock_decode(zero, sizeof zero, out, tg, &has, &m), SPAR_E_CORRUPT);
+    const uint8_t tags_missing[] = {0x05, 0x00, 0x00, 0xAA}; /* 2 ids, tagged, one tag byte */
+    CU_ASSERT_EQUAL(spar_permblock_decode(tags_missing, sizeof tags_missing, out, tg, &has, &m), SPAR_E_CORRUPT);
+    const uint8_t tags_ok[] = {0x05, 0x00, 0x00, 0xAA, 0xBB};
+    CU_ASSERT_EQUAL(spar_permblock_decode(tags_ok, sizeof tags_ok, out, tg, &has, &m), SPAR_OK);
+    CU_ASSERT(has == 1 && m == 2 && out[0] == 0 && out[1] == 1 && tg[0] == 0xAA && tg[1] == 0xBB);
 }
 
 int main(void) {
@@ -223,7 +238,7 @@ int main(void) {
         !CU_add_test(s, "300-byte ids: block cut by its byte limit", test_byte_limit) ||
         !CU_add_test(s, "random ids round trip; damaged blocks give CORRUPT, never a crash", test_random_ids_fuzzish) ||
         !CU_add_test(s, "malformed id block headers and entries are rejected", test_bad_headers) ||
-        !CU_add_test(s, "perm blocks: runs, random, extremes; malformed rejected", test_perm_blocks))
+        !CU_add_test(s, "perm blocks: runs, random, extremes, tags; malformed rejected", test_perm_blocks))
         goto out;
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
