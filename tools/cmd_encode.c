@@ -31,8 +31,8 @@ static void encode_usage(FILE *f) {
             "       spar encode --model DIR --query TEXT [--kind ...]\n"
             "       spar encode --idf idf.json --vocab vocab.txt|tokenizer.json --query TEXT\n"
             "\n"
-            "DIR is a Hugging Face folder (config.json, model.safetensors, tokenizer.json or vocab.txt) of a BERT or\n"
-            "DistilBERT model. CORPUS is BEIR JSON lines ({\"_id\",\"title\",\"text\"}) or TSV (id<TAB>text), optionally\n"
+            "DIR is a Hugging Face folder (config.json, model.safetensors, tokenizer.json or vocab.txt) of a BERT,\n"
+            "DistilBERT or ModernBERT (token ids only: --ids) model. CORPUS is BEIR JSON lines ({\"_id\",\"title\",\"text\"}) or TSV (id<TAB>text), optionally\n"
             "gzip; the encoded text is title + \" \" + text. One JSON line per document is written to OUT ('-' =\n"
             "stdout; a name ending in .gz is gzip-compressed) in input order:\n"
             "  splade: {\"id\",\"contents\",\"vector\":{\"token\":weight,...}}  (Anserini JsonVectorCollection)\n"
@@ -45,6 +45,16 @@ static void encode_usage(FILE *f) {
             "  --threads N       concurrent encoder calls per batch (default 1; with N > 1 set\n"
             "                    OPENBLAS_NUM_THREADS=1). Output does not depend on N except for float rounding\n"
             "  --max-length N    tokens per text incl. [CLS]/[SEP] (default: the model's, 512); longer are truncated\n"
+            "  --long-doc-stride N  splade: texts longer than --max-length become overlapping chunks whose starts\n"
+            "                    advance by N tokens; the chunk vectors are max-combined (default 0 = truncate)\n"
+            "  --attention P     ModernBERT global layers: dense (default, exact) | local | query-aware |\n"
+            "                    vertical-slash (block-sparse approximations; local layers are always exact)\n"
+            "  --attention-threshold N  sparse attention only for inputs of >= N tokens (default 1024)\n"
+            "  --tau X           query-aware / vertical-slash: estimated attention mass to keep (default 0.97)\n"
+            "  --attention-window N  local: key blocks (64 tokens) on each side of the diagonal (default 2)\n"
+            "  --ids             each document text (or --query) is whitespace-separated token ids incl. the\n"
+            "                    special tokens, for folders without a supported tokenizer (ModernBERT); splade\n"
+            "                    terms without a vocabulary string are written as their decimal id\n"
             "  --weights W       f32 (default) | bf16 | int8 (weight rounding emulation)\n"
             "  --top-k N         splade: keep the N largest weights (default 0 = all)\n"
             "  --threshold X     splade: keep weights > X (default 0)\n"
@@ -81,6 +91,8 @@ typedef struct enc_cfg {
     int contents;
     uint32_t dim;    /* dense: hidden; tokens: hidden or proj_dim */
     uint32_t max_len;
+    int ids_input;   /* --ids: each text is whitespace-separated token ids */
+    int long_docs;   /* --long-doc-stride given: SPLADE inputs are not capped at max_len */
 } enc_cfg;
 
 /* ---------------------------------------------------------------- output sink (plain or gzip) */
@@ -169,8 +181,18 @@ static int put_float(FILE *f, float v) {
 }
 
 typedef const char *(*token_str_fn)(const void *owner, uint32_t id, size_t *len);
+/* Vocabulary string of id; a folder without a usable tokenizer (e.g. ModernBERT's BPE, with --ids) names
+ * terms by their decimal id. Single-threaded (formatting runs on the main thread): the buffer is reused. */
 static const char *enc_token_str(const void *o, uint32_t id, size_t *len) {
-    return spar_encoder_token_str(o, id, len);
+    static char num[16];
+    const char *s = spar_encoder_token_str(o, id, len);
+    if (s != NULL) return s;
+    spar_encoder_info info;
+    spar_encoder_get_info(o, &info);
+    if (info.has_vocab || id >= info.vocab_size) return NULL;
+    int n = snprintf(num, sizeof num, "%u", id);
+    *len = (size_t)n;
+    return num;
 }
 static const char *idf_token_str(const void *o, uint32_t id, size_t *len) {
     return spar_idf_encoder_token_str(o, id, len);
@@ -217,7 +239,7 @@ static int put_tokens(FILE *f, const spar_encoder *enc, const uint32_t *ids, con
     fputs("\"tokens\":[", f);
     for (uint32_t t = 0; t < n; t++) {
         size_t len = 0;
-        const char *tok = spar_encoder_token_str(enc, ids[t], &len);
+        const char *tok = enc_token_str(enc, ids[t], &len);
         if (tok == NULL) return -1;
         if (t) fputc(',', f);
         cli_json_str(f, tok, len);
@@ -318,14 +340,59 @@ typedef struct slice_job {
     spar_status st;
 } slice_job;
 
+/* --ids: parse "101 2054 102" into ids (malloc'd); SPAR_E_INVALID_ARG on anything else or no id. */
+static spar_status parse_ids(const char *text, spar_token_ids *out) {
+    size_t cap = strlen(text) / 2 + 1, n = 0;
+    uint32_t *ids = malloc(cap * sizeof *ids);
+    if (ids == NULL) return SPAR_E_NOMEM;
+    const char *p = text;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == ',') p++;
+        if (*p == '\0') break;
+        char *e;
+        errno = 0;
+        unsigned long v = strtoul(p, &e, 10);
+        if (e == p || errno != 0 || v > UINT32_MAX || *p == '-' || n == cap) {
+            free(ids);
+            return SPAR_E_INVALID_ARG;
+        }
+        ids[n++] = (uint32_t)v;
+        p = e;
+    }
+    if (n == 0) {
+        free(ids);
+        return SPAR_E_INVALID_ARG;
+    }
+    out->ids = ids;
+    out->n = (uint32_t)n;
+    return SPAR_OK;
+}
+
 static void *run_slice(void *arg) {
     slice_job *j = arg;
     const enc_cfg *c = j->cfg;
     batch *b = j->b;
     size_t n = j->end - j->begin;
     spar_encode_input in = {(const char *const *)b->texts + j->begin, NULL, n};
+    spar_token_ids *seqs = NULL;
     j->st = SPAR_OK;
     if (n == 0) return NULL;
+    if (c->ids_input) { /* texts are id lists: parse them, truncating like text input unless chunking */
+        if ((seqs = calloc(n, sizeof *seqs)) == NULL) {
+            j->st = SPAR_E_NOMEM;
+            return NULL;
+        }
+        for (size_t i = 0; i < n && j->st == SPAR_OK; i++) {
+            j->st = parse_ids(b->texts[j->begin + i], &seqs[i]);
+            if (j->st == SPAR_OK && seqs[i].n > c->max_len && !(c->long_docs && c->kind == KIND_SPLADE)) {
+                ((uint32_t *)seqs[i].ids)[c->max_len - 1] = seqs[i].ids[seqs[i].n - 1]; /* keep the final [SEP] */
+                seqs[i].n = c->max_len;
+            }
+        }
+        in.texts = NULL;
+        in.seqs = seqs;
+        if (j->st != SPAR_OK) goto done;
+    }
     if (c->kind == KIND_SPLADE) {
         j->st = spar_encode_splade_batch(j->enc, &in, &c->splade, b->sparse + j->begin);
     } else if (c->kind == KIND_DENSE) {
@@ -338,9 +405,15 @@ static void *run_slice(void *arg) {
                 j->st = SPAR_E_NOMEM;
                 break;
             }
-            j->st = spar_encode_tokens(j->enc, b->texts[i], NULL, &c->tok, b->tok_vecs[i], c->max_len,
-                                       &b->n_tok[i], b->tok_ids[i]);
+            j->st = spar_encode_tokens(j->enc, seqs ? NULL : b->texts[i], seqs ? &seqs[i - j->begin] : NULL, &c->tok,
+                                       b->tok_vecs[i], c->max_len, &b->n_tok[i], b->tok_ids[i]);
         }
+    }
+done:
+    if (seqs != NULL) {
+        for (size_t i = 0; i < n; i++)
+            free((void *)seqs[i].ids);
+        free(seqs);
     }
     return NULL;
 }
@@ -609,7 +682,10 @@ int spar_cmd_encode(int argc, char **argv) {
     const char *weights = "f32", *qid = "query";
     uint64_t batch_n = 32, threads = 1, max_length = 0, top_k = 0;
     double threshold = 0, quantize = 0;
-    int normalize = 0, project = 0, no_title = 0, no_contents = 0, quiet = 0, drop_special = 0;
+    int normalize = 0, project = 0, no_title = 0, no_contents = 0, quiet = 0, drop_special = 0, ids_input = 0;
+    const char *attention = "dense";
+    uint64_t attn_threshold = 0, attn_window = 0, long_stride = 0;
+    double tau = 0;
     const cli_opt opts[] = {
         {"model", CLI_STR, &model, 0, 0},
         {"input", CLI_STR, &input, 0, 0},
@@ -636,6 +712,12 @@ int spar_cmd_encode(int argc, char **argv) {
         {"no-title", CLI_FLAG, &no_title, 0, 0},
         {"no-contents", CLI_FLAG, &no_contents, 0, 0},
         {"quiet", CLI_FLAG, &quiet, 0, 0},
+        {"ids", CLI_FLAG, &ids_input, 0, 0},
+        {"attention", CLI_STR, &attention, 0, 0},
+        {"attention-threshold", CLI_UINT, &attn_threshold, 1, 1u << 20},
+        {"tau", CLI_DOUBLE, &tau, 1e-6, 1},
+        {"attention-window", CLI_UINT, &attn_window, 1, 1u << 16},
+        {"long-doc-stride", CLI_UINT, &long_stride, 1, 1u << 20},
     };
     int rc = cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], encode_usage);
     if (rc != CLI_GO) return rc;
@@ -646,10 +728,12 @@ int spar_cmd_encode(int argc, char **argv) {
     static const char *const wmodes[] = {"f32", "bf16", "int8"};
     static const char *const fmts[] = {"auto", "beir", "tsv"};
     static const char *const errs[] = {"fail", "skip"};
-    int k = 0, p = 0, dp = 0, wm = 0, fm = 0, oe = 0;
+    static const char *const attns[] = {"dense", "local", "query-aware", "vertical-slash"};
+    int k = 0, p = 0, dp = 0, wm = 0, fm = 0, oe = 0, am = 0;
     if (pick(CMD, "kind", kind, kinds, 3, &k) || pick(CMD, "pool", pool, pools, 2, &p) ||
         pick(CMD, "dense-pool", dense_pool, dpools, 2, &dp) || pick(CMD, "weights", weights, wmodes, 3, &wm) ||
-        pick(CMD, "format", format, fmts, 3, &fm) || pick(CMD, "on-error", on_error, errs, 2, &oe))
+        pick(CMD, "format", format, fmts, 3, &fm) || pick(CMD, "on-error", on_error, errs, 2, &oe) ||
+        pick(CMD, "attention", attention, attns, 4, &am))
         return CLI_USAGE;
 
     if (idf != NULL) {
@@ -669,6 +753,11 @@ int spar_cmd_encode(int argc, char **argv) {
     spar_encoder_opts eo = spar_encoder_opts_default();
     eo.max_length = (uint32_t)max_length;
     eo.weights = wm;
+    eo.attention = am; /* the CLI order matches spar_attention_mode */
+    eo.attention_threshold = (uint32_t)attn_threshold;
+    eo.attention_tau = (float)tau;
+    eo.attention_window = (uint32_t)attn_window;
+    eo.long_doc_stride = (uint32_t)long_stride;
     spar_encoder *enc = NULL;
     spar_diag diag = {{0}};
     spar_status st = spar_encoder_open(model, &eo, &enc, &diag);
@@ -697,8 +786,11 @@ int spar_cmd_encode(int argc, char **argv) {
     c.contents = !no_contents;
     c.max_len = info.max_length;
     c.dim = (k == KIND_TOKENS && project) ? info.proj_dim : info.hidden;
-    if (!info.has_vocab) {
-        fprintf(stderr, "spar %s: %s has no tokenizer.json or vocab.txt: text cannot be encoded\n", CMD, model);
+    c.ids_input = ids_input;
+    c.long_docs = long_stride > 0;
+    if (!info.has_vocab && !ids_input) {
+        fprintf(stderr, "spar %s: %s has no supported tokenizer (tokenizer.json WordPiece or vocab.txt): text "
+                "cannot be encoded; give token ids with --ids\n", CMD, model);
         rc = 6;
     } else if (k == KIND_SPLADE && !info.has_mlm_head) {
         fprintf(stderr, "spar %s: %s has no masked-LM head (a bare encoder): use --kind dense or tokens\n", CMD,

@@ -72,5 +72,22 @@ if "$BIN" dump "$T/wrong" "$T/ids.txt" "$T" 2> "$T/wrong.err"; then echo "FAIL w
 elif grep -q "shape/dtype mismatch (decoder.bias\|shape/dtype mismatch (head.dense.weight\|mismatch (model.embeddings" "$T/wrong.err"; then
   echo "ok   wrong folder: $(cat "$T/wrong.err")"
 else echo "FAIL wrong folder message: $(cat "$T/wrong.err")"; fail=1; fi
+# the CLI on the same folder (token ids: --ids): attention options, default = exact
+if [ -n "${SPAR:-}" ] && [ -x "$SPAR" ]; then
+  q=$(sed -n 4p "$T/ids.txt")  # the 1000-token sequence
+  "$SPAR" encode --model "$T/tiny" --ids --query "$q" --top-k 20 > "$T/cli.dense" || { echo "FAIL spar encode --ids"; fail=1; }
+  "$SPAR" encode --model "$T/tiny" --ids --query "$q" --top-k 20 --attention query-aware --attention-threshold 1001 > "$T/cli.thr" &&
+    cmp -s "$T/cli.dense" "$T/cli.thr" && echo "ok   CLI: a sparse policy below its threshold gives the dense vector" ||
+    { echo "FAIL CLI threshold"; fail=1; }
+  for pol in local query-aware vertical-slash; do
+    if "$SPAR" encode --model "$T/tiny" --ids --query "$q" --top-k 20 --attention $pol --attention-threshold 256 --tau 0.9 \
+         > "$T/cli.$pol" && grep -q '"vector":{"' "$T/cli.$pol"; then echo "ok   CLI: --attention $pol runs"
+    else echo "FAIL CLI --attention $pol"; fail=1; fi
+  done
+  "$SPAR" encode --model "$T/tiny" --ids --query "$q" --attention bogus > /dev/null 2>&1
+  [ $? -eq 2 ] && echo "ok   CLI: unknown --attention is a usage error" || { echo "FAIL CLI --attention bogus"; fail=1; }
+else
+  echo "note: SPAR not set: CLI checks skipped"
+fi
 [ $fail -eq 0 ] && echo "modernbert_reference: all checks passed"
 exit $fail
