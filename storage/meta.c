@@ -94,7 +94,8 @@ typedef struct {
     size_t len;
 } d2i_reader;
 
-static spar_status d2i_get(d2i_reader *r, uint32_t docid, uint8_t *out, size_t *len) {
+/* Make r's block the one holding docid. */
+static spar_status d2i_load(d2i_reader *r, uint32_t docid) {
     if (!r->have || docid < r->first || docid > r->last) {
         uint8_t kb[4];
         be32(kb, docid);
@@ -111,7 +112,13 @@ static spar_status d2i_get(d2i_reader *r, uint32_t docid, uint8_t *out, size_t *
         r->blk = v.mv_data;
         r->len = v.mv_size;
     }
-    spar_status st = spar_idblock_get(r->blk, r->len, docid - r->first, out, len);
+    return SPAR_OK;
+}
+
+static spar_status d2i_get(d2i_reader *r, uint32_t docid, uint8_t *out, size_t *len) {
+    spar_status st = d2i_load(r, docid);
+    if (st != SPAR_OK) return st;
+    st = spar_idblock_get(r->blk, r->len, docid - r->first, out, len);
     return st == SPAR_E_NOT_FOUND ? SPAR_E_CORRUPT : st;
 }
 
@@ -243,7 +250,9 @@ static spar_status writer_id(spar_meta_writer *w, uint32_t docid, uint8_t *buf, 
     spar_status st = d2i_get(&r, docid, buf, len);
     mdb_cursor_close(r.cur);
     mdb_txn_abort(txn);
-    if (st != SPAR_OK) return spar_diag_err(diag, st, "doc2id: cannot read back the id of docid %" PRIu32, docid);
+    if (st != SPAR_OK) /* not SPAR_E_CORRUPT: the builder would blame the input line */
+        return spar_diag_err(diag, st == SPAR_E_NOMEM ? st : SPAR_E_STORAGE,
+                             "doc2id: cannot read back the id of docid %" PRIu32 " (%s)", docid, spar_status_str(st));
     *id = buf;
     return SPAR_OK;
 }
@@ -856,10 +865,10 @@ spar_status spar_meta_lookup(const spar_meta *m, const char *id, size_t len, uin
         *docid = ids[n - 1];
         goto done;
     }
-    uint8_t have[SPAR_IDBLOCK_ID_MAX];
-    size_t hl = 0;
     st = SPAR_E_NOT_FOUND;
-    if (tagged) { /* read only the ids whose tag matches: 63/256 false candidates on average */
+    if (tagged) {
+        uint8_t have[SPAR_IDBLOCK_ID_MAX];
+        size_t hl = 0; /* read only the ids whose tag matches: 63/256 false candidates on average */
         const uint8_t t = id_tag(id, len);
         for (uint32_t j = 0; j + 1 < n; j++) {
             if (tags[j] != t) continue;
@@ -876,24 +885,33 @@ spar_status spar_meta_lookup(const spar_meta *m, const char *id, size_t len, uin
         }
         goto done;
     }
-    /* one run of docids: binary search over the other entries, reading their ids through doc2id (mostly
-     * from the one block already read) */
-    uint32_t lo = 0, hi = n - 1; /* [lo, hi) */
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        spar_status s2 = d2i_get(&r, ids[mid], have, &hl);
+    /* one run of docids (the writer tags every other block), so the ids of docids ids[0]..ids[n-2]
+     * ascend in doc2id: search them there, block by block (nearly always one) */
+    for (uint32_t j = 1; j < n; j++)
+        if (ids[j] != ids[0] + j) {
+            st = SPAR_E_CORRUPT;
+            goto done;
+        }
+    for (uint32_t from = ids[0], to = ids[0] + n - 2; n >= 2 && from <= to;) {
+        spar_status s2 = d2i_load(&r, from);
         if (s2 != SPAR_OK) {
             st = s2 == SPAR_E_NOT_FOUND ? SPAR_E_CORRUPT : s2;
             break;
         }
-        int c = id_cmp((const uint8_t *)id, len, have, hl);
-        if (c == 0) {
-            *docid = ids[mid];
+        const uint32_t hi = to < r.last ? to : r.last;
+        uint32_t at = 0;
+        s2 = spar_idblock_find(r.blk, r.len, from - r.first, hi - r.first, (const uint8_t *)id, len, &at);
+        if (s2 == SPAR_OK) {
+            *docid = r.first + at;
             st = SPAR_OK;
             break;
         }
-        if (c < 0) hi = mid;
-        else lo = mid + 1;
+        if (s2 != SPAR_E_NOT_FOUND) {
+            st = SPAR_E_CORRUPT;
+            break;
+        }
+        if (at <= hi - r.first) break; /* below an id of the range: absent */
+        from = hi + 1;
     }
 done:
     if (r.cur) mdb_cursor_close(r.cur);
@@ -1018,6 +1036,12 @@ static spar_status scan_id2doc(const spar_meta *m, MDB_txn *txn, spar_diag *diag
             goto done;
         }
         last_n = n;
+        for (uint32_t j = 1; j < n && !tagged; j++)
+            if (docids[j] != docids[0] + j) {
+                st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc: untagged block %" PRIu64 " is not one docid run",
+                                   total / SPAR_PERMBLOCK_MAX_IDS);
+                goto done;
+            }
         for (uint32_t j = 0; j < n; j++) {
             const uint32_t d = docids[j];
             if (d >= n_docs || (seen[d / 8] >> (d % 8) & 1u)) {

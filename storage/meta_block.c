@@ -178,6 +178,55 @@ spar_status spar_idblock_each(const uint8_t *blk, size_t len, spar_idblock_fn fn
     return SPAR_OK;
 }
 
+static int cmp_ids(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
+    int c = memcmp(a, b, al < bl ? al : bl);
+    if (c != 0) return c;
+    return al < bl ? -1 : al > bl;
+}
+
+spar_status spar_idblock_find(const uint8_t *blk, size_t len, uint32_t lo, uint32_t hi, const uint8_t *key,
+                              size_t key_len, uint32_t *idx) {
+    idblock_hdr h;
+    spar_status st = parse_header(blk, len, &h);
+    if (st != SPAR_OK) return st;
+    if (lo > hi || hi >= h.n) return SPAR_E_CORRUPT;
+    uint8_t cur[SPAR_IDBLOCK_ID_MAX];
+    size_t cur_len = 0;
+    /* the last group of (lo's group, hi's group] whose restart id is <= key, else lo's group */
+    uint32_t g_lo = lo / SPAR_IDBLOCK_RESTART, g_hi = hi / SPAR_IDBLOCK_RESTART;
+    while (g_lo < g_hi) {
+        uint32_t mid = g_lo + (g_hi - g_lo + 1) / 2;
+        uint64_t pos = h.start[mid];
+        if (!decode_entry(blk, h.start[mid + 1], &pos, 1, cur, &cur_len)) return SPAR_E_CORRUPT;
+        int c = cmp_ids(cur, cur_len, key, key_len);
+        if (c == 0) {
+            *idx = mid * SPAR_IDBLOCK_RESTART;
+            return SPAR_OK;
+        }
+        if (c < 0) g_lo = mid;
+        else g_hi = mid - 1;
+    }
+    const uint32_t first = g_lo * SPAR_IDBLOCK_RESTART;
+    uint32_t last = first + SPAR_IDBLOCK_RESTART - 1;
+    if (last > hi) last = hi;
+    uint64_t pos = h.start[g_lo];
+    for (uint32_t k = first; k <= last; k++) {
+        if (!decode_entry(blk, h.start[g_lo + 1], &pos, k == first, cur, &cur_len)) return SPAR_E_CORRUPT;
+        if (k < lo) continue;
+        int c = cmp_ids(cur, cur_len, key, key_len);
+        if (c == 0) {
+            *idx = k;
+            return SPAR_OK;
+        }
+        if (c > 0) {
+            *idx = k;
+            return SPAR_E_NOT_FOUND;
+        }
+    }
+    *idx = last + 1; /* hi + 1, or the first id of the next group, which is above key */
+    return SPAR_E_NOT_FOUND;
+}
+
 /* ---- perm block ----
  * h = n << 1 | has_tags, then per entry x = zigzag(docid - expected) << 1 | run, expected = previous
  * docid + 1 (0 at first); run = 1 is followed by r >= 1: the next r docids are docid+1 .. docid+r; then,

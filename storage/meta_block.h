@@ -51,6 +51,12 @@ spar_status spar_idblock_get(const uint8_t *blk, size_t len, uint32_t i, uint8_t
 /* Decode and validate the whole block, calling fn(ctx, i, id, len) for each id in order (fn returning
  * non-zero stops with SPAR_E_CANCELLED). @return SPAR_OK, SPAR_E_CORRUPT (diag says what), or
  * SPAR_E_CANCELLED. */
+/* Find `key` among ids lo..hi of a block whose ids lo..hi are in increasing byte order: a binary search
+ * over the restart ids in the range, then a scan of one restart group.
+ * @return SPAR_OK (*idx = its index); SPAR_E_NOT_FOUND (*idx = hi + 1 when key is greater than every id
+ *         of the range, else lo..hi); SPAR_E_CORRUPT (also when hi >= n or lo > hi). */
+spar_status spar_idblock_find(const uint8_t *blk, size_t len, uint32_t lo, uint32_t hi, const uint8_t *key,
+                              size_t key_len, uint32_t *idx);
 typedef int (*spar_idblock_fn)(void *ctx, uint32_t i, const uint8_t *id, size_t len);
 spar_status spar_idblock_each(const uint8_t *blk, size_t len, spar_idblock_fn fn, void *ctx, spar_diag *diag);
 

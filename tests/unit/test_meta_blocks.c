@@ -151,6 +151,69 @@ static void test_random_ids_fuzzish(void) {
     }
 }
 
+static int cmp_id(const void *a, const void *b) {
+    const uint8_t *x = a, *y = b;
+    size_t xl = g_lens[(x - g_ids[0]) / SPAR_IDBLOCK_ID_MAX], yl = g_lens[(y - g_ids[0]) / SPAR_IDBLOCK_ID_MAX];
+    int c = memcmp(x, y, xl < yl ? xl : yl);
+    return c != 0 ? c : (xl > yl) - (xl < yl);
+}
+
+static void test_find_sorted(void) {
+    /* distinct sorted ids (letters a-c, 1..12 bytes); every id found at its index in any range holding
+     * it; keys between ids (id + "\0"), below and above the range not found, with the insertion point */
+    for (int round = 0; round < 300; round++) {
+        uint32_t n = 1 + (uint32_t)(rnd() % SPAR_IDBLOCK_MAX_IDS), m = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            g_lens[m] = 1 + (size_t)(rnd() % 12);
+            for (size_t j = 0; j < g_lens[m]; j++) g_ids[m][j] = (uint8_t)('a' + rnd() % 3);
+            int dup = 0;
+            for (uint32_t k = 0; k < m && !dup; k++)
+                dup = g_lens[k] == g_lens[m] && memcmp(g_ids[k], g_ids[m], g_lens[m]) == 0;
+            if (!dup) m++;
+        }
+        /* sort by (bytes, length) through an index array */
+        uint32_t order[SPAR_IDBLOCK_MAX_IDS];
+        for (uint32_t i = 0; i < m; i++) order[i] = i;
+        for (uint32_t i = 1; i < m; i++)
+            for (uint32_t j = i; j > 0 && cmp_id(g_ids[order[j - 1]], g_ids[order[j]]) > 0; j--) {
+                uint32_t t = order[j];
+                order[j] = order[j - 1];
+                order[j - 1] = t;
+            }
+        static uint8_t ids[SPAR_IDBLOCK_MAX_IDS][SPAR_IDBLOCK_ID_MAX];
+        size_t lens[SPAR_IDBLOCK_MAX_IDS];
+        for (uint32_t i = 0; i < m; i++) {
+            memcpy(ids[i], g_ids[order[i]], g_lens[order[i]]);
+            lens[i] = g_lens[order[i]];
+        }
+        spar_idblock_enc e;
+        uint8_t blk[SPAR_IDBLOCK_MAX_BYTES];
+        spar_idblock_enc_reset(&e);
+        for (uint32_t i = 0; i < m; i++) spar_idblock_enc_add(&e, ids[i], lens[i]);
+        size_t len = spar_idblock_enc_finish(&e, blk);
+        for (uint32_t i = 0; i < m; i++) {
+            uint32_t lo = (uint32_t)(rnd() % (i + 1)), hi = i + (uint32_t)(rnd() % (m - i)), at = 99999;
+            CU_ASSERT_EQUAL(spar_idblock_find(blk, len, lo, hi, ids[i], lens[i], &at), SPAR_OK);
+            CU_ASSERT_EQUAL(at, i);
+            uint8_t key[SPAR_IDBLOCK_ID_MAX + 1];
+            memcpy(key, ids[i], lens[i]);
+            key[lens[i]] = 0; /* just above ids[i], below ids[i + 1] */
+            CU_ASSERT_EQUAL(spar_idblock_find(blk, len, lo, hi, key, lens[i] + 1, &at), SPAR_E_NOT_FOUND);
+            CU_ASSERT_EQUAL(at, i + 1);
+            if (i + 1 <= hi) { /* the same key searched in a range starting after ids[i] */
+                CU_ASSERT_EQUAL(spar_idblock_find(blk, len, i + 1, hi, key, lens[i] + 1, &at), SPAR_E_NOT_FOUND);
+                CU_ASSERT_EQUAL(at, i + 1);
+            }
+            CU_ASSERT_EQUAL(spar_idblock_find(blk, len, lo, hi, (const uint8_t *)"", 0, &at), SPAR_E_NOT_FOUND);
+            CU_ASSERT_EQUAL(at, lo);
+            CU_ASSERT_EQUAL(spar_idblock_find(blk, len, lo, hi, (const uint8_t *)"d", 1, &at), SPAR_E_NOT_FOUND);
+            CU_ASSERT_EQUAL(at, hi + 1);
+        }
+        uint32_t at;
+        CU_ASSERT_EQUAL(spar_idblock_find(blk, len, 0, m, ids[0], lens[0], &at), SPAR_E_CORRUPT); /* hi >= n */
+    }
+}
+
 static void test_bad_headers(void) {
     uint32_t n;
     uint8_t out[SPAR_IDBLOCK_ID_MAX];
@@ -237,6 +300,7 @@ int main(void) {
         !CU_add_test(s, "long shared prefixes/suffixes and 511-byte ids round trip", test_long_shared_prefixes) ||
         !CU_add_test(s, "300-byte ids: block cut by its byte limit", test_byte_limit) ||
         !CU_add_test(s, "random ids round trip; damaged blocks give CORRUPT, never a crash", test_random_ids_fuzzish) ||
+        !CU_add_test(s, "find in sorted ranges: every id, keys between, below and above", test_find_sorted) ||
         !CU_add_test(s, "malformed id block headers and entries are rejected", test_bad_headers) ||
         !CU_add_test(s, "perm blocks: runs, random, extremes, tags; malformed rejected", test_perm_blocks))
         goto out;
