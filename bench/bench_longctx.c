@@ -7,7 +7,7 @@
  *       writes hidden.f32 (+ logits.f32, splade_max.f32 with an MLM head) for the sequences of IDS_FILE
  *       (one per line, space-separated ids), packed without padding.
  *   bench_longctx [--lens 1024,2048,4096,8192] [--layers 22] [--rounds 1] [--policies dense,local,qa,vs]
- *                 [--input planted|random] [--tau 0.97] [--no-splade]
+ *                 [--input planted|random] [--tau 0.97] [--no-splade] [--gain 2]
  *       ModernBERT-base shapes (768 hidden, 12 heads, 1152 GeGLU, vocab 50368, window 128, global every 3)
  *       with random weights built in memory. For each length, rounds alternate the policies (dense first) on
  *       the same ids; one JSON line per (length, policy) with the median encode time (forward + MLM head
@@ -16,10 +16,10 @@
  *       error (same Q/K/V) and exact captured mass, the final hidden-state relative error, SPLADE cosine and
  *       top-64 term recall.
  *
- * "planted" weights give attention real structure: in every layer the key projection equals the query
- * projection times a gain (K = Q up to RoPE), so with rotary embeddings each token attends mostly to nearby
- * positions and to far positions holding the same token; the ids are random tokens with 20% of positions
- * copying an earlier token (long-range matches) and [CLS] at 0. "random" weights give near-uniform attention,
+ * "planted" weights give attention real structure (see random_model): a shared embedding direction and key
+ * projection = gain x query projection make each token attend mostly to nearby positions (a power-law band
+ * from RoPE) and to equal tokens; the ids are random tokens with 20% of positions copying an earlier token
+ * (long-range matches) and [CLS] at 0. "random" weights give near-uniform attention,
  * where no sparse policy can be faithful. Neither is a pretrained model: see docs/encoders/modernbert.md. */
 #include <cblas.h>
 #include <math.h>
@@ -179,7 +179,11 @@ static float *owned(spar_mbert *m, size_t n, float std, float base) {
     return p;
 }
 
-/* ModernBERT-base shapes with random weights; planted: K rows = gain * Q rows in every layer. */
+/* ModernBERT-base shapes with random weights. planted: every token embedding shares one common direction
+ * (per-feature 0.03 against 0.02 of its own), and K rows = gain * Q rows in every layer, so with RoPE the
+ * common part scores sum_j |c_j|^2 cos(theta_j (i - j)) — highest on the diagonal and decaying like a power
+ * of the distance — and the token's own part adds matches between equal tokens. */
+static float g_gain = 2.0f;
 static spar_mbert *random_model(uint32_t layers, int planted) {
     spar_mbert *m = calloc(1, sizeof *m);
     spar_model_config *c = &m->cfg;
@@ -202,13 +206,22 @@ static spar_mbert *random_model(uint32_t layers, int planted) {
     size_t d = 768, f = 1152, V = 50368;
     m->layers = calloc(layers, sizeof *m->layers);
     m->tok_emb = owned(m, V * d, 0.02f, 0);
+    if (planted) {
+        float *common = malloc(d * sizeof(float));
+        for (size_t j = 0; j < d; j++)
+            common[j] = 0.03f * nrand();
+        for (size_t v = 0; v < V; v++)
+            for (size_t j = 0; j < d; j++)
+                m->tok_emb[v * d + j] += common[j];
+        free(common);
+    }
     m->emb_norm_g = owned(m, d, 0.1f, 1);
     for (uint32_t i = 0; i < layers; i++) {
         spar_mbert_layer *y = &m->layers[i];
         if (i > 0) y->attn_norm_g = owned(m, d, 0.1f, 1);
         y->wqkv = owned(m, 3 * d * d, 0.02f, 0);
         if (planted) { /* scores q.k' = x Wq^T Wq x'^T * gain: large for equal content, shaped by RoPE */
-            float gain = 4.0f;
+            float gain = g_gain;
             for (size_t r = 0; r < d * d; r++)
                 y->wqkv[r] *= 2.5f;
             for (size_t r = 0; r < d * d; r++)
@@ -317,9 +330,10 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--input") == 0) planted = strcmp(v, "random") != 0, i++;
         else if (strcmp(argv[i], "--tau") == 0) tau = (float)atof(v), i++;
         else if (strcmp(argv[i], "--no-splade") == 0) splade = 0;
+        else if (strcmp(argv[i], "--gain") == 0) g_gain = (float)atof(v), i++;
         else {
             fprintf(stderr, "usage: bench_longctx [--lens 1024,2048,4096,8192] [--layers 22] [--rounds 1] "
-                            "[--policies dense,local,qa,vs] [--input planted|random] [--tau 0.97] [--no-splade]\n"
+                            "[--policies dense,local,qa,vs] [--input planted|random] [--tau 0.97] [--no-splade] [--gain 2]\n"
                             "       bench_longctx dump MODEL_DIR IDS_FILE OUT_DIR [--attention P] ...\n");
             return 2;
         }
