@@ -22,7 +22,6 @@ void spar_q_bmw(spar_qctx *q) {
     spar_qterm *t = q->terms;
     uint32_t *ord = q->order;
     float *contrib = q->contrib;
-    const float *norm = q->norm;
     const float margin = q->margin;
     spar_topk *topk = q->topk;
 
@@ -78,13 +77,13 @@ void spar_q_bmw(spar_qctx *q) {
         if (bm * margin > theta) {
             if (t[ord[0]].cur->docid == d) {
                 /* ord[0..p] all sit on d */
-                const float nd = norm[d];
+                const float nd = spar_q_norm(q, d);
                 for (uint32_t i = 0; i <= p; i++) {
                     spar_qterm *x = &t[ord[i]];
                     contrib[x->canon] = spar_q_contrib(x->w, spar_cursor_freq(x->cur), nd);
                     q->touched[i] = x->canon;
                     spar_cursor_next(x->cur);
-                    spar_q_prefetch_norm(norm, x->cur);
+                    spar_q_prefetch_norm(q, x->cur);
                 }
                 const float s = spar_q_doc_score(q, q->touched, p + 1);
                 q->n_scored++;
@@ -98,7 +97,7 @@ void spar_q_bmw(spar_qctx *q) {
                 uint32_t j = p;
                 while (t[ord[j]].cur->docid == d) j--;
                 spar_cursor_next_geq(t[ord[j]].cur, d);
-                spar_q_prefetch_norm(norm, t[ord[j]].cur);
+                spar_q_prefetch_norm(q, t[ord[j]].cur);
                 bubble(t, ord, n, j);
             }
         } else {

@@ -5,7 +5,6 @@
 void spar_q_exhaustive(spar_qctx *q) {
     const uint32_t n = q->n;
     spar_qterm *t = q->terms;
-    const float *norm = q->norm;
     spar_topk *topk = q->topk;
     float theta = spar_topk_threshold(topk);
     for (;;) {
@@ -13,14 +12,14 @@ void spar_q_exhaustive(spar_qctx *q) {
         for (uint32_t i = 0; i < n; i++)
             if (t[i].cur->docid < d) d = t[i].cur->docid;
         if (d == SPAR_DOCID_END) break;
-        const float nd = norm[d];
+        const float nd = spar_q_norm(q, d);
         float s = 0.0f;
         for (uint32_t i = 0; i < n; i++) { /* canonical order */
             spar_cursor *c = t[i].cur;
             if (c->docid == d) {
                 s += spar_q_contrib(t[i].w, spar_cursor_freq(c), nd);
                 spar_cursor_next(c);
-                spar_q_prefetch_norm(norm, c);
+                spar_q_prefetch_norm(q, c);
             }
         }
         q->n_scored++;

@@ -13,7 +13,6 @@ void spar_q_maxscore(spar_qctx *q) {
     float *ub = q->bound; /* ub[i] = sum of max_score over ord[0..i] */
     float *contrib = q->contrib;
     uint32_t *touched = q->touched;
-    const float *norm = q->norm;
     const float margin = q->margin;
     spar_topk *topk = q->topk;
 
@@ -43,7 +42,7 @@ void spar_q_maxscore(spar_qctx *q) {
             if (di < d) d = di;
         }
         if (d == SPAR_DOCID_END) break;
-        const float nd = norm[d];
+        const float nd = spar_q_norm(q, d);
         float p = 0.0f;
         uint32_t nt = 0;
         for (uint32_t i = ne; i < n; i++) {
@@ -54,7 +53,7 @@ void spar_q_maxscore(spar_qctx *q) {
                 touched[nt++] = x->canon;
                 p += c;
                 spar_cursor_next(x->cur);
-                spar_q_prefetch_norm(norm, x->cur);
+                spar_q_prefetch_norm(q, x->cur);
             }
         }
         int pruned = 0;

@@ -6,7 +6,6 @@
  * occurring c times in the query is one term of weight c * idf (like Lucene's BooleanQuery summing c
  * identical SHOULD clauses). Canonical order = dictionary order (ascending list offset). */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef SPAR_HAVE_OPENMP
@@ -26,9 +25,11 @@ struct spar_searcher {
     uint32_t n_docs;
     float avgdl;          /* the segment's avgdl rounded to float, as the writer's bounds use it */
     float rec_k1, rec_b;  /* recorded params */
-    /* norm[d] for the current (k1, b), shared with every searcher of the same segment and params */
-    struct norm_entry *norm_e;
-    const float *norm;
+    /* norm of document d for the current (k1, b) = norm_tab[norms[d]]: the segment keeps one norm byte
+     * per document, so there are only 256 distinct norms */
+    const uint8_t *norms;
+    float norm_tab[256];
+    float tab_k1, tab_b; /* params norm_tab was computed for; tab_k1 < 0 before the first query */
     /* per-query scratch, grown to qcap terms and reused */
     uint32_t qcap;
     spar_term_info *ti;
@@ -39,8 +40,6 @@ struct spar_searcher {
     uint32_t *order, *touched;
     spar_topk topk;
 };
-
-static void norm_release(struct norm_entry *e);
 
 void spar_search_opts_default(spar_search_opts *o) {
     if (o == NULL) return;
@@ -99,6 +98,8 @@ spar_status spar_searcher_create(const spar_index *ix, spar_searcher **out) {
     s->avgdl = (float)spar_segment_avgdl(s->seg);
     s->rec_k1 = spar_segment_k1(s->seg);
     s->rec_b = spar_segment_b(s->seg);
+    s->norms = spar_segment_norms(s->seg);
+    s->tab_k1 = -1.0f;
     *out = s;
     return SPAR_OK;
 }
@@ -107,7 +108,6 @@ void spar_searcher_free(spar_searcher *s) {
     if (s == NULL) return;
     spar_analyzer_free(s->an);
     spar_terms_free(&s->terms);
-    norm_release(s->norm_e);
     free(s->ti);
     free(s->cnt);
     free(s->cur);
@@ -120,80 +120,17 @@ void spar_searcher_free(spar_searcher *s) {
     free(s);
 }
 
-/* ---- shared norm arrays ----
- * norm[d] = k1 * (1 - b + b * dl / avgdl), dl = the document's decoded norm byte, costs 4 bytes per
- * document, so searchers of one segment share one array per (k1, b): a process-wide list of reference-counted entries keyed by segment and params.
- * An entry lives while a searcher holds it; searchers are freed before their index is closed, so a
- * live entry's segment is always open (and a segment address is never reused while its entry lives). */
-typedef struct norm_entry {
-    struct norm_entry *next;
-    const spar_segment *seg;
-    float k1, b;
-    float *norm;
-    long refs;
-} norm_entry;
-static pthread_mutex_t norm_mu = PTHREAD_MUTEX_INITIALIZER;
-static norm_entry *norm_list;
-
-static void norm_release(norm_entry *e) {
-    if (e == NULL) return;
-    pthread_mutex_lock(&norm_mu);
-    if (--e->refs == 0) {
-        for (norm_entry **pp = &norm_list; *pp != NULL; pp = &(*pp)->next)
-            if (*pp == e) {
-                *pp = e->next;
-                break;
-            }
-        free(e->norm);
-        free(e);
-    }
-    pthread_mutex_unlock(&norm_mu);
-}
-
-static spar_status norm_acquire(const spar_searcher *s, float k1, float b, norm_entry **out) {
-    spar_status st = SPAR_OK;
-    pthread_mutex_lock(&norm_mu);
-    norm_entry *e = norm_list;
-    while (e != NULL && !(e->seg == s->seg && e->k1 == k1 && e->b == b)) e = e->next;
-    if (e == NULL) {
-        e = calloc(1, sizeof *e);
-        float *norm = spar_malloc_array(s->n_docs ? s->n_docs : 1, sizeof *norm);
-        if (e == NULL || norm == NULL) {
-            free(e);
-            free(norm);
-            st = SPAR_E_NOMEM;
-            goto done;
-        }
-        /* the segment keeps one norm byte per document: 256 possible lengths, so 256 distinct norms,
-         * computed with the same expression spar_q_fill_norm uses per document */
-        uint32_t lens[256];
-        float tab[256];
-        for (unsigned i = 0; i < 256; i++) lens[i] = spar_norm_decode((uint8_t)i);
-        spar_q_fill_norm(tab, lens, 256, k1, b, s->avgdl);
-        const uint8_t *nb = spar_segment_norms(s->seg);
-        for (uint32_t d = 0; d < s->n_docs; d++) norm[d] = tab[nb[d]];
-        e->seg = s->seg;
-        e->k1 = k1;
-        e->b = b;
-        e->norm = norm;
-        e->next = norm_list;
-        norm_list = e;
-    }
-    e->refs++;
-    *out = e;
-done:
-    pthread_mutex_unlock(&norm_mu);
-    return st;
-}
-
-static spar_status ensure_norm(spar_searcher *s, float k1, float b) {
-    if (s->norm_e != NULL && s->norm_e->k1 == k1 && s->norm_e->b == b) return SPAR_OK;
-    norm_entry *e = NULL;
-    SPAR_TRY(norm_acquire(s, k1, b, &e));
-    norm_release(s->norm_e);
-    s->norm_e = e;
-    s->norm = e->norm;
-    return SPAR_OK;
+/* ---- norms ----
+ * norm = k1 * (1 - b + b * dl / avgdl) for each of the 256 decoded lengths, with the expression
+ * spar_q_fill_norm uses (so the writer's block-max bounds and the scores agree). Recomputed only when a
+ * query changes k1 or b. */
+static void ensure_norm(spar_searcher *s, float k1, float b) {
+    if (s->tab_k1 == k1 && s->tab_b == b) return;
+    uint32_t lens[256];
+    for (unsigned i = 0; i < 256; i++) lens[i] = spar_norm_decode((uint8_t)i);
+    spar_q_fill_norm(s->norm_tab, lens, 256, k1, b, s->avgdl);
+    s->tab_k1 = k1;
+    s->tab_b = b;
 }
 
 static spar_status ensure_qcap(spar_searcher *s, uint32_t n) {
@@ -311,7 +248,7 @@ spar_status spar_search(spar_searcher *s, const char *text, size_t len, const sp
         s->ti[m] = s->ti[i];
         s->cnt[m++] = 1;
     }
-    SPAR_TRY(ensure_norm(s, k1, b));
+    ensure_norm(s, k1, b);
     SPAR_TRY(spar_topk_reset(&s->topk, opts->k));
     if (m == 0) return SPAR_OK;
 
@@ -322,7 +259,9 @@ spar_status spar_search(spar_searcher *s, const char *text, size_t len, const sp
     q.avgdl = s->avgdl > 0 ? s->avgdl : 1.0f;
     q.terms = s->qt;
     q.n = m;
-    q.norm = s->norm;
+    q.norm = NULL;
+    q.norm8 = s->norms;
+    q.norm_tab = s->norm_tab;
     q.margin = spar_q_margin(m);
     q.topk = &s->topk;
     q.contrib = s->contrib;
@@ -350,14 +289,9 @@ spar_status spar_search_batch(const spar_index *ix, const char *const *texts, si
     for (size_t i = 0; i < n; i++)
         if (texts[i] == NULL) return SPAR_E_INVALID_ARG;
     if (n == 0) return SPAR_OK;
-    /* s0 holds the norm array for the whole batch, so the threads' searchers share it */
+    /* thread 0 uses s0 */
     spar_searcher *s0 = NULL;
     SPAR_TRY(spar_searcher_create(ix, &s0));
-    spar_status st = ensure_norm(s0, opts->k1 < 0 ? s0->rec_k1 : opts->k1, opts->b < 0 ? s0->rec_b : opts->b);
-    if (st != SPAR_OK) {
-        spar_searcher_free(s0);
-        return st;
-    }
     const size_t k = opts->k;
     size_t first_err = n;
     spar_status err = SPAR_OK;
