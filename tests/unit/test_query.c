@@ -1,13 +1,15 @@
 /* test_query.c — the public search API (include/spar/spar_query.h) over a small index built in a temp
  * directory: option defaults and algorithm names, argument validation, BM25 scores against a hand
  * computation, duplicate and missing query terms, output capacity smaller than k, all algorithms equal
- * with recorded and overridden k1/b, and spar_search_batch giving identical output on 1 and 2 threads. */
+ * with recorded and overridden k1/b, spar_search_batch giving identical output on 1 and 2 threads, and
+ * scores using the 1-byte norm of long documents (Lucene's rounding) with the exact avgdl. */
 #define _POSIX_C_SOURCE 200809L
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "spar/spar.h"
@@ -266,8 +268,8 @@ static void test_batch_thread_count_invariant(void) {
     CU_ASSERT_EQUAL(spar_search_batch(ix, qs, 40, &o, h2, n2, 2), SPAR_E_INVALID_ARG);
 }
 
-/* Searchers share norm arrays per (segment, k1, b): switching params in one must not disturb another,
- * and freeing them in any order must be clean (run under ASan). */
+/* Each searcher keeps its own norm table for its last (k1, b): switching params in one must not disturb
+ * another, and freeing them in any order must be clean (run under ASan). */
 static void test_shared_norms_independent(void) {
     spar_searcher *s1 = NULL, *s2 = NULL;
     CU_ASSERT_EQUAL_FATAL(spar_searcher_create(ix, &s1), SPAR_OK);
@@ -296,6 +298,44 @@ static void test_shared_norms_independent(void) {
     spar_searcher_free(s2);
 }
 
+/* A 45-term document is scored with length 44 (its norm byte's bucket, as Lucene 8 does), while avgdl is
+ * the exact mean; the exact length would give a score about 1% away. */
+static void test_long_document_uses_norm_length(void) {
+    char dir[300], corpus[320], ixd[320];
+    snprintf(dir, sizeof dir, "%s/norms", tmpdir);
+    CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0700), 0);
+    snprintf(corpus, sizeof corpus, "%s/c.jsonl", dir);
+    snprintf(ixd, sizeof ixd, "%s/ix", dir);
+    FILE *f = fopen(corpus, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f, "{\"_id\":\"long\",\"text\":\"quokka");
+    for (int i = 0; i < 44; i++) fprintf(f, " zebra");
+    fprintf(f, "\"}\n{\"_id\":\"a\",\"text\":\"yak lynx\"}\n{\"_id\":\"b\",\"text\":\"yak lynx lynx\"}\n");
+    fclose(f);
+    spar_build_opts o;
+    spar_build_opts_default(&o);
+    o.n_threads = 1;
+    const char *in[1] = {corpus};
+    spar_index *x = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_index_build(in, 1, ixd, &o, NULL, NULL), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_index_open(ixd, &x, NULL), SPAR_OK);
+    spar_searcher *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_searcher_create(x, &s), SPAR_OK);
+    spar_search_opts so;
+    spar_search_opts_default(&so);
+    spar_hit h[4];
+    size_t n = 0;
+    CU_ASSERT_EQUAL_FATAL(spar_search(s, "quokka", 6, &so, h, 4, &n), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(n, 1);
+    const double avgdl = (45.0 + 2.0 + 3.0) / 3.0, idf = log(1 + (3 - 1 + 0.5) / (1 + 0.5));
+    const double with_norm = idf * 1 / (1 + 0.9 * (1 - 0.4 + 0.4 * 44 / avgdl));
+    const double exact = idf * 1 / (1 + 0.9 * (1 - 0.4 + 0.4 * 45 / avgdl));
+    CU_ASSERT(fabs(h[0].score - with_norm) <= 1e-6 * with_norm);
+    CU_ASSERT(fabs(h[0].score - exact) > 1e-3 * exact);
+    spar_searcher_free(s);
+    spar_index_close(x);
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
     CU_pSuite s = CU_add_suite("query/search API", suite_init, suite_clean);
@@ -306,7 +346,9 @@ int main(void) {
         !CU_add_test(s, "capacity smaller than k", test_cap_smaller_than_k) ||
         !CU_add_test(s, "all algorithms identical, recorded and overridden k1/b", test_algorithms_agree) ||
         !CU_add_test(s, "batch: 1 thread == 2 threads == sequential", test_batch_thread_count_invariant) ||
-        !CU_add_test(s, "shared norm arrays: searchers with other k1/b stay independent", test_shared_norms_independent)) {
+        !CU_add_test(s, "searchers with other k1/b stay independent", test_shared_norms_independent) ||
+        !CU_add_test(s, "long documents scored with their norm byte's length, exact avgdl",
+                     test_long_document_uses_norm_length)) {
         CU_cleanup_registry();
         return (int)CU_get_error();
     }
