@@ -61,7 +61,7 @@ static int read_csr(const char *path, spar_sparse_csr *m) {
 }
 
 int main(int argc, char **argv) {
-    const char *corpus = NULL, *save = NULL;
+    const char *corpus = NULL, *save = NULL, *load = NULL;
     const char *queries = "../shared/data/msmarco-learned-sparse-queries/msmarco-dev-small.splade-pp-ed.jsonl.gz";
     const char *vocab_path = "../shared/data/bert-base-uncased-vocab/vocab.txt";
     const char *sweep = "3:0.9,5:0.9,8:0.9,10:0.9,10:0.8,15:0.8,20:0.7";
@@ -84,13 +84,18 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--reorder")) o.reorder = atoi(v);
         else if (!strcmp(a, "--sweep")) sweep = v;
         else if (!strcmp(a, "--save")) save = v;
+        else if (!strcmp(a, "--load")) load = v;
         else if (!strcmp(a, "--exhaustive_latency_q")) exq = (uint32_t)atoi(v);
         else { fprintf(stderr, "unknown option %s\n", a); return 2; }
     }
-    if (corpus == NULL || k == 0) { fprintf(stderr, "usage: %s --corpus FILE.csr [options]\n", argv[0]); return 2; }
+    if ((corpus == NULL && load == NULL) || k == 0) {
+        fprintf(stderr, "usage: %s --corpus FILE.csr | --load FILE.idx [options]\n", argv[0]);
+        return 2;
+    }
     spar_diag diag = {{0}};
     spar_sparse_csr docs, qs;
-    if (read_csr(corpus, &docs)) return 1;
+    memset(&docs, 0, sizeof docs);
+    if (corpus && read_csr(corpus, &docs)) return 1;
     spar_sparse_vocab *vocab = NULL;
     uint64_t unknown = 0;
     if (spar_sparse_vocab_load(vocab_path, &vocab, &diag) != SPAR_OK ||
@@ -104,10 +109,15 @@ int main(int argc, char **argv) {
     double qnnz = 0;
     for (uint32_t i = 0; i < nq; i++) { qv[i] = spar_sparse_csr_row(&qs, i); qnnz += qv[i].n; }
     fprintf(stderr, "corpus %u docs, %llu nnz; %u queries (%.1f terms avg, %llu unknown tokens dropped)\n", docs.n_rows,
-            (unsigned long long)docs.offsets[docs.n_rows], nq, qnnz / nq, (unsigned long long)unknown);
+            (unsigned long long)(corpus ? docs.offsets[docs.n_rows] : 0), nq, qnnz / nq, (unsigned long long)unknown);
     spar_sparse_index *ix = NULL;
     double t0 = now();
-    if (spar_sparse_index_build(&docs, &o, &ix, &diag) != SPAR_OK) { fprintf(stderr, "build: %s\n", diag.msg); return 1; }
+    if (load) { /* a saved index: no build (build_s is then the load time) */
+        if (spar_sparse_index_load(load, &ix, &diag) != SPAR_OK) { fprintf(stderr, "load: %s\n", diag.msg); return 1; }
+    } else if (spar_sparse_index_build(&docs, &o, &ix, &diag) != SPAR_OK) {
+        fprintf(stderr, "build: %s\n", diag.msg);
+        return 1;
+    }
     double build_s = now() - t0;
     spar_sparse_csr_free(&docs);
     spar_sparse_stats stt;
@@ -120,18 +130,17 @@ int main(int argc, char **argv) {
         save_s = now() - t0;
         struct stat sb;
         if (stat(save, &sb) == 0) file_bytes = (long long)sb.st_size;
-        spar_sparse_index *ix2 = NULL;
+        spar_sparse_index_free(ix); /* first: two 1M indexes in memory at once do not fit 24 GB */
+        ix = NULL;
         t0 = now();
-        if (spar_sparse_index_load(save, &ix2, &diag) != SPAR_OK) { fprintf(stderr, "load: %s\n", diag.msg); return 1; }
+        if (spar_sparse_index_load(save, &ix, &diag) != SPAR_OK) { fprintf(stderr, "load: %s\n", diag.msg); return 1; }
         load_s = now() - t0;
-        spar_sparse_index_free(ix);
-        ix = ix2;
     }
-    printf("{\"setting\":\"build\",\"docs\":%u,\"nnz\":%llu,\"build_s\":%.2f,\"approx_build_s\":%.2f,\"threads\":%u,"
+    printf("{\"setting\":\"build\",\"loaded\":%d,\"docs\":%u,\"nnz\":%llu,\"build_s\":%.2f,\"approx_build_s\":%.2f,\"threads\":%u,"
            "\"bytes_forward\":%llu,\"bytes_inverted\":%llu,\"bytes_blockmax\":%llu,\"bytes_approx\":%llu,"
            "\"approx_blocks\":%llu,\"approx_postings\":%llu,\"approx_summary_nnz\":%llu,\"n_postings\":%u,"
            "\"block_fraction\":%g,\"summary_energy\":%g,\"bmp_block\":%u,\"file_bytes\":%lld,\"save_s\":%.2f,\"load_s\":%.2f}\n",
-           stt.n_docs, (unsigned long long)stt.nnz, build_s, stt.approx_build_seconds, o.n_threads,
+           load != NULL, stt.n_docs, (unsigned long long)stt.nnz, build_s, stt.approx_build_seconds, o.n_threads,
            (unsigned long long)stt.bytes_forward, (unsigned long long)stt.bytes_inverted,
            (unsigned long long)stt.bytes_blockmax, (unsigned long long)stt.bytes_approx,
            (unsigned long long)stt.approx_blocks, (unsigned long long)stt.approx_postings,

@@ -52,6 +52,19 @@ struct spar_sparse_index {
 
 spar_status spar_sparse_build_derived(spar_sparse_index *ix);
 spar_status spar_sparse_build_approx(spar_sparse_index *ix, const spar_sparse_build_opts *o);
+/* Approximate (Seismic) traversal, index/sparse/sparse_approx.c. qd: the dense query (dim floats, filled);
+ * visited: an all-zero n_docs-bit set (left all-zero), vlist: n_docs scratch, qorder: q->n scratch; heap: k
+ * slots holding *heap_n hits, root = worst (score asc, then docid desc). Returns the docs visited. */
+typedef struct spar_sparse_approx_ctx {
+    const float *qd;
+    uint64_t *visited;
+    uint32_t *vlist, *qorder;
+    spar_hit *heap;
+    uint32_t *heap_n;
+    uint32_t k;
+} spar_sparse_approx_ctx;
+uint64_t spar_sparse_approx_search(const spar_sparse_index *ix, const spar_sparse_vec *q,
+                                   const spar_sparse_approx_params *p, spar_sparse_approx_ctx *c);
 /* Unit-length 32-dim signed count-sketches of n vectors (rows of a forward index or views). */
 #define SPAR_SPARSE_SK 32
 void spar_sparse_sketch(const uint32_t *ids, const uint16_t *ids16, const float *w, uint64_t n, float *out);

@@ -259,48 +259,10 @@ spar_status spar_sparse_search_exact(spar_sparse_searcher *s, const spar_sparse_
 }
 
 /* ---- approximate (Seismic) ---- */
-static void sort_query_terms(const spar_sparse_vec *q, uint32_t *order) {
-    /* insertion sort by weight desc, position asc (queries have tens of terms; no globals, thread-safe) */
-    for (uint32_t i = 0; i < q->n; i++) {
-        uint32_t j = i;
-        while (j > 0 && q->weights[order[j - 1]] < q->weights[i]) {
-            order[j] = order[j - 1];
-            j--;
-        }
-        order[j] = i;
-    }
-}
-
+/* The traversal itself lives with the approximate index's build (sparse_approx.c). */
 static void search_approx(spar_sparse_searcher *s, const spar_sparse_vec *q, const spar_sparse_approx_params *p) {
-    const spar_sparse_index *ix = s->ix;
-    uint32_t n_vis = 0;
-    sort_query_terms(q, s->qorder);
-    uint32_t cut = (p->query_cut == 0 || p->query_cut > q->n) ? q->n : p->query_cut;
-    const float hf = p->heap_factor;
-    for (uint32_t j = 0; j < cut; j++) {
-        uint32_t t = q->ids[s->qorder[j]];
-        if (q->weights[s->qorder[j]] == 0.0f) break;
-        for (uint64_t b = ix->a_toff[t], be = ix->a_toff[t + 1]; b < be; b++) {
-            float theta = heap_theta(s);
-            if (theta > 0.0f) {
-                float dot = 0.0f;
-                for (uint64_t i = ix->a_soff[b], e = ix->a_soff[b + 1]; i < e; i++)
-                    dot += s->qd[ix->a_sterm[i]] * (float)ix->a_sval[i];
-                if (dot * ix->a_sscale[b] <= theta * hf) continue;
-            }
-            for (uint64_t i = ix->a_boff[b], e = ix->a_boff[b + 1]; i < e; i++) {
-                uint32_t d = ix->a_docs[i];
-                uint64_t bit = 1ull << (d & 63);
-                if (s->visited[d >> 6] & bit) continue;
-                s->visited[d >> 6] |= bit;
-                s->vlist[n_vis++] = d;
-                float sc = score_doc(ix, s->qd, d);
-                if (sc > 0.0f) heap_push(s, ix->ext ? ix->ext[d] : d, sc);
-            }
-        }
-    }
-    for (uint32_t i = 0; i < n_vis; i++) s->visited[s->vlist[i] >> 6] = 0;
-    s->scored = n_vis;
+    spar_sparse_approx_ctx c = {s->qd, s->visited, s->vlist, s->qorder, s->heap, &s->heap_n, s->k};
+    s->scored = spar_sparse_approx_search(s->ix, q, p, &c);
 }
 
 spar_status spar_sparse_search_approx(spar_sparse_searcher *s, const spar_sparse_vec *q, uint32_t k,

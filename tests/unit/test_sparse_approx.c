@@ -1,0 +1,326 @@
+/* test_sparse_approx.c — unit tests of the approximate (Seismic-class) learned-sparse index: returned scores
+ * are the true canonical scores, lossless knobs give the exact top-k (including ties broken on docid, one
+ * block per list and one doc per block), query_cut 1 only returns documents holding the heaviest query term,
+ * recall on clustered data with default knobs, the build does not depend on the thread count, batch == one
+ * by one, a saved index answers the same, and load rejects a damaged approximate section. */
+#define _POSIX_C_SOURCE 200809L
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "spar/spar_sparse.h"
+
+static uint64_t rs = 0x2545f4914f6cdd1dull;
+static uint64_t rnd(void) {
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return rs;
+}
+static double unif(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
+
+typedef struct data {
+    uint32_t n, dim;
+    uint32_t *ids;
+    float *w;
+    spar_sparse_vec *v;
+} data;
+
+/* mode 0: topical (16 topic ranges, 3/4 of terms from the doc's topic), continuous weights;
+ * mode 1: the same with weights on a 4-step grid (many tied scores). */
+static void gen(data *d, uint32_t n, uint32_t dim, uint32_t max_nnz, int mode) {
+    d->n = n;
+    d->dim = dim;
+    d->ids = malloc((size_t)n * max_nnz * sizeof *d->ids);
+    d->w = malloc((size_t)n * max_nnz * sizeof *d->w);
+    d->v = malloc((size_t)n * sizeof *d->v);
+    unsigned char *seen = calloc(dim, 1);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t m = 1 + (uint32_t)(rnd() % max_nnz), got = 0;
+        uint32_t *ids = d->ids + (size_t)i * max_nnz;
+        uint32_t topic = (uint32_t)(rnd() % 16);
+        for (uint32_t j = 0; j < m; j++) {
+            uint32_t t = rnd() % 4 ? topic * (dim / 16) + (uint32_t)(rnd() % (dim / 16)) : (uint32_t)(rnd() % dim);
+            if (!seen[t]) { seen[t] = 1; ids[got++] = t; }
+        }
+        uint32_t k = 0;
+        for (uint32_t t = 0; t < dim && k < got; t++)
+            if (seen[t]) { ids[k++] = t; seen[t] = 0; }
+        float *w = d->w + (size_t)i * max_nnz;
+        for (uint32_t j = 0; j < got; j++) w[j] = mode ? (float)(1 + rnd() % 4) * 0.5f : (float)(0.2 + unif() * 3.0);
+        d->v[i] = (spar_sparse_vec){ids, w, got};
+    }
+    free(seen);
+}
+static void data_free(data *d) {
+    free(d->ids);
+    free(d->w);
+    free(d->v);
+}
+
+/* The canonical score: float products added in ascending term order over the matching terms. */
+static float naive_score(const spar_sparse_vec *q, const spar_sparse_vec *d) {
+    float s = 0.0f;
+    uint32_t i = 0, j = 0;
+    while (i < q->n && j < d->n) {
+        if (q->ids[i] < d->ids[j]) i++;
+        else if (q->ids[i] > d->ids[j]) j++;
+        else { s += q->weights[i] * d->weights[j]; i++; j++; }
+    }
+    return s;
+}
+
+static spar_sparse_index *build(const data *d, float energy, uint32_t n_postings, float fraction, uint32_t threads) {
+    spar_sparse_build_opts o;
+    spar_sparse_build_opts_default(&o);
+    o.summary_energy = energy;
+    o.n_postings = n_postings;
+    o.block_fraction = fraction;
+    o.n_threads = threads;
+    spar_sparse_index *ix = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_index_build_vecs(d->v, d->n, d->dim, &o, &ix, NULL), SPAR_OK);
+    return ix;
+}
+
+static void test_scores_are_true_scores(void) {
+    data d, q;
+    gen(&d, 3000, 2048, 60, 0);
+    gen(&q, 40, 2048, 30, 0);
+    spar_sparse_index *ix = build(&d, 0.4f, 4000, 0.1f, 0);
+    spar_sparse_searcher *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(ix, &s), SPAR_OK);
+    spar_sparse_approx_params p = {3, 0.9f};
+    spar_hit h[20];
+    for (uint32_t i = 0; i < q.n; i++) {
+        size_t n = 0;
+        CU_ASSERT_EQUAL_FATAL(spar_sparse_search_approx(s, &q.v[i], 20, &p, h, &n), SPAR_OK);
+        for (size_t j = 0; j < n; j++) {
+            CU_ASSERT_EQUAL(h[j].score, naive_score(&q.v[i], &d.v[h[j].docid]));
+            if (j) CU_ASSERT(h[j - 1].score > h[j].score || (h[j - 1].score == h[j].score && h[j - 1].docid < h[j].docid));
+        }
+    }
+    spar_sparse_searcher_free(s);
+    spar_sparse_index_free(ix);
+    data_free(&d);
+    data_free(&q);
+}
+
+/* Lossless knobs (every posting kept, full summaries, every query term, a tiny heap factor): the exact top-k
+ * bit for bit, for several block shapes and with tied scores. */
+static void lossless(int mode, float fraction) {
+    data d, q;
+    gen(&d, 2500, 1024, 70, mode);
+    for (size_t i = 0; i < (size_t)2500 * 70; i++) d.w[i] = mode ? d.w[i] : 1.0f + d.w[i] / 8.0f; /* u8 level > 0 */
+    gen(&q, 30, 1024, 25, mode);
+    spar_sparse_index *ix = build(&d, 1.0f, 1u << 30, fraction, 0);
+    spar_sparse_searcher *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(ix, &s), SPAR_OK);
+    spar_sparse_approx_params p = {0, 1e-6f};
+    spar_hit a[25], b[25];
+    for (uint32_t i = 0; i < q.n; i++) {
+        size_t na = 0, nb = 0;
+        CU_ASSERT_EQUAL_FATAL(spar_sparse_search_exact(s, &q.v[i], 25, SPAR_SPARSE_EXHAUSTIVE, a, &na), SPAR_OK);
+        CU_ASSERT_EQUAL_FATAL(spar_sparse_search_approx(s, &q.v[i], 25, &p, b, &nb), SPAR_OK);
+        CU_ASSERT_EQUAL(na, nb);
+        if (na == nb) CU_ASSERT_EQUAL(memcmp(a, b, na * sizeof *a), 0);
+    }
+    spar_sparse_searcher_free(s);
+    spar_sparse_index_free(ix);
+    data_free(&d);
+    data_free(&q);
+}
+static void test_lossless_default_blocks(void) { lossless(0, 0.1f); }
+static void test_lossless_ties(void) { lossless(1, 0.1f); }
+static void test_lossless_one_block_per_list(void) { lossless(0, 1e-9f); }
+static void test_lossless_one_doc_per_block(void) { lossless(1, 1.0f); }
+
+static void test_query_cut_one_uses_heaviest_term(void) {
+    data d, q;
+    gen(&d, 3000, 2048, 60, 0);
+    gen(&q, 40, 2048, 30, 0);
+    spar_sparse_index *ix = build(&d, 0.4f, 4000, 0.1f, 0);
+    spar_sparse_searcher *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(ix, &s), SPAR_OK);
+    spar_sparse_approx_params p = {1, 0.5f};
+    spar_hit h[10];
+    for (uint32_t i = 0; i < q.n; i++) {
+        uint32_t best = 0;
+        for (uint32_t j = 1; j < q.v[i].n; j++)
+            if (q.v[i].weights[j] > q.v[i].weights[best]) best = j;
+        size_t n = 0;
+        CU_ASSERT_EQUAL_FATAL(spar_sparse_search_approx(s, &q.v[i], 10, &p, h, &n), SPAR_OK);
+        CU_ASSERT(n > 0);
+        for (size_t j = 0; j < n; j++) {
+            const spar_sparse_vec *dv = &d.v[h[j].docid];
+            int has = 0;
+            for (uint32_t x = 0; x < dv->n; x++) has |= dv->ids[x] == q.v[i].ids[best];
+            CU_ASSERT(has);
+        }
+    }
+    spar_sparse_searcher_free(s);
+    spar_sparse_index_free(ix);
+    data_free(&d);
+    data_free(&q);
+}
+
+/* Default knobs on clustered data: recall@10 against the exhaustive top-10 is high, and more work (a lower
+ * heap factor, every query term) does not lower it. */
+static double recall(spar_sparse_searcher *s, const data *q, const spar_sparse_approx_params *p) {
+    double hit = 0, all = 0;
+    spar_hit a[10], b[10];
+    for (uint32_t i = 0; i < q->n; i++) {
+        size_t na = 0, nb = 0;
+        CU_ASSERT_EQUAL_FATAL(spar_sparse_search_exact(s, &q->v[i], 10, SPAR_SPARSE_EXHAUSTIVE, a, &na), SPAR_OK);
+        CU_ASSERT_EQUAL_FATAL(spar_sparse_search_approx(s, &q->v[i], 10, p, b, &nb), SPAR_OK);
+        for (size_t x = 0; x < na; x++)
+            for (size_t y = 0; y < nb; y++)
+                if (a[x].docid == b[y].docid) { hit++; break; }
+        all += (double)na;
+    }
+    return all ? hit / all : 1.0;
+}
+static void test_recall_default_knobs(void) {
+    data d, q;
+    gen(&d, 20000, 4096, 80, 0);
+    gen(&q, 100, 4096, 30, 0);
+    spar_sparse_index *ix = build(&d, 0.4f, 4000, 0.1f, 0);
+    spar_sparse_searcher *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(ix, &s), SPAR_OK);
+    spar_sparse_approx_params p;
+    spar_sparse_approx_params_default(&p);
+    double r1 = recall(s, &q, &p);
+    spar_sparse_approx_params wide = {0, 0.5f};
+    double r2 = recall(s, &q, &wide);
+    CU_ASSERT(r1 >= 0.9);
+    CU_ASSERT(r2 >= r1 - 1e-9);
+    CU_ASSERT(r2 >= 0.99);
+    spar_sparse_searcher_free(s);
+    spar_sparse_index_free(ix);
+    data_free(&d);
+    data_free(&q);
+}
+
+static void test_build_independent_of_threads_and_batch(void) {
+    data d, q;
+    gen(&d, 6000, 2048, 60, 0);
+    gen(&q, 50, 2048, 30, 0);
+    spar_sparse_index *a = build(&d, 0.4f, 500, 0.1f, 1), *b = build(&d, 0.4f, 500, 0.1f, 2);
+    spar_sparse_stats sa, sb;
+    spar_sparse_index_stats(a, &sa);
+    spar_sparse_index_stats(b, &sb);
+    CU_ASSERT_EQUAL(sa.approx_blocks, sb.approx_blocks);
+    CU_ASSERT_EQUAL(sa.approx_postings, sb.approx_postings);
+    CU_ASSERT_EQUAL(sa.approx_summary_nnz, sb.approx_summary_nnz);
+    spar_sparse_approx_params p = {5, 0.9f};
+    spar_hit *ha = calloc((size_t)q.n * 10, sizeof *ha), *hb = calloc((size_t)q.n * 10, sizeof *hb);
+    size_t na[50], nb[50];
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_search_batch(a, q.v, q.n, 10, SPAR_SPARSE_BMP, &p, 1, ha, na), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_search_batch(b, q.v, q.n, 10, SPAR_SPARSE_BMP, &p, 2, hb, nb), SPAR_OK);
+    spar_sparse_searcher *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(b, &s), SPAR_OK);
+    for (uint32_t i = 0; i < q.n; i++) {
+        CU_ASSERT_EQUAL(na[i], nb[i]);
+        CU_ASSERT_EQUAL(memcmp(ha + (size_t)i * 10, hb + (size_t)i * 10, na[i] * sizeof *ha), 0);
+        spar_hit one[10];
+        size_t n1 = 0;
+        CU_ASSERT_EQUAL(spar_sparse_search_approx(s, &q.v[i], 10, &p, one, &n1), SPAR_OK);
+        CU_ASSERT_EQUAL(n1, nb[i]);
+        CU_ASSERT_EQUAL(memcmp(one, hb + (size_t)i * 10, n1 * sizeof *one), 0);
+    }
+    spar_sparse_searcher_free(s);
+    free(ha);
+    free(hb);
+    spar_sparse_index_free(a);
+    spar_sparse_index_free(b);
+    data_free(&d);
+    data_free(&q);
+}
+
+static uint8_t *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return NULL;
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc((size_t)sz);
+    *n = fread(b, 1, (size_t)sz, f);
+    fclose(f);
+    return b;
+}
+static void rehash(uint8_t *b, size_t n) { /* header: payload XXH3-64 at byte 24 */
+    uint64_t h = XXH3_64bits(b + 32, n - 32);
+    memcpy(b + 24, &h, 8);
+}
+
+static void test_saved_index_answers_same_and_damage_is_caught(void) {
+    data d, q;
+    gen(&d, 2000, 1024, 50, 0);
+    gen(&q, 20, 1024, 25, 0);
+    spar_sparse_index *ix = build(&d, 0.4f, 4000, 0.1f, 0);
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/spar_test_sparse_approx_%d.idx", (int)getpid());
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_index_save(ix, path, NULL), SPAR_OK);
+    spar_sparse_index *ix2 = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_index_load(path, &ix2, NULL), SPAR_OK);
+    spar_sparse_searcher *s1 = NULL, *s2 = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(ix, &s1), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(ix2, &s2), SPAR_OK);
+    spar_sparse_approx_params p = {4, 0.8f};
+    for (uint32_t i = 0; i < q.n; i++) {
+        spar_hit a[10], b[10];
+        size_t na = 0, nb = 0;
+        CU_ASSERT_EQUAL(spar_sparse_search_approx(s1, &q.v[i], 10, &p, a, &na), SPAR_OK);
+        CU_ASSERT_EQUAL(spar_sparse_search_approx(s2, &q.v[i], 10, &p, b, &nb), SPAR_OK);
+        CU_ASSERT_EQUAL(na, nb);
+        CU_ASSERT_EQUAL(memcmp(a, b, na * sizeof *a), 0);
+    }
+    /* damage one approximate docid (the a_docs section follows the meta, forward, docid map, a_toff and
+     * a_boff sections), repair the checksum: load must refuse it and say what is wrong */
+    spar_sparse_stats st;
+    spar_sparse_index_stats(ix, &st);
+    size_t n = 0;
+    uint8_t *b = slurp(path, &n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    size_t at = 32 + 80 + (((size_t)st.n_docs + 1) * 8) + ((st.nnz * 2 + 7) & ~7ull) + ((st.nnz * 4 + 7) & ~7ull) +
+                (((size_t)st.n_docs * 4 + 7) & ~7ull) + ((size_t)st.dim + 1) * 8 + ((size_t)st.approx_blocks + 1) * 8;
+    CU_ASSERT_FATAL(at + 4 <= n);
+    uint32_t bad = st.n_docs + 7;
+    memcpy(b + at, &bad, 4);
+    rehash(b, n);
+    spar_diag dg = {{0}};
+    spar_sparse_index *ix3 = NULL;
+    CU_ASSERT_EQUAL(spar_sparse_index_load_mem(b, n, "x", &ix3, &dg), SPAR_E_CORRUPT);
+    CU_ASSERT_PTR_NULL(ix3);
+    CU_ASSERT_PTR_NOT_NULL(strstr(dg.msg, "approx posting"));
+    free(b);
+    remove(path);
+    spar_sparse_searcher_free(s1);
+    spar_sparse_searcher_free(s2);
+    spar_sparse_index_free(ix);
+    spar_sparse_index_free(ix2);
+    data_free(&d);
+    data_free(&q);
+}
+
+int main(void) {
+    if (CU_initialize_registry() != CUE_SUCCESS) return CU_get_error();
+    CU_pSuite su = CU_add_suite("sparse_approx", NULL, NULL);
+    CU_add_test(su, "returned scores are true scores", test_scores_are_true_scores);
+    CU_add_test(su, "lossless knobs == exact (default blocks)", test_lossless_default_blocks);
+    CU_add_test(su, "lossless knobs == exact (tied scores)", test_lossless_ties);
+    CU_add_test(su, "lossless knobs == exact (one block per list)", test_lossless_one_block_per_list);
+    CU_add_test(su, "lossless knobs == exact (one doc per block)", test_lossless_one_doc_per_block);
+    CU_add_test(su, "query_cut 1 returns docs with the heaviest term", test_query_cut_one_uses_heaviest_term);
+    CU_add_test(su, "recall@10 with default knobs", test_recall_default_knobs);
+    CU_add_test(su, "build independent of threads; batch == single", test_build_independent_of_threads_and_batch);
+    CU_add_test(su, "saved index answers the same; damage caught", test_saved_index_answers_same_and_damage_is_caught);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return fails ? 1 : 0;
+}
