@@ -121,6 +121,22 @@ expect_rc "search scaled" 0 "$SPAR" search --index "$T/ixf2" --query-vector '{"c
 grep -q '"id":"f2","score":200.000000' "$T/out" && grep -q '"id":"f1","score":25.000000' "$T/out" && ok "scaled impacts" \
     || { bad "scaled impacts"; cat "$T/out"; }
 
+# `spar encode --kind splade` output (Anserini JsonVectorCollection, here from the committed tiny random BERT)
+# indexes as is, with the model's vocab.txt
+M=$SRC/tests/golden/data/encoder/tiny-bert
+if "$SPAR" encode --help > /dev/null 2>&1 && [ -f "$M/model.safetensors" ]; then
+    printf '%s\n' '{"_id":"e1","title":"","text":"cats and dogs"}' '{"_id":"e2","title":"","text":"a red car"}' \
+        '{"_id":"e3","title":"","text":"the moon"}' > "$T/enc_in.jsonl"
+    expect_rc "encode splade" 0 "$SPAR" encode --model "$M" --input "$T/enc_in.jsonl" --output "$T/enc.jsonl.gz" --quantize 100
+    expect_rc "index encode output" 0 "$SPAR" index --format vectors --input "$T/enc.jsonl.gz" --vocab "$M/vocab.txt" --index "$T/encix" --quiet
+    grep -q '"docs":3,' "$T/out" && ok "encode output: 3 docs" || bad "encode output: 3 docs"
+    expect_rc "search encoded" 0 "$SPAR" search --index "$T/encix" --queries "$T/enc.jsonl.gz" --run "$T/enc.run" --k 3 --quiet
+    [ "$(wc -l < "$T/enc.run")" = 9 ] && ok "encoded run: 3 x 3 lines" || bad "encoded run"
+    expect_rc "encoded CIFF export (integer impacts)" 0 "$SPAR" ciff export --index "$T/encix" --output "$T/enc.ciff"
+else
+    echo "skip encode check (no encode command or tiny-bert model)"
+fi
+
 # a BM25 index directory is not taken for a sparse one
 expect_rc "ciff export of a non-sparse dir" 6 "$SPAR" ciff export --index "$T" --output "$T/z.ciff"
 
