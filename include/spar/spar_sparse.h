@@ -82,6 +82,10 @@ typedef struct spar_sparse_build_opts {
     uint64_t seed;           /* clustering seed (default 1): same input + seed = same index */
     int reorder;             /* 1 (default): renumber docs internally by clustering so that docid blocks are
                                 tight (much stronger block-max bounds); results still carry caller docids */
+    uint32_t weight_bits;    /* 32 (default): float weights; 8: weights quantized per term to u8 codes
+                                (code = round(w / step_t), step_t = max_t / 255; score error <= sum_t q_t *
+                                step_t / 2, docs/sparse.md); every exact algorithm is exact over the
+                                quantized scores. Such an index cannot be saved (SPAR_E_UNSUPPORTED) yet. */
 } spar_sparse_build_opts;
 SPAR_API void spar_sparse_build_opts_default(spar_sparse_build_opts *o);
 
@@ -130,7 +134,9 @@ SPAR_API void spar_sparse_searcher_free(spar_sparse_searcher *s); /* NULL ok */
 
 typedef enum spar_sparse_exact_algo {
     SPAR_SPARSE_EXHAUSTIVE = 0, /* term-at-a-time over every posting: the oracle */
-    SPAR_SPARSE_BMP = 1         /* block-max pruning over docid blocks; same top-k, bit-identical */
+    SPAR_SPARSE_BMP = 1,        /* block-max pruning over docid blocks; same top-k, bit-identical */
+    SPAR_SPARSE_MAXSCORE = 2,   /* document-at-a-time MaxScore over the postings; same top-k, bit-identical */
+    SPAR_SPARSE_BMW = 3         /* document-at-a-time BlockMax-WAND over the postings; same top-k */
 } spar_sparse_exact_algo;
 
 /** Exact top-k: writes min(k, #docs with score > 0) hits into hits[0..k), best first, *n_hits the count.

@@ -24,6 +24,7 @@ void spar_sparse_build_opts_default(spar_sparse_build_opts *o) {
     o->n_threads = 0;
     o->seed = 1;
     o->reorder = 1;
+    o->weight_bits = 32;
 }
 
 void spar_sparse_approx_params_default(spar_sparse_approx_params *p) {
@@ -47,6 +48,11 @@ void spar_sparse_index_free(spar_sparse_index *ix) {
     free(ix->bm_step);
     free(ix->bm_row);
     free(ix->bm_dense);
+    free(ix->pb_off);
+    free(ix->pb_last);
+    free(ix->pb_q);
+    free(ix->f_q);
+    free(ix->p_q);
     free(ix->a_toff);
     free(ix->a_boff);
     free(ix->a_docs);
@@ -60,6 +66,10 @@ void spar_sparse_index_free(spar_sparse_index *ix) {
 static spar_status check_opts(const spar_sparse_build_opts *o, spar_diag *diag) {
     if (o->bmp_block < 8 || o->bmp_block > 65536)
         return spar_diag_err(diag, SPAR_E_INVALID_ARG, "bmp_block %u not in 8..65536", o->bmp_block);
+    if (o->weight_bits != 0 && o->weight_bits != 8 && o->weight_bits != 32)
+        return spar_diag_err(diag, SPAR_E_INVALID_ARG, "weight_bits %u is not 8 or 32", o->weight_bits);
+    if (o->weight_bits == 8 && o->build_approx)
+        return spar_diag_err(diag, SPAR_E_INVALID_ARG, "weight_bits 8 needs build_approx = 0 (the approximate index is float only)");
     if (o->build_approx) {
         if (o->n_postings == 0) return spar_diag_err(diag, SPAR_E_INVALID_ARG, "n_postings must be > 0");
         if (!(o->block_fraction > 0.0f && o->block_fraction <= 1.0f))
@@ -70,7 +80,76 @@ static spar_status check_opts(const spar_sparse_build_opts *o, spar_diag *diag) 
     return SPAR_OK;
 }
 
-/* Inverted index and block maxima from the forward index (also used by load). */
+/* Smallest u8 q with q * step >= w in float (w <= 255 * step by construction of step). */
+static inline uint8_t q_up(float w, float step) {
+    if (!(step > 0.0f) || w <= 0.0f) return 0;
+    double qd = ceil((double)w / (double)step);
+    uint32_t q = qd > 255.0 ? 255u : (uint32_t)qd;
+    while (q < 255 && (float)q * step < w) q++;
+    return (uint8_t)q;
+}
+
+/* Per-term steps (and, for 8-bit indexes, the codes f_q/p_q): step_t = max_t / 255, slightly widened in
+ * float mode so that 255 * step >= max_t. */
+static spar_status build_steps(spar_sparse_index *ix) {
+    const uint32_t dim = ix->dim;
+    for (uint32_t t = 0; t < dim; t++) {
+        float tmax = 0.0f;
+        for (uint64_t i = ix->p_off[t]; i < ix->p_off[t + 1]; i++) tmax = SPAR_MAX(tmax, ix->p_w[i]);
+        ix->bm_step[t] = tmax > 0.0f ? (ix->quant ? tmax / 255.0f : (tmax / 255.0f) * 1.0001f) : 0.0f;
+    }
+    if (!ix->quant) return SPAR_OK;
+    ix->f_q = malloc(ix->nnz ? ix->nnz : 1);
+    ix->p_q = malloc(ix->nnz ? ix->nnz : 1);
+    if (!ix->f_q || !ix->p_q) return SPAR_E_NOMEM;
+    for (uint64_t i = 0; i < ix->nnz; i++) {
+        float st = ix->bm_step[ix->f_ids[i]];
+        float c = st > 0.0f ? rintf(ix->f_w[i] / st) : 0.0f;
+        ix->f_q[i] = (uint8_t)(c > 255.0f ? 255.0f : c);
+    }
+    for (uint32_t t = 0; t < dim; t++) {
+        float st = ix->bm_step[t];
+        for (uint64_t i = ix->p_off[t]; i < ix->p_off[t + 1]; i++) {
+            float c = st > 0.0f ? rintf(ix->p_w[i] / st) : 0.0f;
+            ix->p_q[i] = (uint8_t)(c > 255.0f ? 255.0f : c);
+        }
+    }
+    return SPAR_OK;
+}
+
+/* Bound code of posting i of term t: the code itself (8-bit) or the float weight rounded up. */
+static inline uint8_t post_q(const spar_sparse_index *ix, uint32_t t, uint64_t i) {
+    return ix->quant ? ix->p_q[i] : q_up(ix->p_w[i], ix->bm_step[t]);
+}
+
+/* Skip blocks of SPAR_SPARSE_PB postings: last docid and max bound code (MaxScore, BMW). */
+static spar_status build_skip_blocks(spar_sparse_index *ix) {
+    const uint32_t dim = ix->dim;
+    ix->pb_off = calloc((size_t)dim + 1, sizeof *ix->pb_off);
+    if (ix->pb_off == NULL) return SPAR_E_NOMEM;
+    for (uint32_t t = 0; t < dim; t++) {
+        uint64_t len = ix->p_off[t + 1] - ix->p_off[t];
+        ix->pb_off[t + 1] = ix->pb_off[t] + (len + SPAR_SPARSE_PB - 1) / SPAR_SPARSE_PB;
+    }
+    uint64_t np = ix->pb_off[dim];
+    ix->pb_last = spar_malloc_array(np ? np : 1, sizeof *ix->pb_last);
+    ix->pb_q = malloc(np ? np : 1);
+    if (!ix->pb_last || !ix->pb_q) return SPAR_E_NOMEM;
+    for (uint32_t t = 0; t < dim; t++) {
+        uint64_t o = ix->pb_off[t];
+        for (uint64_t i = ix->p_off[t]; i < ix->p_off[t + 1]; i += SPAR_SPARSE_PB, o++) {
+            uint64_t e = SPAR_MIN(ix->p_off[t + 1], i + SPAR_SPARSE_PB);
+            uint8_t m = 0;
+            for (uint64_t x = i; x < e; x++) m = SPAR_MAX(m, post_q(ix, t, x));
+            ix->pb_q[o] = m;
+            ix->pb_last[o] = ix->p_doc[e - 1];
+        }
+    }
+    return SPAR_OK;
+}
+
+/* Inverted index, (8-bit codes,) block maxima, superblock maxima and skip blocks from the forward index
+ * (also used by load). */
 spar_status spar_sparse_build_derived(spar_sparse_index *ix) {
     const uint32_t dim = ix->dim, n_docs = ix->n_docs;
     ix->p_off = calloc((size_t)dim + 1, sizeof *ix->p_off);
@@ -91,9 +170,12 @@ spar_status spar_sparse_build_derived(spar_sparse_index *ix) {
             ix->p_w[o] = ix->f_w[i];
         }
     }
+    free(fill);
+    SPAR_TRY(build_steps(ix));
     /* block maxima: count distinct blocks per term, then fill */
     const uint32_t bs = ix->bmp_block;
     ix->n_blocks = n_docs ? (n_docs - 1) / bs + 1 : 0;
+    ix->n_dense = 0;
     for (uint32_t t = 0; t < dim; t++) {
         uint64_t cnt = 0;
         uint32_t last = UINT32_MAX;
@@ -106,40 +188,28 @@ spar_status spar_sparse_build_derived(spar_sparse_index *ix) {
         ix->bm_off[t + 1] = ix->bm_off[t] + (dense ? 0 : cnt);
     }
     ix->bm_dense = calloc((size_t)ix->n_dense * ix->n_blocks + 1, 1);
-    if (ix->bm_dense == NULL) { free(fill); return SPAR_E_NOMEM; }
+    if (ix->bm_dense == NULL) return SPAR_E_NOMEM;
     uint64_t nb = ix->bm_off[dim];
     ix->bm_blk = spar_malloc_array(nb ? nb : 1, sizeof *ix->bm_blk);
     ix->bm_q = malloc(nb ? nb : 1);
-    free(fill);
     if (!ix->bm_blk || !ix->bm_q) return SPAR_E_NOMEM;
     for (uint32_t t = 0; t < dim; t++) {
-        float tmax = 0.0f;
-        for (uint64_t i = ix->p_off[t]; i < ix->p_off[t + 1]; i++) tmax = SPAR_MAX(tmax, ix->p_w[i]);
-        /* step * 255 >= tmax, and q = ceil(bmax / step) adjusted so that q * step >= bmax in float */
-        float step = tmax > 0.0f ? (tmax / 255.0f) * 1.0001f : 0.0f;
-        ix->bm_step[t] = step;
         uint64_t o = ix->bm_off[t];
         uint64_t i = ix->p_off[t];
         while (i < ix->p_off[t + 1]) {
             uint32_t b = ix->p_doc[i] / bs;
-            float bmax = 0.0f;
-            for (; i < ix->p_off[t + 1] && ix->p_doc[i] / bs == b; i++) bmax = SPAR_MAX(bmax, ix->p_w[i]);
-            uint32_t q = 0;
-            if (step > 0.0f) {
-                double qd = ceil((double)bmax / (double)step);
-                q = qd > 255.0 ? 255u : (uint32_t)qd;
-                while (q < 255 && (float)q * step < bmax) q++;
-            }
+            uint8_t q = 0;
+            for (; i < ix->p_off[t + 1] && ix->p_doc[i] / bs == b; i++) q = SPAR_MAX(q, post_q(ix, t, i));
             if (ix->bm_row[t] != UINT32_MAX) {
-                ix->bm_dense[(size_t)ix->bm_row[t] * ix->n_blocks + b] = (uint8_t)q;
+                ix->bm_dense[(size_t)ix->bm_row[t] * ix->n_blocks + b] = q;
                 continue;
             }
             ix->bm_blk[o] = b;
-            ix->bm_q[o] = (uint8_t)q;
+            ix->bm_q[o] = q;
             o++;
         }
     }
-    return SPAR_OK;
+    return build_skip_blocks(ix);
 }
 
 spar_status spar_sparse_index_build_vecs(const spar_sparse_vec *docs, uint32_t n_docs, uint32_t dim,
@@ -161,6 +231,8 @@ spar_status spar_sparse_index_build_vecs(const spar_sparse_vec *docs, uint32_t n
     ix->dim = dim;
     ix->bmp_block = o.bmp_block;
     ix->opts = o;
+    ix->quant = o.weight_bits == 8;
+    if (o.weight_bits == 0) ix->opts.weight_bits = 32;
     uint64_t nnz = 0;
     for (uint32_t d = 0; d < n_docs; d++) {
         const spar_sparse_vec *v = &docs[d];
@@ -213,6 +285,10 @@ spar_status spar_sparse_index_build_vecs(const spar_sparse_vec *docs, uint32_t n
         ix->abuild_s = spar_now() - t1;
         ix->build_s = spar_now() - t0;
     }
+    if (ix->quant) { /* the postings are searched as codes from here on */
+        free(ix->p_w);
+        ix->p_w = NULL;
+    }
     *out = ix;
     ix = NULL;
 done:
@@ -248,8 +324,9 @@ void spar_sparse_index_stats(const spar_sparse_index *ix, spar_sparse_stats *s) 
     s->n_docs = ix->n_docs;
     s->dim = ix->dim;
     s->nnz = ix->nnz;
-    s->bytes_forward = ((uint64_t)ix->n_docs + 1) * 8 + ix->nnz * 6;
-    s->bytes_inverted = ((uint64_t)ix->dim + 1) * 8 + ix->nnz * 8;
+    s->bytes_forward = ((uint64_t)ix->n_docs + 1) * 8 + ix->nnz * (ix->quant ? 7 : 6); /* + u8 codes */
+    s->bytes_inverted = ((uint64_t)ix->dim + 1) * 8 + ix->nnz * (ix->quant ? 5 : 8) +
+                        ((uint64_t)ix->dim + 1) * 8 + ix->pb_off[ix->dim] * 5; /* + skip blocks */
     s->bytes_blockmax = ((uint64_t)ix->dim + 1) * 8 + ix->bm_off[ix->dim] * 5 + (uint64_t)ix->dim * 8 +
                         (uint64_t)ix->n_dense * ix->n_blocks;
     if (ix->has_approx) {

@@ -9,6 +9,8 @@
 
 /* Weights (documents and queries) are limited so that no dot product of <= 65536 terms overflows float. */
 #define SPAR_SPARSE_MAX_WEIGHT 1e15f
+/* Postings per skip block of a posting list (MaxScore, BMW). */
+#define SPAR_SPARSE_PB 64u
 
 struct spar_sparse_index {
     uint32_t n_docs, dim;
@@ -36,6 +38,16 @@ struct spar_sparse_index {
     uint32_t *bm_row;
     uint8_t *bm_dense;
     uint32_t n_dense;
+    /* skip blocks of SPAR_SPARSE_PB postings: term t's blocks pb_last/pb_q[pb_off[t]..]: last docid, max
+     * weight as u8 in units of bm_step[t] rounded up */
+    uint64_t *pb_off;
+    uint32_t *pb_last;
+    uint8_t *pb_q;
+    /* 8-bit weights (opts.weight_bits == 8): term t's weight w is stored as code = round(w / bm_step[t]),
+     * bm_step[t] = max_t / 255, in f_q (forward) and p_q (postings; p_w is then NULL). f_w keeps the float
+     * input (save/export). Scores are sum of (q_t * bm_step[t]) * code over matching t ascending. */
+    int quant;
+    uint8_t *f_q, *p_q;
     /* approximate (Seismic): term t owns blocks [a_toff[t], a_toff[t+1]); block b owns docs
      * a_docs[a_boff[b]..a_boff[b+1]) and summary a_sterm/a_sval[a_soff[b]..a_soff[b+1]) scaled by a_sscale[b] */
     int has_approx;

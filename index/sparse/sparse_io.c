@@ -31,6 +31,8 @@ static spar_status put(spar_file_writer *w, const void *p, size_t n) {
 
 spar_status spar_sparse_index_save(const spar_sparse_index *ix, const char *path, spar_diag *diag) {
     if (ix == NULL || path == NULL) return SPAR_E_INVALID_ARG;
+    if (ix->quant)
+        return spar_diag_err(diag, SPAR_E_UNSUPPORTED, "%s: an index with 8-bit weights (weight_bits 8) cannot be saved yet", path);
     spar_file_writer *w = NULL;
     spar_status st;
     SPAR_TRY(spar_file_writer_open(path, SPAR_KIND_SEISMIC, SPARSE_VMAJOR, SPARSE_VMINOR, 0, &w, diag));

@@ -1,7 +1,8 @@
 /* sparse_search.c — top-k search over a spar_sparse_index: the exhaustive term-at-a-time oracle, the exact
- * block-max pruned search over docid blocks (BMP-style) and the approximate Seismic traversal, plus the
- * multi-threaded batch driver. All three score a candidate with the same canonical float sum (query terms
- * ascending), so exact methods return bit-identical top-k and Seismic's scores are true scores. */
+ * block-max pruned search over docid blocks (BMP-style), the approximate Seismic traversal (sparse_approx.c),
+ * and the multi-threaded batch driver (MaxScore and BlockMax-WAND: sparse_daat.c).
+ * Every method scores a candidate with the same canonical float sum (query terms ascending), so exact
+ * methods return bit-identical top-k and Seismic's scores are true scores. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,64 +11,27 @@
 #endif
 
 #include "common/common.h"
-#include "index/sparse/sparse_int.h"
+#include "index/sparse/sparse_search_int.h"
 
-#define N_BUCKETS 1024u
+/* ub[0..n) += c * row[0..n): the dense-row bound accumulation, vectorized (AVX2 + FMA where the CPU has
+ * them, checked once per searcher; else the compiler's baseline vectors). FMA only makes the bound
+ * more precise, and bounds are compared with the rounding slack anyway. */
+static void acc_row(float *restrict ub, const uint8_t *restrict row, float c, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) ub[i] += c * (float)row[i];
+}
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target("avx2,fma"))) static void acc_row_avx2(float *restrict ub, const uint8_t *restrict row, float c,
+                                                             uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) ub[i] += c * (float)row[i];
+}
+#define HAVE_ACC_AVX2 1
+#endif
 
-struct spar_sparse_searcher {
-    const spar_sparse_index *ix;
-    float *qd;       /* dense query weights, dim; zero between queries */
-    float *acc;      /* exhaustive accumulator, n_docs */
-    float *ub;       /* block upper bounds, n_blocks */
-    uint32_t *order; /* blocks in bucket order */
-    uint32_t *bcount, *bstart;
-    float *bmax;
-    uint64_t *visited; /* bitset n_docs, cleared via vlist */
-    uint32_t *vlist;
-    uint32_t *qorder;
-    spar_hit *heap;
-    uint32_t heap_cap, heap_n, k;
-    uint64_t scored;
-};
+#define CHUNK 4096u /* blocks per pass of the dense rows (16 KiB of bounds stay in L1) */
+#define GROUP 64u   /* blocks per group maximum (skips most of the array when collecting a tier) */
+#define FLT_MIN_POS 1e-38f
 
-/* ---- bounded heap: root = worst of the k best (score asc, then docid desc) ---- */
-static inline int worse(float sa, uint32_t da, float sb, uint32_t db) {
-    return sa < sb || (sa == sb && da > db);
-}
-static void heap_sift_down(spar_hit *h, uint32_t n, uint32_t i) {
-    for (;;) {
-        uint32_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && worse(h[l].score, h[l].docid, h[m].score, h[m].docid)) m = l;
-        if (r < n && worse(h[r].score, h[r].docid, h[m].score, h[m].docid)) m = r;
-        if (m == i) return;
-        spar_hit t = h[i];
-        h[i] = h[m];
-        h[m] = t;
-        i = m;
-    }
-}
-static inline void heap_push(spar_sparse_searcher *s, uint32_t d, float sc) {
-    spar_hit *h = s->heap;
-    if (s->heap_n < s->k) {
-        uint32_t i = s->heap_n++;
-        h[i].docid = d;
-        h[i].score = sc;
-        while (i > 0) {
-            uint32_t p = (i - 1) / 2;
-            if (!worse(h[i].score, h[i].docid, h[p].score, h[p].docid)) break;
-            spar_hit t = h[i];
-            h[i] = h[p];
-            h[p] = t;
-            i = p;
-        }
-    } else if (worse(h[0].score, h[0].docid, sc, d)) {
-        h[0].docid = d;
-        h[0].score = sc;
-        heap_sift_down(h, s->heap_n, 0);
-    }
-}
-/* k-th best score once k hits are held, else -1 (every candidate with score > 0 must be scored). */
-static inline float heap_theta(const spar_sparse_searcher *s) { return s->heap_n < s->k ? -1.0f : s->heap[0].score; }
+#define NB 256u     /* buckets of the counting sort inside a tier */
 
 static size_t heap_finish(spar_sparse_searcher *s, spar_hit *out) {
     uint32_t n = s->heap_n;
@@ -76,7 +40,7 @@ static size_t heap_finish(spar_sparse_searcher *s, spar_hit *out) {
         s->heap[0] = s->heap[s->heap_n - 1];
         s->heap[s->heap_n - 1] = t;
         s->heap_n--;
-        heap_sift_down(s->heap, s->heap_n, 0);
+        spar_sparse_heap_sift_down(s->heap, s->heap_n, 0);
     }
     memcpy(out, s->heap, (size_t)n * sizeof *out);
     s->heap_n = 0;
@@ -88,10 +52,15 @@ void spar_sparse_searcher_free(spar_sparse_searcher *s) {
     free(s->qd);
     free(s->acc);
     free(s->ub);
-    free(s->order);
-    free(s->bcount);
-    free(s->bstart);
-    free(s->bmax);
+    free(s->gmax);
+    free(s->cand);
+    free(s->cand2);
+    free(s->bcnt);
+    free(s->bmx);
+    free(s->qt);
+    free(s->cur);
+    free(s->cp);
+    free(s->ubsum);
     free(s->visited);
     free(s->vlist);
     free(s->qorder);
@@ -108,19 +77,41 @@ spar_status spar_sparse_searcher_create(const spar_sparse_index *ix, spar_sparse
     s->qd = calloc(ix->dim, sizeof *s->qd);
     s->acc = calloc(nd, sizeof *s->acc);
     s->ub = calloc(nb, sizeof *s->ub);
-    s->order = spar_malloc_array(nb, sizeof *s->order);
-    s->bcount = calloc(N_BUCKETS + 1, sizeof *s->bcount);
-    s->bstart = calloc(N_BUCKETS + 1, sizeof *s->bstart);
-    s->bmax = calloc(N_BUCKETS, sizeof *s->bmax);
+    s->gmax = spar_malloc_array((nb + GROUP - 1) / GROUP, sizeof *s->gmax);
+    s->cand = spar_malloc_array(nb, sizeof *s->cand);
+    s->cand2 = spar_malloc_array(nb, sizeof *s->cand2);
+    s->bcnt = calloc(NB + 1, sizeof *s->bcnt);
+    s->bmx = calloc(NB, sizeof *s->bmx);
+#ifdef HAVE_ACC_AVX2
+    __builtin_cpu_init();
+    s->avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
     s->visited = calloc((nd + 63) / 64, sizeof *s->visited);
     s->vlist = spar_malloc_array(nd, sizeof *s->vlist);
     s->qorder = spar_malloc_array(ix->dim, sizeof *s->qorder);
-    if (!s->qd || !s->acc || !s->ub || !s->order || !s->bcount || !s->bstart || !s->bmax || !s->visited ||
-        !s->vlist || !s->qorder) {
+    if (!s->qd || !s->acc || !s->ub || !s->gmax || !s->cand || !s->cand2 || !s->bcnt || !s->bmx || !s->visited || !s->vlist || !s->qorder) {
         spar_sparse_searcher_free(s);
         return SPAR_E_NOMEM;
     }
     *out = s;
+    return SPAR_OK;
+}
+
+spar_status spar_sparse_searcher_reserve_terms(spar_sparse_searcher *s, uint32_t n) {
+    if (n <= s->qt_cap) return SPAR_OK;
+    spar_sparse_qterm *qt = spar_realloc_array(s->qt, n, sizeof *qt);
+    if (qt == NULL) return SPAR_E_NOMEM;
+    s->qt = qt;
+    spar_sparse_cursor *cur = spar_realloc_array(s->cur, n, sizeof *cur);
+    if (cur == NULL) return SPAR_E_NOMEM;
+    s->cur = cur;
+    spar_sparse_cursor **cp = spar_realloc_array(s->cp, n, sizeof *cp);
+    if (cp == NULL) return SPAR_E_NOMEM;
+    s->cp = cp;
+    float *us = spar_realloc_array(s->ubsum, n, sizeof *us);
+    if (us == NULL) return SPAR_E_NOMEM;
+    s->ubsum = us;
+    s->qt_cap = n;
     return SPAR_OK;
 }
 
@@ -140,10 +131,12 @@ static spar_status begin_query(spar_sparse_searcher *s, const spar_sparse_vec *q
         s->heap = h;
         s->heap_cap = k;
     }
+    SPAR_TRY(spar_sparse_searcher_reserve_terms(s, q->n ? q->n : 1));
     s->k = k;
     s->heap_n = 0;
     s->scored = 0;
-    for (uint32_t i = 0; i < q->n; i++) s->qd[q->ids[i]] = q->weights[i];
+    for (uint32_t i = 0; i < q->n; i++)
+        s->qd[q->ids[i]] = ix->quant ? q->weights[i] * ix->bm_step[q->ids[i]] : q->weights[i];
     return SPAR_OK;
 }
 
@@ -151,108 +144,171 @@ static void end_query(spar_sparse_searcher *s, const spar_sparse_vec *q) {
     for (uint32_t i = 0; i < q->n; i++) s->qd[q->ids[i]] = 0.0f;
 }
 
-/* The canonical score: products added in ascending term order; non-query terms add +0.0f (a no-op). */
-static inline float score_doc(const spar_sparse_index *ix, const float *qd, uint32_t d) {
-    float sc = 0.0f;
-    const uint16_t *id = ix->f_ids;
-    const float *w = ix->f_w;
-    for (uint64_t i = ix->f_off[d], e = ix->f_off[d + 1]; i < e; i++) sc += qd[id[i]] * w[i];
-    return sc;
-}
-
+/* Dense-accumulator term-at-a-time over every posting of every query term, then one pass over the
+ * accumulator. Query terms ascending: the canonical order of the float sum. */
 static void search_exhaustive(spar_sparse_searcher *s, const spar_sparse_vec *q) {
     const spar_sparse_index *ix = s->ix;
     float *acc = s->acc;
     memset(acc, 0, (size_t)ix->n_docs * sizeof *acc);
-    for (uint32_t j = 0; j < q->n; j++) { /* ascending term ids: the canonical order */
+    for (uint32_t j = 0; j < q->n; j++) {
         uint32_t t = q->ids[j];
-        float qw = q->weights[j];
+        float qw = s->qd[t];
         if (qw == 0.0f) continue;
-        for (uint64_t i = ix->p_off[t], e = ix->p_off[t + 1]; i < e; i++) acc[ix->p_doc[i]] += qw * ix->p_w[i];
+        const uint32_t *pd = ix->p_doc;
+        if (ix->quant) {
+            const uint8_t *pq = ix->p_q;
+            for (uint64_t i = ix->p_off[t], e = ix->p_off[t + 1]; i < e; i++) acc[pd[i]] += qw * (float)pq[i];
+        } else {
+            const float *pw = ix->p_w;
+            for (uint64_t i = ix->p_off[t], e = ix->p_off[t + 1]; i < e; i++) acc[pd[i]] += qw * pw[i];
+        }
     }
     const uint32_t *ext = ix->ext;
     for (uint32_t d = 0; d < ix->n_docs; d++) {
         float sc = acc[d];
         if (sc <= 0.0f) continue;
         uint32_t e = ext ? ext[d] : d;
-        if (s->heap_n < s->k || worse(s->heap[0].score, s->heap[0].docid, sc, e)) heap_push(s, e, sc);
+        if (s->heap_n < s->k || spar_sparse_worse(s->heap[0].score, s->heap[0].docid, sc, e))
+            spar_sparse_heap_push(s, e, sc);
     }
     s->scored = ix->n_docs;
 }
 
+/* Block-max pruning over docid blocks. (1) The bound of every block: list terms scatter their u8 block
+ * maxima, dense-row terms are added a cache-sized chunk at a time, then each group of GROUP blocks gets its
+ * maximum. (2) Tiers of bound values, best first: the blocks of a tier (found through the group maxima) are
+ * ordered by bound (a 256-bucket counting sort), and every document of a block whose bound (times the rounding slack) reaches the k-th
+ * score is scored exactly. The first tier holds bounds >= 3/4 of the largest; each further tier reaches
+ * down to the k-th score itself, so usually one or two tiers finish the query. Pruning is strict (a bound
+ * equal to the k-th score is visited: a tie may still win on docid). */
 static void search_bmp(spar_sparse_searcher *s, const spar_sparse_vec *q) {
     const spar_sparse_index *ix = s->ix;
     const uint32_t nb = ix->n_blocks, bs = ix->bmp_block;
-    float *ub = s->ub;
-    memset(ub, 0, (size_t)nb * sizeof *ub);
-    uint32_t m = 0;
-    for (uint32_t j = 0; j < q->n; j++) {
+    if (nb == 0) return;
+    spar_sparse_qterm *qt = s->qt;
+    uint32_t nd = 0, m = 0;
+    for (uint32_t j = 0; j < q->n; j++) { /* dense-row terms first, then list terms */
         uint32_t t = q->ids[j];
         float c = q->weights[j] * ix->bm_step[t];
         if (c == 0.0f) continue;
-        m++;
+        spar_sparse_qterm x = {t, c, 0.0f};
         if (ix->bm_row[t] != UINT32_MAX) {
-            const uint8_t *row = ix->bm_dense + (size_t)ix->bm_row[t] * nb;
-            for (uint32_t b = 0; b < nb; b++) ub[b] += c * (float)row[b];
-            continue;
+            qt[m] = qt[nd];
+            qt[nd++] = x;
+        } else {
+            qt[m] = x;
         }
-        for (uint64_t i = ix->bm_off[t], e = ix->bm_off[t + 1]; i < e; i++) ub[ix->bm_blk[i]] += c * (float)ix->bm_q[i];
+        m++;
     }
-    /* Float rounding in the bound and in the true score is at most ~2(m+2) ulps relative; 1e-6 per term
-     * covers it with a wide margin, so ub * slack >= every score in the block. */
-    const float slack = 1.0f + 1e-6f * (float)(m + 4);
+    if (m == 0) return;
+    const float slack = spar_sparse_slack(m);
+    float *ub = s->ub, *gmax = s->gmax;
+    memset(ub, 0, (size_t)nb * sizeof *ub);
+    for (uint32_t j = nd; j < m; j++) {
+        const uint32_t t = qt[j].t;
+        const float c = qt[j].cb;
+        const uint32_t *blk = ix->bm_blk;
+        const uint8_t *bq = ix->bm_q;
+        for (uint64_t i = ix->bm_off[t], e = ix->bm_off[t + 1]; i < e; i++) ub[blk[i]] += c * (float)bq[i];
+    }
+    /* dense rows a cache-sized chunk at a time; then the maximum of every group of GROUP blocks */
+    const uint32_t ng = (nb + GROUP - 1) / GROUP;
     float maxub = 0.0f;
-    for (uint32_t b = 0; b < nb; b++) maxub = SPAR_MAX(maxub, ub[b]);
-    if (maxub <= 0.0f) return;
-    memset(s->bcount, 0, (N_BUCKETS + 1) * sizeof *s->bcount);
-    memset(s->bmax, 0, N_BUCKETS * sizeof *s->bmax);
-    const float scale = (float)(N_BUCKETS - 1) / maxub;
-    for (uint32_t b = 0; b < nb; b++) {
-        if (ub[b] <= 0.0f) continue;
-        float fk = ub[b] * scale; /* scale may be inf when maxub is denormal */
-        uint32_t k = fk < (float)(N_BUCKETS - 1) ? (uint32_t)fk : N_BUCKETS - 1;
-        s->bcount[k]++;
-        s->bmax[k] = SPAR_MAX(s->bmax[k], ub[b]);
-    }
-    uint32_t sum = 0;
-    for (uint32_t k = N_BUCKETS; k-- > 0;) { /* descending buckets laid out first */
-        s->bstart[k] = sum;
-        sum += s->bcount[k];
-    }
-    s->bstart[N_BUCKETS] = sum;
-    for (uint32_t k = 0; k < N_BUCKETS; k++) s->bcount[k] = s->bstart[k];
-    for (uint32_t b = 0; b < nb; b++) {
-        if (ub[b] <= 0.0f) continue;
-        float fk = ub[b] * scale; /* scale may be inf when maxub is denormal */
-        uint32_t k = fk < (float)(N_BUCKETS - 1) ? (uint32_t)fk : N_BUCKETS - 1;
-        s->order[s->bcount[k]++] = b;
-    }
-    uint64_t scored = 0;
-    for (uint32_t k = N_BUCKETS; k-- > 0;) {
-        if (s->bstart[k] == s->bcount[k]) continue;
-        if (s->bmax[k] * slack < heap_theta(s)) break; /* every later block is bounded below theta */
-        for (uint32_t i = s->bstart[k]; i < s->bcount[k]; i++) {
-            uint32_t b = s->order[i];
-            if (ub[b] * slack < heap_theta(s)) continue;
-            uint32_t d0 = b * bs, d1 = SPAR_MIN(ix->n_docs, d0 + bs);
-            for (uint32_t d = d0; d < d1; d++) {
-                float sc = score_doc(ix, s->qd, d);
-                if (sc > 0.0f) heap_push(s, ix->ext ? ix->ext[d] : d, sc);
-            }
-            scored += d1 - d0;
+    for (uint32_t b0 = 0; b0 < nb; b0 += CHUNK) {
+        const uint32_t n = SPAR_MIN(CHUNK, nb - b0);
+        for (uint32_t j = 0; j < nd; j++) {
+            const uint8_t *row = ix->bm_dense + (size_t)ix->bm_row[qt[j].t] * nb + b0;
+#ifdef HAVE_ACC_AVX2
+            if (s->avx2) acc_row_avx2(ub + b0, row, qt[j].cb, n);
+            else
+#endif
+                acc_row(ub + b0, row, qt[j].cb, n);
+        }
+        for (uint32_t g0 = b0; g0 < b0 + n; g0 += GROUP) {
+            const uint32_t ge = SPAR_MIN(g0 + GROUP, b0 + n);
+            float mx = 0.0f;
+            for (uint32_t b = g0; b < ge; b++) mx = ub[b] > mx ? ub[b] : mx;
+            gmax[g0 / GROUP] = mx;
+            maxub = SPAR_MAX(maxub, mx);
         }
     }
-    s->scored = scored;
+    if (!(maxub > 0.0f)) return;
+    /* tiers of bound values [lo, hi), best first: collect, sort descending, score; a tier is complete once
+     * the k-th score exceeds lo (times the slack); the next tier starts right at the k-th score */
+    spar_sparse_blk *cand = s->cand;
+    float hi = INFINITY, lo = maxub * 0.75f;
+    for (;;) {
+        uint32_t nc = 0;
+        for (uint32_t g = 0; g < ng; g++) {
+            if (gmax[g] < lo) continue;
+            for (uint32_t b = g * GROUP, ge = SPAR_MIN(nb, b + GROUP); b < ge; b++)
+                if (ub[b] >= lo && ub[b] < hi) {
+                    cand[nc].ub = ub[b];
+                    cand[nc++].b = b;
+                }
+        }
+        /* counting sort of the tier into NB buckets of bound value, visited descending */
+        float tmax = lo;
+        for (uint32_t x = 0; x < nc; x++) tmax = SPAR_MAX(tmax, cand[x].ub);
+        const float bscale = tmax > lo ? (float)(NB - 1) / (tmax - lo) : 0.0f;
+        uint32_t *bcnt = s->bcnt;
+        float *bmx = s->bmx;
+        memset(bcnt, 0, (NB + 1) * sizeof *bcnt);
+        memset(bmx, 0, NB * sizeof *bmx);
+        for (uint32_t x = 0; x < nc; x++) {
+            float f = (cand[x].ub - lo) * bscale;
+            uint32_t k = f < (float)(NB - 1) ? (uint32_t)f : NB - 1;
+            bcnt[k + 1]++;
+            bmx[k] = SPAR_MAX(bmx[k], cand[x].ub);
+        }
+        for (uint32_t k = 0; k < NB; k++) bcnt[k + 1] += bcnt[k]; /* bcnt[k] = start of bucket k */
+        for (uint32_t x = 0; x < nc; x++) {
+            float f = (cand[x].ub - lo) * bscale;
+            uint32_t k = f < (float)(NB - 1) ? (uint32_t)f : NB - 1;
+            s->cand2[bcnt[k]++] = cand[x]; /* bcnt[k] ends as the end of bucket k */
+        }
+        for (uint32_t k = NB; k-- > 0;) {
+            uint32_t beg = k ? bcnt[k - 1] : 0, end = bcnt[k];
+            if (beg == end) continue;
+            if (bmx[k] * slack < spar_sparse_theta(s)) break; /* every later bucket is lower */
+            for (uint32_t x = beg; x < end; x++) {
+                if (x + 4 < end) __builtin_prefetch(ix->f_off + (size_t)s->cand2[x + 4].b * bs);
+                if (x + 2 < end) { /* the forward rows of a later block: fetch ahead */
+                    const uint64_t o = ix->f_off[(size_t)s->cand2[x + 2].b * bs];
+                    __builtin_prefetch(ix->f_ids + o);
+                    __builtin_prefetch(ix->f_ids + o + 32);
+                    if (ix->quant) __builtin_prefetch(ix->f_q + o);
+                    else {
+                        __builtin_prefetch(ix->f_w + o);
+                        __builtin_prefetch(ix->f_w + o + 16);
+                    }
+                }
+                if (s->cand2[x].ub * slack < spar_sparse_theta(s)) continue;
+                const uint32_t d0 = s->cand2[x].b * bs, d1 = SPAR_MIN(ix->n_docs, d0 + bs);
+                for (uint32_t d = d0; d < d1; d++) spar_sparse_offer(s, d);
+            }
+        }
+        const float th = spar_sparse_theta(s);
+        if (lo * slack < th || lo == FLT_MIN_POS) break; /* every block left is bounded strictly below theta */
+        hi = lo;
+        if (th > 0.0f) lo = th / slack * (1.0f - 1e-6f);
+        else lo = lo > maxub * 1e-3f ? lo * 0.5f : 0.0f;
+        if (!(lo > FLT_MIN_POS)) lo = FLT_MIN_POS; /* last tier: every block with a bound > 0 */
+    }
 }
 
 spar_status spar_sparse_search_exact(spar_sparse_searcher *s, const spar_sparse_vec *q, uint32_t k,
                                      spar_sparse_exact_algo algo, spar_hit *hits, size_t *n_hits) {
     if (s == NULL || hits == NULL || n_hits == NULL) return SPAR_E_INVALID_ARG;
-    if (algo != SPAR_SPARSE_EXHAUSTIVE && algo != SPAR_SPARSE_BMP) return SPAR_E_INVALID_ARG;
+    if ((unsigned)algo > (unsigned)SPAR_SPARSE_BMW) return SPAR_E_INVALID_ARG;
     *n_hits = 0;
     SPAR_TRY(begin_query(s, q, k));
-    if (algo == SPAR_SPARSE_EXHAUSTIVE) search_exhaustive(s, q);
-    else search_bmp(s, q);
+    switch (algo) {
+    case SPAR_SPARSE_EXHAUSTIVE: search_exhaustive(s, q); break;
+    case SPAR_SPARSE_BMP: search_bmp(s, q); break;
+    case SPAR_SPARSE_MAXSCORE: spar_sparse_search_maxscore(s, q); break;
+    case SPAR_SPARSE_BMW: spar_sparse_search_bmw(s, q); break;
+    }
     end_query(s, q);
     *n_hits = heap_finish(s, hits);
     return SPAR_OK;
