@@ -67,6 +67,11 @@ static uint32_t open_cursors(spar_sparse_searcher *s, const spar_sparse_vec *q) 
     return n;
 }
 
+/* MaxScore, window by window (as Lucene's bulk scorer): lists sorted by bound; the longest prefix whose
+ * bounds sum (times the slack) stays below the k-th score is non-essential. In a window of SPAR_SPARSE_WIN
+ * docids the essential lists are added term-at-a-time into a small accumulator; each touched doc then
+ * takes the non-essential lists in decreasing bound order (seeking their cursors), dropped as soon as its
+ * partial sum plus the remaining bounds falls below the k-th score; survivors get the canonical score. */
 void spar_sparse_search_maxscore(spar_sparse_searcher *s, const spar_sparse_vec *q) {
     const spar_sparse_index *ix = s->ix;
     const uint32_t n = open_cursors(s, q);
@@ -85,27 +90,55 @@ void spar_sparse_search_maxscore(spar_sparse_searcher *s, const spar_sparse_vec 
     float acc = 0.0f;
     for (uint32_t i = 0; i < n; i++) ubsum[i] = (acc += cp[i]->ub);
     const float slack = spar_sparse_slack(n);
+    float *wacc = s->wacc;
+    uint64_t *wbits = s->wbits;
     uint32_t fe = 0; /* lists [0, fe) are non-essential: together bounded below theta */
     for (;;) {
-        const float theta = spar_sparse_theta(s);
-        while (fe < n && ubsum[fe] * slack < theta) fe++;
+        while (fe < n && ubsum[fe] * slack < spar_sparse_theta(s)) fe++;
         if (fe == n) break;
-        uint32_t d = END_DOC;
-        for (uint32_t i = fe; i < n; i++) d = SPAR_MIN(d, cp[i]->doc);
-        if (d == END_DOC) break;
-        float part = 0.0f;
-        for (uint32_t i = fe; i < n; i++)
-            if (cp[i]->doc == d) {
-                part += cursor_weight(ix, cp[i]);
-                cursor_next(ix, cp[i]);
+        uint32_t w0 = END_DOC;
+        for (uint32_t i = fe; i < n; i++) w0 = SPAR_MIN(w0, cp[i]->doc);
+        if (w0 == END_DOC) break;
+        const uint32_t w1 = w0 + SPAR_SPARSE_WIN > w0 ? w0 + SPAR_SPARSE_WIN : END_DOC;
+        for (uint32_t i = fe; i < n; i++) { /* essential lists: term-at-a-time into the window */
+            spar_sparse_cursor *c = cp[i];
+            uint64_t p = c->pos;
+            const uint32_t *pd = ix->p_doc;
+            if (ix->quant) {
+                for (; p < c->end && pd[p] < w1; p++) {
+                    uint32_t o = pd[p] - w0;
+                    wacc[o] += c->cw * (float)ix->p_q[p];
+                    wbits[o >> 6] |= 1ull << (o & 63);
+                }
+            } else {
+                for (; p < c->end && pd[p] < w1; p++) {
+                    uint32_t o = pd[p] - w0;
+                    wacc[o] += c->cw * ix->p_w[p];
+                    wbits[o >> 6] |= 1ull << (o & 63);
+                }
             }
-        int live = 1;
-        for (uint32_t i = fe; i-- > 0;) {
-            if ((part + ubsum[i]) * slack < theta) { live = 0; break; }
-            cursor_seek(ix, cp[i], d);
-            if (cp[i]->doc == d) part += cursor_weight(ix, cp[i]);
+            c->pos = p;
+            c->doc = p < c->end ? pd[p] : END_DOC;
         }
-        if (live && part * slack >= theta) spar_sparse_offer(s, d);
+        for (uint32_t wi = 0; wi < SPAR_SPARSE_WIN / 64; wi++) {
+            uint64_t bits = wbits[wi];
+            wbits[wi] = 0;
+            while (bits) {
+                const uint32_t o = wi * 64 + (uint32_t)__builtin_ctzll(bits);
+                bits &= bits - 1;
+                const uint32_t d = w0 + o;
+                float part = wacc[o];
+                wacc[o] = 0.0f;
+                const float theta = spar_sparse_theta(s);
+                int live = part * slack >= theta || fe > 0;
+                for (uint32_t i = fe; live && i-- > 0;) {
+                    if ((part + ubsum[i]) * slack < theta) { live = 0; break; }
+                    cursor_seek(ix, cp[i], d);
+                    if (cp[i]->doc == d) part += cursor_weight(ix, cp[i]);
+                }
+                if (live && part * slack >= theta) spar_sparse_offer(s, d);
+            }
+        }
     }
 }
 

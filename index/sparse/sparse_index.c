@@ -183,7 +183,7 @@ spar_status spar_sparse_build_derived(spar_sparse_index *ix) {
             uint32_t b = ix->p_doc[i] / bs;
             if (b != last) { cnt++; last = b; }
         }
-        int dense = cnt > 0 && cnt * 4 >= ix->n_blocks;
+        int dense = cnt > 0 && cnt * SPAR_SPARSE_DENSE_DIV >= ix->n_blocks;
         ix->bm_row[t] = dense ? ix->n_dense++ : UINT32_MAX;
         ix->bm_off[t + 1] = ix->bm_off[t] + (dense ? 0 : cnt);
     }

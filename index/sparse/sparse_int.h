@@ -11,6 +11,10 @@
 #define SPAR_SPARSE_MAX_WEIGHT 1e15f
 /* Postings per skip block of a posting list (MaxScore, BMW). */
 #define SPAR_SPARSE_PB 64u
+/* A term keeps its block maxima as a dense u8 row when it occurs in >= 1 / SPAR_SPARSE_DENSE_DIV of blocks. */
+#ifndef SPAR_SPARSE_DENSE_DIV
+#define SPAR_SPARSE_DENSE_DIV 4u
+#endif
 
 struct spar_sparse_index {
     uint32_t n_docs, dim;

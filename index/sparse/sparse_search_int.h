@@ -9,6 +9,8 @@
 
 #include "index/sparse/sparse_int.h"
 
+#define SPAR_SPARSE_WIN 4096u /* docs per MaxScore window */
+
 /* One query term of a pruned search: bound factor cb = q_t * bm_step[t] (bounds are cb * u8 code) and
  * weight factor cw (q_t for float indexes, q_t * bm_step[t] for 8-bit ones: contribution cw * weight). */
 typedef struct spar_sparse_qterm {
@@ -43,6 +45,8 @@ struct spar_sparse_searcher {
     spar_sparse_cursor *cur;
     spar_sparse_cursor **cp; /* cursor order */
     float *ubsum;
+    float wacc[SPAR_SPARSE_WIN];        /* MaxScore window accumulator (zero between windows) */
+    uint64_t wbits[SPAR_SPARSE_WIN / 64]; /* docs of the window touched by an essential list */
     uint32_t qt_cap;
     uint64_t *visited; /* bitset n_docs, cleared via vlist */
     uint32_t *vlist;
