@@ -99,7 +99,8 @@ async function main() {
           const rec = { model, graph, len, batch, round,
             spar_s: s.median_s, ort_s: r.median_s, spar_seq_s: batch / s.median_s, ort_seq_s: batch / r.median_s,
             spar_gflops: fl / s.median_s / 1e9, ort_gflops: fl / r.median_s / 1e9, sgemm_gflops: g.sgemm_gflops,
-            ratio: r.median_s / s.median_s, spar_checksum: s.checksum, ort_checksum: r.checksum, spar_nnz: s.nnz, ort_nnz: r.nnz };
+            ratio: r.median_s / s.median_s, spar_max_rss_mb: s.max_rss_mb,
+            node_ort_max_rss_mb: process.resourceUsage().maxRSS / 1024, spar_checksum: s.checksum, ort_checksum: r.checksum, spar_nnz: s.nnz, ort_nnz: r.nnz };
           if (p) Object.assign(rec, { pruned_s: p.median_s, pruned_seq_s: batch / p.median_s, pruned_ratio: r.median_s / p.median_s,
             pruned_skipped: p.skipped, pruned_checksum: p.checksum, pruned_nnz: p.nnz });
           emit(rec);

@@ -4,9 +4,12 @@
  * Sequences are packed back to back with no padding, so attention never sees a padded key: this is
  * exactly the masked computation of transformers (masked softmax weights are exp(-huge) = 0).
  * GEMMs go through OpenBLAS sgemm; row-wise work is split with OpenMP. Contract: encoders/model/bert.h. */
+#define _DEFAULT_SOURCE /* madvise */
 #include "encoders/model/bert.h"
 
 #include <cblas.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,8 +190,20 @@ static void build_wants(loader *L, const spar_model_config *c, const spar_safete
 #undef NAME
 }
 
-spar_status spar_bert_from_tensors(const spar_model_config *c, const spar_safetensors *st, const char *label,
-                                   spar_bert **out, spar_diag *diag) {
+/* Give back the file pages of a converted tensor. Only for a file spar_safetensors_open mapped (read-only,
+ * never written): the kernel re-reads them if touched again, so this is invisible except in the resident set,
+ * which then peaks near the fp32 weights instead of weights + file. Never for a borrowed buffer (anonymous
+ * memory would be zeroed). */
+static void drop_pages(const spar_st_tensor *t) {
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0) return;
+    uintptr_t a = ((uintptr_t)t->data + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    uintptr_t e = ((uintptr_t)t->data + (uintptr_t)t->n_bytes) & ~((uintptr_t)pg - 1);
+    if (e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
+static spar_status from_tensors(const spar_model_config *c, const spar_safetensors *st, const char *label,
+                                spar_bert **out, spar_diag *diag, int file_mapped) {
     spar_status st_ = SPAR_OK;
     loader L = {0};
     uint8_t *used = NULL;
@@ -252,6 +267,7 @@ spar_status spar_bert_from_tensors(const spar_model_config *c, const spar_safete
         if (!L.w[i].found) continue;
         const spar_st_tensor *t = find_tensor(st, L.w[i].name);
         SPAR_TRY_GOTO(st_, spar_st_to_f32(t, L.w[i].dst), done);
+        if (file_mapped) drop_pages(t);
     }
     *out = m;
     m = NULL;
@@ -271,9 +287,14 @@ spar_status spar_bert_load(const char *dir, spar_bert **out, spar_diag *diag) {
     SPAR_TRY(spar_model_config_load(path, &cfg, diag));
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     SPAR_TRY(spar_safetensors_open(path, &st, diag));
-    spar_status s = spar_bert_from_tensors(&cfg, st, path, out, diag);
+    spar_status s = from_tensors(&cfg, st, path, out, diag, 1);
     spar_safetensors_close(st);
     return s;
+}
+
+spar_status spar_bert_from_tensors(const spar_model_config *c, const spar_safetensors *st, const char *label,
+                                   spar_bert **out, spar_diag *diag) {
+    return from_tensors(c, st, label, out, diag, 0);
 }
 
 void spar_bert_free(spar_bert *m) {
