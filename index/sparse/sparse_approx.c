@@ -153,6 +153,14 @@ static spar_status build_term(const spar_sparse_index *ix, const spar_sparse_bui
         uint32_t nt = 0;
         for (uint32_t i = a; i < e; i++) {
             uint32_t d = sc->docs[i];
+            if (i + 8 < e) __builtin_prefetch(ix->f_off + sc->docs[i + 8]); /* rows are random reads */
+            if (i + 4 < e) {
+                uint64_t o4 = ix->f_off[sc->docs[i + 4]];
+                __builtin_prefetch(ix->f_ids + o4);
+                __builtin_prefetch(ix->f_ids + o4 + 32);
+                __builtin_prefetch(ix->f_w + o4);
+                __builtin_prefetch(ix->f_w + o4 + 16);
+            }
             for (uint64_t f = ix->f_off[d]; f < ix->f_off[d + 1]; f++) {
                 uint32_t term = ix->f_ids[f];
                 if (sc->dense[term] == 0.0f) {
@@ -224,7 +232,10 @@ spar_status spar_sparse_build_approx(spar_sparse_index *ix, const spar_sparse_bu
     uint64_t max_len = 0;
     if (sketch == NULL || outs == NULL) { st = SPAR_E_NOMEM; goto done; }
     for (uint32_t t = 0; t < dim; t++) max_len = SPAR_MAX(max_len, ix->p_off[t + 1] - ix->p_off[t]);
-    for (uint32_t d = 0; d < ix->n_docs; d++)
+#ifdef SPAR_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(opt->n_threads ? (int)opt->n_threads : omp_get_max_threads())
+#endif
+    for (int64_t d = 0; d < (int64_t)ix->n_docs; d++)
         spar_sparse_sketch(NULL, ix->f_ids + ix->f_off[d], ix->f_w + ix->f_off[d], ix->f_off[d + 1] - ix->f_off[d],
                            sketch + (size_t)d * SK);
 #ifdef SPAR_HAVE_OPENMP
