@@ -51,6 +51,18 @@ static void be32(uint8_t k[4], uint32_t v) {
 static uint32_t rbe32(const uint8_t *k) {
     return ((uint32_t)k[0] << 24) | ((uint32_t)k[1] << 16) | ((uint32_t)k[2] << 8) | (uint32_t)k[3];
 }
+/* doc2id keys: native-endian u32 under MDB_INTEGERKEY (LMDB compares them as integers, no memcmp). */
+static MDB_val docid_key(uint32_t *slot, uint32_t docid) {
+    *slot = docid;
+    MDB_val k = {sizeof *slot, slot};
+    return k;
+}
+static uint32_t key_docid(const MDB_val *k) {
+    uint32_t v;
+    memcpy(&v, k->mv_data, sizeof v);
+    return v;
+}
+
 static void le32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
@@ -97,14 +109,13 @@ typedef struct {
 /* Make r's block the one holding docid. */
 static spar_status d2i_load(d2i_reader *r, uint32_t docid) {
     if (!r->have || docid < r->first || docid > r->last) {
-        uint8_t kb[4];
-        be32(kb, docid);
-        MDB_val k = {4, kb}, v;
+        uint32_t kb;
+        MDB_val k = docid_key(&kb, docid), v;
         int rc = mdb_cursor_get(r->cur, &k, &v, MDB_SET_RANGE);
         if (rc != 0) return spar_from_lmdb(rc, NULL);
         uint32_t n = 0;
         if (k.mv_size != 4 || spar_idblock_count(v.mv_data, v.mv_size, &n) != SPAR_OK) return SPAR_E_CORRUPT;
-        uint32_t last = rbe32(k.mv_data);
+        uint32_t last = key_docid(&k);
         if (last < docid || last - docid >= n) return SPAR_E_CORRUPT;
         r->have = 1;
         r->first = last - (n - 1);
@@ -168,7 +179,7 @@ static spar_status open_dbis(spar_meta_writer *w, spar_diag *diag) {
     int rc;
     if ((rc = mdb_txn_begin(w->env, NULL, 0, &txn)) != 0) return spar_from_lmdb(rc, diag);
     if ((rc = mdb_dbi_open(txn, "id2doc", MDB_CREATE, &w->id2doc)) != 0 ||
-        (rc = mdb_dbi_open(txn, "doc2id", MDB_CREATE, &w->doc2id)) != 0 ||
+        (rc = mdb_dbi_open(txn, "doc2id", MDB_CREATE | MDB_INTEGERKEY, &w->doc2id)) != 0 ||
         (rc = mdb_dbi_open(txn, "fields", MDB_CREATE, &w->fields)) != 0 ||
         (rc = mdb_dbi_open(txn, "settings", MDB_CREATE, &w->settings)) != 0 ||
         (rc = mdb_dbi_open(txn, "info", MDB_CREATE, &w->info)) != 0) {
@@ -338,9 +349,8 @@ spar_status spar_meta_writer_add(spar_meta_writer *w, const char *id, size_t id_
 }
 
 static int put_block(spar_meta_writer *w, MDB_txn *txn, uint32_t last_docid) {
-    uint8_t kb[4];
-    be32(kb, last_docid);
-    MDB_val k = {4, kb}, v = {spar_idblock_enc_finish(&w->enc, w->blk), w->blk};
+    uint32_t kb;
+    MDB_val k = docid_key(&kb, last_docid), v = {spar_idblock_enc_finish(&w->enc, w->blk), w->blk};
     spar_idblock_enc_reset(&w->enc);
     return mdb_put(txn, w->doc2id, &k, &v, MDB_APPEND);
 }
@@ -576,9 +586,9 @@ static spar_status write_id2doc(spar_meta_writer *w, spar_diag *diag) {
     for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         uint32_t cnt = 0;
         if (k.mv_size != 4 || spar_idblock_count(v.mv_data, v.mv_size, &cnt) != SPAR_OK ||
-            rbe32(k.mv_data) - c.n + 1 != cnt || c.n + cnt > n) {
+            key_docid(&k) - c.n + 1 != cnt || c.n + cnt > n) {
             st = spar_diag_err(diag, SPAR_E_INTERNAL, "doc2id: block ending at docid %" PRIu32 " reads back wrong",
-                               k.mv_size == 4 ? rbe32(k.mv_data) : 0);
+                               k.mv_size == 4 ? key_docid(&k) : 0);
             goto done;
         }
         c.first = c.n;
@@ -749,7 +759,7 @@ spar_status spar_meta_open(const char *dir, spar_meta **out, spar_diag *diag) {
     }
     if ((st = read_header(m, txn, diag)) != SPAR_OK) goto fail;
     if ((rc = mdb_dbi_open(txn, "id2doc", 0, &m->id2doc)) != 0 ||
-        (rc = mdb_dbi_open(txn, "doc2id", 0, &m->doc2id)) != 0 ||
+        (rc = mdb_dbi_open(txn, "doc2id", MDB_INTEGERKEY, &m->doc2id)) != 0 ||
         (rc = mdb_dbi_open(txn, "fields", 0, &m->fields)) != 0 ||
         (rc = mdb_dbi_open(txn, "settings", 0, &m->settings)) != 0) {
         st = spar_from_lmdb(rc, diag);
@@ -979,7 +989,7 @@ static spar_status scan_doc2id(const spar_meta *m, MDB_txn *txn, XXH3_state_t *h
             st = spar_diag_err(diag, SPAR_E_CORRUPT, "doc2id: block key of %zu bytes", k.mv_size);
             goto done;
         }
-        const uint32_t last = rbe32(k.mv_data);
+        const uint32_t last = key_docid(&k);
         if (spar_idblock_count(v.mv_data, v.mv_size, &cnt) != SPAR_OK || last < next || last - next + 1 != cnt) {
             st = spar_diag_err(diag, SPAR_E_CORRUPT,
                                "doc2id: block ending at docid %" PRIu32 " does not hold docids %" PRIu64 "..", last,
