@@ -146,7 +146,8 @@ static void end_query(spar_sparse_searcher *s, const spar_sparse_vec *q) {
 
 /* Dense-accumulator term-at-a-time over every posting of every query term, then one pass over the
  * accumulator. Query terms ascending: the canonical order of the float sum. */
-static void search_exhaustive(spar_sparse_searcher *s, const spar_sparse_vec *q) {
+SPAR_SPARSE_NO_FMA_FN static void search_exhaustive(spar_sparse_searcher *s, const spar_sparse_vec *q) {
+    SPAR_SPARSE_NO_FMA_BODY
     const spar_sparse_index *ix = s->ix;
     float *acc = s->acc;
     memset(acc, 0, (size_t)ix->n_docs * sizeof *acc);

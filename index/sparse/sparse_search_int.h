@@ -11,6 +11,21 @@
 
 #define SPAR_SPARSE_WIN 4096u /* docs per MaxScore window */
 
+/* Canonical score arithmetic must not be contracted into fused multiply-adds (the default of gcc where the
+ * target has FMA, e.g. -march=native or aarch64): the exhaustive accumulator and the forward-index scorer
+ * must round every product the same way. The scorer below stores each product before adding it, which
+ * cannot be fused; the exhaustive accumulator is compiled with contraction off. */
+#if defined(__clang__)
+#define SPAR_SPARSE_NO_FMA_FN
+#define SPAR_SPARSE_NO_FMA_BODY _Pragma("clang fp contract(off)")
+#elif defined(__GNUC__)
+#define SPAR_SPARSE_NO_FMA_FN __attribute__((optimize("fp-contract=off")))
+#define SPAR_SPARSE_NO_FMA_BODY
+#else
+#define SPAR_SPARSE_NO_FMA_FN
+#define SPAR_SPARSE_NO_FMA_BODY
+#endif
+
 /* One query term of a pruned search: bound factor cb = q_t * bm_step[t] (bounds are cb * u8 code) and
  * weight factor cw (q_t for float indexes, q_t * bm_step[t] for 8-bit ones: contribution cw * weight). */
 typedef struct spar_sparse_qterm {
