@@ -225,6 +225,7 @@ spar_status spar_postings_derive_single(const uint8_t *buf, size_t len, uint32_t
                                         const uint8_t *norms, float k1, float b, float avgdl, spar_term_info *ti) {
     uint32_t docs[SPAR_BLOCK_SIZE], tfs[SPAR_BLOCK_SIZE], dls[SPAR_BLOCK_SIZE];
     if (buf == NULL || !parse_single(buf, len, df, n_docs, docs, tfs)) return SPAR_E_CORRUPT;
+    if (ti == NULL) return SPAR_OK; /* validation only */
     for (uint32_t i = 0; i < df; i++) dls[i] = norms ? spar_norm_decode(norms[docs[i]]) : 0;
     const block_stats bs = stats_of(tfs, dls, df, k1, b, avgdl);
     ti->df = df;

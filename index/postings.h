@@ -108,8 +108,8 @@ spar_status spar_postings_check(const uint8_t *buf, size_t len, const spar_term_
 /* Decode and validate a one-block list (df <= SPAR_BLOCK_SIZE) and fill all of ti from it: df, n_blocks 1,
  * cf, offset 0, bytes = len, max_tf, min_dl, max_tfpart, computed exactly as spar_postings_encode does with
  * doclens[d] = spar_norm_decode(norms[d]) (norms NULL: lengths 0). The segment stores only df and the size
- * of such lists and derives the rest at lookup. @return SPAR_OK or SPAR_E_CORRUPT (malformed, docid >=
- * n_docs, trailing bytes). */
+ * of such lists and derives the rest at lookup. ti NULL: validate only (what opening a segment needs).
+ * @return SPAR_OK or SPAR_E_CORRUPT (malformed, docid >= n_docs, trailing bytes). */
 spar_status spar_postings_derive_single(const uint8_t *buf, size_t len, uint32_t df, uint32_t n_docs,
                                         const uint8_t *norms, float k1, float b, float avgdl, spar_term_info *ti);
 
