@@ -3,7 +3,7 @@
 ModernBertForMaskedLM + SPLADE (plain torch ops, no `transformers`), used to check spar's C ModernBERT
 (encoders/model/modernbert.c).
 
-  ref_modernbert.py make OUT_DIR --size tiny|base [--seed N] [--dtype F32|F16|BF16] [--biases] [--untied]
+  ref_modernbert.py make OUT_DIR --size tiny|micro|base [--seed N] [--dtype F32|F16|BF16] [--biases] [--untied]
                     [--new-config] [--bare]
   ref_modernbert.py ids OUT_FILE VOCAB SEED LEN...      random id sequences ([CLS]=1 ... [SEP]=2 when small)
   ref_modernbert.py run MODEL_DIR IDS_FILE OUT_DIR      reference outputs (one padded batch + attention mask)
@@ -53,8 +53,13 @@ def tiny():
                 sep_token_id=2, eos_token_id=2)
 
 
+def micro():
+    """The committed fixture (tests/golden/data/encoder/micro-modernbert): 3 layers (global, local, local)."""
+    return dict(tiny(), num_hidden_layers=3, intermediate_size=32, vocab_size=512, max_position_embeddings=512)
+
+
 def make(a):
-    cfg = dict(BASE if a.size == "base" else tiny())
+    cfg = dict(BASE if a.size == "base" else micro() if a.size == "micro" else tiny())
     if a.biases:
         cfg.update(attention_bias=True, mlp_bias=True, norm_bias=True, classifier_bias=True)
     if a.untied:
@@ -81,7 +86,7 @@ def make(a):
     # tiny: gains make attention peaky so the window and RoPE matter at width 64; base: plain N(0, 0.02) (with
     # the same gains at width 768, spar's fp32 logits were 3.4e-4 from this float64 reference at 1000 tokens:
     # too peaky to tell rounding from error at 1e-4)
-    ga, gm = (4.0, 3.0) if a.size == "tiny" else (1.0, 1.0)
+    ga, gm = (1.0, 1.0) if a.size == "base" else (4.0, 3.0)
 
     def norm(name):
         t[name + ".weight"] = vec(d, 0.1, 1.0)
@@ -275,7 +280,7 @@ def command(cmd, args):
         import argparse
         ap = argparse.ArgumentParser(prog="ref_modernbert.py make")
         ap.add_argument("out")
-        ap.add_argument("--size", choices=["tiny", "base"], default="tiny")
+        ap.add_argument("--size", choices=["tiny", "micro", "base"], default="tiny")
         ap.add_argument("--seed", type=int, default=1)
         ap.add_argument("--dtype", choices=["F32", "F16", "BF16"], default="F32")
         ap.add_argument("--biases", action="store_true")
