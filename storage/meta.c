@@ -867,28 +867,29 @@ spar_status spar_meta_lookup(const spar_meta *m, const char *id, size_t len, uin
         st = spar_from_lmdb(rc, NULL);
         goto done;
     }
-    uint32_t ids[SPAR_PERMBLOCK_MAX_IDS], n = 0;
-    uint8_t tags[SPAR_PERMBLOCK_MAX_IDS];
-    int tagged = 0;
-    if ((st = spar_permblock_decode(v.mv_data, v.mv_size, ids, tags, &tagged, &n)) != SPAR_OK) goto done;
+    spar_permblock_view pv;
+    if ((st = spar_permblock_open(v.mv_data, v.mv_size, &pv)) != SPAR_OK) goto done;
+    const uint32_t n = pv.n;
     if (k.mv_size == len && memcmp(k.mv_data, id, len) == 0) {
-        *docid = ids[n - 1];
+        st = spar_permblock_docid(&pv, n - 1, docid);
         goto done;
     }
     st = SPAR_E_NOT_FOUND;
-    if (tagged) {
+    if (pv.tagged) {
         uint8_t have[SPAR_IDBLOCK_ID_MAX];
         size_t hl = 0; /* read only the ids whose tag matches: 63/256 false candidates on average */
         const uint8_t t = id_tag(id, len);
         for (uint32_t j = 0; j + 1 < n; j++) {
-            if (tags[j] != t) continue;
-            spar_status s2 = d2i_get(&r, ids[j], have, &hl);
+            uint32_t cand = 0;
+            if (pv.tags[j] != t) continue;
+            spar_status s2 = spar_permblock_docid(&pv, j, &cand);
+            if (s2 == SPAR_OK) s2 = d2i_get(&r, cand, have, &hl);
             if (s2 != SPAR_OK) {
                 st = s2 == SPAR_E_NOT_FOUND ? SPAR_E_CORRUPT : s2;
                 break;
             }
             if (hl == len && memcmp(have, id, len) == 0) {
-                *docid = ids[j];
+                *docid = cand;
                 st = SPAR_OK;
                 break;
             }
@@ -897,6 +898,7 @@ spar_status spar_meta_lookup(const spar_meta *m, const char *id, size_t len, uin
     }
     /* one run of docids (the writer tags every other block), so the ids of docids ids[0]..ids[n-2]
      * ascend in doc2id: search them there, block by block (nearly always one) */
+    const uint32_t *ids = pv.docids;
     for (uint32_t j = 1; j < n; j++)
         if (ids[j] != ids[0] + j) {
             st = SPAR_E_CORRUPT;

@@ -228,15 +228,21 @@ spar_status spar_idblock_find(const uint8_t *blk, size_t len, uint32_t lo, uint3
 }
 
 /* ---- perm block ----
- * h = n << 1 | has_tags, then per entry x = zigzag(docid - expected) << 1 | run, expected = previous
- * docid + 1 (0 at first); run = 1 is followed by r >= 1: the next r docids are docid+1 .. docid+r; then,
- * when has_tags, n tag bytes. */
+ * h = n << 2 | form, n = 1..64; form 0: delta/run coded docids; form 1: delta/run coded docids, then n
+ * tags; form 2: u8 width w (1..32), ceil(n * w / 8) bytes of docids packed from bit 0 (little-endian
+ * bit order), then n tags. Delta/run coding: per entry x = zigzag(docid - expected) << 1 | run,
+ * expected = previous docid + 1 (0 at first); run = 1 is followed by r >= 1: the next r docids are
+ * docid+1 .. docid+r. */
+
+#define PERM_RUNS 0u
+#define PERM_RUNS_TAGGED 1u
+#define PERM_PACKED_TAGGED 2u
 
 static uint64_t zigzag(int64_t v) { return v < 0 ? ((uint64_t)(-(v + 1)) << 1) | 1u : (uint64_t)v << 1; }
 static int64_t unzigzag(uint64_t u) { return (u & 1u) ? -(int64_t)(u >> 1) - 1 : (int64_t)(u >> 1); }
 
-size_t spar_permblock_encode(const uint32_t *docids, const uint8_t *tags, uint32_t n, uint8_t *out) {
-    size_t k = spar_varint_put(out, (uint64_t)n << 1 | (tags != NULL));
+static size_t encode_runs(const uint32_t *docids, uint32_t n, uint8_t *out) {
+    size_t k = 0;
     int64_t expected = 0;
     for (uint32_t i = 0; i < n;) {
         uint32_t r = 0;
@@ -246,6 +252,29 @@ size_t spar_permblock_encode(const uint32_t *docids, const uint8_t *tags, uint32
         expected = (int64_t)docids[i] + r + 1;
         i += r + 1;
     }
+    return k;
+}
+
+size_t spar_permblock_encode(const uint32_t *docids, const uint8_t *tags, uint32_t n, uint8_t *out) {
+    uint32_t max = 0;
+    for (uint32_t i = 0; i < n; i++) max = docids[i] > max ? docids[i] : max;
+    unsigned w = 1;
+    while (w < 32 && (max >> w) != 0) w++;
+    const size_t packed = ((size_t)n * w + 7) / 8;
+    size_t k = spar_varint_put(out, (uint64_t)n << 2 | (tags == NULL ? PERM_RUNS : PERM_RUNS_TAGGED));
+    const size_t h = k;
+    k += encode_runs(docids, n, out + k);
+    if (tags != NULL && 1 + packed <= k - h) { /* bit-packed is no larger: random access */
+        k = spar_varint_put(out, (uint64_t)n << 2 | PERM_PACKED_TAGGED);
+        out[k++] = (uint8_t)w;
+        memset(out + k, 0, packed);
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t bit = (uint64_t)i * w;
+            for (unsigned b = 0; b < w; b++, bit++)
+                if (docids[i] >> b & 1u) out[k + bit / 8] |= (uint8_t)(1u << (bit % 8));
+        }
+        k += packed;
+    }
     if (tags != NULL) {
         memcpy(out + k, tags, n);
         k += n;
@@ -253,13 +282,26 @@ size_t spar_permblock_encode(const uint32_t *docids, const uint8_t *tags, uint32
     return k;
 }
 
-spar_status spar_permblock_decode(const uint8_t *blk, size_t len, uint32_t *out, uint8_t *tags, int *has_tags,
-                                  uint32_t *n) {
-    uint64_t pos = 0, v, x;
-    if (!spar_varint_get(blk, len, &pos, &v) || (v >> 1) == 0 || (v >> 1) > SPAR_PERMBLOCK_MAX_IDS)
+spar_status spar_permblock_open(const uint8_t *blk, size_t len, spar_permblock_view *v) {
+    uint64_t pos = 0, h, x;
+    if (!spar_varint_get(blk, len, &pos, &h) || (h >> 2) == 0 || (h >> 2) > SPAR_PERMBLOCK_MAX_IDS ||
+        (h & 3u) > PERM_PACKED_TAGGED)
         return SPAR_E_CORRUPT;
-    const uint32_t count = (uint32_t)(v >> 1);
-    const int tagged = (int)(v & 1u);
+    const uint32_t count = (uint32_t)(h >> 2);
+    const unsigned form = (unsigned)(h & 3u);
+    v->n = count;
+    v->tagged = form != PERM_RUNS;
+    v->packed = NULL;
+    v->width = 0;
+    if (form == PERM_PACKED_TAGGED) {
+        if (pos >= len || blk[pos] == 0 || blk[pos] > 32) return SPAR_E_CORRUPT;
+        v->width = blk[pos++];
+        const uint64_t packed = ((uint64_t)count * v->width + 7) / 8;
+        if (len - pos != packed + count) return SPAR_E_CORRUPT;
+        v->packed = blk + pos;
+        v->tags = blk + pos + packed;
+        return SPAR_OK;
+    }
     int64_t expected = 0;
     uint32_t i = 0;
     while (i < count) {
@@ -268,16 +310,41 @@ spar_status spar_permblock_decode(const uint8_t *blk, size_t len, uint32_t *out,
         uint64_t r = 0;
         if ((x & 1u) && (!spar_varint_get(blk, len, &pos, &r) || r == 0 || r > count - i - 1)) return SPAR_E_CORRUPT;
         if (d < 0 || d + (int64_t)r >= (int64_t)UINT32_MAX) return SPAR_E_CORRUPT;
-        for (uint64_t j = 0; j <= r; j++) out[i++] = (uint32_t)(d + (int64_t)j);
+        for (uint64_t j = 0; j <= r; j++) v->docids[i++] = (uint32_t)(d + (int64_t)j);
         expected = d + (int64_t)r + 1;
     }
-    if (tagged) {
-        if (len - pos < count) return SPAR_E_CORRUPT;
-        memcpy(tags, blk + pos, count);
-        pos += count;
+    if (len - pos != (v->tagged ? count : 0)) return SPAR_E_CORRUPT;
+    v->tags = v->tagged ? blk + pos : NULL;
+    return SPAR_OK;
+}
+
+spar_status spar_permblock_docid(const spar_permblock_view *v, uint32_t j, uint32_t *docid) {
+    if (v->packed == NULL) {
+        *docid = v->docids[j];
+        return SPAR_OK;
     }
-    if (pos != len) return SPAR_E_CORRUPT;
-    *has_tags = tagged;
-    *n = count;
+    uint64_t bit = (uint64_t)j * v->width, d = 0;
+    for (unsigned got = 0; got < v->width;) { /* whole bytes where aligned, bits at the edges */
+        unsigned off = (unsigned)(bit % 8), take = 8 - off;
+        if (take > v->width - got) take = v->width - got;
+        d |= (uint64_t)((v->packed[bit / 8] >> off) & ((1u << take) - 1u)) << got;
+        got += take;
+        bit += take;
+    }
+    if (d >= UINT32_MAX) return SPAR_E_CORRUPT;
+    *docid = (uint32_t)d;
+    return SPAR_OK;
+}
+
+spar_status spar_permblock_decode(const uint8_t *blk, size_t len, uint32_t *out, uint8_t *tags, int *has_tags,
+                                  uint32_t *n) {
+    spar_permblock_view v;
+    spar_status st = spar_permblock_open(blk, len, &v);
+    if (st != SPAR_OK) return st;
+    for (uint32_t j = 0; j < v.n; j++)
+        if (spar_permblock_docid(&v, j, &out[j]) != SPAR_OK) return SPAR_E_CORRUPT;
+    if (v.tagged) memcpy(tags, v.tags, v.n);
+    *has_tags = v.tagged;
+    *n = v.n;
     return SPAR_OK;
 }

@@ -3,8 +3,8 @@
  *               with the previous id + suffix), restarting every SPAR_IDBLOCK_RESTART ids so one id is
  *               found by decoding at most SPAR_IDBLOCK_RESTART entries;
  *   perm block: up to SPAR_PERMBLOCK_MAX_IDS docids (the docids of consecutive ids in byte order), delta
- *               coded with runs of consecutive docids collapsed, optionally followed by one tag byte
- *               per id (a hash byte that lets a lookup skip the ids that cannot match).
+ *               coded with runs of consecutive docids collapsed, or bit-packed, optionally with one tag
+ *               byte per id (a hash byte that lets a lookup skip the ids that cannot match).
  * Pure functions over bytes, no LMDB: the decoders treat their input as untrusted (every read is bounds
  * checked, every malformed block gives SPAR_E_CORRUPT) and are fuzzed by tests/fuzz/fuzz_meta_block.c. */
 #ifndef SPAR_STORAGE_META_BLOCK_H
@@ -61,11 +61,27 @@ typedef int (*spar_idblock_fn)(void *ctx, uint32_t i, const uint8_t *id, size_t 
 spar_status spar_idblock_each(const uint8_t *blk, size_t len, spar_idblock_fn fn, void *ctx, spar_diag *diag);
 
 /* ---- perm block ---- */
-/* Encode n (1..SPAR_PERMBLOCK_MAX_IDS) docids, and their ids' one-byte tags when `tags` is not NULL, into
- * out (room for SPAR_PERMBLOCK_MAX_BYTES); returns bytes. */
+/* Encode n (1..SPAR_PERMBLOCK_MAX_IDS) docids into out (room for SPAR_PERMBLOCK_MAX_BYTES); returns bytes.
+ * Without tags: delta/run coded. With their ids' one-byte tags: delta/run coded or bit-packed at the
+ * width of the largest docid (random access), whichever is smaller. */
 size_t spar_permblock_encode(const uint32_t *docids, const uint8_t *tags, uint32_t n, uint8_t *out);
-/* Decode into out and tags (room for SPAR_PERMBLOCK_MAX_IDS each); *has_tags says whether the block
- * carries tags (tags is left alone otherwise). Every docid is < UINT32_MAX.
+
+/* A validated block, for lookups: tags (when tagged) and docids by position. */
+typedef struct spar_permblock_view {
+    uint32_t n;
+    int tagged;
+    const uint8_t *tags;   /* n bytes inside the block, when tagged */
+    const uint8_t *packed; /* bit-packed docids (NULL: in docids[]) */
+    unsigned width;        /* bits per packed docid */
+    uint32_t docids[SPAR_PERMBLOCK_MAX_IDS];
+} spar_permblock_view;
+/* Parse and check the block structure (delta/run coded docids are decoded here, packed ones read on
+ * demand). @return SPAR_OK or SPAR_E_CORRUPT. */
+spar_status spar_permblock_open(const uint8_t *blk, size_t len, spar_permblock_view *v);
+/* Docid at position j < v->n. @return SPAR_OK or SPAR_E_CORRUPT (a packed value of UINT32_MAX). */
+spar_status spar_permblock_docid(const spar_permblock_view *v, uint32_t j, uint32_t *docid);
+/* Decode everything into out and tags (room for SPAR_PERMBLOCK_MAX_IDS each); *has_tags says whether the
+ * block carries tags (tags is left alone otherwise). Every docid is < UINT32_MAX.
  * @return SPAR_OK or SPAR_E_CORRUPT. */
 spar_status spar_permblock_decode(const uint8_t *blk, size_t len, uint32_t *out, uint8_t *tags, int *has_tags,
                                   uint32_t *n);

@@ -263,6 +263,15 @@ static void test_perm_blocks(void) {
     CU_ASSERT(spar_permblock_encode(d, NULL, 64, buf) <= 7); /* h, start, run length */
     for (uint32_t i = 0; i < 64; i++) d[i] = (uint32_t)(rnd() % 4000000000u); /* random, descending deltas too */
     perm_roundtrip(d, 64);
+    uint8_t tg64[64];
+    memset(tg64, 7, sizeof tg64);
+    CU_ASSERT(spar_permblock_encode(d, tg64, 64, buf) <= 2 + 1 + 256 + 64); /* tagged random: bit-packed */
+    for (uint32_t i = 0; i < 64; i++) d[i] = (uint32_t)(rnd() % 200000); /* 18 bits */
+    CU_ASSERT(spar_permblock_encode(d, tg64, 64, buf) == 2 + 1 + 144 + 64);
+    perm_roundtrip(d, 64);
+    for (uint32_t i = 0; i < 64; i++) d[i] = 100000 + (i / 16) * 1000 + i % 16; /* 4 runs: run coding wins */
+    CU_ASSERT(spar_permblock_encode(d, tg64, 64, buf) < 2 + 20 + 64);
+    perm_roundtrip(d, 64);
     d[0] = 0;
     d[1] = UINT32_MAX - 1;
     d[2] = 5;
@@ -278,17 +287,29 @@ static void test_perm_blocks(void) {
     uint32_t out[SPAR_PERMBLOCK_MAX_IDS], m;
     uint8_t tg[SPAR_PERMBLOCK_MAX_IDS];
     int has;
-    const uint8_t run_too_long[] = {0x04, 0x01, 0x05}; /* 2 ids, run of 5 more */
+    const uint8_t run_too_long[] = {0x08, 0x01, 0x05}; /* 2 ids (form 0), run of 5 more */
     CU_ASSERT_EQUAL(spar_permblock_decode(run_too_long, sizeof run_too_long, out, tg, &has, &m), SPAR_E_CORRUPT);
-    const uint8_t negative[] = {0x02, 0x02}; /* zigzag -1 from 0 */
+    const uint8_t negative[] = {0x04, 0x02}; /* zigzag -1 from 0 */
     CU_ASSERT_EQUAL(spar_permblock_decode(negative, sizeof negative, out, tg, &has, &m), SPAR_E_CORRUPT);
-    const uint8_t trailing[] = {0x02, 0x00, 0x00};
+    const uint8_t trailing[] = {0x04, 0x00, 0x00};
     CU_ASSERT_EQUAL(spar_permblock_decode(trailing, sizeof trailing, out, tg, &has, &m), SPAR_E_CORRUPT);
     const uint8_t zero[] = {0x00};
     CU_ASSERT_EQUAL(spar_permblock_decode(zero, sizeof zero, out, tg, &has, &m), SPAR_E_CORRUPT);
-    const uint8_t tags_missing[] = {0x05, 0x00, 0x00, 0xAA}; /* 2 ids, tagged, one tag byte */
+    const uint8_t form3[] = {0x07, 0x00};
+    CU_ASSERT_EQUAL(spar_permblock_decode(form3, sizeof form3, out, tg, &has, &m), SPAR_E_CORRUPT);
+    const uint8_t tags_missing[] = {0x09, 0x00, 0x00, 0xAA}; /* 2 ids, form 1, one tag byte */
     CU_ASSERT_EQUAL(spar_permblock_decode(tags_missing, sizeof tags_missing, out, tg, &has, &m), SPAR_E_CORRUPT);
-    const uint8_t tags_ok[] = {0x05, 0x00, 0x00, 0xAA, 0xBB};
+    /* form 2: width 3, docids 5 and 2 packed as 101 | 010 << 3 */
+    const uint8_t packed[] = {0x0A, 0x03, 0x15, 0xAA, 0xBB};
+    CU_ASSERT_EQUAL(spar_permblock_decode(packed, sizeof packed, out, tg, &has, &m), SPAR_OK);
+    CU_ASSERT(has == 1 && m == 2 && out[0] == 5 && out[1] == 2 && tg[0] == 0xAA && tg[1] == 0xBB);
+    const uint8_t width0[] = {0x0A, 0x00, 0xAA, 0xBB}, width33[] = {0x0A, 0x21, 0x15, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                                                   0x00, 0x00, 0xAA, 0xBB};
+    CU_ASSERT_EQUAL(spar_permblock_decode(width0, sizeof width0, out, tg, &has, &m), SPAR_E_CORRUPT);
+    CU_ASSERT_EQUAL(spar_permblock_decode(width33, sizeof width33, out, tg, &has, &m), SPAR_E_CORRUPT);
+    const uint8_t all_ones[] = {0x06, 0x20, 0xFF, 0xFF, 0xFF, 0xFF, 0x01}; /* 1 id, width 32: UINT32_MAX */
+    CU_ASSERT_EQUAL(spar_permblock_decode(all_ones, sizeof all_ones, out, tg, &has, &m), SPAR_E_CORRUPT);
+    const uint8_t tags_ok[] = {0x09, 0x00, 0x00, 0xAA, 0xBB};
     CU_ASSERT_EQUAL(spar_permblock_decode(tags_ok, sizeof tags_ok, out, tg, &has, &m), SPAR_OK);
     CU_ASSERT(has == 1 && m == 2 && out[0] == 0 && out[1] == 1 && tg[0] == 0xAA && tg[1] == 0xBB);
 }
@@ -302,7 +323,7 @@ int main(void) {
         !CU_add_test(s, "random ids round trip; damaged blocks give CORRUPT, never a crash", test_random_ids_fuzzish) ||
         !CU_add_test(s, "find in sorted ranges: every id, keys between, below and above", test_find_sorted) ||
         !CU_add_test(s, "malformed id block headers and entries are rejected", test_bad_headers) ||
-        !CU_add_test(s, "perm blocks: runs, random, extremes, tags; malformed rejected", test_perm_blocks))
+        !CU_add_test(s, "perm blocks: runs, random, bit-packed, tags; malformed rejected", test_perm_blocks))
         goto out;
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
