@@ -49,6 +49,9 @@ struct spar_ann {
     float *sq_w;           /* dim: sq_scale^2 (SQ8 L2) */
     uint32_t pq_m, pq_dsub;
     float *pq_cb;          /* pq_m * 256 * pq_dsub */
+    float *pq_cbt;         /* derived: per sub-space, the codebook transposed (pq_dsub rows of 256) */
+    int pq_res;            /* PQ codes encode x - centroid(list) (format 1.1); 0: raw vectors (format 1.0) */
+    float *pq_extra;       /* residual PQ, L2: per code (list order) |r|^2 + 2<centroid, r> of the decoded r */
     int has_full;          /* vecs holds float vectors in id order for re-ranking */
     void *mapping;         /* loaded file kept mapped (spar_mapped_file *), or NULL */
 };
@@ -146,6 +149,8 @@ void spar_kmeans_assign(const float *x, uint64_t n, uint32_t dim, const float *c
 spar_status spar_ivf_search(const spar_ann *ix, spar_ann_scratch *s, const void *query, uint32_t k,
                             const spar_ann_params *p, spar_ann_hit *hits, size_t *n_hits);
 void spar_ivf_free(spar_ann *ix);
+/* Fill ix->pq_cbt from ix->pq_cb (after build or load). */
+spar_status spar_pq_transpose(spar_ann *ix);
 
 spar_status spar_hnsw_search_rr(const spar_ann *ix, spar_ann_scratch *s, const void *query, uint32_t k, uint32_t ef,
                                 uint32_t rerank, spar_ann_hit *hits, size_t *n_hits);

@@ -10,7 +10,7 @@
 #include "storage/file.h"
 
 #define ANN_VERSION_MAJOR 1
-#define ANN_VERSION_MINOR 0
+#define ANN_VERSION_MINOR 1 /* 1.1: residual PQ (IVF storage code 3) */
 #define ANN_FLAG_DELETED 1u
 #define ANN_FLAG_FULL 2u /* HNSW-SQ8: float vectors for re-ranking at the end */
 
@@ -28,6 +28,7 @@ static int is_ann_kind(uint32_t k) {
            k == SPAR_KIND_ANN_BINARY_IVF;
 }
 
+#define IVF_FILE_PQ_RES 3u /* storage code in the file: PQ of residuals, per-code floats follow the codebook */
 typedef struct ivf_fixed { /* follows ann_fixed for IVF kinds */
     uint32_t nlist, storage, pq_m, has_full;
     uint64_t code_bytes;
@@ -55,7 +56,8 @@ spar_status spar_ann_save(const spar_ann *ix, const char *path, spar_diag *diag)
                    ix->ef_construction, ix->entry, ix->max_level, hnsw ? (uint32_t)ix->hfmt : 0u, ix->seed};
     SPAR_TRY_GOTO(st, spar_file_writer_write(w, &f, sizeof f), fail);
     if (ix->kind == SPAR_ANN_IVF || ix->kind == SPAR_ANN_BINARY_IVF) {
-        ivf_fixed v = {ix->nlist, (uint32_t)ix->storage, ix->pq_m, (uint32_t)ix->has_full, ix->code_bytes};
+        uint32_t stor = ix->storage == SPAR_IVF_PQ && ix->pq_res ? IVF_FILE_PQ_RES : (uint32_t)ix->storage;
+        ivf_fixed v = {ix->nlist, stor, ix->pq_m, (uint32_t)ix->has_full, ix->code_bytes};
         SPAR_TRY_GOTO(st, spar_file_writer_write(w, &v, sizeof v), fail);
         if (ix->kind == SPAR_ANN_IVF)
             SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->centroids, (size_t)ix->nlist * ix->dim * 4), fail);
@@ -71,6 +73,7 @@ spar_status spar_ann_save(const spar_ann *ix, const char *path, spar_diag *diag)
             SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->sq_scale, (size_t)ix->dim * 4), fail);
         } else if (ix->storage == SPAR_IVF_PQ) {
             SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->pq_cb, (size_t)ix->pq_m * 256 * ix->pq_dsub * 4), fail);
+            if (ix->pq_res) SPAR_TRY_GOTO(st, spar_file_writer_write(w, ix->pq_extra, (size_t)ix->n * 4), fail);
         }
         if (ix->has_full) { /* 64-byte aligned in the file so a loaded index can re-rank straight from the map */
             SPAR_TRY_GOTO(st, spar_file_writer_pad(w, 64), fail);
@@ -137,6 +140,8 @@ static spar_status parse_ivf(rd *r, const ann_fixed *f, const uint8_t *payload, 
     if (vp == NULL) return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: truncated IVF header", name);
     memcpy(&v, vp, sizeof v);
     int binary = f->kind == SPAR_ANN_BINARY_IVF;
+    int pq_res = v.storage == IVF_FILE_PQ_RES;
+    if (pq_res) v.storage = SPAR_IVF_PQ;
     uint64_t want_code = binary ? f->dim / 8
                          : v.storage == SPAR_IVF_FLAT ? (uint64_t)f->dim * 4
                          : v.storage == SPAR_IVF_SQ8  ? f->dim
@@ -231,6 +236,16 @@ static spar_status parse_ivf(rd *r, const ann_fixed *f, const uint8_t *payload, 
             goto fail;
         }
         memcpy(ix->pq_cb, c, cb);
+        if (pq_res) {
+            const void *ex = take(r, f->n * 4);
+            if (ex == NULL || (ix->pq_extra = malloc(f->n * 4 + 4)) == NULL) {
+                st = ex ? SPAR_E_NOMEM : spar_diag_err(diag, SPAR_E_CORRUPT, "%s: truncated PQ residual terms", name);
+                goto fail;
+            }
+            memcpy(ix->pq_extra, ex, f->n * 4);
+            ix->pq_res = 1;
+        }
+        SPAR_TRY_GOTO(st, spar_pq_transpose(ix), fail);
     }
     if (v.has_full) {
         const void *pad = take_pad(r, payload, 64);

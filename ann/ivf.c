@@ -25,8 +25,8 @@ void spar_ivf_opts_default(spar_ivf_opts *o) {
 
 void spar_ivf_free(spar_ann *ix) {
     free(ix->centroids), free(ix->bcentroids), free(ix->list_off), free(ix->list_ids), free(ix->list_codes);
-    free(ix->sq_min), free(ix->sq_scale), free(ix->sq_w), free(ix->pq_cb);
-    ix->centroids = ix->sq_min = ix->sq_scale = ix->sq_w = ix->pq_cb = NULL;
+    free(ix->sq_min), free(ix->sq_scale), free(ix->sq_w), free(ix->pq_cb), free(ix->pq_cbt), free(ix->pq_extra);
+    ix->centroids = ix->sq_min = ix->sq_scale = ix->sq_w = ix->pq_cb = ix->pq_cbt = ix->pq_extra = NULL;
     ix->bcentroids = ix->list_off = NULL;
     ix->list_ids = NULL;
     ix->list_codes = NULL;
@@ -125,16 +125,22 @@ spar_status spar_ann_ivf_build(const float *vecs, uint64_t n, uint32_t dim, spar
             st = SPAR_E_NOMEM;
             goto fail;
         }
-        /* PQ on raw vectors (not residuals): the same codebook serves every list, so ADC tables are
-         * built once per query */
+        /* PQ of the residuals x - centroid(list): one codebook for every list, so the query-dependent
+         * table (inner products of query sub-vectors with codewords) is still built once per query; the
+         * rest of |q - c - r|^2 is |q - c|^2 (the coarse distance, already known) plus a per-code term
+         * |r|^2 + 2<c, r> stored next to the codes (pq_extra). */
+        ix->pq_res = 1;
         spar_kmeans_opts po = ko;
         po.k = 256;
         po.iters = 12;
         po.sample = 0;
         for (uint32_t j = 0; j < o.pq_m; j++) {
-            for (uint64_t i = 0; i < m; i++) /* first m vectors of a seeded stride walk */
-                memcpy(sub + i * ix->pq_dsub, x + ((i * 2654435761u) % n) * dim + (size_t)j * ix->pq_dsub,
-                       ix->pq_dsub * sizeof(float));
+            for (uint64_t i = 0; i < m; i++) { /* first m vectors of a seeded stride walk */
+                uint64_t id = (i * 2654435761u) % n;
+                const float *v = x + id * dim + (size_t)j * ix->pq_dsub;
+                const float *c = ix->centroids + (size_t)assign[id] * dim + (size_t)j * ix->pq_dsub;
+                for (uint32_t e = 0; e < ix->pq_dsub; e++) sub[i * ix->pq_dsub + e] = v[e] - c[e];
+            }
             po.seed = o.seed + j;
             SPAR_TRY_GOTO(st, spar_kmeans(sub, m, ix->pq_dsub, &po, ix->pq_cb + (size_t)j * 256 * ix->pq_dsub, NULL,
                                           NULL), fail);
@@ -153,15 +159,35 @@ spar_status spar_ann_ivf_build(const float *vecs, uint64_t n, uint32_t dim, spar
             st = SPAR_E_NOMEM;
             goto fail;
         }
+        if ((ix->pq_extra = spar_malloc_array(n, sizeof(float))) == NULL) {
+            free(xs), free(a);
+            st = SPAR_E_NOMEM;
+            goto fail;
+        }
+        memset(ix->pq_extra, 0, (size_t)n * sizeof(float));
+        const uint32_t ds = ix->pq_dsub;
+        const int l2 = metric == SPAR_METRIC_L2;
         for (uint32_t j = 0; j < ix->pq_m; j++) {
-            for (uint64_t p = 0; p < n; p++)
-                memcpy(xs + p * ix->pq_dsub, x + (size_t)ix->list_ids[p] * dim + (size_t)j * ix->pq_dsub,
-                       ix->pq_dsub * sizeof(float));
-            spar_kmeans_assign(xs, n, ix->pq_dsub, ix->pq_cb + (size_t)j * 256 * ix->pq_dsub, 256, a, NULL,
-                               o.n_threads);
-            for (uint64_t p = 0; p < n; p++) ix->list_codes[p * ix->code_bytes + j] = (uint8_t)a[p];
+            for (uint64_t p = 0; p < n; p++) {
+                uint32_t id = ix->list_ids[p];
+                const float *v = x + (size_t)id * dim + (size_t)j * ds;
+                const float *c = ix->centroids + (size_t)assign[id] * dim + (size_t)j * ds;
+                for (uint32_t e = 0; e < ds; e++) xs[p * ds + e] = v[e] - c[e];
+            }
+            const float *cb = ix->pq_cb + (size_t)j * 256 * ds;
+            spar_kmeans_assign(xs, n, ds, cb, 256, a, NULL, o.n_threads);
+            for (uint64_t p = 0; p < n; p++) {
+                ix->list_codes[p * ix->code_bytes + j] = (uint8_t)a[p];
+                if (!l2) continue; /* inner product / cosine: -<q, c> - <q, r> needs no per-code term */
+                const float *r = cb + (size_t)a[p] * ds;
+                const float *c = ix->centroids + (size_t)assign[ix->list_ids[p]] * dim + (size_t)j * ds;
+                float t = 0;
+                for (uint32_t e = 0; e < ds; e++) t += r[e] * (r[e] + 2 * c[e]);
+                ix->pq_extra[p] += t;
+            }
         }
         free(xs), free(a);
+        SPAR_TRY_GOTO(st, spar_pq_transpose(ix), fail);
     } else {
 #ifdef SPAR_HAVE_OPENMP
 #pragma omp parallel for schedule(static) num_threads(o.n_threads > 0 ? o.n_threads : omp_get_max_threads())
@@ -308,6 +334,77 @@ static void drain(spar_dheap *h, spar_ann_hit *hits, size_t *n_hits) {
     *n_hits = n;
 }
 
+spar_status spar_pq_transpose(spar_ann *ix) {
+    const size_t ds = ix->pq_dsub, sz = (size_t)ix->pq_m * 256 * ds;
+    free(ix->pq_cbt);
+    if ((ix->pq_cbt = spar_malloc_array(sz ? sz : 1, sizeof(float))) == NULL) return SPAR_E_NOMEM;
+    for (size_t m = 0; m < ix->pq_m; m++)
+        for (size_t c = 0; c < 256; c++)
+            for (size_t e = 0; e < ds; e++)
+                ix->pq_cbt[(m * ds + e) * 256 + c] = ix->pq_cb[(m * 256 + c) * ds + e];
+    return SPAR_OK;
+}
+
+/* T[m][c] = scale * <q_m, codeword c of sub-space m>: rows of 256 over the transposed codebook, so the
+ * loops run along c (vectorised by the compiler; the AVX2 clone when the CPU has it). */
+#define PQ_IP_TABLE_BODY                                                                                     \
+    const uint32_t ds = ix->pq_dsub;                                                                         \
+    for (uint32_t m = 0; m < ix->pq_m; m++) {                                                                \
+        float *t = T + (size_t)m * 256;                                                                      \
+        for (uint32_t c = 0; c < 256; c++) t[c] = 0;                                                         \
+        for (uint32_t e = 0; e < ds; e++) {                                                                  \
+            const float qe = scale * q[(size_t)m * ds + e], *row = ix->pq_cbt + ((size_t)m * ds + e) * 256;  \
+            for (uint32_t c = 0; c < 256; c++) t[c] += qe * row[c];                                          \
+        }                                                                                                    \
+    }
+static void pq_ip_table_generic(const spar_ann *ix, const float *q, float scale, float *T) { PQ_IP_TABLE_BODY }
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void pq_ip_table_avx2(const spar_ann *ix, const float *q, float scale,
+                                                                  float *T) { PQ_IP_TABLE_BODY }
+#endif
+static void pq_ip_table(const spar_ann *ix, const float *q, float scale, float *T) {
+#if defined(__x86_64__)
+    if (ix->avx2) {
+        pq_ip_table_avx2(ix, q, scale, T);
+        return;
+    }
+#endif
+    pq_ip_table_generic(ix, q, scale, T);
+}
+
+/* Residual PQ scan of list positions [b, e): distance = coarse + per-code term + sum of table entries.
+ * Four codes at a time (independent sums) so the table loads of different codes overlap. */
+static void pq_scan_list(const spar_ann *ix, spar_dheap *h, uint32_t cap, const float *T, float coarse, uint64_t b,
+                         uint64_t e) {
+    const uint32_t M = ix->pq_m;
+    const size_t cbytes = ix->code_bytes;
+    const float *extra = ix->pq_extra;
+    uint64_t pos = b;
+    for (; pos + 4 <= e; pos += 4) {
+        const uint8_t *c0 = ix->list_codes + pos * cbytes, *c1 = c0 + cbytes, *c2 = c1 + cbytes, *c3 = c2 + cbytes;
+        float a0 = coarse + extra[pos], a1 = coarse + extra[pos + 1], a2 = coarse + extra[pos + 2],
+              a3 = coarse + extra[pos + 3];
+        for (uint32_t m = 0; m < M; m++) {
+            const float *t = T + (size_t)m * 256;
+            a0 += t[c0[m]], a1 += t[c1[m]], a2 += t[c2[m]], a3 += t[c3[m]];
+        }
+        float a[4] = {a0, a1, a2, a3};
+        for (int j = 0; j < 4; j++) {
+            if (h->n == cap && a[j] > h->a[0].d) continue;
+            uint32_t id = ix->list_ids[pos + j];
+            if (ix->deleted == NULL || !ix->deleted[id]) offer(h, cap, a[j], id);
+        }
+    }
+    for (; pos < e; pos++) {
+        const uint8_t *c = ix->list_codes + pos * cbytes;
+        float a = coarse + extra[pos];
+        for (uint32_t m = 0; m < M; m++) a += T[(size_t)m * 256 + c[m]];
+        if (h->n == cap && a > h->a[0].d) continue;
+        uint32_t id = ix->list_ids[pos];
+        if (ix->deleted == NULL || !ix->deleted[id]) offer(h, cap, a, id);
+    }
+}
+
 spar_status spar_ivf_search(const spar_ann *ix, spar_ann_scratch *s, const void *query, uint32_t k,
                             const spar_ann_params *p, spar_ann_hit *hits, size_t *n_hits) {
     uint32_t nprobe = p->nprobe == 0 ? 1 : p->nprobe > ix->nlist ? ix->nlist : p->nprobe;
@@ -363,8 +460,10 @@ spar_status spar_ivf_search(const spar_ann *ix, spar_ann_scratch *s, const void 
     h->n = 0;
     float *T = cd + ix->nlist; /* PQ table, or SQ8 transformed query */
     float sq_const = 0;
-    if (ix->storage == SPAR_IVF_PQ) {
-        /* ADC table: plain inline loops (sub-spaces are a few floats: a call per entry would dominate) */
+    if (ix->storage == SPAR_IVF_PQ && ix->pq_res) {
+        pq_ip_table(ix, q, l2 ? -2.0f : -1.0f, T);
+    } else if (ix->storage == SPAR_IVF_PQ) {
+        /* ADC table of raw-vector PQ (format 1.0 files): plain inline loops */
         const uint32_t ds = ix->pq_dsub;
         for (uint32_t m = 0; m < ix->pq_m; m++) {
             const float *qs = q + (size_t)m * ds, *cb = ix->pq_cb + (size_t)m * 256 * ds;
@@ -396,6 +495,10 @@ spar_status spar_ivf_search(const spar_ann *ix, spar_ann_scratch *s, const void 
     }
     for (uint32_t pi = 0; pi < np; pi++) {
         uint32_t l = s->probe[pi];
+        if (ix->storage == SPAR_IVF_PQ && ix->pq_res) {
+            pq_scan_list(ix, h, cap, T, cd[l], ix->list_off[l], ix->list_off[l + 1]);
+            continue;
+        }
         for (uint64_t pos = ix->list_off[l]; pos < ix->list_off[l + 1]; pos++) {
             const uint8_t *code = ix->list_codes + pos * ix->code_bytes;
             float dist;
@@ -430,7 +533,15 @@ spar_status spar_ivf_search(const spar_ann *ix, spar_ann_scratch *s, const void 
     /* exact re-rank of the `cap` best candidates with the float vectors */
     uint32_t nc = h->n;
     spar_dist_id *c = h->a; /* heap order is irrelevant here */
-    for (uint32_t i = 0; i < nc; i++) c[i].d = spar_ann_dist(ix, q, c[i].id);
+    /* the candidates' vectors are scattered over the file mapping: keep 8 of them in flight */
+    const size_t vb = (size_t)ix->dim * 4;
+    for (uint32_t i = 0; i < nc + 8; i++) {
+        if (i < nc) {
+            const char *v = (const char *)(ix->vecs + (size_t)c[i].id * ix->vstride);
+            for (size_t o = 0; o < vb; o += 64) __builtin_prefetch(v + o);
+        }
+        if (i >= 8) c[i - 8].d = spar_ann_dist(ix, q, c[i - 8].id);
+    }
     spar_dheap *r = &s->res;
     SPAR_TRY(spar_dheap_reserve(r, k + 1));
     r->n = 0;
