@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "cli_util.h"
+#include "cmd_sparse.h"
 #include "commands.h"
+#include "spar/spar_sparse.h"
 
 static void info_usage(FILE *f) {
     fprintf(f,
@@ -24,6 +26,7 @@ int spar_cmd_info(int argc, char **argv) {
     if (rc != CLI_GO) return rc;
     if (dir == NULL) return cli_usage_error("info", "--index is required");
     cli_install_log("info");
+    if (spar_sparse_dir_detect(dir)) return spar_sparse_cli_info(dir); /* learned-sparse index */
     spar_index *ix = NULL;
     spar_diag diag = {{0}};
     spar_status st = spar_index_open(dir, &ix, &diag);

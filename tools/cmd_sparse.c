@@ -532,3 +532,69 @@ done:
     spar_sparse_dir_close(d);
     return rc;
 }
+
+/* ---- info / verify ---- */
+int spar_sparse_cli_info(const char *dir) {
+    spar_diag diag = {{0}};
+    spar_sparse_dir *d = NULL;
+    spar_status st = spar_sparse_dir_open(dir, &d, &diag);
+    if (st != SPAR_OK) return cli_fail("info", st, &diag);
+    spar_sparse_stats s;
+    spar_sparse_index_stats(spar_sparse_dir_index(d), &s);
+    printf("{\"index\":");
+    cli_json_str(stdout, dir, strlen(dir));
+    printf(",\"kind\":\"sparse\",\"docs\":%u,\"dim\":%u,\"nnz\":%llu,\"avg_doc_terms\":%.2f,\"vocab\":%s,"
+           "\"approx\":%s,\"bytes_forward\":%llu,\"bytes_inverted\":%llu,\"bytes_blockmax\":%llu,\"bytes_approx\":%llu,"
+           "\"version\":",
+           s.n_docs, s.dim, (unsigned long long)s.nnz, s.n_docs ? (double)s.nnz / s.n_docs : 0.0,
+           spar_sparse_dir_vocab(d) ? "true" : "false", s.bytes_approx ? "true" : "false",
+           (unsigned long long)s.bytes_forward, (unsigned long long)s.bytes_inverted,
+           (unsigned long long)s.bytes_blockmax, (unsigned long long)s.bytes_approx);
+    const char *v = spar_version_string();
+    cli_json_str(stdout, v, strlen(v));
+    printf("}\n");
+    spar_sparse_dir_close(d);
+    return fflush(stdout) == 0 ? 0 : 3;
+}
+
+/* Opening checks everything (MANIFEST checksum, each file's size and XXH3, then its structure), stopping at
+ * the first problem: report the files in order, the failing one with the detail. */
+int spar_sparse_cli_verify(const char *dir, int quiet) {
+    static const char *const files[] = {"MANIFEST", "sparse.idx", "docids.txt", "vocab.txt"};
+    spar_diag diag = {{0}};
+    spar_sparse_dir *d = NULL;
+    spar_status st = spar_sparse_dir_open(dir, &d, &diag);
+    int n_files = 0, has_vocab = d != NULL && spar_sparse_dir_vocab(d) != NULL;
+    for (int i = 0; i < 4; i++) {
+        if (st == SPAR_OK && i == 3 && !has_vocab) break;
+        int failed = st != SPAR_OK && (strncmp(diag.msg, files[i], strlen(files[i])) == 0 || i == 3);
+        if (st != SPAR_OK && !failed && i > 0 && strstr(diag.msg, files[i]) != NULL) failed = 1;
+        n_files++;
+        if (!quiet) {
+            printf("{\"file\":");
+            cli_json_str(stdout, files[i], strlen(files[i]));
+            const char *ss = spar_status_str(failed ? st : SPAR_OK);
+            printf(",\"status\":");
+            cli_json_str(stdout, ss, strlen(ss));
+            if (failed) {
+                printf(",\"detail\":");
+                cli_json_str(stdout, diag.msg, strlen(diag.msg));
+            }
+            printf("}\n");
+        }
+        if (failed) break;
+    }
+    spar_sparse_dir_close(d);
+    printf("{\"index\":");
+    cli_json_str(stdout, dir, strlen(dir));
+    const char *ss = spar_status_str(st);
+    printf(",\"ok\":%s,\"files\":%d,\"kind\":\"sparse\",\"status\":", st == SPAR_OK ? "true" : "false", n_files);
+    cli_json_str(stdout, ss, strlen(ss));
+    if (st != SPAR_OK) {
+        printf(",\"detail\":");
+        cli_json_str(stdout, diag.msg, strlen(diag.msg));
+    }
+    printf("}\n");
+    fflush(stdout);
+    return st == SPAR_OK ? 0 : cli_fail("verify", st, &diag);
+}

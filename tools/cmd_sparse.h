@@ -16,4 +16,8 @@ int spar_sparse_cli_wants_search(int argc, char **argv);
 int spar_sparse_cli_search(int argc, char **argv);
 void spar_sparse_cli_search_usage(FILE *f);
 
+/* `spar info` / `spar verify` on a learned-sparse index directory (the caller checked spar_sparse_dir_detect). */
+int spar_sparse_cli_info(const char *dir);
+int spar_sparse_cli_verify(const char *dir, int quiet);
+
 #endif

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "cli_util.h"
+#include "cmd_sparse.h"
 #include "commands.h"
+#include "spar/spar_sparse.h"
 
 static void verify_usage(FILE *f) {
     fprintf(f,
@@ -52,6 +54,7 @@ int spar_cmd_verify(int argc, char **argv) {
     if (rc != CLI_GO) return rc;
     if (dir == NULL) return cli_usage_error("verify", "--index is required");
     cli_install_log("verify");
+    if (spar_sparse_dir_detect(dir)) return spar_sparse_cli_verify(dir, quiet); /* learned-sparse index */
     verify_ctx c = {quiet, 0, 0};
     spar_diag diag = {{0}};
     spar_status st = spar_index_verify(dir, report, &c, &diag);

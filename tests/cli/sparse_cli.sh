@@ -92,6 +92,15 @@ grep -q "sparse.idx" "$T/err" && ok "damage names the file" || { bad "damage nam
 expect_rc "bad --query-vector" 4 "$SPAR" search --index "$T/ix" --query-vector '{"cat":-1}'
 expect_rc "--query without --idf" 2 "$SPAR" search --index "$T/ix" --query "cats"
 
+# info / verify on a learned-sparse directory
+expect_rc "info" 0 "$SPAR" info --index "$T/ix"
+grep -q '"kind":"sparse","docs":10,"dim":37,"nnz":32' "$T/out" && ok "info fields" || { bad "info fields"; cat "$T/out"; }
+expect_rc "verify" 0 "$SPAR" verify --index "$T/ix"
+[ "$(grep -c '"status":"ok"' "$T/out")" = 5 ] && ok "verify: 4 files + summary ok" || { bad "verify ok lines"; cat "$T/out"; }
+cp -r "$T/ix" "$T/dmg3"; printf 'x' >> "$T/dmg3/docids.txt"
+expect_rc "verify damaged docids" 4 "$SPAR" verify --index "$T/dmg3"
+grep -q '"file":"docids.txt","status":"corrupt' "$T/out" && ok "verify names docids.txt" || { bad "verify names docids.txt"; cat "$T/out"; }
+
 # CIFF: export -> import -> identical run
 expect_rc "ciff export" 0 "$SPAR" ciff export --index "$T/ix" --output "$T/x.ciff"
 expect_rc "ciff import" 0 "$SPAR" index --format ciff --input "$T/x.ciff" --index "$T/ixc" --quiet
