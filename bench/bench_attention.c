@@ -12,7 +12,12 @@
  *
  * usage: bench_attention [--T 1024,2048,4096,8192] [--threads 1,2] [--heads 12] [--dim 64]
  *                        [--inputs random,planted] [--dense-full-max 2048] [--fid-heads 2] [--reps 2]
- *                        [--tau 0.97] [--window 2] [--samples 64] */
+ *                        [--tau 0.97] [--window 2] [--samples 64] [--qpb 2] [--policies a,b,...]
+ *
+ * --reps N: rounds (at most 64); each round times dense and then every policy, so they alternate under the same
+ * machine load; medians over rounds are printed, and "speedup" is the median of the per-round ratios (with
+ * speedup_min / speedup_max). Policies: full_mask, local_global, query_aware (--qpb representative queries per
+ * block), query_aware_pooled (the older mean-pooled estimate, q_per_block 0), vertical_slash. */
 #include <cblas.h>
 #include <math.h>
 #include <stdint.h>
@@ -110,10 +115,58 @@ static double rel_err(const float *o, const float *ref, uint32_t t, size_t ld_o,
     return den > 0 ? sqrt(num / den) : 0.0;
 }
 
+static int cmp_dbl(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+static double median(const double *v, uint32_t n) {
+    double w[64];
+    memcpy(w, v, n * sizeof(double));
+    qsort(w, n, sizeof(double), cmp_dbl);
+    return n % 2 ? w[n / 2] : 0.5 * (w[n / 2 - 1] + w[n / 2]);
+}
+
+static double vmin(const double *v, uint32_t n) {
+    double m = v[0];
+    for (uint32_t i = 1; i < n; i++)
+        m = v[i] < m ? v[i] : m;
+    return m;
+}
+
+static double vmax(const double *v, uint32_t n) {
+    double m = v[0];
+    for (uint32_t i = 1; i < n; i++)
+        m = v[i] > m ? v[i] : m;
+    return m;
+}
+
+/* 1-minute load average (-1 if unreadable), printed with each row: the machine is shared */
+static double loadavg1(void) {
+    double l = -1.0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) l = -1.0;
+        fclose(f);
+    }
+    return l;
+}
+
+/* is policy name in the comma list filter (NULL = all)? */
+static int policy_on(const char *filter, const char *name) {
+    if (!filter) return 1;
+    size_t n = strlen(name);
+    for (const char *s = filter; (s = strstr(s, name)) != NULL; s += n)
+        if ((s == filter || s[-1] == ',') && (s[n] == ',' || s[n] == '\0')) return 1;
+    return 0;
+}
+
 int main(int argc, char **argv) {
     uint32_t ts[8] = {1024, 2048, 4096, 8192}, ths[4] = {1, 2};
     int nts = 4, nths = 2;
     uint32_t heads = 12, dim = 64, dense_full_max = 2048, fid_heads = 2, reps = 2, window = 2, samples = 64;
+    uint32_t qpb = 2;
+    const char *pol_filter = NULL;
     float tau = 0.97f;
     int do_random = 1, do_planted = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -136,6 +189,10 @@ int main(int argc, char **argv) {
             tau = (float)atof(v);
         else if (!strcmp(k, "--window"))
             window = (uint32_t)atoi(v);
+        else if (!strcmp(k, "--qpb"))
+            qpb = (uint32_t)atoi(v);
+        else if (!strcmp(k, "--policies"))
+            pol_filter = v;
         else if (!strcmp(k, "--samples"))
             samples = (uint32_t)atoi(v);
         else if (!strcmp(k, "--inputs")) {
@@ -188,55 +245,76 @@ int main(int argc, char **argv) {
                                     .n_heads = heads,
                                     .d_head = dim,
                                     .n_threads = nt};
-                /* dense: timed on all heads or on one head; reference output on the fidelity heads */
+                /* Rounds alternate dense and every policy (dense, p1, p2, ..., dense, p1, ...), so that a
+                 * change of machine load hits all of them alike; the figures are medians over rounds, and the
+                 * speedup is the median of the per-round ratios dense / policy. Dense is timed on all heads
+                 * or on one head (x heads). */
                 spar_attn_args ad = a;
                 ad.n_heads = full_dense ? heads : 1;
-                double dense_s = INFINITY;
-                for (uint32_t r = 0; r < (full_dense ? reps : 1); r++) {
+                enum { NPOL = 5 };
+                const char *pols[NPOL] = {"full_mask", "local_global", "query_aware", "query_aware_pooled",
+                                          "vertical_slash"};
+                const spar_attn_policy_kind kinds[NPOL] = {SPAR_ATTN_DENSE, SPAR_ATTN_LOCAL_GLOBAL,
+                                                           SPAR_ATTN_QUERY_AWARE, SPAR_ATTN_QUERY_AWARE,
+                                                           SPAR_ATTN_VERTICAL_SLASH};
+                spar_attn_policy pp[NPOL];
+                spar_attn_mask m[NPOL];
+                memset(m, 0, sizeof m);
+                double dense_t[64], sp_t[NPOL][64], sel_t[NPOL][64];
+                uint32_t R = SPAR_MIN(reps, 64);
+                for (int pi = 0; pi < NPOL; pi++) {
+                    spar_attn_policy_default(&pp[pi], kinds[pi]);
+                    pp[pi].min_len = 0;
+                    pp[pi].tau = tau;
+                    pp[pi].window = window;
+                    pp[pi].n_sample = samples;
+                    pp[pi].q_per_block = pi == 3 ? 0 : qpb;
+                }
+                double load = loadavg1();
+                for (uint32_t r = 0; r < R; r++) {
                     double t0 = spar_now();
                     if (spar_attn_dense(&ad, od, ld) != SPAR_OK) return 1;
-                    double dt = spar_now() - t0;
-                    if (dt < dense_s) dense_s = dt;
+                    dense_t[r] = (spar_now() - t0) * (full_dense ? 1 : heads);
+                    for (int pi = 0; pi < NPOL; pi++) {
+                        if (!policy_on(pol_filter, pols[pi])) continue;
+                        spar_attn_mask_free(&m[pi]);
+                        t0 = spar_now();
+                        if (spar_attn_select(&pp[pi], &a, &m[pi]) != SPAR_OK) return 1;
+                        double t1 = spar_now();
+                        if (spar_attn_block_sparse(&a, &m[pi], os, ld) != SPAR_OK) return 1;
+                        sp_t[pi][r] = spar_now() - t0;
+                        sel_t[pi][r] = t1 - t0;
+                    }
                 }
-                if (!full_dense) dense_s *= heads;
                 spar_attn_args af = a;
                 af.n_heads = fh;
                 if (!full_dense && fh > 1 && spar_attn_dense(&af, od, ld) != SPAR_OK) return 1;
-                const char *pols[] = {"full_mask", "local_global", "query_aware", "vertical_slash"};
-                for (int pi = 0; pi < 4; pi++) {
-                    spar_attn_policy p;
-                    spar_attn_policy_default(&p, pi == 0 ? SPAR_ATTN_DENSE : (spar_attn_policy_kind)pi);
-                    p.min_len = 0;
-                    p.tau = tau;
-                    p.window = window;
-                    p.n_sample = samples;
-                    double best = INFINITY, best_sel = INFINITY;
-                    spar_attn_mask m = {0};
-                    for (uint32_t r = 0; r < reps; r++) {
-                        spar_attn_mask_free(&m);
-                        double t0 = spar_now();
-                        if (spar_attn_select(&p, &a, &m) != SPAR_OK) return 1;
-                        double t1 = spar_now();
-                        if (spar_attn_block_sparse(&a, &m, os, ld) != SPAR_OK) return 1;
-                        double t2 = spar_now();
-                        if (t2 - t0 < best) best = t2 - t0, best_sel = t1 - t0;
-                    }
+                double dense_med = median(dense_t, R);
+                for (int pi = 0; pi < NPOL; pi++) {
+                    if (!policy_on(pol_filter, pols[pi])) continue;
+                    double ratio[64];
+                    for (uint32_t r = 0; r < R; r++)
+                        ratio[r] = dense_t[r] / sp_t[pi][r];
+                    if (spar_attn_block_sparse(&a, &m[pi], os, ld) != SPAR_OK) return 1;
                     double mean = 0, mn_head = 0, mn_row = 0;
-                    if (spar_attn_captured_mass(&a, &m, fh, NULL, &mean, &mn_head, &mn_row) != SPAR_OK)
+                    if (spar_attn_captured_mass(&a, &m[pi], fh, NULL, &mean, &mn_head, &mn_row) != SPAR_OK)
                         return 1;
                     double err = rel_err(os, od, t, ld, ld, fh * dim);
                     char dmode[32];
                     snprintf(dmode, sizeof dmode, full_dense ? "all_heads" : "1head_x%u", heads);
                     printf("{\"bench\":\"attention\",\"input\":\"%s\",\"T\":%u,\"heads\":%u,\"d_head\":%u,"
                            "\"threads\":%d,\"policy\":\"%s\",\"tau\":%.3f,\"window\":%u,\"samples\":%u,"
+                           "\"q_per_block\":%u,\"rounds\":%u,\"load1\":%.1f,"
                            "\"dense_ms\":%.2f,\"dense_mode\":\"%s\",\"sparse_ms\":%.2f,\"select_ms\":%.2f,"
-                           "\"speedup\":%.2f,\"density\":%.4f,\"mass_mean\":%.4f,\"mass_min_head\":%.4f,"
+                           "\"speedup\":%.2f,\"speedup_min\":%.2f,\"speedup_max\":%.2f,\"density\":%.4f,"
+                           "\"mass_mean\":%.4f,\"mass_min_head\":%.4f,"
                            "\"mass_min_row\":%.4f,\"rel_err\":%.3e,\"fid_heads\":%u}\n",
                            input ? "planted" : "random", t, heads, dim, nt, pols[pi], tau, window, samples,
-                           dense_s * 1e3, dmode, best * 1e3, best_sel * 1e3, dense_s / best,
-                           spar_attn_mask_density(&m, heads), mean, mn_head, mn_row, err, fh);
+                           pp[pi].q_per_block, R, load, dense_med * 1e3, dmode, median(sp_t[pi], R) * 1e3,
+                           median(sel_t[pi], R) * 1e3, median(ratio, R), vmin(ratio, R), vmax(ratio, R),
+                           spar_attn_mask_density(&m[pi], heads), mean, mn_head, mn_row, err, fh);
                     fflush(stdout);
-                    spar_attn_mask_free(&m);
+                    spar_attn_mask_free(&m[pi]);
                 }
             }
             free(q);

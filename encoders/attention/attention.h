@@ -98,9 +98,13 @@ typedef struct spar_attn_policy {
     uint32_t min_blocks; /* QUERY_AWARE: at least this many key blocks per query block (incl. forced ones) */
     uint32_t max_blocks; /* QUERY_AWARE: at most this many selected beyond the forced ones; 0 = no cap */
     uint32_t n_sample;   /* VERTICAL_SLASH: sampled query rows per head (strided over the valid tokens) */
+    uint32_t q_per_block; /* QUERY_AWARE: representative query rows per query block whose exact softmax over
+                             all keys gives the block-mass estimate (default 2); 0 = the older estimator that
+                             mean-pools the block's queries (flat under RoPE, keeps too many blocks) */
 } spar_attn_policy;
 
-/* Defaults for a kind: min_len 1024, n_global 1, window 2, tau 0.97, min_blocks 4, max_blocks 0, n_sample 64.
+/* Defaults for a kind: min_len 1024, n_global 1, window 2, tau 0.97, min_blocks 4, max_blocks 0, n_sample 64,
+ * q_per_block 2.
  * tau is compared with an estimate (pooled or sampled) that tends to run a little above the true captured
  * mass, hence 0.97 for a 0.95 target. */
 void spar_attn_policy_default(spar_attn_policy *p, spar_attn_policy_kind kind);

@@ -2,11 +2,16 @@
  * threshold).
  *
  *  LOCAL_GLOBAL    static: key blocks |i-j| <= window, plus global blocks [0, n_global) (attend everywhere,
- * are attended by all). Zero estimation cost; one mask shared by all heads. QUERY_AWARE     per head:
- * mean-pool the queries of each block, score them against every key, and turn the scores into an estimated
- * block mass est[i][j] = softmax_j(logsumexp_{k in j} qbar_i.k * scale). For each query block keep key blocks
- * by descending est until the cumulative estimate (forced blocks included) reaches tau; clamp by
- * min_blocks/max_blocks. Cost nb*T*d per head (SGEMM). VERTICAL_SLASH  per head: n_sample query rows strided
+ * are attended by all). Zero estimation cost; one mask shared by all heads.
+ *  QUERY_AWARE     per head and query block i: est[i][j] = the estimated share of block i's attention mass
+ * that falls in key block j. Default estimator (q_per_block = R >= 1): R representative query rows of the
+ * block (centres of R equal slices) get their exact softmax over all keys, and est is the mean of their
+ * per-key-block masses (cost R*nb*T*d per head, SGEMM). Older estimator (q_per_block = 0): mean-pool the
+ * block's queries and take softmax_j(logsumexp_{k in j} qbar_i.k * scale) (cost nb*T*d); under RoPE the
+ * mean of 64 differently rotated queries loses the high-frequency pairs, so that estimate is flatter than
+ * any row's attention and tau then keeps many far blocks. Either way, keep key blocks by descending est
+ * until the cumulative estimate (forced blocks included) reaches tau; clamp by min_blocks/max_blocks.
+ *  VERTICAL_SLASH  per head: n_sample query rows strided
  * over the valid tokens get their exact softmax over all keys (n_sample*T*d), summed per key block.
  * Candidates are block columns j (kept for every query block) and block diagonals D (key block i+D for every
  * i; two-sided since the encoder is bidirectional). Candidates are added greedily by their sampled mass, with
@@ -40,6 +45,7 @@ void spar_attn_policy_default(spar_attn_policy *p, spar_attn_policy_kind kind) {
     p->min_blocks = 4;
     p->max_blocks = 0;
     p->n_sample = 64;
+    p->q_per_block = 2;
 }
 
 const char *spar_attn_policy_name(spar_attn_policy_kind kind) {
@@ -184,83 +190,199 @@ static spar_status emit_marks(uint8_t *marks, uint32_t nh, uint32_t nb, spar_att
     return SPAR_OK;
 }
 
+/* Keep key blocks for query block i from the estimated block masses est[nb] (summing to ~1): forced blocks
+ * first, then by descending estimate until the cumulative estimate reaches tau, clamped by
+ * min_blocks/max_blocks. */
+static void qa_keep(const spar_attn_policy *p, const float *est, uint8_t *mark, uint32_t i, uint32_t nb,
+                    const uint8_t *bvalid, scored *cand) {
+    mark_forced(mark, i, nb, p->n_global, bvalid);
+    double cum = 0.0;
+    uint32_t n_kept = 0, nc = 0;
+    for (uint32_t j = 0; j < nb; j++) {
+        if (mark[j]) {
+            cum += est[j];
+            n_kept++;
+        } else if (bvalid[j]) {
+            cand[nc].s = est[j];
+            cand[nc++].j = j;
+        }
+    }
+    qsort(cand, nc, sizeof *cand, cmp_desc);
+    uint32_t added = 0;
+    for (uint32_t c = 0; c < nc; c++) {
+        int need_mass = cum < (double)p->tau;
+        int need_min = n_kept < p->min_blocks;
+        if (!need_mass && !need_min) break;
+        if (p->max_blocks && added >= p->max_blocks && !need_min) break;
+        mark[cand[c].j] = 1;
+        cum += cand[c].s;
+        n_kept++;
+        added++;
+    }
+}
+
+/* sum over one full block of B keys of exp(row[k] - mx) */
+__attribute__((target("avx2,fma"))) static float block_expsum_avx2(const float *row, float mx) {
+    __m256 vb = _mm256_set1_ps(mx), vs = _mm256_setzero_ps();
+    for (uint32_t c = 0; c < B; c += 8)
+        vs = _mm256_add_ps(vs, attn_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + c), vb)));
+    return attn_hsum256(vs);
+}
+
+__attribute__((target("avx2,fma"))) static float row_max_avx2(const float *row, uint32_t n) {
+    __m256 vm = _mm256_set1_ps(-INFINITY);
+    uint32_t k = 0;
+    for (; k + 8 <= n; k += 8)
+        vm = _mm256_max_ps(vm, _mm256_loadu_ps(row + k));
+    float mx = attn_hmax256(vm);
+    for (; k < n; k++)
+        if (row[k] > mx) mx = row[k];
+    return mx;
+}
+
+/* Position inside a query block of nq rows of representative query r of R: the centres of R equal slices,
+ * (r + 1/2) * nq / R, so that both ends of the block are represented (a local band reaches the neighbouring
+ * key block from the rows near each edge). */
+static uint32_t qa_rep_pos(uint32_t r, uint32_t R, uint32_t nq) {
+    uint32_t o = (uint32_t)(((2u * r + 1u) * (uint64_t)nq) / (2u * R));
+    return o < nq ? o : nq - 1;
+}
+
+/* Sampled-query estimate for one query block: est[j] = mean over its R representative rows of the exact
+ * softmax mass (over all valid keys) that falls in key block j. sc holds the R scaled score rows [R][t]
+ * (overwritten: invalid keys become -inf). */
+static void qa_est_sampled(float *sc, uint32_t R, uint32_t t, uint32_t nb, const uint8_t *key_valid, int simd,
+                           float *est, double *acc) {
+    for (uint32_t j = 0; j < nb; j++)
+        est[j] = 0.0f;
+    for (uint32_t r = 0; r < R; r++) {
+        float *row = sc + (size_t)r * t;
+        float mx;
+        if (key_valid) {
+            mx = -INFINITY;
+            for (uint32_t k = 0; k < t; k++) {
+                if (!key_valid[k]) row[k] = -INFINITY;
+                if (row[k] > mx) mx = row[k];
+            }
+        } else {
+            mx = simd ? row_max_avx2(row, t) : -INFINITY;
+            if (!simd)
+                for (uint32_t k = 0; k < t; k++)
+                    if (row[k] > mx) mx = row[k];
+        }
+        if (mx == -INFINITY) continue;
+        double tot = 0.0;
+        for (uint32_t j = 0; j < nb; j++) {
+            uint32_t k0 = j * B, k1 = SPAR_MIN(k0 + B, t);
+            float sum = 0.0f;
+            if (simd && k1 - k0 == B && !key_valid) {
+                sum = block_expsum_avx2(row + k0, mx);
+            } else {
+                for (uint32_t k = k0; k < k1; k++)
+                    if (row[k] != -INFINITY) sum += expf(row[k] - mx);
+            }
+            acc[j] = sum;
+            tot += sum;
+        }
+        if (tot > 0)
+            for (uint32_t j = 0; j < nb; j++)
+                est[j] += (float)(acc[j] / tot / R);
+    }
+}
+
+/* Pooled estimate (q_per_block = 0) for every query block: est[i][j] = softmax_j(logsumexp_{k in j} qbar_i.k
+ * * scale), with qbar_i the mean of the block's queries; qbar [nb][d], sc [nb][t]. */
+static void qa_est_pooled(const spar_attn_args *a, uint32_t h, uint32_t nb, float scale, int simd, float *qbar,
+                          float *sc, float *est) {
+    uint32_t t = a->seq_len, d = a->d_head;
+    for (uint32_t i = 0; i < nb; i++) {
+        uint32_t r0 = i * B, nq = SPAR_MIN(B, t - r0);
+        float *qb = qbar + (size_t)i * d;
+        memset(qb, 0, d * sizeof(float));
+        for (uint32_t r = 0; r < nq; r++) {
+            const float *q = a->q + (size_t)(r0 + r) * a->ld_q + (size_t)h * d;
+            for (uint32_t k = 0; k < d; k++)
+                qb[k] += q[k];
+        }
+        for (uint32_t k = 0; k < d; k++)
+            qb[k] *= scale / (float)nq;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)t, (int)d, 1.0f, qbar, (int)d,
+                a->k + (size_t)h * d, (int)a->ld_k, 0.0f, sc, (int)t);
+    for (uint32_t i = 0; i < nb; i++) {
+        const float *row = sc + (size_t)i * t;
+        float *e = est + (size_t)i * nb;
+        float mx = -INFINITY;
+        for (uint32_t j = 0; j < nb; j++) {
+            uint32_t k0 = j * B, k1 = SPAR_MIN(k0 + B, t);
+            float lse = simd && k1 - k0 == B && !a->key_valid ? block_lse_avx2(row + k0)
+                                                              : block_lse(row, k0, k1, a->key_valid);
+            e[j] = lse;
+            if (lse > mx) mx = lse;
+        }
+        double tot = 0.0;
+        for (uint32_t j = 0; j < nb; j++) {
+            e[j] = e[j] == -INFINITY ? 0.0f : expf(e[j] - mx);
+            tot += e[j];
+        }
+        for (uint32_t j = 0; j < nb; j++)
+            e[j] = tot > 0 ? (float)(e[j] / tot) : 0.0f;
+    }
+}
+
+/* query blocks whose representative rows are scored by one SGEMM (bounds the score scratch) */
+#define QA_CHUNK 16u
+
 static spar_status select_query_aware(const spar_attn_policy *p, const spar_attn_args *a, uint32_t nb,
                                       const uint8_t *bvalid, float scale, spar_attn_mask *out) {
     uint32_t t = a->seq_len, d = a->d_head, nh = a->n_heads;
+    uint32_t R = SPAR_MIN(p->q_per_block, B);
     uint8_t *marks = calloc((size_t)nh * nb, nb); /* [head][query block][key block] */
     if (!marks) return SPAR_E_NOMEM;
     int simd = attn_cpu_has_avx2_fma(), failed = 0;
+    /* scratch rows: pooled = nb rows of qbar and scores and nb*nb estimates; sampled = QA_CHUNK*R rows */
+    size_t n_rows = R ? (size_t)QA_CHUNK * R : nb;
     PARALLEL_HEADS(a) {
-        float *qbar = spar_malloc_array((size_t)nb, d * sizeof(float));
-        float *sc = spar_malloc_array((size_t)nb, (size_t)t * sizeof(float));
-        float *est = spar_malloc_array((size_t)nb, sizeof(float));
+        float *qs = spar_malloc_array(n_rows, d * sizeof(float));
+        float *sc = spar_malloc_array(n_rows, (size_t)t * sizeof(float));
+        float *est = spar_malloc_array(R ? 1 : nb, (size_t)nb * sizeof(float));
+        double *acc = spar_malloc_array(nb, sizeof(double));
         scored *cand = spar_malloc_array(nb, sizeof(scored));
-        if (!qbar || !sc || !est || !cand) failed = 1;
+        int ok = qs && sc && est && acc && cand;
+        if (!ok) failed = 1;
         FOR_HEADS
         for (uint32_t h = 0; h < nh; h++) {
-            if (!qbar || !sc || !est || !cand) continue; /* every thread must reach the worksharing loop */
-            for (uint32_t i = 0; i < nb; i++) {
-                uint32_t r0 = i * B, nq = SPAR_MIN(B, t - r0);
-                float *qb = qbar + (size_t)i * d;
-                memset(qb, 0, d * sizeof(float));
-                for (uint32_t r = 0; r < nq; r++) {
-                    const float *q = a->q + (size_t)(r0 + r) * a->ld_q + (size_t)h * d;
-                    for (uint32_t k = 0; k < d; k++)
-                        qb[k] += q[k];
-                }
-                for (uint32_t k = 0; k < d; k++)
-                    qb[k] *= scale / (float)nq;
+            if (!ok) continue; /* every thread must reach the worksharing loop */
+            uint8_t *hm = marks + (size_t)h * nb * nb;
+            if (!R) {
+                qa_est_pooled(a, h, nb, scale, simd, qs, sc, est);
+                for (uint32_t i = 0; i < nb; i++)
+                    qa_keep(p, est + (size_t)i * nb, hm + (size_t)i * nb, i, nb, bvalid, cand);
+                continue;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)t, (int)d, 1.0f, qbar, (int)d,
-                        a->k + (size_t)h * d, (int)a->ld_k, 0.0f, sc, (int)t);
-            for (uint32_t i = 0; i < nb; i++) {
-                const float *row = sc + (size_t)i * t;
-                /* per key block: logsumexp over its valid keys; then softmax over blocks */
-                float mx = -INFINITY;
-                for (uint32_t j = 0; j < nb; j++) {
-                    uint32_t k0 = j * B, k1 = SPAR_MIN(k0 + B, t);
-                    float lse = simd && k1 - k0 == B && !a->key_valid ? block_lse_avx2(row + k0)
-                                                                      : block_lse(row, k0, k1, a->key_valid);
-                    est[j] = lse;
-                    if (lse > mx) mx = lse;
-                }
-                double tot = 0.0;
-                for (uint32_t j = 0; j < nb; j++) {
-                    est[j] = est[j] == -INFINITY ? 0.0f : expf(est[j] - mx);
-                    tot += est[j];
-                }
-                for (uint32_t j = 0; j < nb; j++)
-                    est[j] = tot > 0 ? (float)(est[j] / tot) : 0.0f;
-                uint8_t *mark = marks + ((size_t)h * nb + i) * nb;
-                mark_forced(mark, i, nb, p->n_global, bvalid);
-                double cum = 0.0;
-                uint32_t n_kept = 0, nc = 0;
-                for (uint32_t j = 0; j < nb; j++) {
-                    if (mark[j]) {
-                        cum += est[j];
-                        n_kept++;
-                    } else if (bvalid[j]) {
-                        cand[nc].s = est[j];
-                        cand[nc++].j = j;
+            for (uint32_t i0 = 0; i0 < nb; i0 += QA_CHUNK) {
+                uint32_t nbc = SPAR_MIN(QA_CHUNK, nb - i0);
+                for (uint32_t c = 0; c < nbc; c++) {
+                    uint32_t r0 = (i0 + c) * B, nq = SPAR_MIN(B, t - r0);
+                    for (uint32_t r = 0; r < R; r++) {
+                        const float *q = a->q + (size_t)(r0 + qa_rep_pos(r, R, nq)) * a->ld_q + (size_t)h * d;
+                        float *dst = qs + ((size_t)c * R + r) * d;
+                        for (uint32_t k = 0; k < d; k++)
+                            dst[k] = q[k] * scale;
                     }
                 }
-                qsort(cand, nc, sizeof *cand, cmp_desc);
-                uint32_t added = 0;
-                for (uint32_t c = 0; c < nc; c++) {
-                    int need_mass = cum < (double)p->tau;
-                    int need_min = n_kept < p->min_blocks;
-                    if (!need_mass && !need_min) break;
-                    if (p->max_blocks && added >= p->max_blocks && !need_min) break;
-                    mark[cand[c].j] = 1;
-                    cum += cand[c].s;
-                    n_kept++;
-                    added++;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(nbc * R), (int)t, (int)d, 1.0f, qs,
+                            (int)d, a->k + (size_t)h * d, (int)a->ld_k, 0.0f, sc, (int)t);
+                for (uint32_t c = 0; c < nbc; c++) {
+                    qa_est_sampled(sc + (size_t)c * R * t, R, t, nb, a->key_valid, simd, est, acc);
+                    qa_keep(p, est, hm + (size_t)(i0 + c) * nb, i0 + c, nb, bvalid, cand);
                 }
             }
         }
-        free(qbar);
+        free(qs);
         free(sc);
         free(est);
+        free(acc);
         free(cand);
     }
     spar_status st = failed ? SPAR_E_NOMEM : emit_marks(marks, nh, nb, out);

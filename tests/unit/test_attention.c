@@ -342,10 +342,11 @@ static void test_dynamic_policies_find_local_band(void) {
             p.q[(size_t)i * d + 2 * f] = p.k[(size_t)i * d + 2 * f] = c;
             p.q[(size_t)i * d + 2 * f + 1] = p.k[(size_t)i * d + 2 * f + 1] = s;
         }
-    spar_attn_policy_kind kinds[] = {SPAR_ATTN_QUERY_AWARE, SPAR_ATTN_VERTICAL_SLASH};
-    for (int kx = 0; kx < 2; kx++) {
+    spar_attn_policy_kind kinds[] = {SPAR_ATTN_QUERY_AWARE, SPAR_ATTN_QUERY_AWARE, SPAR_ATTN_VERTICAL_SLASH};
+    for (int kx = 0; kx < 3; kx++) {
         spar_attn_policy pol;
         spar_attn_policy_default(&pol, kinds[kx]);
+        if (kx == 1) pol.q_per_block = 0; /* the pooled estimator */
         spar_attn_mask m;
         CU_ASSERT_EQUAL_FATAL(spar_attn_select(&pol, &p.a, &m), SPAR_OK);
         double mean, mnh, mnr;
@@ -357,6 +358,73 @@ static void test_dynamic_policies_find_local_band(void) {
         CU_ASSERT(dens < 0.5);
         spar_attn_mask_free(&m);
     }
+    prob_free(&p);
+}
+
+/* With one representative query per row (q_per_block = 64, T a multiple of 64, no padding) the query-aware
+ * estimate is the exact mean block mass of each query block, so the kept mask must capture >= tau of the
+ * mass in every head (the mean over rows equals the mean over query blocks). */
+static void test_query_aware_all_rows_estimate_is_exact(void) {
+    uint32_t t = 1024, h = 2, d = 64;
+    prob p;
+    prob_make(&p, t, h, d, 1.5f, 0, 0);
+    float taus[] = {0.5f, 0.7f, 0.9f};
+    for (int x = 0; x < 3; x++) {
+        spar_attn_policy pol;
+        spar_attn_policy_default(&pol, SPAR_ATTN_QUERY_AWARE);
+        pol.q_per_block = 64;
+        pol.min_blocks = 1;
+        pol.tau = taus[x];
+        spar_attn_mask m;
+        CU_ASSERT_EQUAL_FATAL(spar_attn_select(&pol, &p.a, &m), SPAR_OK);
+        double per_head[2], mean, mnh, mnr;
+        CU_ASSERT_EQUAL(spar_attn_captured_mass(&p.a, &m, h, per_head, &mean, &mnh, &mnr), SPAR_OK);
+        double dens = spar_attn_mask_density(&m, h);
+        if (getenv("SPAR_TEST_VERBOSE"))
+            fprintf(stderr, "all-rows estimate tau %.2f: min head mass %.4f density %.3f\n", taus[x], mnh, dens);
+        CU_ASSERT(mnh >= taus[x] - 1e-4);
+        CU_ASSERT(dens < 1.0); /* so the check is not vacuous */
+        spar_attn_mask_free(&m);
+    }
+    prob_free(&p);
+}
+
+/* RoPE-style band (what ModernBERT's planted weights give): q_i and k_j are the same vector rotated by
+ * RoPE angles theta_f * position, so the logit depends on i - j only, sum_f cos(theta_f (i - j)), peaked at
+ * the diagonal with a slowly decaying tail from the low frequencies. Mean-pooling the 64 queries of a block
+ * averages the high-frequency pairs away, which flattens the pooled estimate; representative queries
+ * (q_per_block 2, the default) must meet the mass target with fewer blocks than the pooled estimate. */
+static void test_query_aware_rope_band(void) {
+    uint32_t t = 2048, h = 1, d = 64;
+    prob p;
+    prob_make(&p, t, h, d, 0.05f, 0, 0);
+    float a = (float)sqrt(12.0 * 8.0 / 32.0); /* peak logit 12 at scale 1/8 */
+    for (uint32_t i = 0; i < t; i++)
+        for (uint32_t f = 0; f < 32; f++) {
+            double th = pow(10000.0, -(double)f / 32.0) * i;
+            float c = a * (float)cos(th), sn = a * (float)sin(th);
+            p.q[(size_t)i * d + 2 * f] += c;
+            p.k[(size_t)i * d + 2 * f] += c;
+            p.q[(size_t)i * d + 2 * f + 1] += sn;
+            p.k[(size_t)i * d + 2 * f + 1] += sn;
+        }
+    double mass[2], dens[2];
+    uint32_t qpb[2] = {0, 2};
+    for (int x = 0; x < 2; x++) {
+        spar_attn_policy pol;
+        spar_attn_policy_default(&pol, SPAR_ATTN_QUERY_AWARE);
+        pol.q_per_block = qpb[x];
+        spar_attn_mask m;
+        CU_ASSERT_EQUAL_FATAL(spar_attn_select(&pol, &p.a, &m), SPAR_OK);
+        double mnh, mnr;
+        CU_ASSERT_EQUAL(spar_attn_captured_mass(&p.a, &m, h, NULL, &mass[x], &mnh, &mnr), SPAR_OK);
+        dens[x] = spar_attn_mask_density(&m, h);
+        if (getenv("SPAR_TEST_VERBOSE"))
+            fprintf(stderr, "rope band q_per_block %u: mass %.4f density %.3f\n", qpb[x], mass[x], dens[x]);
+        spar_attn_mask_free(&m);
+    }
+    CU_ASSERT(mass[1] >= 0.95);
+    CU_ASSERT(dens[1] < 0.75 * dens[0]);
     prob_free(&p);
 }
 
@@ -490,6 +558,8 @@ int main(void) {
     CU_add_test(s, "captured mass exact", test_captured_mass_exact);
     CU_add_test(s, "policies keep diagonal + global", test_policies_keep_diagonal_and_global);
     CU_add_test(s, "dynamic policies find a planted local band", test_dynamic_policies_find_local_band);
+    CU_add_test(s, "query_aware: all-rows estimate is exact (mass >= tau)", test_query_aware_all_rows_estimate_is_exact);
+    CU_add_test(s, "query_aware: representative queries beat pooling on a RoPE band", test_query_aware_rope_band);
     CU_add_test(s, "1 and 2 threads bit-identical", test_threads_bit_identical);
     CU_add_test(s, "bad masks rejected", test_bad_masks_rejected);
     CU_add_test(s, "length threshold -> dense", test_threshold_uses_dense_below_min_len);
