@@ -256,10 +256,28 @@ static double model_flops(const spar_model_config *c, double n) {
     return encoder_flops(c, n) + n * (2 * d * d + 2 * d * V);
 }
 
-/* Peak resident set of this process so far (Linux reports ru_maxrss in KiB). */
-static double max_rss_mb(void) {
+/* CPU seconds (user + system, all threads) this process has used so far. */
+static double cpu_seconds(void) {
     struct rusage ru;
-    return getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : -1.0;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Peak resident set of this process image: VmHWM from /proc/self/status (reset by exec). getrusage's
+ * ru_maxrss is not usable here: Linux carries it over fork + exec, so a child of a large driver (node with
+ * ONNX Runtime loaded) would report the parent's size. -1 when unavailable. */
+static double max_rss_mb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = -1;
+    if (f == NULL) return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            kb = atof(line + 6);
+            break;
+        }
+    fclose(f);
+    return kb < 0 ? -1 : kb / 1024.0;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -310,6 +328,7 @@ static int cmd_serve(int argc, char **argv) {
         for (size_t s = 0; s < B; s++) ls[s] = (uint32_t)n;
         double check = 0;
         spar_splade_stats stats = {0, 0};
+        double cpu0 = cpu_seconds();
         for (int r = 0; r < reps; r++) {
             double t0 = spar_now();
             st = spar_bert_forward(m, ids, ls, B, h);
@@ -322,6 +341,7 @@ static int cmd_serve(int argc, char **argv) {
             times[r] = spar_now() - t0;
             if (st != SPAR_OK) { fprintf(stderr, "run: %s\n", spar_status_str(st)); return 1; }
         }
+        double cpu_per_rep = (cpu_seconds() - cpu0) / reps;
         /* A checksum the driver compares with ONNX Runtime's output: sum and non-zero count. */
         size_t nnz = 0;
         if (splade) {
@@ -333,9 +353,9 @@ static int cmd_serve(int argc, char **argv) {
         double med = times[reps / 2], fl = (splade ? model_flops(&m->cfg, (double)n) : encoder_flops(&m->cfg, (double)n)) * (double)B;
         printf("{\"engine\":\"spar\",\"graph\":\"%s\",\"len\":%d,\"batch\":%d,\"reps\":%d,\"median_s\":%.5f,"
                "\"best_s\":%.5f,\"seq_per_s\":%.3f,\"gflops\":%.1f,\"checksum\":%.6g,\"nnz\":%zu,\"skipped\":%.4f,"
-               "\"max_rss_mb\":%.1f}\n",
+               "\"max_rss_mb\":%.1f,\"cpu_s\":%.4f}\n",
                what, len, batch, reps, med, times[0], (double)B / med, fl / med / 1e9, check, nnz,
-               stats.rows_total ? (double)stats.rows_skipped / (double)stats.rows_total : 0.0, max_rss_mb());
+               stats.rows_total ? (double)stats.rows_skipped / (double)stats.rows_total : 0.0, max_rss_mb(), cpu_per_rep);
         fflush(stdout);
         free(ids); free(ls); free(h); free(h2); free(sp);
     }

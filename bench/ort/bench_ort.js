@@ -5,10 +5,13 @@
 // OpenBLAS/OpenMP from its environment, set to 2 below unless already set). See bench/ort/README.md.
 //
 //   node bench_ort.js --spar BUILD/bench/bench_encoder --models models/bert,models/distilbert
-//        [--graphs encoder,splade] [--lens 128,256] [--batches 1,32] [--rounds 3] [--reps 1] [--out FILE.jsonl]
+//        [--graphs encoder,splade] [--lens 128,256] [--batches 1,32] [--rounds 3] [--reps 1] [--pruned 1|0]
+//        [--out FILE.jsonl]
 //
 // Each model folder holds model.safetensors (read by spar) and encoder.onnx / splade.onnx (export_onnx.py).
-// Prints one JSON line per measurement, then a median-of-rounds summary (seq/s, GFLOP/s, ratio spar/ORT).
+// Prints one JSON line per measurement, then a median-of-rounds summary (seq/s, GFLOP/s, ratio spar/ORT, and the
+// CPU seconds each engine's process used per run — user + system over all its threads, a figure that depends
+// far less than wall time on how much of the shared cores the other tenants took).
 'use strict';
 const path = require('path');
 const fs = require('fs');
@@ -17,12 +20,14 @@ const readline = require('readline');
 const ort = require('onnxruntime-node');
 
 function args() {
-  const a = { spar: '', models: '', graphs: 'encoder,splade', lens: '128,256', batches: '1,32', rounds: '3', reps: '1', out: '' };
+  const a = { spar: '', models: '', graphs: 'encoder,splade', lens: '128,256', batches: '1,32', rounds: '3', reps: '1', out: '',
+    pruned: '1' };
   for (let i = 2; i + 1 < process.argv.length; i += 2) a[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
   if (!a.spar || !a.models) { console.error('usage: bench_ort.js --spar BENCH_ENCODER --models DIR[,DIR] [...]'); process.exit(2); }
   const list = (s) => s.split(',').filter((x) => x.length);
   return { spar: a.spar, models: list(a.models), graphs: list(a.graphs), lens: list(a.lens).map(Number),
-           batches: list(a.batches).map(Number), rounds: Number(a.rounds), reps: Number(a.reps), out: a.out };
+           batches: list(a.batches).map(Number), rounds: Number(a.rounds), reps: Number(a.reps), out: a.out,
+           pruned: a.pruned !== '0' };
 }
 
 // A line-oriented client of `bench_encoder serve`.
@@ -56,16 +61,18 @@ async function ortRun(session, graph, len, batch, reps) {
   const feeds = { input_ids: new ort.Tensor('int64', ids, [batch, len]), attention_mask: new ort.Tensor('int64', mask, [batch, len]) };
   const times = [];
   let out;
+  const cpu0 = process.cpuUsage(); // this process, all threads: ORT's pool included
   for (let r = 0; r < reps; r++) {
     const t0 = process.hrtime.bigint();
     out = await session.run(feeds);
     times.push(Number(process.hrtime.bigint() - t0) / 1e9);
   }
+  const cpu = process.cpuUsage(cpu0);
   times.sort((x, y) => x - y);
   const data = out[session.outputNames[0]].data;
   let check = 0, nnz = 0;
   for (let i = 0; i < data.length; i++) { check += data[i]; if (data[i] > 0) nnz++; }
-  return { median_s: times[Math.floor(reps / 2)], best_s: times[0], checksum: check, nnz: graph === 'splade' ? nnz : 0 };
+  return { median_s: times[Math.floor(reps / 2)], best_s: times[0], cpu_s: (cpu.user + cpu.system) / 1e6 / reps, checksum: check, nnz: graph === 'splade' ? nnz : 0 };
 }
 
 const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
@@ -93,13 +100,14 @@ async function main() {
           const s = await spar.ask(`${graph} ${len} ${batch} ${o.reps}`);
           const r = await ortRun(session, graph, len, batch, o.reps);
           // The SPLADE graph also runs spar with exact vocabulary pruning (same output; skip rate reported).
-          const p = graph === 'splade' ? await spar.ask(`splade-pruned ${len} ${batch} ${o.reps}`) : null;
+          const p = graph === 'splade' && o.pruned ? await spar.ask(`splade-pruned ${len} ${batch} ${o.reps}`) : null;
           const g = await spar.ask('sgemm');
           const fl = flops(cfg, graph, len) * batch;
           const rec = { model, graph, len, batch, round,
             spar_s: s.median_s, ort_s: r.median_s, spar_seq_s: batch / s.median_s, ort_seq_s: batch / r.median_s,
             spar_gflops: fl / s.median_s / 1e9, ort_gflops: fl / r.median_s / 1e9, sgemm_gflops: g.sgemm_gflops,
-            ratio: r.median_s / s.median_s, spar_max_rss_mb: s.max_rss_mb,
+            ratio: r.median_s / s.median_s, spar_cpu_s: s.cpu_s, ort_cpu_s: r.cpu_s, cpu_ratio: r.cpu_s / s.cpu_s,
+            spar_max_rss_mb: s.max_rss_mb,
             node_ort_max_rss_mb: process.resourceUsage().maxRSS / 1024, spar_checksum: s.checksum, ort_checksum: r.checksum, spar_nnz: s.nnz, ort_nnz: r.nnz };
           if (p) Object.assign(rec, { pruned_s: p.median_s, pruned_seq_s: batch / p.median_s, pruned_ratio: r.median_s / p.median_s,
             pruned_skipped: p.skipped, pruned_checksum: p.checksum, pruned_nnz: p.nnz });
@@ -114,18 +122,21 @@ async function main() {
         summary.push({ model, graph, len: rs[0].len, batch: rs[0].batch, rounds: rs.length,
           spar_seq_s: m((x) => x.spar_seq_s), ort_seq_s: m((x) => x.ort_seq_s), ratio: m((x) => x.ratio),
           spar_gflops: m((x) => x.spar_gflops), ort_gflops: m((x) => x.ort_gflops), sgemm_gflops: m((x) => x.sgemm_gflops),
-          pruned_ratio: graph === 'splade' ? m((x) => x.pruned_ratio) : null,
-          pruned_skipped: graph === 'splade' ? m((x) => x.pruned_skipped) : null });
+          spar_cpu_s: m((x) => x.spar_cpu_s), ort_cpu_s: m((x) => x.ort_cpu_s), cpu_ratio: m((x) => x.cpu_ratio),
+          pruned_ratio: graph === 'splade' && o.pruned ? m((x) => x.pruned_ratio) : null,
+          pruned_skipped: graph === 'splade' && o.pruned ? m((x) => x.pruned_skipped) : null });
       }
     }
     spar.close();
   }
-  console.log('\n| model | graph | len | batch | spar seq/s | ORT seq/s | spar/ORT | spar GFLOP/s | ORT GFLOP/s | sgemm GFLOP/s | pruned spar/ORT (rows skipped) |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('\n| model | graph | len | batch | spar seq/s | ORT seq/s | spar/ORT | spar GFLOP/s | ORT GFLOP/s | sgemm GFLOP/s | ' +
+    'spar CPU-s/run | ORT CPU-s/run | CPU ratio | pruned spar/ORT (rows skipped) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of summary) {
     const f = (x, p) => x.toFixed(p);
     const l = `| ${r.model} | ${r.graph} | ${r.len} | ${r.batch} | ${f(r.spar_seq_s, 2)} | ${f(r.ort_seq_s, 2)} | ${f(r.ratio, 2)}x | ` +
       `${f(r.spar_gflops, 1)} | ${f(r.ort_gflops, 1)} | ${f(r.sgemm_gflops, 1)} | ` +
+      `${f(r.spar_cpu_s, 2)} | ${f(r.ort_cpu_s, 2)} | ${f(r.cpu_ratio, 2)}x | ` +
       (r.pruned_ratio !== null ? `${f(r.pruned_ratio, 2)}x (${f(100 * r.pruned_skipped, 1)}%) |` : '- |');
     console.log(l);
     if (out) out.write(JSON.stringify(Object.assign({ summary: true }, r)) + '\n');
