@@ -3,12 +3,14 @@
  * (spar_from_lmdb).
  *
  * Ids are stored once, front-coded in blocks of consecutive docids (doc2id, storage/meta_block.h); the
- * reverse map (id2doc) holds only the docids in id byte order, in blocks keyed by their last id, and a
- * lookup binary-searches a block through doc2id. While building, duplicates are caught at once by an
- * in-memory table of (32-bit id fingerprint, docid) slots, a fingerprint hit being confirmed against the
- * stored id. LMDB is only written when a batch ends (full id blocks + the batch's stored fields in one
- * transaction, the map doubled and the write redone on MDB_MAP_FULL); id2doc is written at close from a
- * sort of all ids, and the environment is then compacted into a fresh data.mdb (renamed over the old). */
+ * reverse map (id2doc) holds only the docids in id byte order, in blocks keyed by their last id (plus a
+ * one-byte tag per id when a block is not one docid run), and a lookup confirms candidates through
+ * doc2id: the tag matches of its block, or for a run a search of that docid range in doc2id. While
+ * building, duplicates are caught at once by an in-memory table of (32-bit id fingerprint, docid) slots,
+ * a fingerprint hit being confirmed against the stored id. LMDB is only written when a batch ends (full
+ * id blocks + the batch's stored fields in one transaction, the map doubled and the write redone on
+ * MDB_MAP_FULL); id2doc is written at close from a sort of all ids, and the environment is then
+ * compacted into a fresh data.mdb (renamed over the old). */
 #include "storage/meta.h"
 
 #include <errno.h>

@@ -57,7 +57,8 @@ void spar_meta_close(spar_meta *m);
 spar_status spar_meta_counts(const spar_meta *m, uint64_t *n_id2doc, uint64_t *n_doc2id, uint64_t *n_fields,
                              spar_diag *diag);
 /* @return SPAR_OK, SPAR_E_NOT_FOUND, SPAR_E_CORRUPT (a block does not decode), SPAR_E_STORAGE.
- * doc_id copies as spar_index_doc_id documents; lookup binary-searches one id2doc block through doc2id. */
+ * doc_id copies as spar_index_doc_id documents; lookup finds the id2doc block that can hold the id and
+ * confirms its candidates (tag matches, or a search of its docid run) by reading their ids in doc2id. */
 spar_status spar_meta_doc_id(const spar_meta *m, uint32_t docid, char *buf, size_t cap, size_t *len);
 spar_status spar_meta_lookup(const spar_meta *m, const char *id, size_t len, uint32_t *docid);
 spar_status spar_meta_fields(const spar_meta *m, uint32_t docid, char *title, size_t title_cap, size_t *title_len,

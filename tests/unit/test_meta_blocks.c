@@ -303,8 +303,8 @@ static void test_perm_blocks(void) {
     const uint8_t packed[] = {0x0A, 0x03, 0x15, 0xAA, 0xBB};
     CU_ASSERT_EQUAL(spar_permblock_decode(packed, sizeof packed, out, tg, &has, &m), SPAR_OK);
     CU_ASSERT(has == 1 && m == 2 && out[0] == 5 && out[1] == 2 && tg[0] == 0xAA && tg[1] == 0xBB);
-    const uint8_t width0[] = {0x0A, 0x00, 0xAA, 0xBB}, width33[] = {0x0A, 0x21, 0x15, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-                                                                   0x00, 0x00, 0xAA, 0xBB};
+    const uint8_t width0[] = {0x0A, 0x00, 0xAA, 0xBB};
+    const uint8_t width33[] = {0x0A, 0x21, 0x15, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xAA, 0xBB};
     CU_ASSERT_EQUAL(spar_permblock_decode(width0, sizeof width0, out, tg, &has, &m), SPAR_E_CORRUPT);
     CU_ASSERT_EQUAL(spar_permblock_decode(width33, sizeof width33, out, tg, &has, &m), SPAR_E_CORRUPT);
     const uint8_t all_ones[] = {0x06, 0x20, 0xFF, 0xFF, 0xFF, 0xFF, 0x01}; /* 1 id, width 32: UINT32_MAX */
