@@ -92,7 +92,7 @@ def main():
         print()
     ax.axhline(0.95, color="grey", lw=0.8, ls="--")
     ax.axvline(1.0, color="grey", lw=0.8, ls="--")
-    ax.set_xlabel("median time per query, ms (1 thread; thread CPU time where recorded); labels: query_cut/heap_factor")
+    ax.set_xlabel("median time per query, ms (1 thread, CPU time where recorded)\nlabels: query_cut/heap_factor", fontsize=9)
     ax.set_ylabel("recall@10 vs exhaustive top-10")
     ax.set_title(a.title, fontsize=10)
     ax.grid(alpha=0.3)
