@@ -97,11 +97,12 @@ typedef struct spar_index_info {
 SPAR_API void spar_index_get_info(const spar_index *ix, spar_index_info *info);
 
 /** External id of internal docid `docid`, copied NUL-terminated into `buf` (truncated to cap-1 bytes).
- *  *len (may be NULL) gets the full length. @return SPAR_OK, SPAR_E_NOT_FOUND, SPAR_E_STORAGE.
- *  Thread-safe. */
+ *  *len (may be NULL) gets the full length. @return SPAR_OK, SPAR_E_NOT_FOUND, SPAR_E_STORAGE, SPAR_E_CORRUPT
+ *  (a damaged id block; `spar verify` names it). Thread-safe. */
 SPAR_API SPAR_NODISCARD spar_status spar_index_doc_id(const spar_index *ix, uint32_t docid, char *buf, size_t cap,
                                                       size_t *len);
-/** Internal docid of external id `id` (len bytes). @return SPAR_OK, SPAR_E_NOT_FOUND, SPAR_E_STORAGE. */
+/** Internal docid of external id `id` (len bytes). @return SPAR_OK, SPAR_E_NOT_FOUND, SPAR_E_STORAGE,
+ *  SPAR_E_CORRUPT (a damaged id block). Thread-safe. */
 SPAR_API SPAR_NODISCARD spar_status spar_index_lookup_id(const spar_index *ix, const char *id, size_t len,
                                                          uint32_t *docid);
 

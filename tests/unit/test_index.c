@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "index/index.h"
+#include "storage/file.h"
 #include "spar/spar_index.h"
 
 static char g_tmp[256];
@@ -281,6 +282,40 @@ static void test_swapped_files(void) {
     spar_index_close(ix);
 }
 
+/* An index written by format 1.x (segment and meta format 1) is refused at the MANIFEST with a version error
+ * that says to rebuild, not reported as corruption. The MANIFEST is re-signed so only the version differs. */
+static void test_old_format_refused(void) {
+    char mp[700], keep[710];
+    snprintf(mp, sizeof mp, "%s/MANIFEST", g_idx);
+    snprintf(keep, sizeof keep, "%s.keep", mp);
+    size_t n = 0;
+    unsigned char *b = slurp(mp, &n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_FATAL(n > 32);
+    char *json = malloc(n - 32 + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(json);
+    memcpy(json, b + 32, n - 32);
+    json[n - 32] = 0;
+    char *f = strstr(json, "\"format\": [2, 0]");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    f[11] = '1';
+    CU_ASSERT_EQUAL_FATAL(rename(mp, keep), 0);
+    spar_file_writer *w = NULL;
+    spar_diag d;
+    CU_ASSERT_EQUAL_FATAL(spar_file_writer_open(mp, SPAR_KIND_MANIFEST, 1, 0, 0, &w, &d), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_file_writer_write(w, json, n - 32), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_file_writer_commit(w, &d), SPAR_OK);
+    spar_index *ix = NULL;
+    CU_ASSERT_EQUAL(spar_index_open(g_idx, &ix, &d), SPAR_E_VERSION);
+    CU_ASSERT_PTR_NULL(ix);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "rebuild the index"));
+    CU_ASSERT_EQUAL(rename(keep, mp), 0);
+    CU_ASSERT_EQUAL(spar_index_open(g_idx, &ix, &d), SPAR_OK);
+    spar_index_close(ix);
+    free(json);
+    free(b);
+}
+
 static void test_not_an_index(void) {
     spar_index *ix = NULL;
     spar_diag d;
@@ -314,7 +349,8 @@ int main(void) {
         !CU_add_test(s, "truncated or missing files", test_truncated_and_missing_files) ||
         !CU_add_test(s, "concurrent doc_id/lookup_id from 4 threads", test_concurrent_lookups) ||
         !CU_add_test(s, "a valid file from another index is rejected", test_swapped_files) ||
-        !CU_add_test(s, "not an index / malformed MANIFEST", test_not_an_index))
+        !CU_add_test(s, "not an index / malformed MANIFEST", test_not_an_index) ||
+        !CU_add_test(s, "index format 1.x refused with a rebuild message", test_old_format_refused))
         goto out;
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
