@@ -6,6 +6,8 @@
  *   bench_sparse --corpus bench/data/sparse/topical-1M.csr [--queries Q.jsonl.gz] [--vocab vocab.txt]
  *                [--k 10] [--n_queries 0=all] [--threads 2] [--n_postings 4000] [--block_fraction 0.1]
  *                [--summary_energy 0.4] [--sweep 5:0.9,10:0.9,...] [--save FILE] [--exhaustive_latency_q 200]
+ *   bench_sparse --load FILE.idx [--mapped 1] ...   (a saved index instead of a build; --mapped 1: the
+ *                approximate part read in place from a memory map, spar_sparse_index_load_mapped)
  * Latency = wall time of one query on one thread (median, p99 over the query set), and the same in thread
  * CPU time (cpu_median_ms: not inflated by preemption when the machine is loaded); batch throughput =
  * spar_sparse_search_batch on --threads threads. Method: bench/sparse/README.md. */
@@ -68,6 +70,7 @@ static int read_csr(const char *path, spar_sparse_csr *m) {
 
 int main(int argc, char **argv) {
     const char *corpus = NULL, *save = NULL, *load = NULL;
+    int mapped = 0;
     const char *queries = "../shared/data/msmarco-learned-sparse-queries/msmarco-dev-small.splade-pp-ed.jsonl.gz";
     const char *vocab_path = "../shared/data/bert-base-uncased-vocab/vocab.txt";
     const char *sweep = "3:0.9,5:0.9,8:0.9,10:0.9,10:0.8,15:0.8,20:0.7";
@@ -91,6 +94,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--sweep")) sweep = v;
         else if (!strcmp(a, "--save")) save = v;
         else if (!strcmp(a, "--load")) load = v;
+        else if (!strcmp(a, "--mapped")) mapped = atoi(v);
         else if (!strcmp(a, "--exhaustive_latency_q")) exq = (uint32_t)atoi(v);
         else { fprintf(stderr, "unknown option %s\n", a); return 2; }
     }
@@ -119,7 +123,8 @@ int main(int argc, char **argv) {
     spar_sparse_index *ix = NULL;
     double t0 = now();
     if (load) { /* a saved index: no build (build_s is then the load time) */
-        if (spar_sparse_index_load(load, &ix, &diag) != SPAR_OK) { fprintf(stderr, "load: %s\n", diag.msg); return 1; }
+        spar_status ls = mapped ? spar_sparse_index_load_mapped(load, &ix, &diag) : spar_sparse_index_load(load, &ix, &diag);
+        if (ls != SPAR_OK) { fprintf(stderr, "load: %s\n", diag.msg); return 1; }
     } else if (spar_sparse_index_build(&docs, &o, &ix, &diag) != SPAR_OK) {
         fprintf(stderr, "build: %s\n", diag.msg);
         return 1;
@@ -142,11 +147,11 @@ int main(int argc, char **argv) {
         if (spar_sparse_index_load(save, &ix, &diag) != SPAR_OK) { fprintf(stderr, "load: %s\n", diag.msg); return 1; }
         load_s = now() - t0;
     }
-    printf("{\"setting\":\"build\",\"loaded\":%d,\"docs\":%u,\"nnz\":%llu,\"build_s\":%.2f,\"approx_build_s\":%.2f,\"threads\":%u,"
+    printf("{\"setting\":\"build\",\"loaded\":%d,\"mapped\":%d,\"docs\":%u,\"nnz\":%llu,\"build_s\":%.2f,\"approx_build_s\":%.2f,\"threads\":%u,"
            "\"bytes_forward\":%llu,\"bytes_inverted\":%llu,\"bytes_blockmax\":%llu,\"bytes_approx\":%llu,"
            "\"approx_blocks\":%llu,\"approx_postings\":%llu,\"approx_summary_nnz\":%llu,\"n_postings\":%u,"
            "\"block_fraction\":%g,\"summary_energy\":%g,\"bmp_block\":%u,\"file_bytes\":%lld,\"save_s\":%.2f,\"load_s\":%.2f}\n",
-           load != NULL, stt.n_docs, (unsigned long long)stt.nnz, build_s, stt.approx_build_seconds, o.n_threads,
+           load != NULL, mapped, stt.n_docs, (unsigned long long)stt.nnz, build_s, stt.approx_build_seconds, o.n_threads,
            (unsigned long long)stt.bytes_forward, (unsigned long long)stt.bytes_inverted,
            (unsigned long long)stt.bytes_blockmax, (unsigned long long)stt.bytes_approx,
            (unsigned long long)stt.approx_blocks, (unsigned long long)stt.approx_postings,

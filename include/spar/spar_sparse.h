@@ -124,6 +124,13 @@ SPAR_API SPAR_NODISCARD spar_status spar_sparse_index_save(const spar_sparse_ind
  *  @return SPAR_OK, SPAR_E_IO, SPAR_E_CORRUPT ("path: byte N: reason"), SPAR_E_VERSION, SPAR_E_NOMEM. */
 SPAR_API SPAR_NODISCARD spar_status spar_sparse_index_load(const char *path, spar_sparse_index **out,
                                                           spar_diag *diag);
+/** Like spar_sparse_index_load, but the approximate part (the largest: pruned posting blocks and summaries,
+ *  about 60% of the file) is not copied into RAM: the index reads it in place from a read-only memory map of
+ *  the file, which the OS pages in and out, so that part need not fit in memory. It is validated exactly as
+ *  by spar_sparse_index_load when opening. The file must not be modified while the index lives (replacing
+ *  it by rename, as spar_sparse_index_save does, is safe). Same return codes. */
+SPAR_API SPAR_NODISCARD spar_status spar_sparse_index_load_mapped(const char *path, spar_sparse_index **out,
+                                                                 spar_diag *diag);
 /** Same, from a file image in memory (fuzzing). */
 SPAR_API SPAR_NODISCARD spar_status spar_sparse_index_load_mem(const uint8_t *buf, size_t size, const char *name,
                                                               spar_sparse_index **out, spar_diag *diag);

@@ -13,6 +13,7 @@
 
 #include "common/common.h"
 #include "index/sparse/sparse_int.h"
+#include "storage/file.h"
 
 #define SK SPAR_SPARSE_SK
 
@@ -222,6 +223,27 @@ static spar_status build_term(const spar_sparse_index *ix, const spar_sparse_bui
 nomem:
     term_out_free(o);
     return SPAR_E_NOMEM;
+}
+
+void spar_sparse_approx_release(spar_sparse_index *ix) {
+    if (ix->a_map) { /* views into a read-only map (spar_sparse_index_load_mapped) */
+        spar_file_unmap(ix->a_map);
+        free(ix->a_map);
+        ix->a_map = NULL;
+    } else {
+        free(ix->a_toff);
+        free(ix->a_boff);
+        free(ix->a_docs);
+        free(ix->a_soff);
+        free(ix->a_sterm);
+        free(ix->a_sval);
+        free(ix->a_sscale);
+    }
+    ix->a_toff = ix->a_boff = ix->a_soff = NULL;
+    ix->a_docs = NULL;
+    ix->a_sterm = NULL;
+    ix->a_sval = NULL;
+    ix->a_sscale = NULL;
 }
 
 spar_status spar_sparse_build_approx(spar_sparse_index *ix, const spar_sparse_build_opts *opt) {

@@ -53,13 +53,7 @@ void spar_sparse_index_free(spar_sparse_index *ix) {
     free(ix->pb_q);
     free(ix->f_q);
     free(ix->p_q);
-    free(ix->a_toff);
-    free(ix->a_boff);
-    free(ix->a_docs);
-    free(ix->a_soff);
-    free(ix->a_sterm);
-    free(ix->a_sval);
-    free(ix->a_sscale);
+    spar_sparse_approx_release(ix);
     free(ix);
 }
 

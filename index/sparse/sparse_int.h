@@ -63,6 +63,9 @@ struct spar_sparse_index {
     uint16_t *a_sterm;
     uint8_t *a_sval;
     float *a_sscale;
+    /* spar_sparse_index_load_mapped: the a_* arrays are read-only views into this map (a spar_mapped_file *),
+     * released with it; NULL when they are owned heap arrays */
+    void *a_map;
     double build_s, abuild_s;
 };
 
@@ -79,6 +82,8 @@ typedef struct spar_sparse_approx_ctx {
     uint32_t *heap_n;
     uint32_t k;
 } spar_sparse_approx_ctx;
+/* Free (or unmap, see a_map) the approximate arrays; called by spar_sparse_index_free. */
+void spar_sparse_approx_release(spar_sparse_index *ix);
 uint64_t spar_sparse_approx_search(const spar_sparse_index *ix, const spar_sparse_vec *q,
                                    const spar_sparse_approx_params *p, spar_sparse_approx_ctx *c);
 /* Unit-length 32-dim signed count-sketches of n vectors (rows of a forward index or views). */

@@ -77,6 +77,7 @@ typedef struct reader {
     size_t size, off;
     const char *name;
     spar_diag *diag;
+    int borrow; /* approximate sections: point into the (mapped, read-only) buffer instead of copying */
 } reader;
 
 /* Copy n elements of `elem` bytes into a fresh array (8-byte padded section). */
@@ -95,6 +96,21 @@ static spar_status take(reader *r, size_t n, size_t elem, void **out) {
     return SPAR_OK;
 }
 
+/* An approximate section: copied like take(), or with r->borrow a view into the buffer (8-byte aligned: the
+ * payload starts 32 bytes into a page-aligned map and every section is padded to 8). Never written to. */
+static spar_status take_approx(reader *r, size_t n, size_t elem, void **out) {
+    if (!r->borrow) return take(r, n, elem, out);
+    *out = NULL;
+    if (elem != 0 && n > (SIZE_MAX - 8) / elem) return spar_diag_err(r->diag, SPAR_E_CORRUPT, "%s: byte %zu: section size overflows", r->name, r->off + 32);
+    size_t bytes = n * elem, padded = (bytes + 7) & ~(size_t)7;
+    if (padded > r->size - r->off)
+        return spar_diag_err(r->diag, SPAR_E_CORRUPT, "%s: byte %zu: truncated section (%zu bytes needed, %zu left)",
+                             r->name, r->off + 32, padded, r->size - r->off);
+    *out = (void *)(uintptr_t)(r->p + r->off);
+    r->off += padded;
+    return SPAR_OK;
+}
+
 static spar_status check_offsets(reader *r, const uint64_t *o, uint64_t n, uint64_t total, const char *what) {
     if (o[0] != 0) return spar_diag_err(r->diag, SPAR_E_CORRUPT, "%s: %s offsets do not start at 0", r->name, what);
     for (uint64_t i = 0; i < n; i++)
@@ -106,14 +122,16 @@ static spar_status check_offsets(reader *r, const uint64_t *o, uint64_t n, uint6
     return SPAR_OK;
 }
 
-spar_status spar_sparse_index_load_mem(const uint8_t *buf, size_t size, const char *name, spar_sparse_index **out,
-                                       spar_diag *diag) {
+/* map: NULL = copy every section; else the approximate sections stay in buf, which the index then owns
+ * (ix->a_map) on success only. */
+static spar_status load_impl(const uint8_t *buf, size_t size, const char *name, void *map, spar_sparse_index **out,
+                             spar_diag *diag) {
     if (out == NULL || (buf == NULL && size > 0)) return SPAR_E_INVALID_ARG;
     *out = NULL;
     if (name == NULL) name = "<memory>";
     spar_file_header h;
     SPAR_TRY(spar_file_check(buf, size, SPAR_KIND_SEISMIC, SPARSE_VMAJOR, 1, &h, name, diag));
-    reader r = {buf + 32, size - 32, 0, name, diag};
+    reader r = {buf + 32, size - 32, 0, name, diag, map != NULL};
     if (h.payload_bytes != r.size) return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: payload size mismatch", name);
     sparse_meta m;
     if (r.size < sizeof m) return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: byte 32: truncated meta block", name);
@@ -172,20 +190,20 @@ spar_status spar_sparse_index_load_mem(const uint8_t *buf, size_t size, const ch
         ix->n_ablocks = m.n_ablocks;
         ix->n_apost = m.n_apost;
         ix->n_asum = m.n_asum;
-        SPAR_TRY_GOTO(st, take(&r, (size_t)m.dim + 1, 8, (void **)&ix->a_toff), done);
+        SPAR_TRY_GOTO(st, take_approx(&r, (size_t)m.dim + 1, 8, (void **)&ix->a_toff), done);
         SPAR_TRY_GOTO(st, check_offsets(&r, ix->a_toff, m.dim, m.n_ablocks, "approx term"), done);
-        SPAR_TRY_GOTO(st, take(&r, (size_t)m.n_ablocks + 1, 8, (void **)&ix->a_boff), done);
+        SPAR_TRY_GOTO(st, take_approx(&r, (size_t)m.n_ablocks + 1, 8, (void **)&ix->a_boff), done);
         SPAR_TRY_GOTO(st, check_offsets(&r, ix->a_boff, m.n_ablocks, m.n_apost, "approx block"), done);
-        SPAR_TRY_GOTO(st, take(&r, (size_t)m.n_apost, 4, (void **)&ix->a_docs), done);
+        SPAR_TRY_GOTO(st, take_approx(&r, (size_t)m.n_apost, 4, (void **)&ix->a_docs), done);
         for (uint64_t i = 0; i < m.n_apost; i++)
             if (ix->a_docs[i] >= m.n_docs) { st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: approx posting %llu: docid out of range", name, (unsigned long long)i); goto done; }
-        SPAR_TRY_GOTO(st, take(&r, (size_t)m.n_ablocks + 1, 8, (void **)&ix->a_soff), done);
+        SPAR_TRY_GOTO(st, take_approx(&r, (size_t)m.n_ablocks + 1, 8, (void **)&ix->a_soff), done);
         SPAR_TRY_GOTO(st, check_offsets(&r, ix->a_soff, m.n_ablocks, m.n_asum, "summary"), done);
-        SPAR_TRY_GOTO(st, take(&r, (size_t)m.n_asum, 2, (void **)&ix->a_sterm), done);
+        SPAR_TRY_GOTO(st, take_approx(&r, (size_t)m.n_asum, 2, (void **)&ix->a_sterm), done);
         for (uint64_t i = 0; i < m.n_asum; i++)
             if (ix->a_sterm[i] >= m.dim) { st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: summary entry %llu: term out of range", name, (unsigned long long)i); goto done; }
-        SPAR_TRY_GOTO(st, take(&r, (size_t)m.n_asum, 1, (void **)&ix->a_sval), done);
-        SPAR_TRY_GOTO(st, take(&r, (size_t)m.n_ablocks, 4, (void **)&ix->a_sscale), done);
+        SPAR_TRY_GOTO(st, take_approx(&r, (size_t)m.n_asum, 1, (void **)&ix->a_sval), done);
+        SPAR_TRY_GOTO(st, take_approx(&r, (size_t)m.n_ablocks, 4, (void **)&ix->a_sscale), done);
         for (uint64_t i = 0; i < m.n_ablocks; i++)
             if (!(ix->a_sscale[i] >= 0.0f && ix->a_sscale[i] <= SPAR_SPARSE_MAX_WEIGHT)) { st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: block %llu: bad summary scale", name, (unsigned long long)i); goto done; }
         ix->has_approx = 1;
@@ -195,11 +213,24 @@ spar_status spar_sparse_index_load_mem(const uint8_t *buf, size_t size, const ch
         goto done;
     }
     SPAR_TRY_GOTO(st, spar_sparse_build_derived(ix), done);
+    ix->a_map = map;
     *out = ix;
     ix = NULL;
 done:
+    if (ix && map) { /* borrowed views are not ours to free; the caller unmaps */
+        ix->a_toff = ix->a_boff = ix->a_soff = NULL;
+        ix->a_docs = NULL;
+        ix->a_sterm = NULL;
+        ix->a_sval = NULL;
+        ix->a_sscale = NULL;
+    }
     spar_sparse_index_free(ix);
     return st;
+}
+
+spar_status spar_sparse_index_load_mem(const uint8_t *buf, size_t size, const char *name, spar_sparse_index **out,
+                                       spar_diag *diag) {
+    return load_impl(buf, size, name, NULL, out, diag);
 }
 
 spar_status spar_sparse_index_load(const char *path, spar_sparse_index **out, spar_diag *diag) {
@@ -208,5 +239,23 @@ spar_status spar_sparse_index_load(const char *path, spar_sparse_index **out, sp
     SPAR_TRY(spar_file_map(path, SPAR_KIND_SEISMIC, SPARSE_VMAJOR, 0, &mf, diag));
     spar_status st = spar_sparse_index_load_mem(mf.base, mf.size, path, out, diag);
     spar_file_unmap(&mf);
+    return st;
+}
+
+spar_status spar_sparse_index_load_mapped(const char *path, spar_sparse_index **out, spar_diag *diag) {
+    if (path == NULL || out == NULL) return SPAR_E_INVALID_ARG;
+    *out = NULL;
+    spar_mapped_file *mf = malloc(sizeof *mf);
+    if (mf == NULL) return SPAR_E_NOMEM;
+    spar_status st = spar_file_map(path, SPAR_KIND_SEISMIC, SPARSE_VMAJOR, 0, mf, diag);
+    if (st != SPAR_OK) {
+        free(mf);
+        return st;
+    }
+    st = load_impl(mf->base, mf->size, path, mf, out, diag);
+    if (st != SPAR_OK) {
+        spar_file_unmap(mf);
+        free(mf);
+    }
     return st;
 }

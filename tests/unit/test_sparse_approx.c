@@ -2,7 +2,8 @@
  * are the true canonical scores, lossless knobs give the exact top-k (including ties broken on docid, one
  * block per list and one doc per block), query_cut 1 only returns documents holding the heaviest query term,
  * recall on clustered data with default knobs, the build does not depend on the thread count, batch == one
- * by one, a saved index answers the same, and load rejects a damaged approximate section. */
+ * by one, a saved index answers the same (copied or memory-mapped), and load rejects a damaged approximate
+ * section. */
 #define _POSIX_C_SOURCE 200809L
 #include <CUnit/Basic.h>
 #include <math.h>
@@ -306,6 +307,72 @@ static void test_saved_index_answers_same_and_damage_is_caught(void) {
     data_free(&q);
 }
 
+/* The mapped load (approximate part read in place from the file) answers exactly like the copying load,
+ * keeps the same statistics, and refuses the same damage without leaking the map. */
+static void test_mapped_load(void) {
+    data d, q;
+    gen(&d, 2000, 1024, 50, 0);
+    gen(&q, 20, 1024, 25, 0);
+    spar_sparse_index *ix = build(&d, 0.4f, 4000, 0.1f, 0);
+    char path[128], bad_path[160];
+    snprintf(path, sizeof path, "/tmp/spar_test_sparse_approx_map_%d.idx", (int)getpid());
+    snprintf(bad_path, sizeof bad_path, "%s.bad", path);
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_index_save(ix, path, NULL), SPAR_OK);
+    spar_sparse_index *a = NULL, *m = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_index_load(path, &a, NULL), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_index_load_mapped(path, &m, NULL), SPAR_OK);
+    spar_sparse_stats sa, sm;
+    spar_sparse_index_stats(a, &sa);
+    spar_sparse_index_stats(m, &sm);
+    CU_ASSERT_EQUAL(sa.bytes_approx, sm.bytes_approx);
+    CU_ASSERT_EQUAL(sa.approx_summary_nnz, sm.approx_summary_nnz);
+    spar_sparse_searcher *s1 = NULL, *s2 = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(a, &s1), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(m, &s2), SPAR_OK);
+    spar_sparse_approx_params p = {3, 0.9f};
+    for (uint32_t i = 0; i < q.n; i++) {
+        spar_hit x[10], y[10];
+        size_t nx = 0, ny = 0;
+        CU_ASSERT_EQUAL(spar_sparse_search_approx(s1, &q.v[i], 10, &p, x, &nx), SPAR_OK);
+        CU_ASSERT_EQUAL(spar_sparse_search_approx(s2, &q.v[i], 10, &p, y, &ny), SPAR_OK);
+        CU_ASSERT(nx > 0);
+        CU_ASSERT_EQUAL(nx, ny);
+        CU_ASSERT_EQUAL(memcmp(x, y, nx * sizeof *x), 0);
+    }
+    /* a summary term >= dim in the last summary entry's section: found through the map too */
+    spar_sparse_stats st;
+    spar_sparse_index_stats(ix, &st);
+    size_t n = 0;
+    uint8_t *b = slurp(path, &n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    size_t at = 32 + 80 + (((size_t)st.n_docs + 1) * 8) + ((st.nnz * 2 + 7) & ~7ull) + ((st.nnz * 4 + 7) & ~7ull) +
+                (((size_t)st.n_docs * 4 + 7) & ~7ull) + ((size_t)st.dim + 1) * 8 + ((size_t)st.approx_blocks + 1) * 8 +
+                ((st.approx_postings * 4 + 7) & ~7ull) + ((size_t)st.approx_blocks + 1) * 8;
+    CU_ASSERT_FATAL(at + 2 <= n);
+    uint16_t big = (uint16_t)(st.dim + 3);
+    memcpy(b + at, &big, 2);
+    rehash(b, n);
+    FILE *f = fopen(bad_path, "wb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_EQUAL(fwrite(b, 1, n, f), n);
+    fclose(f);
+    spar_diag dg = {{0}};
+    spar_sparse_index *bad = NULL;
+    CU_ASSERT_EQUAL(spar_sparse_index_load_mapped(bad_path, &bad, &dg), SPAR_E_CORRUPT);
+    CU_ASSERT_PTR_NULL(bad);
+    CU_ASSERT_PTR_NOT_NULL(strstr(dg.msg, "summary entry"));
+    free(b);
+    remove(bad_path);
+    spar_sparse_searcher_free(s1);
+    spar_sparse_searcher_free(s2);
+    spar_sparse_index_free(a);
+    spar_sparse_index_free(m);
+    spar_sparse_index_free(ix);
+    remove(path);
+    data_free(&d);
+    data_free(&q);
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return CU_get_error();
     CU_pSuite su = CU_add_suite("sparse_approx", NULL, NULL);
@@ -318,6 +385,7 @@ int main(void) {
     CU_add_test(su, "recall@10 with default knobs", test_recall_default_knobs);
     CU_add_test(su, "build independent of threads; batch == single", test_build_independent_of_threads_and_batch);
     CU_add_test(su, "saved index answers the same; damage caught", test_saved_index_answers_same_and_damage_is_caught);
+    CU_add_test(su, "mapped load == copying load; damage caught", test_mapped_load);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
