@@ -4,7 +4,8 @@
 # popcount scan, and faiss (Debian python3-faiss, generic build, 1 thread).
 # Usage: bench/ann/run.sh [N=100000] [NQ=1000] [REPS=2]      env BUILD = cmake build dir (default ./build),
 #        KINDS="mid hard wide" (data sets; wide = 768-d), EFS / NPS (ef and nprobe sweeps),
-#        PARTS (default "hnsw scan sq8 binhnsw ivf faiss": which measurements to run)
+#        PARTS (default "hnsw scan sq8 binhnsw ivf faiss": which measurements to run; faissf / faissb = faiss
+#        float or binary only), RERANK (IVF-PQ re-rank depth, default 100)
 # Needs: apt-get install -y libhnswlib-dev python3-faiss python3-numpy g++
 # ANN_CPUTIME=1 times 1-thread builds and searches on the thread's CPU clock (robust when other jobs load the
 # machine; 2-thread figures stay wall clock). ANN_CACHE=1 reuses built graphs (search-only iterations).
@@ -47,9 +48,9 @@ for kind in $KINDS; do
     run "$BA" ivf "$d" "$NLIST" pq 32 "$RERANK" "$NPS"
     run "$BA" binivf "$d" "$NLIST" "$NPS"
   fi
-  if part faiss && [ "$have_faiss" = 1 ]; then
-    run /usr/bin/python3 "$here/faiss_bench.py" "$d" float "$NLIST" 32 "$NPS"
-    run /usr/bin/python3 "$here/faiss_bench.py" "$d" binary "$NLIST" "$NPS"
+  if [ "$have_faiss" = 1 ]; then  # part faiss = faissf (IVF-Flat, IVF-PQ) + faissb (binary flat / IVF / HNSW)
+    (part faiss || part faissf) && run /usr/bin/python3 "$here/faiss_bench.py" "$d" float "$NLIST" 32 "$NPS"
+    (part faiss || part faissb) && run /usr/bin/python3 "$here/faiss_bench.py" "$d" binary "$NLIST" "$NPS"
   fi
 done
 python3 "$here/summarize.py" "$res"

@@ -64,3 +64,25 @@ for key, (q, b) in sorted(summary.items()):
                   f"build time ratio {b / p[1]:.2f}")
 for (data, eng), v in sorted(flat.items()):
     print(f"- binary flat scan, 256-bit, {data}: {eng} median {statistics.median(v):,.0f} QPS over {len(v)} runs")
+
+# IVF-PQ + re-rank against IVF-Flat at the same nprobe (the target: the same recall within 1.15x
+# the latency): one row per (data, nprobe) present for both.
+ivf_rows = []
+for (idx, data, eng), byknob in sorted(pts.items()):
+    if idx != "ivf-flat" or eng != "spar":
+        continue
+    pq = pts.get(("ivf-pq", data, "spar"))
+    if not pq:
+        continue
+    for npb in sorted(byknob):
+        if npb not in pq:
+            continue
+        rf, qf = statistics.median(x[0] for x in byknob[npb]), statistics.median(x[1] for x in byknob[npb])
+        rp, qp = statistics.median(x[0] for x in pq[npb]), statistics.median(x[1] for x in pq[npb])
+        ivf_rows.append((data, npb, rf, qf, rp, qp))
+if ivf_rows:
+    print("\n| data | nprobe | IVF-Flat recall | IVF-Flat QPS | IVF-PQ+re-rank recall | IVF-PQ QPS | PQ latency / Flat latency | target met |")
+    print("|---|---|---|---|---|---|---|---|")
+    for data, npb, rf, qf, rp, qp in ivf_rows:
+        ok = rp >= rf - 1e-9 and qf / qp <= 1.15
+        print(f"| {data} | {npb} | {rf:.4f} | {qf:,.0f} | {rp:.4f} | {qp:,.0f} | {qf / qp:.2f} | {'yes' if ok else 'no'} |")
