@@ -27,6 +27,8 @@ struct spar_encoder {
     int has_mlm;
     const float *dec_w, *dec_b;
     spar_attn_policy policy; /* ModernBERT global layers */
+    spar_attn_policy *layer_pol;                /* per-layer overrides (attention_layers), or NULL */
+    const spar_attn_policy **layer_pol_ptr;     /* n_layers entries into layer_pol, NULL = use policy */
     uint32_t stride;         /* long_doc_stride */
     uint32_t max_length;
     uint32_t max_batch_tokens;
@@ -81,6 +83,13 @@ spar_status spar_encoder_open(const char *model_dir, const spar_encoder_opts *op
         return spar_diag_err(diag, SPAR_E_INVALID_ARG, "encoder: unknown attention mode %d", o.attention);
     if (!(o.attention_tau >= 0.0f && o.attention_tau <= 1.0f))
         return spar_diag_err(diag, SPAR_E_INVALID_ARG, "encoder: attention tau %g not in (0, 1]", (double)o.attention_tau);
+    if (o.n_attention_layers > 0 && o.attention_layers == NULL)
+        return spar_diag_err(diag, SPAR_E_INVALID_ARG, "encoder: n_attention_layers %u without attention_layers",
+                             o.n_attention_layers);
+    for (uint32_t l = 0; l < o.n_attention_layers; l++)
+        if (o.attention_layers[l] < -1 || o.attention_layers[l] > SPAR_ATTENTION_VERTICAL_SLASH)
+            return spar_diag_err(diag, SPAR_E_INVALID_ARG, "encoder: attention_layers[%u] = %d: unknown mode", l,
+                                 (int)o.attention_layers[l]);
     char cpath[4096];
     spar_model_config cfg;
     snprintf(cpath, sizeof cpath, "%s/config.json", model_dir);
@@ -120,6 +129,40 @@ spar_status spar_encoder_open(const char *model_dir, const spar_encoder_opts *op
     if (o.attention_threshold) e->policy.min_len = o.attention_threshold;
     if (o.attention_tau > 0) e->policy.tau = o.attention_tau;
     if (o.attention_window) e->policy.window = o.attention_window;
+    if (o.n_attention_layers > 0) { /* per-layer choices, validated against the model's layer pattern */
+        const spar_model_config *c = e->cfg;
+        const char *why = NULL;
+        uint32_t bad = 0;
+        if (o.n_attention_layers > c->n_layers) {
+            why = "more entries than the model has layers";
+            bad = o.n_attention_layers;
+        }
+        for (uint32_t l = 0; why == NULL && l < o.n_attention_layers; l++) {
+            int global = c->arch == SPAR_ARCH_MODERNBERT && c->layer_global[l];
+            if (!global && o.attention_layers[l] > SPAR_ATTENTION_DENSE) {
+                why = "is not a global-attention layer of a ModernBERT model (only those can run sparse)";
+                bad = l;
+            }
+        }
+        if (why != NULL) {
+            spar_encoder_close(e);
+            return spar_diag_err(diag, SPAR_E_INVALID_ARG, "%s: attention_layers: layer %u %s", model_dir, bad, why);
+        }
+        e->layer_pol = calloc(c->n_layers, sizeof *e->layer_pol);
+        e->layer_pol_ptr = calloc(c->n_layers, sizeof *e->layer_pol_ptr);
+        if (e->layer_pol == NULL || e->layer_pol_ptr == NULL) {
+            spar_encoder_close(e);
+            return SPAR_E_NOMEM;
+        }
+        for (uint32_t l = 0; l < o.n_attention_layers; l++) {
+            if (o.attention_layers[l] < 0) continue;
+            spar_attn_policy_default(&e->layer_pol[l], kinds[o.attention_layers[l]]);
+            if (o.attention_threshold) e->layer_pol[l].min_len = o.attention_threshold;
+            if (o.attention_tau > 0) e->layer_pol[l].tau = o.attention_tau;
+            if (o.attention_window) e->layer_pol[l].window = o.attention_window;
+            e->layer_pol_ptr[l] = &e->layer_pol[l];
+        }
+    }
     uint32_t mp = e->cfg->max_positions;
     e->max_length = (o.max_length == 0 || o.max_length > mp) ? mp : o.max_length;
     e->max_batch_tokens = o.max_batch_tokens == 0 ? 4096 : o.max_batch_tokens;
@@ -168,6 +211,8 @@ void spar_encoder_close(spar_encoder *e) {
     spar_bert_free(e->model);
     spar_mbert_free(e->mb);
     spar_tokenizer_free(e->tokenizer);
+    free(e->layer_pol);
+    free(e->layer_pol_ptr);
     free(e);
 }
 
@@ -302,6 +347,7 @@ static spar_status model_forward(const spar_encoder *e, const uint32_t *ids, con
         spar_mbert_run run;
         memset(&run, 0, sizeof run);
         run.global_policy = &e->policy;
+        run.layer_policy = e->layer_pol_ptr;
         return spar_mbert_forward(e->mb, ids, lens, n, &run, h);
     }
     return spar_bert_forward(e->model, ids, lens, n, h);

@@ -52,6 +52,8 @@ static void encode_usage(FILE *f) {
             "  --attention-threshold N  sparse attention only for inputs of >= N tokens (default 1024)\n"
             "  --tau X           query-aware / vertical-slash: estimated attention mass to keep (default 0.97)\n"
             "  --attention-window N  local: key blocks (64 tokens) on each side of the diagonal (default 2)\n"
+            "  --attention-layers L  per-layer choice, comma-separated in layer order: dense | local | query-aware\n"
+            "                    | vertical-slash | - (= --attention); only global layers may be sparse\n"
             "  --ids             each document text (or --query) is whitespace-separated token ids incl. the\n"
             "                    special tokens, for folders without a supported tokenizer (ModernBERT); splade\n"
             "                    terms without a vocabulary string are written as their decimal id\n"
@@ -683,7 +685,7 @@ int spar_cmd_encode(int argc, char **argv) {
     uint64_t batch_n = 32, threads = 1, max_length = 0, top_k = 0;
     double threshold = 0, quantize = 0;
     int normalize = 0, project = 0, no_title = 0, no_contents = 0, quiet = 0, drop_special = 0, ids_input = 0;
-    const char *attention = "dense";
+    const char *attention = "dense", *attn_layers = NULL;
     uint64_t attn_threshold = 0, attn_window = 0, long_stride = 0;
     double tau = 0;
     const cli_opt opts[] = {
@@ -717,6 +719,7 @@ int spar_cmd_encode(int argc, char **argv) {
         {"attention-threshold", CLI_UINT, &attn_threshold, 1, 1u << 20},
         {"tau", CLI_DOUBLE, &tau, 1e-6, 1},
         {"attention-window", CLI_UINT, &attn_window, 1, 1u << 16},
+        {"attention-layers", CLI_STR, &attn_layers, 0, 0},
         {"long-doc-stride", CLI_UINT, &long_stride, 1, 1u << 20},
     };
     int rc = cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], encode_usage);
@@ -757,6 +760,28 @@ int spar_cmd_encode(int argc, char **argv) {
     eo.attention_threshold = (uint32_t)attn_threshold;
     eo.attention_tau = (float)tau;
     eo.attention_window = (uint32_t)attn_window;
+    int8_t layer_modes[256];
+    if (attn_layers != NULL) { /* "dense,-,query-aware,..." in layer order */
+        uint32_t n = 0;
+        const char *c = attn_layers;
+        for (;;) {
+            size_t len = strcspn(c, ",");
+            int m = -2;
+            if (len == 1 && c[0] == '-') m = -1;
+            for (int j = 0; j < 4 && m == -2; j++)
+                if (strlen(attns[j]) == len && strncmp(c, attns[j], len) == 0) m = j;
+            if (m == -2 || n == sizeof layer_modes) {
+                fprintf(stderr, "%s: --attention-layers: entry %u ('%.*s'): expected dense, local, query-aware, "
+                        "vertical-slash or -, at most 256 entries\n", CMD, n + 1, (int)len, c);
+                return CLI_USAGE;
+            }
+            layer_modes[n++] = (int8_t)m;
+            if (c[len] == 0) break;
+            c += len + 1;
+        }
+        eo.attention_layers = layer_modes;
+        eo.n_attention_layers = n;
+    }
     eo.long_doc_stride = (uint32_t)long_stride;
     spar_encoder *enc = NULL;
     spar_diag diag = {{0}};

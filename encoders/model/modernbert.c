@@ -356,9 +356,10 @@ static spar_status attend(const spar_mbert *m, uint32_t l, float *qkv, size_t n,
         pol.window = (half_win + SPAR_ATTN_BLOCK - 1) / SPAR_ATTN_BLOCK;
         pol.min_len = 1;
         p = &pol;
-    } else if (global && run != NULL && run->global_policy != NULL && run->global_policy->kind != SPAR_ATTN_DENSE &&
-               n >= run->global_policy->min_len) {
-        p = run->global_policy;
+    } else if (global && run != NULL) {
+        const spar_attn_policy *gp = run->global_policy;
+        if (run->layer_policy != NULL && run->layer_policy[l] != NULL) gp = run->layer_policy[l];
+        if (gp != NULL && gp->kind != SPAR_ATTN_DENSE && n >= gp->min_len) p = gp;
     }
     double t0 = spar_now();
     spar_status st = SPAR_OK;

@@ -54,6 +54,8 @@ void spar_mbert_free(spar_mbert *m); /* NULL is a no-op */
 typedef struct spar_mbert_run {
     /* in */
     const spar_attn_policy *global_policy; /* NULL or kind DENSE: exact dense global layers */
+    const spar_attn_policy *const *layer_policy; /* NULL, or one entry per layer: a non-NULL entry replaces
+                                                    global_policy for that (global) layer */
     int fidelity;          /* non-zero: on each global layer that ran sparse, also run dense on the same Q/K/V
                               and record the relative output error and the exact captured mass (slow) */
     /* out (summed over the call) */

@@ -52,6 +52,11 @@ typedef struct spar_encoder_opts {
                                      normally [CLS]/[SEP]) whose starts advance by this many body tokens; the
                                      chunk vectors are combined by element-wise max. 0 = truncate (default).
                                      Must be <= max_length - 2. Dense and token outputs still truncate. */
+    const int8_t *attention_layers; /* optional per-layer choice for ModernBERT global layers: entry l (for
+                                       l < n_attention_layers) is a spar_attention_mode for layer l, or -1 to
+                                       use `attention`; entries of local (sliding-window) layers must be -1 or
+                                       DENSE (they are always exact). Copied by spar_encoder_open. */
+    uint32_t n_attention_layers;    /* entries in attention_layers; at most the model's layer count */
 } spar_encoder_opts;
 
 /** Defaults: every field 0: the model's max length, 4096-token chunks, SPAR_WEIGHTS_F32, exact attention,

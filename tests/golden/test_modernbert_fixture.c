@@ -191,6 +191,81 @@ static void test_api_attention_options(void) {
     free(sp);
 }
 
+/* Per-layer attention choices: all-dense entries change nothing; a sparse entry on every global layer equals the
+ * same mode chosen for all layers; a sparse entry on a local layer, an unknown mode or too many entries are
+ * refused. */
+static void test_api_attention_per_layer(void) {
+    spar_encoder_opts o = spar_encoder_opts_default();
+    float *base = malloc(g_n * VOC * sizeof(float)), *sp = malloc(g_n * VOC * sizeof(float));
+    spar_encoder *e = open_enc(&o);
+    spar_encoder_info info;
+    spar_encoder_get_info(e, &info);
+    splade_dense(e, base);
+    spar_encoder_close(e);
+    int8_t layers[64];
+    uint32_t nl = info.n_layers;
+    CU_ASSERT_FATAL(nl >= 2 && nl <= 64);
+    for (uint32_t l = 0; l < nl; l++) layers[l] = SPAR_ATTENTION_DENSE;
+    o.attention_layers = layers;
+    o.n_attention_layers = nl;
+    o.attention = SPAR_ATTENTION_VERTICAL_SLASH; /* overridden on every layer by DENSE */
+    o.attention_threshold = 100;
+    e = open_enc(&o);
+    splade_dense(e, sp);
+    CU_ASSERT(max_diff(sp, base, g_n * VOC) <= 1e-6);
+    spar_encoder_close(e);
+    /* query-aware on every global layer (-1 elsewhere) == query-aware chosen for the whole model */
+    spar_encoder_opts all = spar_encoder_opts_default();
+    all.attention = SPAR_ATTENTION_QUERY_AWARE;
+    all.attention_threshold = 100;
+    all.attention_tau = 0.5f;
+    float *ref = malloc(g_n * VOC * sizeof(float));
+    e = open_enc(&all);
+    splade_dense(e, ref);
+    spar_encoder_close(e);
+    CU_ASSERT(max_diff(ref, base, g_n * VOC) > 0.0); /* tau 0.5 really drops blocks on the 200-token input */
+    o = spar_encoder_opts_default();
+    o.attention_threshold = 100;
+    o.attention_tau = 0.5f;
+    o.attention_layers = layers;
+    o.n_attention_layers = nl;
+    /* ModernBERT's pattern: layer 0 is global; find the global layers by trying to make each one sparse */
+    int n_global = 0;
+    for (uint32_t l = 0; l < nl; l++) {
+        for (uint32_t j = 0; j < nl; j++) layers[j] = -1;
+        layers[l] = SPAR_ATTENTION_QUERY_AWARE;
+        spar_encoder *t = NULL;
+        spar_diag d;
+        spar_status st = spar_encoder_open(g_dir, &o, &t, &d);
+        CU_ASSERT(st == SPAR_OK || st == SPAR_E_INVALID_ARG);
+        if (st == SPAR_OK) n_global++;
+        else CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "not a global-attention layer"));
+        spar_encoder_close(t);
+        layers[l] = st == SPAR_OK ? SPAR_ATTENTION_QUERY_AWARE : -1;
+    }
+    CU_ASSERT(n_global >= 1 && n_global < (int)nl);
+    for (uint32_t l = 0; l < nl; l++) { /* every global layer query-aware, the rest default (dense) */
+        spar_encoder *t = NULL;
+        layers[l] = SPAR_ATTENTION_QUERY_AWARE;
+        if (spar_encoder_open(g_dir, &o, &t, NULL) != SPAR_OK) layers[l] = -1;
+        spar_encoder_close(t);
+    }
+    e = open_enc(&o);
+    splade_dense(e, sp);
+    CU_ASSERT(max_diff(sp, ref, g_n * VOC) == 0.0);
+    spar_encoder_close(e);
+    spar_encoder *bad = NULL;
+    layers[0] = 7;
+    CU_ASSERT_EQUAL(spar_encoder_open(g_dir, &o, &bad, NULL), SPAR_E_INVALID_ARG);
+    layers[0] = -1;
+    o.n_attention_layers = nl + 1;
+    CU_ASSERT_EQUAL(spar_encoder_open(g_dir, &o, &bad, NULL), SPAR_E_INVALID_ARG);
+    CU_ASSERT_PTR_NULL(bad);
+    free(base);
+    free(sp);
+    free(ref);
+}
+
 int main(void) {
     const char *src = getenv("SPAR_SRC");
     if (src == NULL) {
@@ -207,6 +282,7 @@ int main(void) {
     CU_add_test(s, "hidden states == PyTorch reference (packed and one by one)", test_hidden_matches_reference);
     CU_add_test(s, "API: SPLADE and mean pooling == reference; ids only", test_api_splade_and_pooling);
     CU_add_test(s, "API: attention options below the threshold change nothing", test_api_attention_options);
+    CU_add_test(s, "API: per-layer attention choices", test_api_attention_per_layer);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
