@@ -8,6 +8,8 @@ to aim at it; hnswlib compiled -march=native is the fair HNSW peer.
 
   faiss_bench.py DIR binary NLIST np1,np2,...     IndexBinaryFlat, IndexBinaryIVF, IndexBinaryHNSW
   faiss_bench.py DIR float  NLIST PQ_M np1,...    IndexIVFFlat, IndexIVFPQ (+ IndexRefineFlat re-rank)
+  faiss_bench.py DIR hnsw   M EFC ef1,ef2,...     IndexHNSWFlat, and Debian's python3-hnswlib when installed
+                                                  (both generic builds: reported, not aimed at)
 """
 import json, os, sys, time
 import numpy as np
@@ -65,6 +67,38 @@ if mode == "binary":
         h.hnsw.efSearch = ef
         t, (D, I) = timed(lambda: h.search(Q, 10))
         out(op="search", index="binary-hnsw", ef=ef, recall10=rec(D), qps_1t=len(Q) / t)
+elif mode == "hnsw":
+    M, efc, efs = int(sys.argv[3]), int(sys.argv[4]), [int(x) for x in sys.argv[5].split(",")]
+    X, Q = fvecs(d + "/base.fvecs"), fvecs(d + "/query.fvecs")
+    gt = np.fromfile(d + "/gt.ivecs", dtype=np.int32).reshape(len(Q), 101)[:, 1:11]
+    def rec(I):
+        return float(sum(len(set(a) & set(b)) for a, b in zip(I, gt))) / gt.size
+    h = faiss.IndexHNSWFlat(X.shape[1], M)
+    h.hnsw.efConstruction = efc
+    t0 = clock(); h.add(X); tb = clock() - t0
+    out(op="build", index="hnsw", n=len(X), M=M, efc=efc, threads=1, seconds=tb)
+    for ef in efs:
+        h.hnsw.efSearch = ef
+        t, (D, I) = timed(lambda: h.search(Q, 10))
+        out(op="search", index="hnsw", ef=ef, recall10=rec(I), qps_1t=len(Q) / t)
+    try:
+        import hnswlib  # Debian python3-hnswlib (generic build)
+    except ImportError:
+        hnswlib = None
+    if hnswlib is not None:
+        p = hnswlib.Index(space="l2", dim=X.shape[1])
+        p.init_index(max_elements=len(X), ef_construction=efc, M=M, random_seed=100)
+        p.set_num_threads(1)
+        t0 = clock(); p.add_items(X, np.arange(len(X))); tb = clock() - t0
+        print(json.dumps(dict(engine="hnswlib-debian-python", data=d, op="build", index="hnsw", n=len(X), M=M,
+                              efc=efc, threads=1, seconds=tb)), flush=True)
+        for ef in efs:
+            p.set_ef(ef)
+            def one_by_one():  # single queries, as hnswlib-native and spar are timed
+                return np.vstack([p.knn_query(q.reshape(1, -1), k=10)[0] for q in Q])
+            t, I = timed(one_by_one, reps=1)
+            print(json.dumps(dict(engine="hnswlib-debian-python", data=d, op="search", index="hnsw", ef=ef,
+                                  recall10=rec(I), qps_1t=len(Q) / t)), flush=True)
 else:
     nlist, pqm, nps = int(sys.argv[3]), int(sys.argv[4]), [int(x) for x in sys.argv[5].split(",")]
     X, Q = fvecs(d + "/base.fvecs"), fvecs(d + "/query.fvecs")
