@@ -50,11 +50,15 @@ void spar_search_opts_default(spar_search_opts *o) {
     o->algo = SPAR_ALGO_DEFAULT;
 }
 
-/* The default algorithm, chosen with bench/bench_query (see docs/query.md): BlockMax-WAND measured
- * faster than MaxScore at both k = 10 (~25%) and k = 1000 (~7%) on the Debian corpus. */
-static spar_algo resolve_algo(spar_algo a, uint32_t k) {
-    (void)k;
-    return a == SPAR_ALGO_DEFAULT ? SPAR_ALGO_BMW : a;
+/* The default algorithm, chosen with bench/bench_query (see docs/query.md). Both are exact, so this only picks
+ * speed. On the 1M-document Debian corpus BlockMax-WAND measured faster than MaxScore (k = 10 ~25%, k = 1000 ~7%);
+ * on the classic collections (82-12k documents: most lists fit in a block or two, so block-max skipping has
+ * little to skip and its pivoting costs) MaxScore was 1.2-2.5x faster per query at every query length (thread
+ * CPU time, bench/README.md). Below SPAR_DEFAULT_BMW_MIN_DOCS documents the default is MaxScore. */
+#define SPAR_DEFAULT_BMW_MIN_DOCS 100000u
+static spar_algo resolve_algo(spar_algo a, uint32_t n_docs) {
+    if (a != SPAR_ALGO_DEFAULT) return a;
+    return n_docs < SPAR_DEFAULT_BMW_MIN_DOCS ? SPAR_ALGO_MAXSCORE : SPAR_ALGO_BMW;
 }
 
 const char *spar_algo_name(spar_algo a) {
@@ -273,7 +277,7 @@ spar_status spar_search(spar_searcher *s, const char *text, size_t len, const sp
         spar_segment_cursor(s->seg, &s->ti[i], &s->cur[i]);
         spar_q_set_term(&q, i, &s->cur[i], &s->ti[i], s->cnt[i], s->n_docs);
     }
-    switch (resolve_algo(opts->algo, opts->k)) {
+    switch (resolve_algo(opts->algo, s->n_docs)) {
     case SPAR_ALGO_EXHAUSTIVE: spar_q_exhaustive(&q); break;
     case SPAR_ALGO_BMW: spar_q_bmw(&q); break;
     default: spar_q_maxscore(&q); break;
