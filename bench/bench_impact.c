@@ -19,18 +19,7 @@
 #include <time.h>
 
 #include "spar/spar_sparse.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double cpu_s(void) { /* this thread's CPU time: robust to the shared machine's preemption */
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "sparse_bench_util.h"
 
 static const char *arg(int argc, char **argv, const char *name, const char *def) {
     for (int i = 2; i + 1 < argc; i++)
@@ -84,51 +73,25 @@ static int cmd_queries(int argc, char **argv) {
     return 0;
 }
 
-static int read_csr(const char *path, spar_sparse_csr *m) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return perror(path), 1;
-    char magic[8];
-    uint32_t n, dim;
-    uint64_t nnz;
-    memset(m, 0, sizeof *m);
-    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, "SPCSR001", 8) || fread(&n, 4, 1, f) != 1 ||
-        fread(&dim, 4, 1, f) != 1 || fread(&nnz, 8, 1, f) != 1) {
-        fclose(f);
-        return fprintf(stderr, "%s: not a SPCSR001 file\n", path), 1;
-    }
-    m->n_rows = n;
-    m->dim = dim;
-    m->offsets = malloc(((size_t)n + 1) * 8);
-    uint16_t *ids16 = malloc(nnz * 2 + 2);
-    m->ids = malloc(nnz * 4 + 4);
-    m->weights = malloc(nnz * 4 + 4);
-    int bad = !m->offsets || !ids16 || !m->ids || !m->weights || fread(m->offsets, 8, (size_t)n + 1, f) != (size_t)n + 1 ||
-              fread(ids16, 2, nnz, f) != nnz || fread(m->weights, 4, nnz, f) != nnz || m->offsets[n] != nnz;
-    fclose(f);
-    if (!bad)
-        for (uint64_t i = 0; i < nnz; i++) m->ids[i] = ids16[i];
-    free(ids16);
-    return bad ? (fprintf(stderr, "%s: truncated\n", path), 1) : 0;
-}
 
 static int cmd_build(int argc, char **argv) {
     const char *corpus = arg(argc, argv, "--corpus", NULL), *dir = arg(argc, argv, "--index", NULL);
     if (!corpus || !dir) return fprintf(stderr, "usage: bench_impact build --corpus X.csr --index DIR\n"), 2;
     spar_sparse_csr m;
-    if (read_csr(corpus, &m)) return 1;
+    if (sb_read_csr(corpus, &m)) return 1;
     spar_sparse_build_opts o;
     spar_sparse_build_opts_default(&o);
     o.build_approx = 0;
     spar_sparse_index *ix = NULL;
     spar_diag d = {{0}};
-    double t0 = now_s();
+    double t0 = sb_now();
     spar_status st = spar_sparse_index_build(&m, &o, &ix, &d);
     if (st != SPAR_OK) return fail("build", st, &d);
-    double t1 = now_s();
+    double t1 = sb_now();
     st = spar_sparse_dir_write(dir, ix, NULL, NULL, 0, 1, &d);
     if (st != SPAR_OK) return fail(dir, st, &d);
     printf("{\"engine\":\"spar\",\"docs\":%u,\"nnz\":%llu,\"build_s\":%.2f,\"write_s\":%.2f}\n", m.n_rows,
-           (unsigned long long)m.offsets[m.n_rows], t1 - t0, now_s() - t1);
+           (unsigned long long)m.offsets[m.n_rows], t1 - t0, sb_now() - t1);
     spar_sparse_index_free(ix);
     spar_sparse_csr_free(&m);
     return 0;
@@ -178,10 +141,6 @@ static qv *read_qtsv(const char *path, uint32_t *n_out) {
     return q;
 }
 
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static int cmd_search(int argc, char **argv) {
     const char *dir = arg(argc, argv, "--index", NULL), *qpath = arg(argc, argv, "--queries", NULL);
@@ -192,10 +151,10 @@ static int cmd_search(int argc, char **argv) {
     spar_sparse_exact_algo ea = strcmp(algo, "exhaustive") == 0 ? SPAR_SPARSE_EXHAUSTIVE : SPAR_SPARSE_BMP;
     spar_diag d = {{0}};
     spar_sparse_dir *sd = NULL;
-    double t0 = now_s();
+    double t0 = sb_now();
     spar_status st = spar_sparse_dir_open(dir, &sd, &d);
     if (st != SPAR_OK) return fail(dir, st, &d);
-    double open_s = now_s() - t0;
+    double open_s = sb_now() - t0;
     uint32_t nq = 0;
     qv *q = read_qtsv(qpath, &nq);
     if (!q) return 1;
@@ -209,9 +168,9 @@ static int cmd_search(int argc, char **argv) {
     for (int pass = 0; pass < warmup + reps; pass++) {
         for (uint32_t i = 0; i < nq; i++) {
             spar_sparse_vec v = {q[i].ids, q[i].w, q[i].n};
-            double ca = cpu_s(), a = now_s();
+            double ca = sb_cpu_now(), a = sb_now();
             st = spar_sparse_search_exact(s, &v, k, ea, hits, &nh);
-            double b = now_s(), cb = cpu_s();
+            double b = sb_now(), cb = sb_cpu_now();
             if (st != SPAR_OK) return fail("search", st, NULL);
             if (pass >= warmup) {
                 cpu[ns] = (cb - ca) * 1e3;
@@ -234,8 +193,8 @@ static int cmd_search(int argc, char **argv) {
     }
     double sum = 0, csum = 0;
     for (size_t i = 0; i < ns; i++) sum += lat[i], csum += cpu[i];
-    qsort(lat, ns, sizeof *lat, cmp_d);
-    qsort(cpu, ns, sizeof *cpu, cmp_d);
+    qsort(lat, ns, sizeof *lat, sb_cmp_double);
+    qsort(cpu, ns, sizeof *cpu, sb_cmp_double);
     printf("{\"engine\":\"spar\",\"algo\":\"%s\",\"k\":%u,\"queries\":%u,\"reps\":%d,\"open_s\":%.2f,\"median_ms\":%.4f,"
            "\"p90_ms\":%.4f,\"p99_ms\":%.4f,\"mean_ms\":%.4f,\"cpu_median_ms\":%.4f,\"cpu_p99_ms\":%.4f,\"cpu_mean_ms\":%.4f,"
            "\"docs_scored\":%.0f}\n",

@@ -19,54 +19,9 @@
 #include <time.h>
 
 #include "spar/spar_sparse.h"
+#include "sparse_bench_util.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static double cpu_now(void) { /* this thread's CPU time: not inflated by preemption on a loaded machine */
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-static double pct(double *v, size_t n, double p) {
-    qsort(v, n, sizeof *v, cmp_d);
-    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
 
-static int read_csr(const char *path, spar_sparse_csr *m) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { perror(path); return 1; }
-    char magic[8];
-    uint32_t n, dim;
-    uint64_t nnz;
-    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, "SPCSR001", 8) || fread(&n, 4, 1, f) != 1 ||
-        fread(&dim, 4, 1, f) != 1 || fread(&nnz, 8, 1, f) != 1) {
-        fprintf(stderr, "%s: not a SPCSR001 file\n", path);
-        fclose(f);
-        return 1;
-    }
-    memset(m, 0, sizeof *m);
-    m->n_rows = n;
-    m->dim = dim;
-    m->offsets = malloc(((size_t)n + 1) * 8);
-    uint16_t *ids16 = malloc(nnz * 2 + 2);
-    m->ids = malloc(nnz * 4 + 4);
-    m->weights = malloc(nnz * 4 + 4);
-    int bad = !m->offsets || !ids16 || !m->ids || !m->weights || fread(m->offsets, 8, (size_t)n + 1, f) != (size_t)n + 1 ||
-              fread(ids16, 2, nnz, f) != nnz || fread(m->weights, 4, nnz, f) != nnz || m->offsets[n] != nnz;
-    fclose(f);
-    if (bad) { fprintf(stderr, "%s: truncated\n", path); free(ids16); return 1; }
-    for (uint64_t i = 0; i < nnz; i++) m->ids[i] = ids16[i];
-    free(ids16);
-    return 0;
-}
 
 int main(int argc, char **argv) {
     const char *corpus = NULL, *save = NULL, *load = NULL;
@@ -105,7 +60,7 @@ int main(int argc, char **argv) {
     spar_diag diag = {{0}};
     spar_sparse_csr docs, qs;
     memset(&docs, 0, sizeof docs);
-    if (corpus && read_csr(corpus, &docs)) return 1;
+    if (corpus && sb_read_csr(corpus, &docs)) return 1;
     spar_sparse_vocab *vocab = NULL;
     uint64_t unknown = 0;
     if (spar_sparse_vocab_load(vocab_path, &vocab, &diag) != SPAR_OK ||
@@ -121,7 +76,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "corpus %u docs, %llu nnz; %u queries (%.1f terms avg, %llu unknown tokens dropped)\n", docs.n_rows,
             (unsigned long long)(corpus ? docs.offsets[docs.n_rows] : 0), nq, qnnz / nq, (unsigned long long)unknown);
     spar_sparse_index *ix = NULL;
-    double t0 = now();
+    double t0 = sb_now();
     if (load) { /* a saved index: no build (build_s is then the load time) */
         spar_status ls = mapped ? spar_sparse_index_load_mapped(load, &ix, &diag) : spar_sparse_index_load(load, &ix, &diag);
         if (ls != SPAR_OK) { fprintf(stderr, "load: %s\n", diag.msg); return 1; }
@@ -129,23 +84,23 @@ int main(int argc, char **argv) {
         fprintf(stderr, "build: %s\n", diag.msg);
         return 1;
     }
-    double build_s = now() - t0;
+    double build_s = sb_now() - t0;
     spar_sparse_csr_free(&docs);
     spar_sparse_stats stt;
     spar_sparse_index_stats(ix, &stt);
     long long file_bytes = -1;
     double save_s = 0, load_s = 0;
     if (save) {
-        t0 = now();
+        t0 = sb_now();
         if (spar_sparse_index_save(ix, save, &diag) != SPAR_OK) { fprintf(stderr, "save: %s\n", diag.msg); return 1; }
-        save_s = now() - t0;
+        save_s = sb_now() - t0;
         struct stat sb;
         if (stat(save, &sb) == 0) file_bytes = (long long)sb.st_size;
         spar_sparse_index_free(ix); /* first: two 1M indexes in memory at once do not fit 24 GB */
         ix = NULL;
-        t0 = now();
+        t0 = sb_now();
         if (spar_sparse_index_load(save, &ix, &diag) != SPAR_OK) { fprintf(stderr, "load: %s\n", diag.msg); return 1; }
-        load_s = now() - t0;
+        load_s = sb_now() - t0;
     }
     printf("{\"setting\":\"build\",\"loaded\":%d,\"mapped\":%d,\"docs\":%u,\"nnz\":%llu,\"build_s\":%.2f,\"approx_build_s\":%.2f,\"threads\":%u,"
            "\"bytes_forward\":%llu,\"bytes_inverted\":%llu,\"bytes_blockmax\":%llu,\"bytes_approx\":%llu,"
@@ -165,17 +120,17 @@ int main(int argc, char **argv) {
     spar_sparse_searcher *s = NULL;
     if (spar_sparse_searcher_create(ix, &s) != SPAR_OK) return 1;
     /* exhaustive: ground truth (batch) + single-thread latency on the first exq queries */
-    t0 = now();
+    t0 = sb_now();
     if (spar_sparse_search_batch(ix, qv, nq, k, SPAR_SPARSE_EXHAUSTIVE, NULL, threads, gt, ngt) != SPAR_OK) return 1;
-    double ex_batch = now() - t0;
+    double ex_batch = sb_now() - t0;
     uint32_t ne = exq < nq ? exq : nq;
     for (uint32_t i = 0; i < ne; i++) {
         size_t n;
-        double a = now();
+        double a = sb_now();
         if (spar_sparse_search_exact(s, &qv[i], k, SPAR_SPARSE_EXHAUSTIVE, res, &n) != SPAR_OK) return 1;
-        lat[i] = now() - a;
+        lat[i] = sb_now() - a;
     }
-    double ex_med = pct(lat, ne, 0.5) * 1e3, ex_p99 = pct(lat, ne, 0.99) * 1e3;
+    double ex_med = sb_pct(lat, ne, 0.5) * 1e3, ex_p99 = sb_pct(lat, ne, 0.99) * 1e3;
     printf("{\"setting\":\"exhaustive\",\"k\":%u,\"queries\":%u,\"latency_q\":%u,\"median_ms\":%.3f,\"p99_ms\":%.3f,"
            "\"batch_qps\":%.1f,\"batch_threads\":%u}\n", k, nq, ne, ex_med, ex_p99, nq / ex_batch, threads);
     fflush(stdout);
@@ -184,18 +139,18 @@ int main(int argc, char **argv) {
     double scored = 0;
     for (uint32_t i = 0; i < nq; i++) {
         size_t n;
-        double a = now(), ac = cpu_now();
+        double a = sb_now(), ac = sb_cpu_now();
         if (spar_sparse_search_exact(s, &qv[i], k, SPAR_SPARSE_BMP, res, &n) != SPAR_OK) return 1;
-        lat[i] = now() - a;
-        clat[i] = cpu_now() - ac;
+        lat[i] = sb_now() - a;
+        clat[i] = sb_cpu_now() - ac;
         scored += (double)spar_sparse_searcher_last_scored(s);
         if (n != ngt[i] || memcmp(res, gt + (size_t)i * k, n * sizeof *res)) mism++;
     }
-    t0 = now();
+    t0 = sb_now();
     if (spar_sparse_search_batch(ix, qv, nq, k, SPAR_SPARSE_BMP, NULL, threads, res, nres) != SPAR_OK) return 1;
-    double bt = now() - t0;
-    double bmp_med = pct(lat, nq, 0.5) * 1e3, bmp_p99 = pct(lat, nq, 0.99) * 1e3;
-    double bmp_cmed = pct(clat, nq, 0.5) * 1e3, bmp_cp99 = pct(clat, nq, 0.99) * 1e3;
+    double bt = sb_now() - t0;
+    double bmp_med = sb_pct(lat, nq, 0.5) * 1e3, bmp_p99 = sb_pct(lat, nq, 0.99) * 1e3;
+    double bmp_cmed = sb_pct(clat, nq, 0.5) * 1e3, bmp_cp99 = sb_pct(clat, nq, 0.99) * 1e3;
     printf("{\"setting\":\"bmp\",\"k\":%u,\"queries\":%u,\"median_ms\":%.3f,\"p99_ms\":%.3f,\"cpu_median_ms\":%.3f,"
            "\"cpu_p99_ms\":%.3f,\"batch_qps\":%.1f,"
            "\"batch_threads\":%u,\"topk_mismatches_vs_exhaustive\":%u,\"docs_scored_avg\":%.0f,"
@@ -214,21 +169,21 @@ int main(int argc, char **argv) {
             scored = 0;
             for (uint32_t i = 0; i < nq; i++) {
                 size_t n;
-                double a = now(), ac = cpu_now();
+                double a = sb_now(), ac = sb_cpu_now();
                 if (spar_sparse_search_approx(s, &qv[i], k, &p, res, &n) != SPAR_OK) return 1;
-                lat[i] = now() - a;
-                clat[i] = cpu_now() - ac;
+                lat[i] = sb_now() - a;
+                clat[i] = sb_cpu_now() - ac;
                 scored += (double)spar_sparse_searcher_last_scored(s);
                 for (size_t x = 0; x < ngt[i]; x++)
                     for (size_t y = 0; y < n; y++)
                         if (gt[(size_t)i * k + x].docid == res[y].docid) { inter++; break; }
                 denom += (double)ngt[i];
             }
-            t0 = now();
+            t0 = sb_now();
             if (spar_sparse_search_batch(ix, qv, nq, k, SPAR_SPARSE_BMP, &p, threads, res, nres) != SPAR_OK) return 1;
-            bt = now() - t0;
-            double med = pct(lat, nq, 0.5) * 1e3, p99 = pct(lat, nq, 0.99) * 1e3;
-            double cmed = pct(clat, nq, 0.5) * 1e3, cp99 = pct(clat, nq, 0.99) * 1e3;
+            bt = sb_now() - t0;
+            double med = sb_pct(lat, nq, 0.5) * 1e3, p99 = sb_pct(lat, nq, 0.99) * 1e3;
+            double cmed = sb_pct(clat, nq, 0.5) * 1e3, cp99 = sb_pct(clat, nq, 0.99) * 1e3;
             printf("{\"setting\":\"seismic\",\"query_cut\":%u,\"heap_factor\":%g,\"k\":%u,\"queries\":%u,"
                    "\"recall_at_k\":%.4f,\"median_ms\":%.3f,\"p99_ms\":%.3f,\"cpu_median_ms\":%.3f,\"cpu_p99_ms\":%.3f,"
                    "\"batch_qps\":%.1f,\"batch_threads\":%u,"

@@ -19,56 +19,9 @@
 #include <time.h>
 
 #include "spar/spar_sparse.h"
+#include "sparse_bench_util.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-/* CPU time of this thread: what a query costs without the preemption of a shared machine */
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-static double pct(double *v, size_t n, double p) {
-    qsort(v, n, sizeof *v, cmp_d);
-    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
 
-static int read_csr(const char *path, spar_sparse_csr *m) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { perror(path); return 1; }
-    char magic[8];
-    uint32_t n, dim;
-    uint64_t nnz;
-    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, "SPCSR001", 8) || fread(&n, 4, 1, f) != 1 ||
-        fread(&dim, 4, 1, f) != 1 || fread(&nnz, 8, 1, f) != 1) {
-        fprintf(stderr, "%s: not a SPCSR001 file\n", path);
-        fclose(f);
-        return 1;
-    }
-    memset(m, 0, sizeof *m);
-    m->n_rows = n;
-    m->dim = dim;
-    m->offsets = malloc(((size_t)n + 1) * 8);
-    uint16_t *ids16 = malloc(nnz * 2 + 2);
-    m->ids = malloc(nnz * 4 + 4);
-    m->weights = malloc(nnz * 4 + 4);
-    int bad = !m->offsets || !ids16 || !m->ids || !m->weights ||
-              fread(m->offsets, 8, (size_t)n + 1, f) != (size_t)n + 1 || fread(ids16, 2, nnz, f) != nnz ||
-              fread(m->weights, 4, nnz, f) != nnz || m->offsets[n] != nnz;
-    fclose(f);
-    if (bad) { fprintf(stderr, "%s: truncated\n", path); free(ids16); return 1; }
-    for (uint64_t i = 0; i < nnz; i++) m->ids[i] = ids16[i];
-    free(ids16);
-    return 0;
-}
 
 static const char *ALGO_NAME[] = {"exhaustive", "bmp", "maxscore", "bmw"};
 
@@ -111,7 +64,7 @@ int main(int argc, char **argv) {
     }
     spar_diag diag = {{0}};
     spar_sparse_csr docs, qs;
-    if (read_csr(corpus, &docs)) return 1;
+    if (sb_read_csr(corpus, &docs)) return 1;
     spar_sparse_vocab *vocab = NULL;
     if (spar_sparse_vocab_load(vocab_path, &vocab, &diag) != SPAR_OK ||
         spar_sparse_csr_read_jsonl(queries, vocab, 0, 1, &qs, NULL, &diag) != SPAR_OK) {
@@ -140,9 +93,9 @@ int main(int argc, char **argv) {
         o.reorder = reorder;
         o.weight_bits = (uint32_t)wb[w];
         spar_sparse_index *ix = NULL;
-        double t0 = now();
+        double t0 = sb_now();
         if (spar_sparse_index_build(&docs, &o, &ix, &diag) != SPAR_OK) { fprintf(stderr, "build: %s\n", diag.msg); return 1; }
-        double build_s = now() - t0;
+        double build_s = sb_now() - t0;
         spar_sparse_stats st;
         spar_sparse_index_stats(ix, &st);
         printf("{\"setting\":\"build\",\"weight_bits\":%d,\"docs\":%u,\"nnz\":%llu,\"build_s\":%.2f,\"bytes_forward\":%llu,"
@@ -168,10 +121,10 @@ int main(int argc, char **argv) {
                     int ai = 0;
                     while (algo[ai] != a) ai++;
                     size_t n;
-                    double t1 = now(), c1 = cpu_now();
+                    double t1 = sb_now(), c1 = sb_cpu_now();
                     if (spar_sparse_search_exact(s, &qv[i], k, (spar_sparse_exact_algo)a, res, &n) != SPAR_OK) return 1;
-                    lat[((size_t)ai * nq + i) * rounds + r] = now() - t1;
-                    cpu[((size_t)ai * nq + i) * rounds + r] = cpu_now() - c1;
+                    lat[((size_t)ai * nq + i) * rounds + r] = sb_now() - t1;
+                    cpu[((size_t)ai * nq + i) * rounds + r] = sb_cpu_now() - c1;
                     if (r) continue;
                     scored[ai] += (double)spar_sparse_searcher_last_scored(s);
                     if (n != ngt[i] || memcmp(res, gt + (size_t)i * k, n * sizeof *res)) mism[ai]++;
@@ -187,22 +140,22 @@ int main(int argc, char **argv) {
             double *per = malloc(nq * sizeof *per);
             for (uint32_t i = 0; i < nq; i++) {
                 memcpy(tmp, lat + ((size_t)ai * nq + i) * rounds, rounds * sizeof *tmp);
-                per[i] = pct(tmp, rounds, 0.5);
+                per[i] = sb_pct(tmp, rounds, 0.5);
             }
-            double med = pct(per, nq, 0.5) * 1e3, p99 = pct(per, nq, 0.99) * 1e3, mean = 0;
+            double med = sb_pct(per, nq, 0.5) * 1e3, p99 = sb_pct(per, nq, 0.99) * 1e3, mean = 0;
             for (uint32_t i = 0; i < nq; i++) mean += per[i];
             mean = mean / nq * 1e3;
             for (uint32_t i = 0; i < nq; i++) {
                 memcpy(tmp, cpu + ((size_t)ai * nq + i) * rounds, rounds * sizeof *tmp);
-                per[i] = pct(tmp, rounds, 0.5);
+                per[i] = sb_pct(tmp, rounds, 0.5);
             }
-            double cmed = pct(per, nq, 0.5) * 1e3, cp99 = pct(per, nq, 0.99) * 1e3;
+            double cmed = sb_pct(per, nq, 0.5) * 1e3, cp99 = sb_pct(per, nq, 0.99) * 1e3;
             free(per);
             if (algo[ai] == 0) { ex_med = med; ex_cmed = cmed; }
-            t0 = now();
+            t0 = sb_now();
             if (spar_sparse_search_batch(ix, qv, nq, k, (spar_sparse_exact_algo)algo[ai], NULL, threads, res, nres) != SPAR_OK)
                 return 1;
-            double bt = now() - t0;
+            double bt = sb_now() - t0;
             uint32_t bm = 0;
             for (uint32_t i = 0; i < nq; i++)
                 if (nres[i] != ngt[i] || memcmp(res + (size_t)i * k, gt + (size_t)i * k, nres[i] * sizeof *res)) bm++;
