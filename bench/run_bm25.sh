@@ -83,7 +83,9 @@ spar_index() { # threads
         --quiet > "$work/spar-index.log" 2>&1 ||
         { cat "$work/spar-index.log" >&2; echo "run_bm25.sh: spar index failed" >&2; exit 1; }
     t1=$(now)
-    bytes=$(du -sb "$work/spar" | cut -f1)
+    # Bytes of regular files, counted the way LuceneBench's dirBytes counts Lucene's (directory entries excluded;
+    # `du -sb` would add 4 KiB for each of the index directory and meta.lmdb/).
+    bytes=$(find "$work/spar" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
     /usr/bin/python3 -c 'import sys; t=float(sys.argv[2])-float(sys.argv[1]); n=int(sys.argv[3]); print("{\"engine\":\"spar\",\"op\":\"index\",\"threads\":%s,\"docs\":%d,\"total_s\":%.3f,\"docs_per_s_with_merge\":%.1f,\"index_bytes\":%s}" % (sys.argv[4], n, t, n/t, sys.argv[5]))' \
         "$t0" "$t1" "$ndocs" "$1" "$bytes" | sed "s/}\$/$(cpu_json "$work/time")}/" | while read -r l; do emit "$l"; done
 }
