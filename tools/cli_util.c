@@ -224,3 +224,76 @@ void cli_json_str(FILE *f, const char *s, size_t len) {
     }
     putc('"', f);
 }
+
+/* ---- whole-or-nothing output files, TREC lines ---- */
+int cli_out_open(cli_out *o, const char *cmd, const char *path) {
+    memset(o, 0, sizeof *o);
+    o->path = path;
+    if (strcmp(path, "-") == 0) {
+        o->f = stdout;
+        return 0;
+    }
+    int n = snprintf(o->tmp, sizeof o->tmp, "%s.tmp-%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof o->tmp) {
+        fprintf(stderr, "spar %s: %s: path too long\n", cmd, path);
+        return 3;
+    }
+    o->f = fopen(o->tmp, "w");
+    if (o->f == NULL) {
+        fprintf(stderr, "spar %s: cannot create %s: %s\n", cmd, o->tmp, strerror(errno));
+        o->tmp[0] = '\0';
+        return 3;
+    }
+    return 0;
+}
+
+int cli_out_commit(cli_out *o, const char *cmd) {
+    if (o->f == NULL) return 0;
+    if (o->f == stdout) {
+        o->f = NULL;
+        if (fflush(stdout) != 0) {
+            fprintf(stderr, "spar %s: writing to stdout failed: %s\n", cmd, strerror(errno));
+            return 3;
+        }
+        return 0;
+    }
+    int bad = ferror(o->f) != 0;
+    bad |= fclose(o->f) != 0;
+    o->f = NULL;
+    if (!bad && rename(o->tmp, o->path) == 0) {
+        o->tmp[0] = '\0';
+        return 0;
+    }
+    fprintf(stderr, "spar %s: writing %s failed: %s\n", cmd, o->path, strerror(errno));
+    unlink(o->tmp);
+    o->tmp[0] = '\0';
+    return 3;
+}
+
+void cli_out_abort(cli_out *o) {
+    if (o->f != NULL && o->f != stdout) fclose(o->f);
+    if (o->f == stdout) fflush(stdout);
+    o->f = NULL;
+    if (o->tmp[0] != '\0') unlink(o->tmp);
+    o->tmp[0] = '\0';
+}
+
+static int trec_id_ok(const char *s) {
+    if (*s == '\0') return 0;
+    for (; *s; s++)
+        if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\v' || *s == '\f') return 0;
+    return 1;
+}
+
+int cli_trec_line(FILE *f, const char *cmd, const char *qid, const char *docid, size_t rank, double score,
+                  const char *tag) {
+    const char *bad = !trec_id_ok(qid) ? "query id" : !trec_id_ok(docid) ? "document id" : NULL;
+    if (bad != NULL) {
+        fprintf(stderr, "spar %s: %s \"%s\" is empty or contains whitespace, which a TREC run line "
+                        "(\"qid Q0 docid rank score tag\") cannot carry; no run was written\n",
+                cmd, bad, bad[0] == 'q' ? qid : docid);
+        return 4;
+    }
+    fprintf(f, "%s Q0 %s %zu %.6f %s\n", qid, docid, rank, score, tag);
+    return 0;
+}

@@ -68,6 +68,25 @@ int cli_progress_cb(void *ud, const spar_progress *pr);
  * Invalid UTF-8 bytes are written as U+FFFD so the output is always valid JSON. */
 void cli_json_str(FILE *f, const char *s, size_t len);
 
+/* An output file written whole or not at all: cli_out_open writes to "<path>.tmp-<pid>" next to `path`
+ * ("-" = stdout), cli_out_commit flushes, closes and renames it over `path`; cli_out_abort (any time, also after
+ * a commit: then a no-op) closes and removes the temporary, so a failed run never leaves a half-written file
+ * where a finished one is expected. Both print "spar <cmd>: ..." on failure and return 0 / exit code 3. */
+typedef struct cli_out {
+    FILE *f;
+    const char *path;
+    char tmp[4096];
+} cli_out;
+int cli_out_open(cli_out *o, const char *cmd, const char *path);
+int cli_out_commit(cli_out *o, const char *cmd);
+void cli_out_abort(cli_out *o);
+
+/* Write one TREC run line "qid Q0 docid rank score tag". TREC lines are whitespace-separated, so an id that is
+ * empty or contains whitespace cannot be written: returns 4 (exit code of malformed input) after printing
+ * "spar <cmd>: ..." naming the id (the line is not written), else 0. */
+int cli_trec_line(FILE *f, const char *cmd, const char *qid, const char *docid, size_t rank, double score,
+                  const char *tag);
+
 double cli_now(void);
 
 #endif

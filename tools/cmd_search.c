@@ -199,6 +199,7 @@ static int search_file(const char *cmd, spar_index *ix, const char *qpath, spar_
     spar_hit *hits = NULL;
     size_t *n_hits = NULL;
     FILE *out = NULL;
+    cli_out run = {0};
     int rc = 0;
     char id[1024];
     spar_status st = read_queries(qpath, fmt, skip, &q, &diag);
@@ -215,12 +216,8 @@ static int search_file(const char *cmd, spar_index *ix, const char *qpath, spar_
         rc = cli_fail(cmd, SPAR_E_NOMEM, NULL);
         goto done;
     }
-    out = strcmp(run_path, "-") == 0 ? stdout : fopen(run_path, "w");
-    if (out == NULL) {
-        perror(run_path);
-        rc = 3;
-        goto done;
-    }
+    if ((rc = cli_out_open(&run, cmd, run_path)) != 0) goto done;
+    out = run.f;
     setvbuf(out, NULL, _IOFBF, 1u << 20); /* runs are large: k lines per query */
     cli_progress prog;
     cli_progress_init(&prog, "search", quiet);
@@ -241,7 +238,8 @@ static int search_file(const char *cmd, spar_index *ix, const char *qpath, spar_
                     rc = cli_fail(cmd, st, NULL);
                     goto done;
                 }
-                fprintf(out, "%s Q0 %s %zu %.6f %s\n", q.ids[base + i], id, j + 1, (double)h[j].score, tag);
+                if ((rc = cli_trec_line(out, cmd, q.ids[base + i], id, j + 1, (double)h[j].score, tag)) != 0)
+                    goto done;
                 n_lines++;
             }
         }
@@ -249,18 +247,13 @@ static int search_file(const char *cmd, spar_index *ix, const char *qpath, spar_
     }
     cli_progress_end(&prog);
     double secs = cli_now() - t0;
-    if ((out != stdout && fclose(out) != 0) || (out == stdout && fflush(stdout) != 0)) {
-        out = NULL;
-        fprintf(stderr, "spar %s: writing %s failed\n", cmd, run_path);
-        rc = 3;
-        goto done;
-    }
-    if (out != stdout) out = NULL;
+    out = NULL;
+    if ((rc = cli_out_commit(&run, cmd)) != 0) goto done;
     fprintf(stderr, "{\"queries\":%zu,\"skipped\":%llu,\"run_lines\":%llu,\"seconds\":%.3f,\"qps\":%.1f,\"threads\":%d}\n",
             q.n, (unsigned long long)q.skipped, (unsigned long long)n_lines, secs, secs > 0 ? (double)q.n / secs : 0,
             threads);
 done:
-    if (out != NULL && out != stdout) fclose(out);
+    cli_out_abort(&run);
     free(hits);
     free(n_hits);
     query_set_free(&q);

@@ -417,6 +417,7 @@ int spar_sparse_cli_search(int argc, char **argv) {
     spar_hit *hits = NULL;
     size_t *n_hits = NULL;
     FILE *out = NULL;
+    cli_out runf = {0};
     qset q;
     memset(&q, 0, sizeof q);
     char *vpath = NULL;
@@ -474,29 +475,27 @@ int spar_sparse_cli_search(int argc, char **argv) {
         rc = print_hits(d, hits, n_hits[0], json);
         goto done;
     }
-    out = strcmp(run, "-") == 0 ? stdout : fopen(run, "w");
-    if (out == NULL) {
+    if ((rc = cli_out_open(&runf, cmd, run)) != 0) {
         free(qs);
-        perror(run);
-        rc = 3;
         goto done;
     }
+    out = runf.f;
     setvbuf(out, NULL, _IOFBF, 1u << 20);
     cli_progress prog;
     cli_progress_init(&prog, cmd, quiet);
     const double t0 = cli_now();
     uint64_t n_lines = 0;
-    for (uint32_t base = 0; base < n_q && st == SPAR_OK; base += (uint32_t)batch) {
+    for (uint32_t base = 0; base < n_q && st == SPAR_OK && rc == 0; base += (uint32_t)batch) {
         uint32_t m = (size_t)(n_q - base) < batch ? n_q - base : (uint32_t)batch;
         for (uint32_t i = 0; i < m; i++) qs[i] = spar_sparse_csr_row(&q.m, base + i);
         st = spar_sparse_search_batch(ix, qs, m, kk, ea, approx ? &ap : NULL, (uint32_t)threads, hits, n_hits);
-        for (uint32_t i = 0; i < m && st == SPAR_OK; i++) {
+        for (uint32_t i = 0; i < m && st == SPAR_OK && rc == 0; i++) {
             const spar_hit *h = hits + (size_t)i * kk;
             const char *qid = q.m.keys ? q.m.keys[base + i] : "q";
             for (size_t j = 0; j < n_hits[i]; j++) {
                 const char *id = spar_sparse_dir_doc_id(d, h[j].docid, NULL);
                 if (id == NULL) { st = SPAR_E_INTERNAL; break; }
-                fprintf(out, "%s Q0 %s %zu %.6f %s\n", qid, id, j + 1, (double)h[j].score, tag);
+                if ((rc = cli_trec_line(out, cmd, qid, id, j + 1, (double)h[j].score, tag)) != 0) break;
                 n_lines++;
             }
         }
@@ -504,15 +503,11 @@ int spar_sparse_cli_search(int argc, char **argv) {
     }
     cli_progress_end(&prog);
     free(qs);
+    if (rc != 0) goto done;
     if (st != SPAR_OK) goto fail;
     const double secs = cli_now() - t0;
-    int bad = out == stdout ? fflush(stdout) != 0 : fclose(out) != 0;
     out = NULL;
-    if (bad) {
-        fprintf(stderr, "spar %s: writing %s failed\n", cmd, run);
-        rc = 3;
-        goto done;
-    }
+    if ((rc = cli_out_commit(&runf, cmd)) != 0) goto done;
     fprintf(stderr,
             "{\"queries\":%u,\"unknown_tokens\":%llu,\"run_lines\":%llu,\"seconds\":%.3f,\"qps\":%.1f,\"threads\":%llu,"
             "\"mode\":\"%s\"}\n",
@@ -523,7 +518,7 @@ int spar_sparse_cli_search(int argc, char **argv) {
 fail:
     rc = cli_fail(cmd, st, &diag);
 done:
-    if (out != NULL && out != stdout) fclose(out);
+    cli_out_abort(&runf);
     free(hits);
     free(n_hits);
     free(vpath);

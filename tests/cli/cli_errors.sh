@@ -107,4 +107,18 @@ expect_rc 0 "$SPAR" eval --qrels "$t/qrels" --run "$t/dup.run"
 grep -q '"run_duplicates":1' "$t/out" || fail "duplicate not counted: $(cat "$t/out")"
 grep -q "dup.run:3:" "$t/err" || fail "duplicate warning does not name dup.run:3"
 grep -q '"mrr_10":0.500000' "$t/out" || fail "first occurrence of b (score 9) should rank it first"
+
+# a document id with a space cannot go into a TREC run: exit 4 naming the id, and no run file (not even a
+# partial one; an existing run file is left as it was)
+printf '{"_id":"a b","title":"","text":"hello world"}\n{"_id":"c","text":"hello there"}\n' > "$t/sp.jsonl"
+"$SPAR" index --input "$t/sp.jsonl" --index "$t/sp" --quiet > /dev/null
+printf 'q1\thello\n' > "$t/sp.tsv"
+echo "old run" > "$t/sp.run"
+expect_rc 4 "$SPAR" search --index "$t/sp" --queries "$t/sp.tsv" --run "$t/sp.run" --quiet
+grep -q 'document id "a b"' "$t/err" || fail "no id named in: $(cat "$t/err")"
+[ "$(cat "$t/sp.run")" = "old run" ] || fail "run file changed by a failed search"
+[ -z "$(ls "$t" | grep 'sp.run.tmp' || true)" ] || fail "temporary run file left behind"
+rm "$t/sp.run"
+expect_rc 0 "$SPAR" search --index "$t/sp" --queries "$t/sp.tsv" --run "$t/sp.run" --quiet --k 1
+[ "$(cut -d' ' -f3 "$t/sp.run")" = "c" ] || fail "top-1 run: $(cat "$t/sp.run")"
 echo "cli_errors: ok"
