@@ -13,55 +13,22 @@
 
 #include "spar/spar_sparse.h"
 
-static uint64_t rs = 0x9e3779b97f4a7c15ull;
-static uint64_t rnd(void) {
-    rs ^= rs << 13;
-    rs ^= rs >> 7;
-    rs ^= rs << 17;
-    return rs;
-}
-static double unif(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
+#include "common/test_data.h"
 
-typedef struct data {
-    uint32_t n, dim;
-    uint32_t *ids;
-    float *w;
-    spar_sparse_vec *v;
-} data;
+typedef spar_test_sparse data;
+static uint64_t rs = 0x9e3779b97f4a7c15ull;
 
 /* mode 0: uniform terms, continuous weights; 1: Zipf terms, weights on a coarse grid (ties);
- * 2: topical: each doc draws most terms from one of 8 topic ranges. */
+ * 2: topical: each doc draws most terms from one of 8 topic ranges. 0 to max_nnz terms a doc. */
 static void gen(data *d, uint32_t n, uint32_t dim, uint32_t max_nnz, int mode) {
-    d->n = n;
-    d->dim = dim;
-    d->ids = malloc((size_t)n * max_nnz * sizeof *d->ids);
-    d->w = malloc((size_t)n * max_nnz * sizeof *d->w);
-    d->v = malloc((size_t)n * sizeof *d->v);
-    unsigned char *seen = calloc(dim, 1);
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t m = (uint32_t)(rnd() % (max_nnz + 1)), got = 0;
-        uint32_t *ids = d->ids + (size_t)i * max_nnz;
-        uint32_t topic = (uint32_t)(rnd() % 8);
-        for (uint32_t j = 0; j < m; j++) {
-            uint32_t t;
-            if (mode == 1) t = (uint32_t)(pow(unif(), 3.0) * dim);
-            else if (mode == 2 && rnd() % 4 != 0) t = topic * (dim / 8) + (uint32_t)(rnd() % (dim / 8));
-            else t = (uint32_t)(rnd() % dim);
-            if (t >= dim) t = dim - 1;
-            if (!seen[t]) { seen[t] = 1; ids[got++] = t; }
-        }
-        uint32_t k = 0; /* ascending ids */
-        for (uint32_t t = 0; t < dim && k < got; t++) if (seen[t]) { ids[k++] = t; seen[t] = 0; }
-        float *w = d->w + (size_t)i * max_nnz;
-        for (uint32_t j = 0; j < got; j++)
-            w[j] = mode == 1 ? (float)(1 + rnd() % 4) * 0.25f : (float)(unif() * 3.0);
-        d->v[i].ids = ids;
-        d->v[i].weights = w;
-        d->v[i].n = got;
-    }
-    free(seen);
+    static const spar_test_sparse_shape shapes[3] = {
+        {SPAR_TEST_TERMS_UNIFORM, 8, 0, 0.0f, 0.0},
+        {SPAR_TEST_TERMS_ZIPF, 8, 0, 0.25f, 0.0},
+        {SPAR_TEST_TERMS_TOPICAL, 8, 0, 0.0f, 0.0},
+    };
+    spar_test_sparse_gen(d, &rs, &shapes[mode], n, dim, max_nnz);
 }
-static void data_free(data *d) { free(d->ids); free(d->w); free(d->v); }
+static void data_free(data *d) { spar_test_sparse_free(d); }
 
 static const spar_sparse_exact_algo PRUNED[] = {SPAR_SPARSE_BMP, SPAR_SPARSE_MAXSCORE, SPAR_SPARSE_BMW};
 #define N_PRUNED 3

@@ -15,53 +15,18 @@
 
 #include "spar/spar_sparse.h"
 
-static uint64_t rs = 0x2545f4914f6cdd1dull;
-static uint64_t rnd(void) {
-    rs ^= rs << 13;
-    rs ^= rs >> 7;
-    rs ^= rs << 17;
-    return rs;
-}
-static double unif(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
+#include "common/test_data.h"
 
-typedef struct data {
-    uint32_t n, dim;
-    uint32_t *ids;
-    float *w;
-    spar_sparse_vec *v;
-} data;
+typedef spar_test_sparse data;
+static uint64_t rs = 0x2545f4914f6cdd1dull;
 
 /* mode 0: topical (16 topic ranges, 3/4 of terms from the doc's topic), continuous weights;
- * mode 1: the same with weights on a 4-step grid (many tied scores). */
+ * mode 1: the same with weights on a 4-step grid (many tied scores). 1 to max_nnz terms a doc. */
 static void gen(data *d, uint32_t n, uint32_t dim, uint32_t max_nnz, int mode) {
-    d->n = n;
-    d->dim = dim;
-    d->ids = malloc((size_t)n * max_nnz * sizeof *d->ids);
-    d->w = malloc((size_t)n * max_nnz * sizeof *d->w);
-    d->v = malloc((size_t)n * sizeof *d->v);
-    unsigned char *seen = calloc(dim, 1);
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t m = 1 + (uint32_t)(rnd() % max_nnz), got = 0;
-        uint32_t *ids = d->ids + (size_t)i * max_nnz;
-        uint32_t topic = (uint32_t)(rnd() % 16);
-        for (uint32_t j = 0; j < m; j++) {
-            uint32_t t = rnd() % 4 ? topic * (dim / 16) + (uint32_t)(rnd() % (dim / 16)) : (uint32_t)(rnd() % dim);
-            if (!seen[t]) { seen[t] = 1; ids[got++] = t; }
-        }
-        uint32_t k = 0;
-        for (uint32_t t = 0; t < dim && k < got; t++)
-            if (seen[t]) { ids[k++] = t; seen[t] = 0; }
-        float *w = d->w + (size_t)i * max_nnz;
-        for (uint32_t j = 0; j < got; j++) w[j] = mode ? (float)(1 + rnd() % 4) * 0.5f : (float)(0.2 + unif() * 3.0);
-        d->v[i] = (spar_sparse_vec){ids, w, got};
-    }
-    free(seen);
+    spar_test_sparse_shape sh = {SPAR_TEST_TERMS_TOPICAL, 16, 1, mode ? 0.5f : 0.0f, 0.2};
+    spar_test_sparse_gen(d, &rs, &sh, n, dim, max_nnz);
 }
-static void data_free(data *d) {
-    free(d->ids);
-    free(d->w);
-    free(d->v);
-}
+static void data_free(data *d) { spar_test_sparse_free(d); }
 
 /* The canonical score: float products added in ascending term order over the matching terms. */
 static float naive_score(const spar_sparse_vec *q, const spar_sparse_vec *d) {
@@ -87,27 +52,42 @@ static spar_sparse_index *build(const data *d, float energy, uint32_t n_postings
     return ix;
 }
 
-static void test_scores_are_true_scores(void) {
+/* The common setup: n_docs topical docs (up to nnz terms) and n_queries queries (up to q_nnz terms) over
+ * dim terms, an index with the default test knobs (energy 0.4, 4000 postings a list, block fraction 0.1)
+ * and a searcher on it. */
+typedef struct fixture {
     data d, q;
-    gen(&d, 3000, 2048, 60, 0);
-    gen(&q, 40, 2048, 30, 0);
-    spar_sparse_index *ix = build(&d, 0.4f, 4000, 0.1f, 0);
-    spar_sparse_searcher *s = NULL;
-    CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(ix, &s), SPAR_OK);
+    spar_sparse_index *ix;
+    spar_sparse_searcher *s;
+} fixture;
+static void fixture_open(fixture *f, uint32_t dim, uint32_t n_docs, uint32_t nnz, uint32_t n_queries, uint32_t q_nnz) {
+    gen(&f->d, n_docs, dim, nnz, 0);
+    gen(&f->q, n_queries, dim, q_nnz, 0);
+    f->ix = build(&f->d, 0.4f, 4000, 0.1f, 0);
+    f->s = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(f->ix, &f->s), SPAR_OK);
+}
+static void fixture_close(fixture *f) {
+    spar_sparse_searcher_free(f->s);
+    spar_sparse_index_free(f->ix);
+    data_free(&f->d);
+    data_free(&f->q);
+}
+
+static void test_scores_are_true_scores(void) {
+    fixture f;
+    fixture_open(&f, 2048, 3000, 60, 40, 30);
     spar_sparse_approx_params p = {3, 0.9f};
     spar_hit h[20];
-    for (uint32_t i = 0; i < q.n; i++) {
+    for (uint32_t i = 0; i < f.q.n; i++) {
         size_t n = 0;
-        CU_ASSERT_EQUAL_FATAL(spar_sparse_search_approx(s, &q.v[i], 20, &p, h, &n), SPAR_OK);
+        CU_ASSERT_EQUAL_FATAL(spar_sparse_search_approx(f.s, &f.q.v[i], 20, &p, h, &n), SPAR_OK);
         for (size_t j = 0; j < n; j++) {
-            CU_ASSERT_EQUAL(h[j].score, naive_score(&q.v[i], &d.v[h[j].docid]));
+            CU_ASSERT_EQUAL(h[j].score, naive_score(&f.q.v[i], &f.d.v[h[j].docid]));
             if (j) CU_ASSERT(h[j - 1].score > h[j].score || (h[j - 1].score == h[j].score && h[j - 1].docid < h[j].docid));
         }
     }
-    spar_sparse_searcher_free(s);
-    spar_sparse_index_free(ix);
-    data_free(&d);
-    data_free(&q);
+    fixture_close(&f);
 }
 
 /* Lossless knobs (every posting kept, full summaries, every query term, a tiny heap factor): the exact top-k
@@ -140,32 +120,26 @@ static void test_lossless_one_block_per_list(void) { lossless(0, 1e-9f); }
 static void test_lossless_one_doc_per_block(void) { lossless(1, 1.0f); }
 
 static void test_query_cut_one_uses_heaviest_term(void) {
-    data d, q;
-    gen(&d, 3000, 2048, 60, 0);
-    gen(&q, 40, 2048, 30, 0);
-    spar_sparse_index *ix = build(&d, 0.4f, 4000, 0.1f, 0);
-    spar_sparse_searcher *s = NULL;
-    CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(ix, &s), SPAR_OK);
+    fixture f;
+    fixture_open(&f, 2048, 3000, 60, 40, 30);
     spar_sparse_approx_params p = {1, 0.5f};
     spar_hit h[10];
-    for (uint32_t i = 0; i < q.n; i++) {
+    for (uint32_t i = 0; i < f.q.n; i++) {
+        const spar_sparse_vec *qv = &f.q.v[i];
         uint32_t best = 0;
-        for (uint32_t j = 1; j < q.v[i].n; j++)
-            if (q.v[i].weights[j] > q.v[i].weights[best]) best = j;
+        for (uint32_t j = 1; j < qv->n; j++)
+            if (qv->weights[j] > qv->weights[best]) best = j;
         size_t n = 0;
-        CU_ASSERT_EQUAL_FATAL(spar_sparse_search_approx(s, &q.v[i], 10, &p, h, &n), SPAR_OK);
+        CU_ASSERT_EQUAL_FATAL(spar_sparse_search_approx(f.s, qv, 10, &p, h, &n), SPAR_OK);
         CU_ASSERT(n > 0);
         for (size_t j = 0; j < n; j++) {
-            const spar_sparse_vec *dv = &d.v[h[j].docid];
+            const spar_sparse_vec *dv = &f.d.v[h[j].docid];
             int has = 0;
-            for (uint32_t x = 0; x < dv->n; x++) has |= dv->ids[x] == q.v[i].ids[best];
+            for (uint32_t x = 0; x < dv->n; x++) has |= dv->ids[x] == qv->ids[best];
             CU_ASSERT(has);
         }
     }
-    spar_sparse_searcher_free(s);
-    spar_sparse_index_free(ix);
-    data_free(&d);
-    data_free(&q);
+    fixture_close(&f);
 }
 
 /* Default knobs on clustered data: recall@10 against the exhaustive top-10 is high, and more work (a lower
@@ -185,24 +159,17 @@ static double recall(spar_sparse_searcher *s, const data *q, const spar_sparse_a
     return all ? hit / all : 1.0;
 }
 static void test_recall_default_knobs(void) {
-    data d, q;
-    gen(&d, 20000, 4096, 80, 0);
-    gen(&q, 100, 4096, 30, 0);
-    spar_sparse_index *ix = build(&d, 0.4f, 4000, 0.1f, 0);
-    spar_sparse_searcher *s = NULL;
-    CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(ix, &s), SPAR_OK);
+    fixture f;
+    fixture_open(&f, 4096, 20000, 80, 100, 30);
     spar_sparse_approx_params p;
     spar_sparse_approx_params_default(&p);
-    double r1 = recall(s, &q, &p);
+    double r1 = recall(f.s, &f.q, &p);
     spar_sparse_approx_params wide = {0, 0.5f};
-    double r2 = recall(s, &q, &wide);
+    double r2 = recall(f.s, &f.q, &wide);
     CU_ASSERT(r1 >= 0.9);
     CU_ASSERT(r2 >= r1 - 1e-9);
     CU_ASSERT(r2 >= 0.99);
-    spar_sparse_searcher_free(s);
-    spar_sparse_index_free(ix);
-    data_free(&d);
-    data_free(&q);
+    fixture_close(&f);
 }
 
 static void test_build_independent_of_threads_and_batch(void) {
@@ -252,46 +219,55 @@ static uint8_t *slurp(const char *path, size_t *n) {
     fclose(f);
     return b;
 }
-static void rehash(uint8_t *b, size_t n) { /* header: payload XXH3-64 at byte 24 */
-    uint64_t h = XXH3_64bits(b + 32, n - 32);
+
+/* Where the sections damaged below start in a saved index: after the 32-byte header and 80-byte meta come
+ * the forward offsets, term ids (u16) and weights, the docid map, a_toff and a_boff, then a_docs (the
+ * approximate postings' docids), the summary offsets and the summary entries; each padded to 8 bytes. */
+static size_t approx_docs_at(const spar_sparse_stats *st) {
+    return 32 + 80 + (((size_t)st->n_docs + 1) * 8) + ((st->nnz * 2 + 7) & ~7ull) + ((st->nnz * 4 + 7) & ~7ull) +
+           (((size_t)st->n_docs * 4 + 7) & ~7ull) + ((size_t)st->dim + 1) * 8 + ((size_t)st->approx_blocks + 1) * 8;
+}
+static size_t summary_entries_at(const spar_sparse_stats *st) {
+    return approx_docs_at(st) + ((st->approx_postings * 4 + 7) & ~7ull) + ((size_t)st->approx_blocks + 1) * 8;
+}
+
+/* The saved index at path with len bytes at offset at replaced by val and the payload checksum (XXH3-64
+ * at byte 24 of the header) repaired, so that only the structural checks can catch it. Caller frees. */
+static uint8_t *damaged_copy(const char *path, size_t at, const void *val, size_t len, size_t *n) {
+    uint8_t *b = slurp(path, n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_FATAL(at + len <= *n);
+    memcpy(b + at, val, len);
+    uint64_t h = XXH3_64bits(b + 32, *n - 32);
     memcpy(b + 24, &h, 8);
+    return b;
 }
 
 static void test_saved_index_answers_same_and_damage_is_caught(void) {
-    data d, q;
-    gen(&d, 2000, 1024, 50, 0);
-    gen(&q, 20, 1024, 25, 0);
-    spar_sparse_index *ix = build(&d, 0.4f, 4000, 0.1f, 0);
+    fixture f;
+    fixture_open(&f, 1024, 2000, 50, 20, 25);
     char path[128];
     snprintf(path, sizeof path, "/tmp/spar_test_sparse_approx_%d.idx", (int)getpid());
-    CU_ASSERT_EQUAL_FATAL(spar_sparse_index_save(ix, path, NULL), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_index_save(f.ix, path, NULL), SPAR_OK);
     spar_sparse_index *ix2 = NULL;
     CU_ASSERT_EQUAL_FATAL(spar_sparse_index_load(path, &ix2, NULL), SPAR_OK);
-    spar_sparse_searcher *s1 = NULL, *s2 = NULL;
-    CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(ix, &s1), SPAR_OK);
+    spar_sparse_searcher *s2 = NULL;
     CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(ix2, &s2), SPAR_OK);
     spar_sparse_approx_params p = {4, 0.8f};
-    for (uint32_t i = 0; i < q.n; i++) {
+    for (uint32_t i = 0; i < f.q.n; i++) {
         spar_hit a[10], b[10];
         size_t na = 0, nb = 0;
-        CU_ASSERT_EQUAL(spar_sparse_search_approx(s1, &q.v[i], 10, &p, a, &na), SPAR_OK);
-        CU_ASSERT_EQUAL(spar_sparse_search_approx(s2, &q.v[i], 10, &p, b, &nb), SPAR_OK);
+        CU_ASSERT_EQUAL(spar_sparse_search_approx(f.s, &f.q.v[i], 10, &p, a, &na), SPAR_OK);
+        CU_ASSERT_EQUAL(spar_sparse_search_approx(s2, &f.q.v[i], 10, &p, b, &nb), SPAR_OK);
         CU_ASSERT_EQUAL(na, nb);
         CU_ASSERT_EQUAL(memcmp(a, b, na * sizeof *a), 0);
     }
-    /* damage one approximate docid (the a_docs section follows the meta, forward, docid map, a_toff and
-     * a_boff sections), repair the checksum: load must refuse it and say what is wrong */
+    /* damage one approximate docid, repair the checksum: load must refuse it and say what is wrong */
     spar_sparse_stats st;
-    spar_sparse_index_stats(ix, &st);
+    spar_sparse_index_stats(f.ix, &st);
     size_t n = 0;
-    uint8_t *b = slurp(path, &n);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    size_t at = 32 + 80 + (((size_t)st.n_docs + 1) * 8) + ((st.nnz * 2 + 7) & ~7ull) + ((st.nnz * 4 + 7) & ~7ull) +
-                (((size_t)st.n_docs * 4 + 7) & ~7ull) + ((size_t)st.dim + 1) * 8 + ((size_t)st.approx_blocks + 1) * 8;
-    CU_ASSERT_FATAL(at + 4 <= n);
     uint32_t bad = st.n_docs + 7;
-    memcpy(b + at, &bad, 4);
-    rehash(b, n);
+    uint8_t *b = damaged_copy(path, approx_docs_at(&st), &bad, sizeof bad, &n);
     spar_diag dg = {{0}};
     spar_sparse_index *ix3 = NULL;
     CU_ASSERT_EQUAL(spar_sparse_index_load_mem(b, n, "x", &ix3, &dg), SPAR_E_CORRUPT);
@@ -299,12 +275,9 @@ static void test_saved_index_answers_same_and_damage_is_caught(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(dg.msg, "approx posting"));
     free(b);
     remove(path);
-    spar_sparse_searcher_free(s1);
     spar_sparse_searcher_free(s2);
-    spar_sparse_index_free(ix);
     spar_sparse_index_free(ix2);
-    data_free(&d);
-    data_free(&q);
+    fixture_close(&f);
 }
 
 /* The mapped load (approximate part read in place from the file) answers exactly like the copying load,
@@ -343,15 +316,8 @@ static void test_mapped_load(void) {
     spar_sparse_stats st;
     spar_sparse_index_stats(ix, &st);
     size_t n = 0;
-    uint8_t *b = slurp(path, &n);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    size_t at = 32 + 80 + (((size_t)st.n_docs + 1) * 8) + ((st.nnz * 2 + 7) & ~7ull) + ((st.nnz * 4 + 7) & ~7ull) +
-                (((size_t)st.n_docs * 4 + 7) & ~7ull) + ((size_t)st.dim + 1) * 8 + ((size_t)st.approx_blocks + 1) * 8 +
-                ((st.approx_postings * 4 + 7) & ~7ull) + ((size_t)st.approx_blocks + 1) * 8;
-    CU_ASSERT_FATAL(at + 2 <= n);
     uint16_t big = (uint16_t)(st.dim + 3);
-    memcpy(b + at, &big, 2);
-    rehash(b, n);
+    uint8_t *b = damaged_copy(path, summary_entries_at(&st), &big, sizeof big, &n);
     FILE *f = fopen(bad_path, "wb");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     CU_ASSERT_EQUAL(fwrite(b, 1, n, f), n);
