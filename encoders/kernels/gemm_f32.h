@@ -1,0 +1,63 @@
+/* gemm_f32.h — fp32 GEMM for the encoders' linear layers (internal contract of encoders/kernels/):
+ * Y[T, N] = X[T, K] W[N, K]^T (+ bias[N]), W stored as Hugging Face stores it ([out, in], row-major), packed
+ * ONCE (at model load) into column strips so the hot loop streams contiguous weights.
+ *
+ * Packed layout: W's N rows are cut into strips of SPAR_GEMM_F32_NR = 32 outputs; a strip holds, for each k in
+ * 0..K-1, the 32 weights W[j0 .. j0+31][k] next to each other ([strip][K][32] floats, 64-byte aligned; rows
+ * past N are zero). One k-step of a strip is two zmm (AVX-512) or two 64-byte halves read by the AVX2 kernel.
+ *
+ * Kernels: AVX-512F (14 x 32 register tile), AVX2+FMA (6 x 16 tile on half strips), and a portable scalar twin
+ * (tile 4 x 32) on the same packed matrix. All three walk K in blocks of SPAR_GEMM_F32_KC and, inside a block,
+ * in increasing k, one accumulator per output; they differ only by fused vs separate multiply-add rounding
+ * (tests/unit/test_gemm_f32.c bounds the difference). The SIMD kernels are compiled with target attributes and
+ * picked at run time (__builtin_cpu_supports), so the library runs on any x86-64 (or other) CPU.
+ *
+ * Thread-safety: a packed matrix is immutable after spar_gemm_f32_pack; apply is re-entrant. */
+#ifndef SPAR_ENCODERS_GEMM_F32_H
+#define SPAR_ENCODERS_GEMM_F32_H
+
+#include <stddef.h>
+
+#include "spar/spar_status.h"
+
+#define SPAR_GEMM_F32_NR 32  /* outputs per packed strip */
+#define SPAR_GEMM_F32_KC 256 /* K block (elements): one strip's block is 32 KiB, held in L1 */
+
+typedef enum spar_gemm_isa {
+    SPAR_GEMM_ISA_SCALAR = 0,
+    SPAR_GEMM_ISA_AVX2 = 1,   /* AVX2 + FMA3 */
+    SPAR_GEMM_ISA_AVX512 = 2, /* AVX-512F */
+} spar_gemm_isa;
+
+/* A packed weight matrix W[n, k]. Immutable once packed; share across threads. */
+typedef struct spar_gemm_f32_packed {
+    size_t n, k;      /* logical shape: n outputs, k inputs */
+    size_t n_strips;  /* ceil(n / 32) */
+    float *data;      /* [n_strips][k][32], 64-byte aligned; free with spar_gemm_f32_free */
+} spar_gemm_f32_packed;
+
+/** Pack W[n_out, n_in] (row-major, leading dimension ldw >= n_in) into a new packed matrix.
+ *  W is only read; it may be freed afterwards. SPAR_OK, SPAR_E_INVALID_ARG (NULL, zero size, ldw < n_in) or
+ *  SPAR_E_NOMEM. Release with spar_gemm_f32_free. */
+spar_status spar_gemm_f32_pack(const float *W, size_t n_out, size_t n_in, size_t ldw, spar_gemm_f32_packed **out);
+void spar_gemm_f32_free(spar_gemm_f32_packed *p); /* NULL is a no-op */
+/** Bytes held by a packed matrix (n_strips * 32 * k floats plus the header). */
+size_t spar_gemm_f32_bytes(const spar_gemm_f32_packed *p);
+
+/** Y[t, j] = sum_k X[t, k] W[j, k] (+ bias[j] when bias != NULL) for t < T, j < n; X has leading dimension
+ *  ldx >= k, Y has ldy >= n (Y must not overlap X). Work is split over n_threads OpenMP threads (<= 1, or a
+ *  build without OpenMP: the calling thread) by a static partition; the result does not depend on n_threads.
+ *  Uses the best kernel of this CPU. T == 0 is a no-op. Each thread allocates a 176 KiB packing buffer for X.
+ *  SPAR_OK, SPAR_E_INVALID_ARG (NULL pointer, ldx < k, ldy < n) or SPAR_E_NOMEM (Y then undefined). */
+spar_status spar_gemm_f32_apply(const spar_gemm_f32_packed *p, const float *X, size_t T, size_t ldx, const float *bias,
+                         float *Y, size_t ldy, int n_threads);
+/** Same with an explicit kernel set (tests, benchmarks); an ISA this CPU lacks falls back to the best one it has. */
+spar_status spar_gemm_f32_apply_isa(const spar_gemm_f32_packed *p, spar_gemm_isa isa, const float *X, size_t T, size_t ldx,
+                             const float *bias, float *Y, size_t ldy, int n_threads);
+
+/** The best kernel set of this CPU (cached after the first call). */
+spar_gemm_isa spar_gemm_f32_isa_best(void);
+/** "scalar", "avx2" or "avx512". */
+const char *spar_gemm_isa_name(spar_gemm_isa isa);
+
+#endif

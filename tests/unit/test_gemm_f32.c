@@ -1,0 +1,213 @@
+/* test_gemm_f32.c — the packed fp32 GEMM (encoders/kernels/gemm_f32.h): every kernel set against a
+ * double-precision reference on shapes that are not multiples of the tiles (M, N, K odd; partial strips,
+ * partial micro-panels, several K blocks), the SIMD kernels against their scalar twin, thread-count
+ * independence, strided operands, and argument checks.
+ *
+ * Tolerance: recursive fp32 summation of K products has |error| <= K * u * sum_k |x_k w_k| (u = 2^-24; the
+ * bias is one more term), with or without FMA; we allow 2 * (K + 2) * u * sum|x w| + 1e-30. An indexing bug
+ * (wrong row, column, K block or bias) gives errors of the order of sum|x w| itself, far outside this. */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encoders/kernels/gemm_f32.h"
+
+static float frand(uint64_t *s) {
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((*s >> 40) & 0xffffff) / 16777216.0f * 2.0f - 1.0f;
+}
+
+static void fill(float *a, size_t n, uint64_t seed) {
+    for (size_t i = 0; i < n; i++) a[i] = frand(&seed);
+}
+
+/* Worst |y - ref| / bound over the T x N outputs (<= 1 passes). */
+static double worst_ratio(const float *X, size_t ldx, const float *W, size_t ldw, const float *b, size_t T, size_t N,
+                          size_t K, const float *Y, size_t ldy) {
+    const double u = ldexp(1.0, -24);
+    double worst = 0;
+    for (size_t t = 0; t < T; t++)
+        for (size_t j = 0; j < N; j++) {
+            double ref = b ? b[j] : 0.0, mag = b ? fabs(b[j]) : 0.0;
+            for (size_t k = 0; k < K; k++) {
+                double p = (double)X[t * ldx + k] * (double)W[j * ldw + k];
+                ref += p;
+                mag += fabs(p);
+            }
+            double bound = 2.0 * (double)(K + 2) * u * mag + 1e-30;
+            double r = fabs((double)Y[t * ldy + j] - ref) / bound;
+            if (!(r <= worst)) worst = r; /* NaN propagates as a failure */
+        }
+    return worst;
+}
+
+typedef struct shape { size_t T, N, K; } shape;
+
+static const shape odd_shapes[] = {
+    {1, 1, 1},    {1, 33, 7},    {5, 31, 300},  {13, 65, 257}, {14, 32, 256}, {15, 97, 513},
+    {29, 100, 3}, {170, 45, 70}, {337, 40, 31}, {6, 16, 1000}, {7, 70, 768},
+};
+
+static void check_isa(spar_gemm_isa isa, int with_bias, int n_threads) {
+    for (size_t si = 0; si < sizeof odd_shapes / sizeof *odd_shapes; si++) {
+        shape sh = odd_shapes[si];
+        float *X = malloc(sh.T * sh.K * sizeof(float)), *W = malloc(sh.N * sh.K * sizeof(float));
+        float *b = malloc(sh.N * sizeof(float)), *Y = malloc(sh.T * sh.N * sizeof(float));
+        CU_ASSERT_FATAL(X && W && b && Y);
+        fill(X, sh.T * sh.K, 11 + si);
+        fill(W, sh.N * sh.K, 97 + si);
+        fill(b, sh.N, 5 + si);
+        spar_gemm_f32_packed *p = NULL;
+        CU_ASSERT_EQUAL_FATAL(spar_gemm_f32_pack(W, sh.N, sh.K, sh.K, &p), SPAR_OK);
+        CU_ASSERT_EQUAL(spar_gemm_f32_apply_isa(p, isa, X, sh.T, sh.K, with_bias ? b : NULL, Y, sh.N, n_threads),
+                        SPAR_OK);
+        double r = worst_ratio(X, sh.K, W, sh.K, with_bias ? b : NULL, sh.T, sh.N, sh.K, Y, sh.N);
+        if (!(r <= 1.0))
+            printf("\n%s T=%zu N=%zu K=%zu bias=%d: error %.3g x the bound\n", spar_gemm_isa_name(isa), sh.T, sh.N,
+                   sh.K, with_bias, r);
+        CU_ASSERT(r <= 1.0);
+        spar_gemm_f32_free(p);
+        free(X), free(W), free(b), free(Y);
+    }
+}
+
+static void test_scalar_matches_reference(void) {
+    check_isa(SPAR_GEMM_ISA_SCALAR, 1, 1);
+    check_isa(SPAR_GEMM_ISA_SCALAR, 0, 1);
+}
+
+static void test_avx2_matches_reference(void) {
+    if (spar_gemm_f32_isa_best() < SPAR_GEMM_ISA_AVX2) {
+        printf("(no AVX2+FMA on this CPU: the scalar twin ran instead) ");
+    }
+    check_isa(SPAR_GEMM_ISA_AVX2, 1, 1);
+    check_isa(SPAR_GEMM_ISA_AVX2, 0, 2);
+}
+
+static void test_avx512_matches_reference(void) {
+    if (spar_gemm_f32_isa_best() < SPAR_GEMM_ISA_AVX512) {
+        printf("(no AVX-512F on this CPU: the best available kernels ran instead) ");
+    }
+    check_isa(SPAR_GEMM_ISA_AVX512, 1, 1);
+    check_isa(SPAR_GEMM_ISA_AVX512, 0, 2);
+}
+
+/* SIMD vs scalar twin: same summation order, so they differ only by FMA rounding (within twice the bound). */
+static void test_simd_matches_scalar_twin(void) {
+    spar_gemm_isa best = spar_gemm_f32_isa_best();
+    if (best == SPAR_GEMM_ISA_SCALAR) {
+        printf("(no SIMD kernels on this CPU: nothing to compare) ");
+        return;
+    }
+    const size_t T = 45, N = 77, K = 600;
+    float *X = malloc(T * K * 4), *W = malloc(N * K * 4), *b = malloc(N * 4), *Y0 = malloc(T * N * 4),
+          *Y1 = malloc(T * N * 4);
+    CU_ASSERT_FATAL(X && W && b && Y0 && Y1);
+    fill(X, T * K, 3);
+    fill(W, N * K, 4);
+    fill(b, N, 5);
+    spar_gemm_f32_packed *p = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_gemm_f32_pack(W, N, K, K, &p), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_gemm_f32_apply_isa(p, SPAR_GEMM_ISA_SCALAR, X, T, K, b, Y0, N, 1), SPAR_OK);
+    for (int isa = SPAR_GEMM_ISA_AVX2; isa <= (int)best; isa++) {
+        CU_ASSERT_EQUAL(spar_gemm_f32_apply_isa(p, (spar_gemm_isa)isa, X, T, K, b, Y1, N, 1), SPAR_OK);
+        double worst = 0, mag = 0;
+        for (size_t i = 0; i < T * N; i++) {
+            worst = fmax(worst, fabs((double)Y0[i] - (double)Y1[i]));
+            mag = fmax(mag, fabs((double)Y0[i]));
+        }
+        /* |x w| <= 1 per term, so sum|x w| <= K + 1: the twins may differ by at most 2 bounds. */
+        CU_ASSERT(worst <= 4.0 * (double)(K + 2) * ldexp(1.0, -24) * (double)(K + 1));
+        CU_ASSERT(mag > 1.0); /* the outputs are not all ~0 (a kernel writing nothing would not pass) */
+    }
+    spar_gemm_f32_free(p);
+    free(X), free(W), free(b), free(Y0), free(Y1);
+}
+
+/* Every output is summed by one thread in one order: 1, 2 and 3 threads give identical bits, for the
+ * strip partition (N large) and for the row partition (N = one strip). */
+static void test_thread_count_does_not_change_bits(void) {
+    const size_t T = 301, K = 129;
+    const size_t Ns[2] = {200, 20};
+    for (int v = 0; v < 2; v++) {
+        size_t N = Ns[v];
+        float *X = malloc(T * K * 4), *W = malloc(N * K * 4), *b = malloc(N * 4), *Y[3];
+        CU_ASSERT_FATAL(X && W && b);
+        fill(X, T * K, 21);
+        fill(W, N * K, 22);
+        fill(b, N, 23);
+        spar_gemm_f32_packed *p = NULL;
+        CU_ASSERT_EQUAL_FATAL(spar_gemm_f32_pack(W, N, K, K, &p), SPAR_OK);
+        for (int t = 0; t < 3; t++) {
+            Y[t] = malloc(T * N * 4);
+            CU_ASSERT_FATAL(Y[t] != NULL);
+            CU_ASSERT_EQUAL(spar_gemm_f32_apply(p, X, T, K, b, Y[t], N, t + 1), SPAR_OK);
+        }
+        CU_ASSERT_EQUAL(memcmp(Y[0], Y[1], T * N * 4), 0);
+        CU_ASSERT_EQUAL(memcmp(Y[0], Y[2], T * N * 4), 0);
+        for (int t = 0; t < 3; t++) free(Y[t]);
+        spar_gemm_f32_free(p);
+        free(X), free(W), free(b);
+    }
+}
+
+/* Leading dimensions larger than the logical widths: W a column block of a wider matrix, X and Y strided;
+ * the columns of Y past N are left untouched. */
+static void test_strided_operands(void) {
+    const size_t T = 19, N = 37, K = 50, ldw = 64, ldx = 55, ldy = 41;
+    float *X = malloc(T * ldx * 4), *W = malloc(N * ldw * 4), *b = malloc(N * 4), *Y = malloc(T * ldy * 4);
+    CU_ASSERT_FATAL(X && W && b && Y);
+    fill(X, T * ldx, 31);
+    fill(W, N * ldw, 32);
+    fill(b, N, 33);
+    for (size_t i = 0; i < T * ldy; i++) Y[i] = 12345.0f;
+    spar_gemm_f32_packed *p = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_gemm_f32_pack(W, N, K, ldw, &p), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_gemm_f32_apply(p, X, T, ldx, b, Y, ldy, 2), SPAR_OK);
+    CU_ASSERT(worst_ratio(X, ldx, W, ldw, b, T, N, K, Y, ldy) <= 1.0);
+    int untouched = 1;
+    for (size_t t = 0; t < T; t++)
+        for (size_t j = N; j < ldy; j++) untouched &= Y[t * ldy + j] == 12345.0f;
+    CU_ASSERT(untouched);
+    spar_gemm_f32_free(p);
+    free(X), free(W), free(b), free(Y);
+}
+
+static void test_invalid_arguments(void) {
+    float w[6] = {1, 2, 3, 4, 5, 6}, x[3] = {1, 1, 1}, y[2];
+    spar_gemm_f32_packed *p = (spar_gemm_f32_packed *)1;
+    CU_ASSERT_EQUAL(spar_gemm_f32_pack(NULL, 2, 3, 3, &p), SPAR_E_INVALID_ARG);
+    CU_ASSERT_PTR_NULL(p);
+    CU_ASSERT_EQUAL(spar_gemm_f32_pack(w, 0, 3, 3, &p), SPAR_E_INVALID_ARG);
+    CU_ASSERT_EQUAL(spar_gemm_f32_pack(w, 2, 3, 2, &p), SPAR_E_INVALID_ARG);
+    CU_ASSERT_EQUAL_FATAL(spar_gemm_f32_pack(w, 2, 3, 3, &p), SPAR_OK);
+    CU_ASSERT(spar_gemm_f32_bytes(p) >= 32 * 3 * sizeof(float));
+    CU_ASSERT_EQUAL(spar_gemm_f32_apply(p, x, 1, 2, NULL, y, 2, 1), SPAR_E_INVALID_ARG); /* ldx < k */
+    CU_ASSERT_EQUAL(spar_gemm_f32_apply(p, x, 1, 3, NULL, y, 1, 1), SPAR_E_INVALID_ARG); /* ldy < n */
+    CU_ASSERT_EQUAL(spar_gemm_f32_apply(p, NULL, 1, 3, NULL, y, 2, 1), SPAR_E_INVALID_ARG);
+    CU_ASSERT_EQUAL(spar_gemm_f32_apply(p, NULL, 0, 3, NULL, NULL, 2, 1), SPAR_OK); /* T == 0: nothing */
+    CU_ASSERT_EQUAL(spar_gemm_f32_apply(p, x, 1, 3, NULL, y, 2, 1), SPAR_OK);
+    CU_ASSERT_EQUAL(y[0], 6.0f);
+    CU_ASSERT_EQUAL(y[1], 15.0f);
+    spar_gemm_f32_free(p);
+    spar_gemm_f32_free(NULL);
+}
+
+int main(void) {
+    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
+    CU_pSuite s = CU_add_suite("encoders/gemm_f32", NULL, NULL);
+    CU_add_test(s, "scalar twin matches the double reference on odd shapes", test_scalar_matches_reference);
+    CU_add_test(s, "AVX2 kernels match the double reference on odd shapes", test_avx2_matches_reference);
+    CU_add_test(s, "AVX-512 kernels match the double reference on odd shapes", test_avx512_matches_reference);
+    CU_add_test(s, "SIMD kernels match the scalar twin", test_simd_matches_scalar_twin);
+    CU_add_test(s, "thread count does not change the bits", test_thread_count_does_not_change_bits);
+    CU_add_test(s, "strided operands and untouched padding columns", test_strided_operands);
+    CU_add_test(s, "invalid arguments", test_invalid_arguments);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return fails ? 1 : 0;
+}
