@@ -558,7 +558,7 @@ int spar_sparse_cli_verify(const char *dir, int quiet) {
     static const char *const files[] = {"MANIFEST", "sparse.idx", "docids.txt", "vocab.txt"};
     spar_diag diag = {{0}};
     spar_sparse_dir *d = NULL;
-    spar_status st = spar_sparse_dir_open(dir, &d, &diag);
+    spar_status st = spar_sparse_dir_open_flags(dir, SPAR_SPARSE_VERIFY_ALL, &d, &diag); /* every byte */
     int n_files = 0, has_vocab = d != NULL && spar_sparse_dir_vocab(d) != NULL;
     for (int i = 0; i < 4; i++) {
         if (st == SPAR_OK && i == 3 && !has_vocab) break;

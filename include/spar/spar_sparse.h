@@ -85,7 +85,7 @@ typedef struct spar_sparse_build_opts {
     uint32_t weight_bits;    /* 32 (default): float weights; 8: weights quantized per term to u8 codes
                                 (code = round(w / step_t), step_t = max_t / 255; score error <= sum_t q_t *
                                 step_t / 2, docs/sparse.md); every exact algorithm is exact over the
-                                quantized scores. Such an index cannot be saved (SPAR_E_UNSUPPORTED) yet. */
+                                quantized scores. */
 } spar_sparse_build_opts;
 SPAR_API void spar_sparse_build_opts_default(spar_sparse_build_opts *o);
 
@@ -116,22 +116,28 @@ typedef struct spar_sparse_stats {
 } spar_sparse_stats;
 SPAR_API void spar_sparse_index_stats(const spar_sparse_index *ix, spar_sparse_stats *out);
 
-/** Save to one versioned, checksummed file (kind SPAR_KIND_SEISMIC, docs/format/sparse.md): the forward
- *  index, build options and, when built, the approximate index. Atomic (tmp + rename). */
+/** Save to one versioned, checksummed file (kind SPAR_KIND_SEISMIC, format 2, docs/format/sparse.md): every
+ *  array of the index (forward, inverted, block maxima, skip blocks, 8-bit codes, approximate part) at 64-byte
+ *  aligned offsets, so that loading is a memory map with nothing rebuilt. Atomic (tmp + rename). */
 SPAR_API SPAR_NODISCARD spar_status spar_sparse_index_save(const spar_sparse_index *ix, const char *path,
                                                           spar_diag *diag);
-/** Load a saved index (the exact block-max structures are rebuilt from the forward index, O(nnz)).
+/** Load a saved index as read-only views into a memory map of the file (nothing rebuilt, nothing copied; the
+ *  OS pages it in), after checking all of it: the payload XXH3 and every offset, id and weight (O(file size)).
+ *  Safe on untrusted files. The file must not be modified in place while the index lives (replacing it by
+ *  rename, as spar_sparse_index_save does, is safe). A format-1 file (older spar) is still read: copied into
+ *  RAM and its exact parts rebuilt, O(nnz), with a warning logged.
  *  @return SPAR_OK, SPAR_E_IO, SPAR_E_CORRUPT ("path: byte N: reason"), SPAR_E_VERSION, SPAR_E_NOMEM. */
 SPAR_API SPAR_NODISCARD spar_status spar_sparse_index_load(const char *path, spar_sparse_index **out,
                                                           spar_diag *diag);
-/** Like spar_sparse_index_load, but the approximate part (the largest: pruned posting blocks and summaries,
- *  about 60% of the file) is not copied into RAM: the index reads it in place from a read-only memory map of
- *  the file, which the OS pages in and out, so that part need not fit in memory. It is validated exactly as
- *  by spar_sparse_index_load when opening. The file must not be modified while the index lives (replacing
- *  it by rename, as spar_sparse_index_save does, is safe). Same return codes. */
+/** Like spar_sparse_index_load, but the open checks only what is read to reach the data (O(dim + n_docs +
+ *  approximate blocks), milliseconds for millions of documents): the header, the checksummed section table,
+ *  every section's placement and every offset array (each with its own XXH3). The bulk arrays (ids, docids,
+ *  weights) are trusted without being read: a file damaged inside them after it was written is found by
+ *  spar_sparse_index_load or `spar verify`, not here. For services that restart on their own files.
+ *  (A format-1 file: as spar_sparse_index_load, with its approximate part viewed in place.) Same return codes. */
 SPAR_API SPAR_NODISCARD spar_status spar_sparse_index_load_mapped(const char *path, spar_sparse_index **out,
                                                                  spar_diag *diag);
-/** Same, from a file image in memory (fuzzing). */
+/** Same checks as spar_sparse_index_load, from a file image in memory (copied: buf may go away; fuzzing). */
 SPAR_API SPAR_NODISCARD spar_status spar_sparse_index_load_mem(const uint8_t *buf, size_t size, const char *name,
                                                               spar_sparse_index **out, spar_diag *diag);
 
@@ -189,10 +195,18 @@ typedef struct spar_sparse_dir spar_sparse_dir;
 SPAR_API SPAR_NODISCARD spar_status spar_sparse_dir_write(const char *dir, const spar_sparse_index *ix,
                                                          const char *const *doc_ids, const char *const *tokens,
                                                          uint32_t n_tokens, int overwrite, spar_diag *diag);
-/** Open and check a directory (MANIFEST checksum, every file's size and XXH3, then each file's own checks).
+/** Open and check a directory (MANIFEST checksum, every file's size, the XXH3 of docids.txt and vocab.txt, then
+ *  each file's own checks; sparse.idx as by spar_sparse_index_load_mapped, see spar_sparse_dir_open_flags).
  *  @return SPAR_OK; SPAR_E_NOT_FOUND if dir has no MANIFEST or its MANIFEST is not a sparse index's (e.g. a
  *  BM25 index); SPAR_E_IO, SPAR_E_CORRUPT ("file: reason"), SPAR_E_VERSION, SPAR_E_NOMEM. */
 SPAR_API SPAR_NODISCARD spar_status spar_sparse_dir_open(const char *dir, spar_sparse_dir **out, spar_diag *diag);
+/** spar_sparse_dir_open_flags flag: check the whole of sparse.idx too (its XXH3 in the MANIFEST and every element,
+ *  as spar_sparse_index_load; O(index size)). Without it (spar_sparse_dir_open) sparse.idx is opened as by
+ *  spar_sparse_index_load_mapped (its size is checked against the MANIFEST, its bulk is not read); docids.txt and
+ *  vocab.txt are always hashed. `spar verify` uses this flag. */
+#define SPAR_SPARSE_VERIFY_ALL 1u
+SPAR_API SPAR_NODISCARD spar_status spar_sparse_dir_open_flags(const char *dir, unsigned flags, spar_sparse_dir **out,
+                                                              spar_diag *diag);
 SPAR_API void spar_sparse_dir_close(spar_sparse_dir *d); /* NULL ok */
 /** 1 if dir holds a MANIFEST that declares a learned-sparse index (cheap: reads only the MANIFEST), else 0. */
 SPAR_API int spar_sparse_dir_detect(const char *dir);

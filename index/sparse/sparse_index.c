@@ -35,6 +35,7 @@ void spar_sparse_approx_params_default(spar_sparse_approx_params *p) {
 
 void spar_sparse_index_free(spar_sparse_index *ix) {
     if (ix == NULL) return;
+    spar_sparse_io_release(ix); /* arrays mapped from a file (sparse_io.c) are views: detached here */
     free(ix->ext);
     free(ix->f_off);
     free(ix->f_ids);

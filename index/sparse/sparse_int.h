@@ -67,9 +67,18 @@ struct spar_sparse_index {
      * released with it; NULL when they are owned heap arrays */
     void *a_map;
     double build_s, abuild_s;
+    /* a format-2 file opened by sparse_io.c (spar_sparse_index_load*): its read-only map (a spar_mapped_file *);
+     * every array listed in sparse_io.c's section table is then a view into it, detached and unmapped by
+     * spar_sparse_io_release (called first by spar_sparse_index_free). NULL when the arrays are heap blocks. */
+    void *map;
 };
 
 spar_status spar_sparse_build_derived(spar_sparse_index *ix);
+/* sparse_io.c: open a saved index as read-only views into a map of the file (format 1: copied and rebuilt).
+ * check_values: also check every element (the payload checksum is not checked: the caller hashed the file). */
+spar_status spar_sparse_index_open_view(const char *path, int check_values, spar_sparse_index **out, spar_diag *diag);
+/* sparse_io.c: if ix->map, detach the views and unmap (the arrays are then NULL); else nothing. */
+void spar_sparse_io_release(spar_sparse_index *ix);
 spar_status spar_sparse_build_approx(spar_sparse_index *ix, const spar_sparse_build_opts *o);
 /* Approximate (Seismic) traversal, index/sparse/sparse_approx.c. qd: the dense query (dim floats, filled);
  * visited: an all-zero n_docs-bit set (left all-zero), vlist: n_docs scratch, qorder: q->n scratch; heap: k

@@ -319,12 +319,16 @@ static void test_load_rejects_damage(void) {
         CU_ASSERT_PTR_NULL(ix2);
         free(c);
     }
-    /* docid map: make it a non-permutation (n_docs=300 -> map starts after meta+offsets+ids+weights) */
-    uint32_t n_docs;
-    uint64_t nnz;
-    memcpy(&n_docs, b + 32 + 4, 4);
-    memcpy(&nnz, b + 32 + 16, 8);
-    size_t ext_at = 32 + 80 + ((size_t)(n_docs + 1) * 8) + ((nnz * 2 + 7) & ~7ull) + ((nnz * 4 + 7) & ~7ull);
+    /* docid map: make it a non-permutation (format 2: section id 1 in the table at byte 160, 32-byte entries
+     * {u32 id, u32 elem, u64 offset, u64 count, u64 xxh3}; n_sections at byte 68; docs/format/sparse.md) */
+    uint32_t n_sec, id;
+    uint64_t ext_at = 0;
+    memcpy(&n_sec, b + 68, 4);
+    for (uint32_t i = 0; i < n_sec; i++) {
+        memcpy(&id, b + 160 + 32 * (size_t)i, 4);
+        if (id == 1) memcpy(&ext_at, b + 160 + 32 * (size_t)i + 8, 8);
+    }
+    CU_ASSERT_FATAL(ext_at > 0);
     uint32_t dup;
     memcpy(&dup, b + ext_at, 4);
     memcpy(b + ext_at + 4, &dup, 4);
