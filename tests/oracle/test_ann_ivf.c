@@ -8,25 +8,11 @@
 
 #include "spar/spar_ann.h"
 
-static uint64_t rng = 99;
-static double urand(void) {
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
-}
-static float nrand(void) {
-    double u = urand() + 1e-12, v = urand();
-    return (float)(sqrt(-2 * log(u)) * cos(6.283185307179586 * v));
-}
+#include "common/test_data.h"
+
+/* Gaussian mixture (centres 2 * normal) from its own seed, so each test's data is independent of the others. */
 static float *clustered(uint32_t n, uint32_t dim, uint32_t nc, float sigma, uint64_t seed) {
-    rng = seed;
-    float *c = malloc(sizeof(float) * nc * dim), *x = malloc(sizeof(float) * n * dim);
-    for (uint32_t i = 0; i < nc * dim; i++) c[i] = 2 * nrand();
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t k = (uint32_t)(urand() * nc) % nc;
-        for (uint32_t j = 0; j < dim; j++) x[i * dim + j] = c[k * dim + j] + sigma * nrand();
-    }
-    free(c);
-    return x;
+    return spar_test_clustered(&seed, n, dim, nc, 2.0f, sigma);
 }
 
 static double overlap(const spar_ann_hit *a, const size_t *na, const spar_ann_hit *b, const size_t *nb, uint32_t nq,

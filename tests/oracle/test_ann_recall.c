@@ -8,26 +8,14 @@
 
 #include "spar/spar_ann.h"
 
-static uint64_t rng = 12345;
-static double urand(void) {
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
-}
-static float nrand(void) {
-    double u = urand() + 1e-12, v = urand();
-    return (float)(sqrt(-2 * log(u)) * cos(6.283185307179586 * v));
-}
+#include "common/test_data.h"
+
+static uint64_t rng = 12345; /* one stream for the whole file; some tests reseed it */
+static double urand(void) { return spar_test_unif(&rng); }
 
 /* Gaussian mixture: nc centres in dim, points = centre + sigma * noise. */
 static float *clustered(uint32_t n, uint32_t dim, uint32_t nc, float sigma) {
-    float *c = malloc(sizeof(float) * nc * dim), *x = malloc(sizeof(float) * n * dim);
-    for (uint32_t i = 0; i < nc * dim; i++) c[i] = nrand();
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t k = (uint32_t)(urand() * nc) % nc;
-        for (uint32_t j = 0; j < dim; j++) x[i * dim + j] = c[k * dim + j] + sigma * nrand();
-    }
-    free(c);
-    return x;
+    return spar_test_clustered(&rng, n, dim, nc, 1.0f, sigma);
 }
 
 typedef struct ref_hit { float d; uint32_t id; } ref_hit;
