@@ -266,6 +266,12 @@ static spar_status check_offs(const v2 *c, size_t k, const uint64_t *o, uint64_t
 }
 
 static int weight_ok(float w) { return w >= 0.0f && w <= SPAR_SPARSE_MAX_WEIGHT; }
+/* A float shown in a message by its bits (NaN and infinities have no integer value). */
+static unsigned long long fbits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
 
 /* The offset-like sections (O(dim + n_docs + approximate blocks)): checked on every load, because every
  * other section is reached through them. */
@@ -314,7 +320,7 @@ static spar_status validate_small(const v2 *c) {
         if (st == SPAR_OK && ix->pb_off[t + 1] - ix->pb_off[t] != (df + SPAR_SPARSE_PB - 1) / SPAR_SPARSE_PB)
             st = elem_err(c, SEC_(pb_off), t + 1, "skip block count does not fit the posting list", ix->pb_off[t + 1]);
         if (st == SPAR_OK && !(ix->bm_step[t] >= 0.0f && ix->bm_step[t] <= SPAR_SPARSE_MAX_WEIGHT))
-            st = elem_err(c, SEC_(bm_step), t, "step out of range", (unsigned long long)ix->bm_step[t]);
+            st = elem_err(c, SEC_(bm_step), t, "step (float bits) not in [0, 1e15]", fbits(ix->bm_step[t]));
     }
     free(rows);
     SPAR_TRY(st);
@@ -344,7 +350,7 @@ static spar_status validate_values(const v2 *c) {
                 break;
             }
             if (!weight_ok(ix->f_w[i])) {
-                st = elem_err(c, SEC_(f_w), i, "weight not in [0, 1e15]", (unsigned long long)ix->f_w[i]);
+                st = elem_err(c, SEC_(f_w), i, "weight (float bits) not in [0, 1e15]", fbits(ix->f_w[i]));
                 break;
             }
             df[ix->f_ids[i]]++;
@@ -359,7 +365,7 @@ static spar_status validate_values(const v2 *c) {
             if (ix->p_doc[i] >= ix->n_docs || (i > ix->p_off[t] && ix->p_doc[i] <= ix->p_doc[i - 1]))
                 return elem_err(c, SEC_(p_doc), i, "docids of a list must be ascending and < n_docs", ix->p_doc[i]);
             if (ix->p_w && !weight_ok(ix->p_w[i]))
-                return elem_err(c, SEC_(p_w), i, "weight not in [0, 1e15]", (unsigned long long)ix->p_w[i]);
+                return elem_err(c, SEC_(p_w), i, "weight (float bits) not in [0, 1e15]", fbits(ix->p_w[i]));
         }
         for (uint64_t i = ix->bm_off[t]; i < ix->bm_off[t + 1]; i++)
             if (ix->bm_blk[i] >= ix->n_blocks || (i > ix->bm_off[t] && ix->bm_blk[i] <= ix->bm_blk[i - 1]))
@@ -378,7 +384,7 @@ static spar_status validate_values(const v2 *c) {
             if (ix->a_sterm[i] >= dim) return elem_err(c, SEC_(a_sterm), i, "term id >= dim", ix->a_sterm[i]);
         for (uint64_t i = 0; i < ix->n_ablocks; i++)
             if (!weight_ok(ix->a_sscale[i]))
-                return elem_err(c, SEC_(a_sscale), i, "summary scale not in [0, 1e15]", (unsigned long long)ix->a_sscale[i]);
+                return elem_err(c, SEC_(a_sscale), i, "summary scale (float bits) not in [0, 1e15]", fbits(ix->a_sscale[i]));
     }
     return SPAR_OK;
 }

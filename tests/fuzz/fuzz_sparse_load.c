@@ -1,7 +1,9 @@
 /* fuzz_sparse_load.c — libFuzzer target for the learned-sparse readers (index/sparse/): each input is tried
- * as a saved index image (as is, and with the header's length and xxh3 repaired so that the structural
- * checks behind the checksum run), and as JSONL vector text (numeric term ids, dim 64). A loaded index or
- * parsed collection is searched once (exact, BMP, approximate): none of it may crash or leak. */
+ * as a saved index image (as is, and with the header's length and xxh3 — and for format 2 the meta/section
+ * table checksum — repaired so that the structural checks behind the checksums run), and as JSONL vector text
+ * (numeric term ids, dim 64). A loaded index or parsed collection is searched once with every algorithm
+ * (exhaustive, BMP, MaxScore, BMW, approximate): none of it may crash or leak. Seeds: corpus/sparse_load/
+ * (v2-*.spar: format 2, written by the current spar; the other .spar: format 1). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +22,10 @@ static void search_once(const spar_sparse_index *ix) {
     spar_sparse_vec q = {ids, w, st.dim >= 3 ? 3u : 1u};
     spar_hit h[5];
     size_t n;
-    if (spar_sparse_search_exact(s, &q, 5, SPAR_SPARSE_BMP, h, &n) != SPAR_OK) abort();
-    if (spar_sparse_search_exact(s, &q, 5, SPAR_SPARSE_EXHAUSTIVE, h, &n) != SPAR_OK) abort();
+    static const spar_sparse_exact_algo algos[] = {SPAR_SPARSE_EXHAUSTIVE, SPAR_SPARSE_BMP, SPAR_SPARSE_MAXSCORE,
+                                                   SPAR_SPARSE_BMW};
+    for (int a = 0; a < 4; a++)
+        if (spar_sparse_search_exact(s, &q, 5, algos[a], h, &n) != SPAR_OK) abort();
     spar_status a = spar_sparse_search_approx(s, &q, 5, NULL, h, &n);
     if (a != SPAR_OK && a != SPAR_E_UNSUPPORTED) abort();
     spar_sparse_searcher_free(s);
@@ -66,8 +70,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memcpy(&h, copy, sizeof h);
     h.magic = SPAR_MAGIC;
     h.kind = SPAR_KIND_SEISMIC;
-    h.version_major = 1;
+    if (h.version_major != 1) h.version_major = 2;
     h.payload_bytes = size - sizeof h;
+    /* format 2: the meta block + section table checksum (u64 after n_sections 32-byte entries at byte 160) */
+    uint32_t n_sec;
+    if (h.version_major == 2 && size >= 72) {
+        memcpy(&n_sec, copy + 68, 4);
+        size_t end = 160 + (size_t)(n_sec > 4096 ? 4096 : n_sec) * 32;
+        if (end + 8 <= size) {
+            uint64_t th = XXH3_64bits(copy + 32, end - 32);
+            memcpy(copy + end, &th, 8);
+        }
+    }
     h.payload_xxh3 = XXH3_64bits(copy + sizeof h, size - sizeof h);
     memcpy(copy, &h, sizeof h);
     try_load(copy, size);
