@@ -12,16 +12,11 @@
 
 #include "spar/spar_index.h"
 
+#include "common/test_util.h"
+
 static char g_tmp[256];
 
 static void path_in(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", g_tmp, name); }
-
-static void write_text(const char *path, const char *s) {
-    FILE *f = fopen(path, "wb");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fputs(s, f);
-    fclose(f);
-}
 
 /* Seeded synthetic corpus: n docs of 5..60 words from a 2000-word pseudo vocabulary (Zipf-like). */
 static void write_synth(const char *path, int n, unsigned seed) {
@@ -52,27 +47,6 @@ static void write_synth(const char *path, int n, unsigned seed) {
     fclose(f);
 }
 
-static int read_file(const char *path, unsigned char **buf, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return 0;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *buf = malloc((size_t)n + 1);
-    *len = fread(*buf, 1, (size_t)n, f);
-    fclose(f);
-    return 1;
-}
-
-static int same_file(const char *a, const char *b) {
-    unsigned char *x = NULL, *y = NULL;
-    size_t nx = 0, ny = 0;
-    int ok = read_file(a, &x, &nx) && read_file(b, &y, &ny) && nx == ny && memcmp(x, y, nx) == 0;
-    free(x);
-    free(y);
-    return ok;
-}
-
 static int exists(const char *p) {
     struct stat sb;
     return stat(p, &sb) == 0;
@@ -99,10 +73,10 @@ static void test_build_small_and_open(void) {
     char in[512], out[512];
     path_in(in, sizeof in, "small.jsonl");
     path_in(out, sizeof out, "small-idx");
-    write_text(in, "{\"_id\": \"a\", \"title\": \"Hello\", \"text\": \"the quick brown fox\"}\n"
-                   "{\"_id\": \"b\", \"text\": \"lazy dogs and quick foxes\"}\n"
-                   "\n"
-                   "{\"_id\": \"c\", \"title\": \"\", \"text\": \"brown\"}\n");
+    spar_test_write_text(in, "{\"_id\": \"a\", \"title\": \"Hello\", \"text\": \"the quick brown fox\"}\n"
+                             "{\"_id\": \"b\", \"text\": \"lazy dogs and quick foxes\"}\n"
+                             "\n"
+                             "{\"_id\": \"c\", \"title\": \"\", \"text\": \"brown\"}\n");
     spar_build_opts o;
     spar_build_opts_default(&o);
     spar_build_stats s;
@@ -186,7 +160,7 @@ static void compare_dirs(const char *a, const char *b, int with_meta) {
         snprintf(pa, sizeof pa, "%s/%s", a, files[i]);
         snprintf(pb, sizeof pb, "%s/%s", b, files[i]);
         CU_ASSERT(exists(pa));
-        if (!same_file(pa, pb)) {
+        if (!spar_test_same_file(pa, pb)) {
             fprintf(stderr, "\n  differs: %s\n", files[i]);
             CU_FAIL("files differ");
         }
@@ -226,7 +200,8 @@ static void test_fail_leaves_nothing(void) {
     char in[512], out[512];
     path_in(in, sizeof in, "bad.jsonl");
     path_in(out, sizeof out, "bad-idx");
-    write_text(in, "{\"_id\": \"a\", \"text\": \"one\"}\n{\"_id\": \"b\", \"text\": }\n{\"_id\": \"c\", \"text\": \"x\"}\n");
+    spar_test_write_text(in, "{\"_id\": \"a\", \"text\": \"one\"}\n{\"_id\": \"b\", \"text\": }\n"
+                             "{\"_id\": \"c\", \"text\": \"x\"}\n");
     spar_build_opts o;
     spar_build_opts_default(&o);
     spar_diag d;
@@ -241,13 +216,13 @@ static void test_skip_counts_reconcile(void) {
     char in[512], out[512];
     path_in(in, sizeof in, "skip.jsonl");
     path_in(out, sizeof out, "skip-idx");
-    write_text(in, "{\"_id\": \"a\", \"text\": \"one\"}\n"
-                   "not json\n"
-                   "\n"
-                   "{\"_id\": \"b\", \"text\": \"two\"}\n"
-                   "{\"_id\": \"a\", \"text\": \"again\"}\n"
-                   "{\"text\": \"no id\"}\n"
-                   "{\"_id\": \"c\", \"text\": \"three\"}\n");
+    spar_test_write_text(in, "{\"_id\": \"a\", \"text\": \"one\"}\n"
+                             "not json\n"
+                             "\n"
+                             "{\"_id\": \"b\", \"text\": \"two\"}\n"
+                             "{\"_id\": \"a\", \"text\": \"again\"}\n"
+                             "{\"text\": \"no id\"}\n"
+                             "{\"_id\": \"c\", \"text\": \"three\"}\n");
     spar_build_opts o;
     spar_build_opts_default(&o);
     o.on_error = SPAR_ON_ERROR_SKIP;
@@ -272,8 +247,8 @@ static void test_duplicate_id_fails_with_line(void) {
     char in[512], out[512];
     path_in(in, sizeof in, "dup.jsonl");
     path_in(out, sizeof out, "dup-idx");
-    write_text(in, "{\"_id\": \"x\", \"text\": \"one\"}\n{\"_id\": \"y\", \"text\": \"two\"}\n"
-                   "{\"_id\": \"x\", \"text\": \"three\"}\n");
+    spar_test_write_text(in, "{\"_id\": \"x\", \"text\": \"one\"}\n{\"_id\": \"y\", \"text\": \"two\"}\n"
+                             "{\"_id\": \"x\", \"text\": \"three\"}\n");
     spar_build_opts o;
     spar_build_opts_default(&o);
     spar_diag d;
@@ -315,7 +290,7 @@ static void test_existing_dir(void) {
     spar_diag d;
     CU_ASSERT_EQUAL(build1(in, out, &o, NULL, &d), SPAR_E_EXISTS);
     /* overwrite replaces it with a new, valid index */
-    write_text(in, "{\"_id\": \"only\", \"text\": \"single document\"}\n");
+    spar_test_write_text(in, "{\"_id\": \"only\", \"text\": \"single document\"}\n");
     o.overwrite = 1;
     CU_ASSERT_EQUAL_FATAL(build1(in, out, &o, NULL, &d), SPAR_OK);
     spar_index *ix = NULL;
@@ -353,8 +328,9 @@ static void test_tsv_and_gzip_inputs(void) {
     path_in(gz, sizeof gz, "docs.jsonl");
     path_in(o1, sizeof o1, "tsv-idx");
     path_in(o2, sizeof o2, "gz-idx");
-    write_text(tsv, "a\tcats and dogs\nb\tdogs chase cats\n");
-    write_text(gz, "{\"_id\": \"a\", \"text\": \"cats and dogs\"}\n{\"_id\": \"b\", \"text\": \"dogs chase cats\"}\n");
+    spar_test_write_text(tsv, "a\tcats and dogs\nb\tdogs chase cats\n");
+    spar_test_write_text(gz, "{\"_id\": \"a\", \"text\": \"cats and dogs\"}\n"
+                             "{\"_id\": \"b\", \"text\": \"dogs chase cats\"}\n");
     snprintf(cmd, sizeof cmd, "gzip -f '%s'", gz);
     if (system(cmd) != 0) {
         CU_FAIL("gzip not available");
@@ -367,7 +343,7 @@ static void test_tsv_and_gzip_inputs(void) {
     char s1[600], s2[600];
     snprintf(s1, sizeof s1, "%s/seg-000001.post", o1);
     snprintf(s2, sizeof s2, "%s/seg-000001.post", o2);
-    CU_ASSERT(same_file(s1, s2));
+    CU_ASSERT(spar_test_same_file(s1, s2));
 }
 
 static void test_two_inputs_docids_in_order(void) {
@@ -375,8 +351,8 @@ static void test_two_inputs_docids_in_order(void) {
     path_in(a, sizeof a, "part1.jsonl");
     path_in(b, sizeof b, "part2.jsonl");
     path_in(out, sizeof out, "two-idx");
-    write_text(a, "{\"_id\": \"p1\", \"text\": \"alpha\"}\n");
-    write_text(b, "{\"_id\": \"p2\", \"text\": \"beta\"}\n{\"_id\": \"p1\", \"text\": \"dup\"}\n");
+    spar_test_write_text(a, "{\"_id\": \"p1\", \"text\": \"alpha\"}\n");
+    spar_test_write_text(b, "{\"_id\": \"p2\", \"text\": \"beta\"}\n{\"_id\": \"p1\", \"text\": \"dup\"}\n");
     const char *inputs[2] = {a, b};
     spar_build_opts o;
     spar_build_opts_default(&o);
@@ -398,32 +374,23 @@ static void test_two_inputs_docids_in_order(void) {
 }
 
 int main(void) {
-    snprintf(g_tmp, sizeof g_tmp, "%s/spar-test-builder-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (mkdtemp(g_tmp) == NULL) return 1;
+    if (spar_test_mkdtemp(g_tmp, sizeof g_tmp, "builder") != 0) return 1;
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
     CU_pSuite s = CU_add_suite("index/builder", NULL, NULL);
-    if (s == NULL || !CU_add_test(s, "build a small corpus, open, ids and lookup", test_build_small_and_open) ||
-        !CU_add_test(s, "1 vs 8 threads: every file byte-identical", test_threads_byte_identical) ||
-        !CU_add_test(s, "spill path (tiny mem_budget) gives identical files", test_spill_byte_identical) ||
-        !CU_add_test(s, "on_error fail: SPAR_E_CORRUPT file:line, nothing written", test_fail_leaves_nothing) ||
-        !CU_add_test(s, "on_error skip: counts reconcile", test_skip_counts_reconcile) ||
-        !CU_add_test(s, "duplicate _id names the first line", test_duplicate_id_fails_with_line) ||
-        !CU_add_test(s, "cancel in read leaves nothing", test_cancel_read) ||
-        !CU_add_test(s, "cancel in merge leaves nothing", test_cancel_merge) ||
-        !CU_add_test(s, "cancel in write leaves nothing", test_cancel_write) ||
-        !CU_add_test(s, "existing dir: SPAR_E_EXISTS, overwrite replaces", test_existing_dir) ||
-        !CU_add_test(s, "missing input: SPAR_E_IO, nothing written", test_missing_input_is_io) ||
-        !CU_add_test(s, "missing parent directory: SPAR_E_IO", test_missing_parent_is_io) ||
-        !CU_add_test(s, "TSV and gzip JSONL inputs give the same segment", test_tsv_and_gzip_inputs) ||
-        !CU_add_test(s, "two inputs: docids in input order, cross-file duplicate", test_two_inputs_docids_in_order))
-        goto out;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-out:;
-    int rc = (CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures() != 0);
-    CU_cleanup_registry();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-    if (rc == 0 && system(cmd) != 0) rc = 1;
-    return rc;
+    int ok = s != NULL &&
+             CU_add_test(s, "build a small corpus, open, ids and lookup", test_build_small_and_open) &&
+             CU_add_test(s, "1 vs 8 threads: every file byte-identical", test_threads_byte_identical) &&
+             CU_add_test(s, "spill path (tiny mem_budget) gives identical files", test_spill_byte_identical) &&
+             CU_add_test(s, "on_error fail: SPAR_E_CORRUPT file:line, nothing written", test_fail_leaves_nothing) &&
+             CU_add_test(s, "on_error skip: counts reconcile", test_skip_counts_reconcile) &&
+             CU_add_test(s, "duplicate _id names the first line", test_duplicate_id_fails_with_line) &&
+             CU_add_test(s, "cancel in read leaves nothing", test_cancel_read) &&
+             CU_add_test(s, "cancel in merge leaves nothing", test_cancel_merge) &&
+             CU_add_test(s, "cancel in write leaves nothing", test_cancel_write) &&
+             CU_add_test(s, "existing dir: SPAR_E_EXISTS, overwrite replaces", test_existing_dir) &&
+             CU_add_test(s, "missing input: SPAR_E_IO, nothing written", test_missing_input_is_io) &&
+             CU_add_test(s, "missing parent directory: SPAR_E_IO", test_missing_parent_is_io) &&
+             CU_add_test(s, "TSV and gzip JSONL inputs give the same segment", test_tsv_and_gzip_inputs) &&
+             CU_add_test(s, "two inputs: docids in input order, cross-file duplicate", test_two_inputs_docids_in_order);
+    return spar_test_run(ok, g_tmp);
 }

@@ -10,21 +10,10 @@
 
 #include "spar/spar_index.h"
 
+#include "common/test_util.h"
+
 static char g_tmp[256];
 static char g_corpus[1024];
-
-static int same_file(const char *a, const char *b) {
-    FILE *x = fopen(a, "rb"), *y = fopen(b, "rb");
-    int same = x && y;
-    while (same) {
-        int cx = fgetc(x), cy = fgetc(y);
-        if (cx != cy) same = 0;
-        if (cx == EOF || cy == EOF) break;
-    }
-    if (x) fclose(x);
-    if (y) fclose(y);
-    return same;
-}
 
 static void test_cranfield(void) {
     const char *inputs[1] = {g_corpus};
@@ -46,7 +35,7 @@ static void test_cranfield(void) {
         char a[400], b[400];
         snprintf(a, sizeof a, "%s/%s", out[0], files[i]);
         snprintf(b, sizeof b, "%s/%s", out[1], files[i]);
-        CU_ASSERT(same_file(a, b));
+        CU_ASSERT(spar_test_same_file(a, b));
     }
     spar_index *ix = NULL;
     spar_diag d;
@@ -76,19 +65,9 @@ int main(void) {
         printf("SKIP: %s not readable\n", g_corpus);
         return 77;
     }
-    snprintf(g_tmp, sizeof g_tmp, "%s/spar-test-bdata-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (mkdtemp(g_tmp) == NULL) return 1;
+    if (spar_test_mkdtemp(g_tmp, sizeof g_tmp, "bdata") != 0) return 1;
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
     CU_pSuite s = CU_add_suite("index/builder-data", NULL, NULL);
-    if (s == NULL || !CU_add_test(s, "cranfield: 1400 docs, 1 vs 2 threads identical, verify ok", test_cranfield))
-        goto out;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-out:;
-    int rc = (CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures() != 0);
-    CU_cleanup_registry();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-    if (rc == 0 && system(cmd) != 0) rc = 1;
-    return rc;
+    int ok = s != NULL && CU_add_test(s, "cranfield: 1400 docs, 1 vs 2 threads identical, verify ok", test_cranfield);
+    return spar_test_run(ok, g_tmp);
 }

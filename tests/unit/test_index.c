@@ -15,15 +15,10 @@
 #include "storage/file.h"
 #include "spar/spar_index.h"
 
+#include "common/test_util.h"
+
 static char g_tmp[256];
 static char g_idx[512];
-
-static void write_text(const char *path, const char *s) {
-    FILE *f = fopen(path, "wb");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fputs(s, f);
-    fclose(f);
-}
 
 static int build_fixture(void) {
     char in[512];
@@ -117,25 +112,6 @@ static void test_verify_reports_each_file(void) {
     CU_ASSERT_STRING_EQUAL(r.files[2], "meta.lmdb/data.mdb");
 }
 
-static unsigned char *slurp(const char *p, size_t *n) {
-    FILE *f = fopen(p, "rb");
-    if (f == NULL) return NULL;
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*n ? *n : 1);
-    if (fread(b, 1, *n, f) != *n) *n = 0;
-    fclose(f);
-    return b;
-}
-
-static void spit(const char *p, const unsigned char *b, size_t n) {
-    FILE *f = fopen(p, "wb");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    CU_ASSERT_EQUAL(fwrite(b, 1, n, f), n);
-    fclose(f);
-}
-
 /* Flip byte positions of one file (every `stride`-th plus first/last 40); each flip must make both
  * open and verify fail, with SPAR_E_CORRUPT (SPAR_E_VERSION accepted for a header's major-version bytes),
  * and the error message must name the file. */
@@ -143,7 +119,7 @@ static void flip_file(const char *rel, size_t stride, int is_spar_file) {
     char p[600];
     snprintf(p, sizeof p, "%s/%s", g_idx, rel);
     size_t n = 0;
-    unsigned char *orig = slurp(p, &n);
+    unsigned char *orig = spar_test_slurp(p, &n);
     CU_ASSERT_PTR_NOT_NULL_FATAL(orig);
     CU_ASSERT_FATAL(n > 0);
     unsigned char *b = malloc(n);
@@ -153,7 +129,7 @@ static void flip_file(const char *rel, size_t stride, int is_spar_file) {
         if (!(i < 40 || i + 40 >= n || i % stride == 0)) continue;
         memcpy(b, orig, n);
         b[i] ^= 0x5a;
-        spit(p, b, n);
+        spar_test_write_file(p, b, n);
         spar_index *ix = NULL;
         spar_diag d;
         d.msg[0] = '\0';
@@ -170,7 +146,7 @@ static void flip_file(const char *rel, size_t stride, int is_spar_file) {
         }
         tried++;
     }
-    spit(p, orig, n);
+    spar_test_write_file(p, orig, n);
     CU_ASSERT(tried > 80);
     CU_ASSERT_EQUAL(bad, 0);
     spar_index *ix = NULL;
@@ -191,15 +167,15 @@ static void test_truncated_and_missing_files(void) {
         char p[600], q[610];
         snprintf(p, sizeof p, "%s/%s", g_idx, files[k]);
         size_t n = 0;
-        unsigned char *orig = slurp(p, &n);
+        unsigned char *orig = spar_test_slurp(p, &n);
         CU_ASSERT_PTR_NOT_NULL_FATAL(orig);
-        spit(p, orig, n - 1); /* truncated by one byte */
+        spar_test_write_file(p, orig, n - 1); /* truncated by one byte */
         spar_index *ix = NULL;
         spar_diag d;
         CU_ASSERT_EQUAL(spar_index_open(g_idx, &ix, &d), SPAR_E_CORRUPT);
         CU_ASSERT_EQUAL(spar_index_verify(g_idx, NULL, NULL, &d), SPAR_E_CORRUPT);
         snprintf(q, sizeof q, "%s.moved", p);
-        spit(p, orig, n);
+        spar_test_write_file(p, orig, n);
         CU_ASSERT_EQUAL(rename(p, q), 0);
         spar_status st = spar_index_open(g_idx, &ix, &d);
         /* a missing MANIFEST means "not an index" (I/O); a missing listed file is corruption */
@@ -252,7 +228,7 @@ static void test_swapped_files(void) {
     char in[600], other[600];
     snprintf(in, sizeof in, "%s/other.jsonl", g_tmp);
     snprintf(other, sizeof other, "%s/other-idx", g_tmp);
-    write_text(in, "{\"_id\": \"x\", \"text\": \"a different corpus\"}\n");
+    spar_test_write_text(in, "{\"_id\": \"x\", \"text\": \"a different corpus\"}\n");
     const char *inputs[1] = {in};
     spar_build_opts o;
     spar_build_opts_default(&o);
@@ -266,10 +242,10 @@ static void test_swapped_files(void) {
         snprintf(theirs, sizeof theirs, "%s/%s", other, files[k]);
         snprintf(keep, sizeof keep, "%s.keep", mine);
         size_t n = 0;
-        unsigned char *b = slurp(theirs, &n);
+        unsigned char *b = spar_test_slurp(theirs, &n);
         CU_ASSERT_PTR_NOT_NULL_FATAL(b);
         CU_ASSERT_EQUAL_FATAL(rename(mine, keep), 0);
-        spit(mine, b, n);
+        spar_test_write_file(mine, b, n);
         free(b);
         spar_index *ix = NULL;
         CU_ASSERT_EQUAL(spar_index_open(g_idx, &ix, &d), SPAR_E_CORRUPT);
@@ -289,7 +265,7 @@ static void test_old_format_refused(void) {
     snprintf(mp, sizeof mp, "%s/MANIFEST", g_idx);
     snprintf(keep, sizeof keep, "%s.keep", mp);
     size_t n = 0;
-    unsigned char *b = slurp(mp, &n);
+    unsigned char *b = spar_test_slurp(mp, &n);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_FATAL(n > 32);
     char *json = malloc(n - 32 + 1);
@@ -326,39 +302,30 @@ static void test_not_an_index(void) {
     mkdir(junk, 0755);
     char m[700];
     snprintf(m, sizeof m, "%s/MANIFEST", junk);
-    write_text(m, "{\"format\": [1, 0]}");
+    spar_test_write_text(m, "{\"format\": [1, 0]}");
     CU_ASSERT_EQUAL(spar_index_open(junk, &ix, &d), SPAR_E_CORRUPT);
     CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "MANIFEST"));
 }
 
 int main(void) {
-    snprintf(g_tmp, sizeof g_tmp, "%s/spar-test-index-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (mkdtemp(g_tmp) == NULL) return 1;
+    if (spar_test_mkdtemp(g_tmp, sizeof g_tmp, "index") != 0) return 1;
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
     CU_pSuite s = CU_add_suite("index/open", NULL, NULL);
     if (build_fixture() != 0) {
         fprintf(stderr, "fixture build failed\n");
         return 1;
     }
-    if (s == NULL || !CU_add_test(s, "open, info, doc ids and lookups", test_open_info_ids) ||
-        !CU_add_test(s, "stored fields (store_text)", test_stored_fields) ||
-        !CU_add_test(s, "verify reports once per file", test_verify_reports_each_file) ||
-        !CU_add_test(s, "flip any MANIFEST byte: open and verify fail", test_flip_manifest) ||
-        !CU_add_test(s, "flip segment bytes: open and verify fail", test_flip_segment) ||
-        !CU_add_test(s, "flip data.mdb bytes: open and verify fail", test_flip_lmdb) ||
-        !CU_add_test(s, "truncated or missing files", test_truncated_and_missing_files) ||
-        !CU_add_test(s, "concurrent doc_id/lookup_id from 4 threads", test_concurrent_lookups) ||
-        !CU_add_test(s, "a valid file from another index is rejected", test_swapped_files) ||
-        !CU_add_test(s, "not an index / malformed MANIFEST", test_not_an_index) ||
-        !CU_add_test(s, "index format 1.x refused with a rebuild message", test_old_format_refused))
-        goto out;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-out:;
-    int rc = (CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures() != 0);
-    CU_cleanup_registry();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-    if (rc == 0 && system(cmd) != 0) rc = 1;
-    return rc;
+    int ok = s != NULL &&
+             CU_add_test(s, "open, info, doc ids and lookups", test_open_info_ids) &&
+             CU_add_test(s, "stored fields (store_text)", test_stored_fields) &&
+             CU_add_test(s, "verify reports once per file", test_verify_reports_each_file) &&
+             CU_add_test(s, "flip any MANIFEST byte: open and verify fail", test_flip_manifest) &&
+             CU_add_test(s, "flip segment bytes: open and verify fail", test_flip_segment) &&
+             CU_add_test(s, "flip data.mdb bytes: open and verify fail", test_flip_lmdb) &&
+             CU_add_test(s, "truncated or missing files", test_truncated_and_missing_files) &&
+             CU_add_test(s, "concurrent doc_id/lookup_id from 4 threads", test_concurrent_lookups) &&
+             CU_add_test(s, "a valid file from another index is rejected", test_swapped_files) &&
+             CU_add_test(s, "not an index / malformed MANIFEST", test_not_an_index) &&
+             CU_add_test(s, "index format 1.x refused with a rebuild message", test_old_format_refused);
+    return spar_test_run(ok, g_tmp);
 }
