@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
                     int reps = SPAR_MAX(1, (int)(2e9 / fl));
                     double c0 = cpu_now(), t0 = spar_now();
                     for (int q = 0; q < reps; q++)
-                        if (spar_gemm_f32_apply_isa(P[s], isa, X, M, K, bias, Y, N, thr[ti]) != SPAR_OK) return 1;
+                        if (spar_gemm_f32_apply_ex(P[s], isa, SPAR_GEMM_EPI_NONE, X, M, K, bias, Y, N, thr[ti]) != SPAR_OK) return 1;
                     double c1 = cpu_now(), t1 = spar_now();
                     for (int q = 0; q < reps; q++) blas_linear(X, M, W[s], bias, N, K, Yb);
                     double c2 = cpu_now(), t2 = spar_now();

@@ -9,6 +9,7 @@
  * the accumulators from the bias (or 0), later blocks from Y, so each output is one running sum over k. */
 #include "encoders/kernels/gemm_f32.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,9 @@
 #define NR SPAR_GEMM_F32_NR
 #define KC SPAR_GEMM_F32_KC
 #define MR_MAX 14
+#ifndef MC_ROWS
 #define MC_ROWS 168 /* rows per X block: a multiple of 14, 6 and 4 */
+#endif
 
 /* One micro-tile: C[0..mr)[0..32) (leading dimension ldc) = (acc ? C : init ? init[0..32) : 0)
  *   + sum_{k < kc} Ap[k * MR + i] * Bp[k * 32 + j]. */
@@ -271,7 +274,21 @@ typedef struct job {
     const float *X, *bias;
     size_t T, ldx, ldy;
     float *Y;
+    spar_gemm_epi epi;
 } job;
+
+/* The activation of bert.c's activate(), element for element (same expression, same libm erff), applied to
+ * a finished tile while it is in L1. */
+static void epilogue(spar_gemm_epi epi, float *C, size_t ldc, size_t rows, size_t cols) {
+    if (epi == SPAR_GEMM_EPI_NONE) return;
+    for (size_t i = 0; i < rows; i++) {
+        float *r = C + i * ldc;
+        if (epi == SPAR_GEMM_EPI_RELU)
+            for (size_t j = 0; j < cols; j++) r[j] = r[j] > 0 ? r[j] : 0;
+        else
+            for (size_t j = 0; j < cols; j++) r[j] = 0.5f * r[j] * (1.0f + erff(r[j] * 0.70710678118654752f));
+    }
+}
 
 /* Rows [m0, m1) x strips [s0, s1) of the product, on the calling thread. Ap: MC_ROWS x KC floats. */
 static void run_share(const job *jb, size_t m0, size_t m1, size_t s0, size_t s1, float *Ap) {
@@ -282,7 +299,7 @@ static void run_share(const job *jb, size_t m0, size_t m1, size_t s0, size_t s1,
         size_t mlen = m1 - mb < mc ? m1 - mb : mc;
         for (size_t k0 = 0; k0 < K; k0 += KC) {
             size_t kc = K - k0 < KC ? K - k0 : KC;
-            int acc = k0 > 0;
+            int acc = k0 > 0, last = k0 + kc == K;
             pack_rows(jb->X + mb * jb->ldx + k0, jb->ldx, mlen, kc, mr, Ap);
             for (size_t s = s0; s < s1; s++) {
                 const float *Bp = p->data + s * K * NR + k0 * NR;
@@ -303,6 +320,7 @@ static void run_share(const job *jb, size_t m0, size_t m1, size_t s0, size_t s1,
                     const float *A = Ap + r * kc;
                     if (nj == NR) {
                         jb->kern.tile(rows, kc, A, Bp, C, jb->ldy, init, acc);
+                        if (last) epilogue(jb->epi, C, jb->ldy, rows, NR);
                         continue;
                     }
                     /* Last, partial strip: run the full-width tile on a scratch copy. */
@@ -312,6 +330,7 @@ static void run_share(const job *jb, size_t m0, size_t m1, size_t s0, size_t s1,
                             memset(tmp + i * NR + nj, 0, (NR - nj) * sizeof(float));
                         }
                     jb->kern.tile(rows, kc, A, Bp, tmp, NR, init, acc);
+                    if (last) epilogue(jb->epi, tmp, NR, rows, nj);
                     for (size_t i = 0; i < rows; i++) memcpy(C + i * jb->ldy, tmp + i * NR, nj * sizeof(float));
                 }
             }
@@ -319,28 +338,41 @@ static void run_share(const job *jb, size_t m0, size_t m1, size_t s0, size_t s1,
     }
 }
 
-/* Thread t's share: strips split in contiguous ranges when there are enough of them (every thread reads all
- * of X, which is small next to W), else rows split in multiples of mr. Each output is computed by exactly one
- * thread in the same order whatever the partition, so results do not depend on the thread count. */
-static void share_of(const job *jb, int t, int nth, size_t *m0, size_t *m1, size_t *s0, size_t *s1) {
-    size_t ns = jb->p->n_strips, T = jb->T, ut = (size_t)t, un = (size_t)nth;
-    if (ns >= 2 * un || T <= jb->kern.mr * un) {
-        *m0 = 0, *m1 = T;
-        *s0 = ns * ut / un, *s1 = ns * (ut + 1) / un;
-    } else {
-        size_t blocks = (T + jb->kern.mr - 1) / jb->kern.mr;
-        *m0 = blocks * ut / un * jb->kern.mr;
-        *m1 = blocks * (ut + 1) / un * jb->kern.mr;
-        if (*m1 > T) *m1 = T;
-        *s0 = 0, *s1 = ns;
-    }
+/* Work units are (block of MC rows) x (group of strips), numbered row block major and handed out through an
+ * atomic counter: on a shared host a preempted thread then delays one unit, not half of the product (a static
+ * split measured up to 2.5x slower at 2 threads on the loaded VM). Each output is computed by exactly one
+ * unit, in the same order whatever thread runs it, so results do not depend on the thread count. */
+typedef struct units {
+    size_t row_blocks, groups, group; /* group: strips per unit */
+    size_t mc;
+} units;
+
+static units plan_units(const job *jb, int nth) {
+    units u;
+    u.mc = MC_ROWS / jb->kern.mr * jb->kern.mr;
+    u.row_blocks = (jb->T + u.mc - 1) / u.mc;
+    size_t ns = jb->p->n_strips, want = 8 * (size_t)nth; /* ~8 units per thread */
+    u.group = (u.row_blocks * ns + want - 1) / want;
+    if (u.group < 2) u.group = 2; /* A is packed per unit: keep >= 2 strips to amortise it */
+    if (u.group > ns) u.group = ns;
+    u.groups = (ns + u.group - 1) / u.group;
+    return u;
 }
 
-spar_status spar_gemm_f32_apply_isa(const spar_gemm_f32_packed *p, spar_gemm_isa isa, const float *X, size_t T,
-                                    size_t ldx, const float *bias, float *Y, size_t ldy, int n_threads) {
+#ifdef SPAR_HAVE_OPENMP
+static void run_unit(const job *jb, const units *u, size_t i, float *Ap) {
+    size_t rb = i / u->groups, g = i % u->groups;
+    size_t m0 = rb * u->mc, m1 = m0 + u->mc < jb->T ? m0 + u->mc : jb->T;
+    size_t s0 = g * u->group, s1 = s0 + u->group < jb->p->n_strips ? s0 + u->group : jb->p->n_strips;
+    run_share(jb, m0, m1, s0, s1, Ap);
+}
+#endif
+
+spar_status spar_gemm_f32_apply_ex(const spar_gemm_f32_packed *p, spar_gemm_isa isa, spar_gemm_epi epi, const float *X,
+                                   size_t T, size_t ldx, const float *bias, float *Y, size_t ldy, int n_threads) {
     if (p == NULL || (T > 0 && (X == NULL || Y == NULL)) || ldx < p->k || ldy < p->n) return SPAR_E_INVALID_ARG;
     if (T == 0) return SPAR_OK;
-    job jb = {p, kernels_for(isa), X, bias, T, ldx, ldy, Y};
+    job jb = {p, kernels_for(isa), X, bias, T, ldx, ldy, Y, epi};
     const size_t ap_floats = MC_ROWS * KC;
     int nth = n_threads < 1 ? 1 : n_threads;
 #ifndef SPAR_HAVE_OPENMP
@@ -348,28 +380,31 @@ spar_status spar_gemm_f32_apply_isa(const spar_gemm_f32_packed *p, spar_gemm_isa
 #endif
     /* Below ~2 MFLOP a second thread costs more than it saves. */
     if ((double)T * (double)p->n * (double)p->k < 1e6) nth = 1;
-    if (nth == 1) {
+    units u = plan_units(&jb, nth);
+    size_t n_units = u.row_blocks * u.groups;
+    if (nth == 1 || n_units == 1) {
         float *Ap = aligned_alloc(64, ap_floats * sizeof(float));
         if (Ap == NULL) return SPAR_E_NOMEM;
         run_share(&jb, 0, T, 0, p->n_strips, Ap);
         free(Ap);
         return SPAR_OK;
     }
+    if ((size_t)nth > n_units) nth = (int)n_units;
     int oom = 0;
 #ifdef SPAR_HAVE_OPENMP
+    size_t next = 0;
 #pragma omp parallel num_threads(nth)
     {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
         float *Ap = aligned_alloc(64, ap_floats * sizeof(float));
         if (Ap == NULL) {
 #pragma omp atomic write
             oom = 1;
-        } else {
-            size_t m0, m1, s0, s1;
-            share_of(&jb, t, nt, &m0, &m1, &s0, &s1);
-            if (m0 < m1 && s0 < s1) run_share(&jb, m0, m1, s0, s1, Ap);
-            free(Ap);
         }
+        /* A thread without a buffer takes no unit; the others finish the product (Y is complete unless every
+         * allocation failed, and the call reports SPAR_E_NOMEM either way). */
+        for (size_t i; Ap != NULL && (i = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED)) < n_units;)
+            run_unit(&jb, &u, i, Ap);
+        free(Ap);
     }
 #endif
     return oom ? SPAR_E_NOMEM : SPAR_OK;
@@ -377,5 +412,65 @@ spar_status spar_gemm_f32_apply_isa(const spar_gemm_f32_packed *p, spar_gemm_isa
 
 spar_status spar_gemm_f32_apply(const spar_gemm_f32_packed *p, const float *X, size_t T, size_t ldx, const float *bias,
                                 float *Y, size_t ldy, int n_threads) {
-    return spar_gemm_f32_apply_isa(p, spar_gemm_f32_isa_best(), X, T, ldx, bias, Y, ldy, n_threads);
+    return spar_gemm_f32_apply_ex(p, spar_gemm_f32_isa_best(), SPAR_GEMM_EPI_NONE, X, T, ldx, bias, Y, ldy, n_threads);
+}
+
+/* ---------------------------------------------------------------- attention for one (sequence, head) */
+
+size_t spar_attn_f32_work_floats(size_t n, size_t dh) {
+    size_t n_pad = round_up(n, NR), dh_pad = round_up(dh, NR);
+    return n_pad * dh + dh_pad * n + n * n + (size_t)MC_ROWS * KC + 3 * 16; /* + alignment slack */
+}
+
+static float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+
+/* Scores are Q K^T with K packed as a weight matrix (keys = outputs, dh = inputs); the context is P V with V
+ * packed as the weights of a dh-output layer over n inputs (each strip is 32 columns of V, row after row).
+ * Both packs cost O(n dh) against O(n^2 dh) of arithmetic. The softmax mirrors bert.c's softmax_rows (scaled
+ * scores, max subtracted, expf, sum, multiply by 1 / sum) so results differ from the sgemm path only by the
+ * summation order inside the two products. */
+spar_status spar_attn_f32_head(spar_gemm_isa isa, const float *q, const float *k, const float *v, size_t ld, size_t n,
+                               size_t dh, float scale, float *out, size_t ldo, float *work) {
+    if (q == NULL || k == NULL || v == NULL || out == NULL || work == NULL || n == 0 || dh == 0 || ld < dh ||
+        ldo < dh)
+        return SPAR_E_INVALID_ARG;
+    isa_kernels kern = kernels_for(isa);
+    size_t ns_k = (n + NR - 1) / NR, ns_v = (dh + NR - 1) / NR;
+    float *Kp = align64(work), *Vp = align64(Kp + ns_k * NR * dh), *S = align64(Vp + ns_v * NR * n), *Ap = S + n * n;
+    for (size_t s = 0; s < ns_k; s++) {
+        float *dst = Kp + s * dh * NR;
+        size_t nj = n - s * NR < NR ? n - s * NR : NR;
+        if (nj < NR) memset(dst, 0, dh * NR * sizeof(float));
+        for (size_t j = 0; j < nj; j++) {
+            const float *kr = k + (s * NR + j) * ld;
+            for (size_t c = 0; c < dh; c++) dst[c * NR + j] = kr[c];
+        }
+    }
+    for (size_t s = 0; s < ns_v; s++) {
+        float *dst = Vp + s * n * NR;
+        size_t nj = dh - s * NR < NR ? dh - s * NR : NR;
+        for (size_t t = 0; t < n; t++) {
+            memcpy(dst + t * NR, v + t * ld + s * NR, nj * sizeof(float));
+            if (nj < NR) memset(dst + t * NR + nj, 0, (NR - nj) * sizeof(float));
+        }
+    }
+    spar_gemm_f32_packed pk = {n, dh, ns_k, Kp}, pv = {dh, n, ns_v, Vp};
+    job jk = {&pk, kern, q, NULL, n, ld, n, S, SPAR_GEMM_EPI_NONE};
+    run_share(&jk, 0, n, 0, ns_k, Ap);
+    for (size_t i = 0; i < n; i++) {
+        float *r = S + i * n, mx;
+        for (size_t j = 0; j < n; j++) r[j] *= scale;
+        mx = r[0];
+        for (size_t j = 1; j < n; j++) mx = r[j] > mx ? r[j] : mx;
+        float sum = 0;
+        for (size_t j = 0; j < n; j++) {
+            r[j] = expf(r[j] - mx);
+            sum += r[j];
+        }
+        float inv = 1.0f / sum;
+        for (size_t j = 0; j < n; j++) r[j] *= inv;
+    }
+    job jv = {&pv, kern, S, NULL, n, n, ldo, out, SPAR_GEMM_EPI_NONE};
+    run_share(&jv, 0, n, 0, ns_v, Ap);
+    return SPAR_OK;
 }

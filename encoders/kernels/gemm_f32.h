@@ -21,13 +21,23 @@
 #include "spar/spar_status.h"
 
 #define SPAR_GEMM_F32_NR 32  /* outputs per packed strip */
+#ifndef SPAR_GEMM_F32_KC
 #define SPAR_GEMM_F32_KC 256 /* K block (elements): one strip's block is 32 KiB, held in L1 */
+#endif
 
 typedef enum spar_gemm_isa {
     SPAR_GEMM_ISA_SCALAR = 0,
     SPAR_GEMM_ISA_AVX2 = 1,   /* AVX2 + FMA3 */
     SPAR_GEMM_ISA_AVX512 = 2, /* AVX-512F */
 } spar_gemm_isa;
+
+/* What happens to each output after bias: nothing, or bert.c's activations (exact erf GELU with libm erff,
+ * bit for bit what a separate pass would give; ReLU). */
+typedef enum spar_gemm_epi {
+    SPAR_GEMM_EPI_NONE = 0,
+    SPAR_GEMM_EPI_GELU = 1,
+    SPAR_GEMM_EPI_RELU = 2,
+} spar_gemm_epi;
 
 /* A packed weight matrix W[n, k]. Immutable once packed; share across threads. */
 typedef struct spar_gemm_f32_packed {
@@ -46,14 +56,26 @@ size_t spar_gemm_f32_bytes(const spar_gemm_f32_packed *p);
 
 /** Y[t, j] = sum_k X[t, k] W[j, k] (+ bias[j] when bias != NULL) for t < T, j < n; X has leading dimension
  *  ldx >= k, Y has ldy >= n (Y must not overlap X). Work is split over n_threads OpenMP threads (<= 1, or a
- *  build without OpenMP: the calling thread) by a static partition; the result does not depend on n_threads.
+ *  build without OpenMP: the calling thread) that take units of rows x strips from a shared counter; every
+ *  output is computed by one unit in one order, so the result does not depend on n_threads.
  *  Uses the best kernel of this CPU. T == 0 is a no-op. Each thread allocates a 176 KiB packing buffer for X.
  *  SPAR_OK, SPAR_E_INVALID_ARG (NULL pointer, ldx < k, ldy < n) or SPAR_E_NOMEM (Y then undefined). */
 spar_status spar_gemm_f32_apply(const spar_gemm_f32_packed *p, const float *X, size_t T, size_t ldx, const float *bias,
                          float *Y, size_t ldy, int n_threads);
-/** Same with an explicit kernel set (tests, benchmarks); an ISA this CPU lacks falls back to the best one it has. */
-spar_status spar_gemm_f32_apply_isa(const spar_gemm_f32_packed *p, spar_gemm_isa isa, const float *X, size_t T, size_t ldx,
-                             const float *bias, float *Y, size_t ldy, int n_threads);
+/** Same with an explicit kernel set (tests, benchmarks; an ISA this CPU lacks falls back to the best one it
+ *  has) and an activation fused after the bias. */
+spar_status spar_gemm_f32_apply_ex(const spar_gemm_f32_packed *p, spar_gemm_isa isa, spar_gemm_epi epi, const float *X,
+                                   size_t T, size_t ldx, const float *bias, float *Y, size_t ldy, int n_threads);
+
+/** Scratch floats spar_attn_f32_head needs for n tokens and head width dh (about n^2 + 3 n dh + 43k). */
+size_t spar_attn_f32_work_floats(size_t n, size_t dh);
+/** Softmax attention of one head of one sequence, on the calling thread, with the GEMM kernels above (no
+ *  BLAS call): out[i, :] = sum_j softmax_j(scale * q_i . k_j) v_j for i, j < n; q, k, v rows have stride ld
+ *  (e.g. 3d for a fused QKV output, with k = q + d and v = q + 2d), out rows stride ldo. No mask: every key
+ *  is valid (bert.c packs sequences without padding). work: spar_attn_f32_work_floats(n, dh) floats, any
+ *  alignment. SPAR_OK or SPAR_E_INVALID_ARG. */
+spar_status spar_attn_f32_head(spar_gemm_isa isa, const float *q, const float *k, const float *v, size_t ld, size_t n,
+                               size_t dh, float scale, float *out, size_t ldo, float *work);
 
 /** The best kernel set of this CPU (cached after the first call). */
 spar_gemm_isa spar_gemm_f32_isa_best(void);

@@ -61,7 +61,7 @@ static void check_isa(spar_gemm_isa isa, int with_bias, int n_threads) {
         fill(b, sh.N, 5 + si);
         spar_gemm_f32_packed *p = NULL;
         CU_ASSERT_EQUAL_FATAL(spar_gemm_f32_pack(W, sh.N, sh.K, sh.K, &p), SPAR_OK);
-        CU_ASSERT_EQUAL(spar_gemm_f32_apply_isa(p, isa, X, sh.T, sh.K, with_bias ? b : NULL, Y, sh.N, n_threads),
+        CU_ASSERT_EQUAL(spar_gemm_f32_apply_ex(p, isa, SPAR_GEMM_EPI_NONE, X, sh.T, sh.K, with_bias ? b : NULL, Y, sh.N, n_threads),
                         SPAR_OK);
         double r = worst_ratio(X, sh.K, W, sh.K, with_bias ? b : NULL, sh.T, sh.N, sh.K, Y, sh.N);
         if (!(r <= 1.0))
@@ -110,9 +110,9 @@ static void test_simd_matches_scalar_twin(void) {
     fill(b, N, 5);
     spar_gemm_f32_packed *p = NULL;
     CU_ASSERT_EQUAL_FATAL(spar_gemm_f32_pack(W, N, K, K, &p), SPAR_OK);
-    CU_ASSERT_EQUAL(spar_gemm_f32_apply_isa(p, SPAR_GEMM_ISA_SCALAR, X, T, K, b, Y0, N, 1), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_gemm_f32_apply_ex(p, SPAR_GEMM_ISA_SCALAR, SPAR_GEMM_EPI_NONE, X, T, K, b, Y0, N, 1), SPAR_OK);
     for (int isa = SPAR_GEMM_ISA_AVX2; isa <= (int)best; isa++) {
-        CU_ASSERT_EQUAL(spar_gemm_f32_apply_isa(p, (spar_gemm_isa)isa, X, T, K, b, Y1, N, 1), SPAR_OK);
+        CU_ASSERT_EQUAL(spar_gemm_f32_apply_ex(p, (spar_gemm_isa)isa, SPAR_GEMM_EPI_NONE, X, T, K, b, Y1, N, 1), SPAR_OK);
         double worst = 0, mag = 0;
         for (size_t i = 0; i < T * N; i++) {
             worst = fmax(worst, fabs((double)Y0[i] - (double)Y1[i]));
@@ -175,6 +175,87 @@ static void test_strided_operands(void) {
     free(X), free(W), free(b), free(Y);
 }
 
+/* The fused GELU equals the product followed by bert.c's separate pass, bit for bit (same expression, same
+ * erff); ReLU likewise. */
+static void test_fused_activation_equals_separate_pass(void) {
+    const size_t T = 23, N = 70, K = 300;
+    float *X = malloc(T * K * 4), *W = malloc(N * K * 4), *b = malloc(N * 4), *Y0 = malloc(T * N * 4),
+          *Y1 = malloc(T * N * 4);
+    CU_ASSERT_FATAL(X && W && b && Y0 && Y1);
+    fill(X, T * K, 41);
+    fill(W, N * K, 42);
+    fill(b, N, 43);
+    spar_gemm_f32_packed *p = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_gemm_f32_pack(W, N, K, K, &p), SPAR_OK);
+    for (int isa = 0; isa <= (int)spar_gemm_f32_isa_best(); isa++) {
+        CU_ASSERT_EQUAL(spar_gemm_f32_apply_ex(p, (spar_gemm_isa)isa, SPAR_GEMM_EPI_NONE, X, T, K, b, Y0, N, 1), SPAR_OK);
+        CU_ASSERT_EQUAL(spar_gemm_f32_apply_ex(p, (spar_gemm_isa)isa, SPAR_GEMM_EPI_GELU, X, T, K, b, Y1, N, 2), SPAR_OK);
+        int same = 1, neg = 0;
+        for (size_t i = 0; i < T * N; i++) {
+            float x = Y0[i], g = 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+            same &= memcmp(&g, &Y1[i], sizeof g) == 0;
+            neg += x < -0.5f;
+        }
+        CU_ASSERT(same);
+        CU_ASSERT(neg > 0); /* the activation had something to do */
+        CU_ASSERT_EQUAL(spar_gemm_f32_apply_ex(p, (spar_gemm_isa)isa, SPAR_GEMM_EPI_RELU, X, T, K, b, Y1, N, 1), SPAR_OK);
+        same = 1;
+        for (size_t i = 0; i < T * N; i++) same &= Y1[i] == (Y0[i] > 0 ? Y0[i] : 0.0f);
+        CU_ASSERT(same);
+    }
+    spar_gemm_f32_free(p);
+    free(X), free(W), free(b), free(Y0), free(Y1);
+}
+
+/* One head of attention against a double-precision softmax(q k^T * scale) v, with q, k, v interleaved as a
+ * fused QKV output (stride 3 * width) and the head in the middle of the row. Scores are scaled so that the
+ * softmax is far from uniform. Tolerance: 2e-5 relative to max |v| (fp32 products of <= 512 terms). */
+static void test_attention_head_matches_reference(void) {
+    const size_t ns[] = {1, 7, 33, 130, 257}, dhs[] = {64, 20};
+    for (size_t di = 0; di < 2; di++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++) {
+            size_t n = ns[ni], dh = dhs[di], width = 3 * dh, ld = 3 * width, off = dh; /* head 1 of 3 */
+            float *qkv = malloc(n * ld * 4), *out = malloc(n * width * 4);
+            float *work = malloc(spar_attn_f32_work_floats(n, dh) * 4);
+            double *sc = malloc(n * sizeof(double));
+            CU_ASSERT_FATAL(qkv && out && work && sc);
+            fill(qkv, n * ld, 50 + n + dh);
+            for (size_t i = 0; i < n * width; i++) out[i] = 7.0f;
+            const float *q = qkv + off, *k = q + width, *v = q + 2 * width;
+            float scale = 3.0f / sqrtf((float)dh);
+            for (int isa = 0; isa <= (int)spar_gemm_f32_isa_best(); isa++) {
+                CU_ASSERT_EQUAL(spar_attn_f32_head((spar_gemm_isa)isa, q, k, v, ld, n, dh, scale, out + off, width,
+                                                   work),
+                                SPAR_OK);
+                double worst = 0;
+                for (size_t i = 0; i < n; i++) {
+                    double mx = -1e300, sum = 0;
+                    for (size_t j = 0; j < n; j++) {
+                        double d = 0;
+                        for (size_t c = 0; c < dh; c++) d += (double)q[i * ld + c] * (double)k[j * ld + c];
+                        sc[j] = d * scale;
+                        mx = fmax(mx, sc[j]);
+                    }
+                    for (size_t j = 0; j < n; j++) sum += (sc[j] = exp(sc[j] - mx));
+                    for (size_t c = 0; c < dh; c++) {
+                        double o = 0;
+                        for (size_t j = 0; j < n; j++) o += sc[j] / sum * (double)v[j * ld + c];
+                        worst = fmax(worst, fabs(o - (double)out[i * width + off + c]));
+                    }
+                }
+                if (!(worst <= 2e-5)) printf("\nattention %s n=%zu dh=%zu: error %.3g\n",
+                                            spar_gemm_isa_name((spar_gemm_isa)isa), n, dh, worst);
+                CU_ASSERT(worst <= 2e-5);
+                int untouched = 1; /* columns of other heads */
+                for (size_t i = 0; i < n; i++)
+                    for (size_t c = 0; c < width; c++)
+                        if (c < off || c >= off + dh) untouched &= out[i * width + c] == 7.0f;
+                CU_ASSERT(untouched);
+            }
+            free(qkv), free(out), free(work), free(sc);
+        }
+}
+
 static void test_invalid_arguments(void) {
     float w[6] = {1, 2, 3, 4, 5, 6}, x[3] = {1, 1, 1}, y[2];
     spar_gemm_f32_packed *p = (spar_gemm_f32_packed *)1;
@@ -204,6 +285,8 @@ int main(void) {
     CU_add_test(s, "SIMD kernels match the scalar twin", test_simd_matches_scalar_twin);
     CU_add_test(s, "thread count does not change the bits", test_thread_count_does_not_change_bits);
     CU_add_test(s, "strided operands and untouched padding columns", test_strided_operands);
+    CU_add_test(s, "fused activation equals the separate pass", test_fused_activation_equals_separate_pass);
+    CU_add_test(s, "attention head matches the double reference", test_attention_head_matches_reference);
     CU_add_test(s, "invalid arguments", test_invalid_arguments);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
