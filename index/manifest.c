@@ -5,6 +5,7 @@
 #include "index/manifest.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -117,7 +118,8 @@ static int get_hex(const cJSON *o, const char *key, uint64_t *out) {
 
 static int get_float(const cJSON *o, const char *key, float *out) {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) return 0;
+    /* finite as a float too: 1e39 would become inf, which the writer cannot print as JSON */
+    if (!cJSON_IsNumber(x) || !(fabs(x->valuedouble) <= FLT_MAX)) return 0;
     *out = (float)x->valuedouble;
     return 1;
 }
@@ -127,8 +129,12 @@ spar_status spar_manifest_parse(const uint8_t *buf, size_t len, const char *name
     spar_file_header h;
     SPAR_TRY(spar_file_check(buf, len, SPAR_KIND_MANIFEST, SPAR_INDEX_FORMAT_MAJOR, 1, &h, name, diag));
     memset(m, 0, sizeof *m);
-    cJSON *j = cJSON_ParseWithLength((const char *)buf + sizeof h, len - sizeof h);
-    if (j == NULL) return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: payload is not valid JSON", name);
+    const char *text = (const char *)buf + sizeof h, *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, len - sizeof h, &end, 0);
+    if (j == NULL) {
+        size_t at = (end != NULL && end >= text && end <= text + (len - sizeof h)) ? (size_t)(end - text) : 0;
+        return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: byte %zu: payload is not valid JSON", name, sizeof h + at);
+    }
     spar_status st = SPAR_OK;
     const char *what = NULL;
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "format");

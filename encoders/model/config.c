@@ -51,8 +51,9 @@ static spar_status get_bool(const cJSON *root, const char *key, int dflt, const 
 static spar_status get_pos(const cJSON *j, const char *key, double hi, float dflt, const char *label, float *out,
                            spar_diag *diag) {
     if (j == NULL || cJSON_IsNull(j)) { *out = dflt; return SPAR_OK; }
-    if (!cJSON_IsNumber(j) || !(j->valuedouble > 0) || j->valuedouble > hi)
-        return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: \"%s\" must be a number in (0, %g]", label, key, hi);
+    /* checked as the float it becomes: 1e-50 would round to 0 (a LayerNorm dividing by sqrt(var + 0)) */
+    if (!cJSON_IsNumber(j) || !(j->valuedouble > 0 && j->valuedouble <= hi && (float)j->valuedouble > 0))
+        return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: \"%s\" must be a number in (0, %g] (float32)", label, key, hi);
     *out = (float)j->valuedouble;
     return SPAR_OK;
 }
@@ -136,8 +137,19 @@ spar_status spar_model_config_parse(const char *json, size_t len, const char *la
     if (json == NULL || c == NULL) return SPAR_E_INVALID_ARG;
     if (label == NULL) label = "config.json";
     memset(c, 0, sizeof *c);
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (root == NULL || !cJSON_IsObject(root)) {
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+    size_t at = (end != NULL && end >= json && end <= json + len) ? (size_t)(end - json) : 0;
+    if (root == NULL) {
+        st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: byte %zu: malformed JSON", label, at);
+        goto done;
+    }
+    while (at < len && (json[at] == ' ' || json[at] == '\t' || json[at] == '\r' || json[at] == '\n')) at++;
+    if (at < len) {
+        st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: byte %zu: unexpected data after the JSON value", label, at);
+        goto done;
+    }
+    if (!cJSON_IsObject(root)) {
         st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: not a JSON object", label);
         goto done;
     }
@@ -164,8 +176,8 @@ spar_status spar_model_config_parse(const char *json, size_t len, const char *la
         const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
         c->ln_eps = 1e-12f;
         if (eps != NULL) {
-            if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) || eps->valuedouble > 1) {
-                st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: \"layer_norm_eps\" must be in (0, 1]", label);
+            if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0 && eps->valuedouble <= 1 && (float)eps->valuedouble > 0)) {
+                st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: \"layer_norm_eps\" must be in (0, 1] (float32)", label);
                 goto done;
             }
             c->ln_eps = (float)eps->valuedouble;

@@ -41,6 +41,11 @@ spar_status spar_idf_load_mem(const char *json, size_t len, const spar_tokenizer
         size_t at = (end != NULL && json != NULL && end >= json && end <= json + len) ? (size_t)(end - json) : 0;
         return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: byte %zu: malformed JSON", label, at);
     }
+    for (size_t at = end ? (size_t)(end - json) : len; at < len; at++) /* cJSON stops after the value */
+        if (json[at] != ' ' && json[at] != '\t' && json[at] != '\r' && json[at] != '\n') {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: byte %zu: unexpected data after the JSON object", label, at);
+            goto done;
+        }
     if (!cJSON_IsObject(root)) {
         st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: top level is not an object {token: weight}", label);
         goto done;

@@ -232,6 +232,11 @@ static spar_status load_json(spar_tokenizer *t, const char *buf, size_t len, con
         size_t at = (end != NULL && end >= buf && end <= buf + len) ? (size_t)(end - buf) : 0;
         return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: byte %zu: malformed JSON", label, at);
     }
+    for (size_t at = end ? (size_t)(end - buf) : len; at < len; at++) /* cJSON stops after the value */
+        if (buf[at] != ' ' && buf[at] != '\t' && buf[at] != '\r' && buf[at] != '\n') {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: byte %zu: unexpected data after the JSON value", label, at);
+            goto done;
+        }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
     const cJSON *mtype = cJSON_GetObjectItemCaseSensitive(model, "type");

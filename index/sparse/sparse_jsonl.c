@@ -157,8 +157,21 @@ static spar_status parse_line(csr_builder *b, parse_ctx *c, const char *line, si
     size_t i = 0;
     while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) i++;
     if (i == len) return SPAR_OK; /* blank line */
-    cJSON *root = cJSON_ParseWithLength(line, len);
-    if (root == NULL || !cJSON_IsObject(root)) {
+    const char *jend = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(line, len, &jend, 0);
+    size_t at = (jend != NULL && jend >= line && jend <= line + len) ? (size_t)(jend - line) : 0;
+    if (root == NULL) {
+        st = spar_diag_err(c->diag, SPAR_E_CORRUPT, "%s:%llu: not a JSON object (malformed at byte %zu of the line)",
+                           c->name, (unsigned long long)lineno, at);
+        goto done;
+    }
+    while (at < len && (line[at] == ' ' || line[at] == '\t' || line[at] == '\r')) at++;
+    if (at < len) { /* e.g. two records on one line: the second would be lost */
+        st = spar_diag_err(c->diag, SPAR_E_CORRUPT, "%s:%llu: data after the JSON object (at byte %zu of the line)",
+                           c->name, (unsigned long long)lineno, at);
+        goto done;
+    }
+    if (!cJSON_IsObject(root)) {
         st = spar_diag_err(c->diag, SPAR_E_CORRUPT, "%s:%llu: not a JSON object", c->name, (unsigned long long)lineno);
         goto done;
     }
@@ -240,8 +253,18 @@ static spar_status parse_line(csr_builder *b, parse_ctx *c, const char *line, si
     for (size_t j = 0; j < n; j++) {
         uint32_t id = b->perm[j].id;
         float w = b->pair_w[b->perm[j].pos];
-        if (o > base && b->m.ids[o - 1] == id) b->m.weights[o - 1] += w; /* duplicate token: summed */
-        else { b->m.ids[o] = id; b->m.weights[o] = w; o++; }
+        if (o > base && b->m.ids[o - 1] == id) { /* duplicate token: summed */
+            b->m.weights[o - 1] += w;
+            if (!isfinite(b->m.weights[o - 1])) {
+                st = spar_diag_err(c->diag, SPAR_E_CORRUPT, "%s:%llu: repeated term %u: summed weight overflows float",
+                                   c->name, (unsigned long long)lineno, id);
+                goto done;
+            }
+        } else {
+            b->m.ids[o] = id;
+            b->m.weights[o] = w;
+            o++;
+        }
     }
     uint64_t rows_cap = b->cap_rows;
     if (!grow((void **)&b->m.offsets, &rows_cap, (uint64_t)b->m.n_rows + 2, sizeof(uint64_t))) { st = SPAR_E_NOMEM; goto done; }

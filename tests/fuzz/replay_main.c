@@ -1,6 +1,7 @@
 /* Replay driver for libFuzzer targets under compilers without -fsanitize=fuzzer (gcc).
  * Usage: replay_<target> DIR|FILE...  Feeds every file (recursively one level for dirs) to
- * LLVMFuzzerTestOneInput, plus a few synthetic edge inputs, so the fuzz corpus doubles as a regression test. */
+ * LLVMFuzzerTestOneInput, plus a few synthetic edge inputs, so the fuzz corpus doubles as a regression test.
+ * REPLAY_VERBOSE=1 names each input on stderr before running it (to find the one that traps). */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int run_file(const char *path) {
+    if (getenv("REPLAY_VERBOSE") != NULL) fprintf(stderr, "replay: %s\n", path); /* names the input that traps */
     FILE *f = fopen(path, "rb");
     if (f == NULL) { perror(path); return 1; }
     if (fseek(f, 0, SEEK_END) != 0) { fclose(f); return 1; }
