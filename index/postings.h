@@ -17,7 +17,7 @@
 #define SPAR_BLOCK_SIZE 128
 #define SPAR_DOCID_END UINT32_MAX
 #define SPAR_POSTINGS_ENTRY_BYTES 16 /* one block-table entry, see docs/format/postings.md */
-#define SPAR_POSTINGS_ALIGN 16       /* multi-block lists should start at this alignment (speed only) */
+#define SPAR_POSTINGS_ALIGN 16       /* an alignment in-memory users may give lists; readers need none (segment files do not pad) */
 
 /* BM25 term-frequency part with Lucene >= 8 semantics (no (k1+1) factor; ranking is identical):
  *   tfpart(tf, dl) = tf / (tf + k1 * (1 - b + b * dl / avgdl)),   score = idf * tfpart

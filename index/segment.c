@@ -1,22 +1,24 @@
 /* index/segment.c — one immutable postings segment file, seg-NNNNNN.post (contract: index/segment.h;
- * layout: docs/format/segment.md, version 2).
+ * layout: docs/format/segment.md, version 3).
  *
- *   header (32, storage/file.h) | norms u8 x n_docs | pad16 | posting lists | pad8 | dictionary
- *   | pad8 | block index u64 x n_dict_blocks | footer (128 bytes)
+ *   header (32, storage/file.h) | norms u8 x n_docs | posting lists | dictionary | footer (64 bytes)
  *
- * Document lengths are 1-byte norms (postings.h, Lucene's scheme); avgdl stays exact (from the recorded
- * total). The dictionary is front-coded within blocks of 16 terms (first term whole, for the binary
- * search); a one-block list (df <= 128) has only df and its size in its entry, the rest of its
- * spar_term_info is derived from the list and the norms at lookup; list offsets are implied by the
- * running sum except for the first entry of a block.
+ * Document lengths are 1-byte norms (postings.h, Lucene's scheme); avgdl is derived from the recorded
+ * exact total. The sections and the lists follow each other with no padding, so every offset is a running
+ * sum and none is stored: the footer holds counts and sizes only, and the dictionary holds no list offsets.
+ * The dictionary is front-coded within blocks of 16 terms (first term whole, for the binary search); each
+ * entry packs prefix and suffix length into one varint, and df and the list size (as the excess over the
+ * smallest size df postings can take) into another. A one-block list (df <= 128) has only those in its
+ * entry: the rest of its spar_term_info is derived from the list and the norms at lookup.
  *
  * The writer streams lists into a spar_file_writer as terms arrive (ascending byte order) and keeps only
  * the dictionary in memory. The reader maps the file, checks header and checksum, then validates every
- * structure before returning: footer, section bounds, norms against the recorded total and avgdl, the
- * block index, every dictionary entry (terms strictly ascending and canonically front-coded, lists
- * tiling the postings area) and every posting list. Nothing read from the file is used as an offset
- * before it has been checked against the size, so crafted files (even with a valid checksum) give
- * SPAR_E_CORRUPT. */
+ * structure before returning: footer, section sizes, norms against the recorded total, every dictionary
+ * entry (terms strictly ascending and canonically front-coded, lists tiling the postings area) and every
+ * posting list; on the way it builds the block index in memory (where each dictionary block starts, in
+ * the dictionary and in the postings area), which is therefore not in the file. Nothing read from the file
+ * is used as an offset before it has been checked against the size, so crafted files (even with a valid
+ * checksum) give SPAR_E_CORRUPT. */
 #include "common/varint.h"
 #include "index/segment.h"
 
@@ -25,12 +27,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FOOTER_BYTES 128
+#define FOOTER_BYTES 64
 #define FOOTER_MAGIC 0x46474553u /* "SEGF" */
 #define TERMS_PER_BLOCK 16
 #define MAX_TERMS_PER_BLOCK 4096
-#define VARINT_MAX 10
 #define MAX_SINGLE SPAR_BLOCK_SIZE /* lists with df <= this are one block: stats derived */
+#define TERM_NIB 15u               /* entry header: prefix << 4 | min(suffix_len - 1, 15) */
+#define DF_BITS 3u                 /* list header: excess << 3 | min(df - 1, 7) */
+#define DF_LOW ((1u << DF_BITS) - 1u)
+#define MIN_ENTRY_BYTES 2          /* a term header and a list header: bounds n_terms before allocating */
 
 /* ---- little helpers ---- */
 
@@ -46,8 +51,12 @@ static inline uint64_t rd64(const uint8_t *p) {
 }
 static inline void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static inline void wr64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-static inline uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
+/* Smallest size a list of df postings can take: 1 byte a posting for a one-block list (varints), the
+ * block table alone for a longer one (all bit widths 0). The dictionary stores bytes minus this. */
+static inline uint64_t min_list_bytes(uint64_t df) {
+    return df <= MAX_SINGLE ? df : (df + SPAR_BLOCK_SIZE - 1) / SPAR_BLOCK_SIZE * SPAR_POSTINGS_ENTRY_BYTES;
+}
 
 static int term_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
     size_t n = alen < blen ? alen : blen;
@@ -71,11 +80,9 @@ struct spar_segment_writer {
     uint64_t total_dl;
     uint32_t *dl_q;        /* decoded norm of each document: the lengths block-max data is computed with */
     uint64_t postings_off; /* payload offset of the postings area */
-    uint64_t prev_end;     /* end of the previous list, postings-relative */
     uint64_t n_terms, n_postings;
     spar_buf list;         /* scratch: one encoded list */
     spar_buf dict;
-    spar_buf index;        /* u64 per dictionary block */
     uint8_t *last_term;
     size_t last_len, last_cap;
     spar_status failed;    /* sticky: after a failure half-way through an add, only abort is valid */
@@ -84,7 +91,6 @@ struct spar_segment_writer {
 static void writer_free(spar_segment_writer *w) {
     spar_buf_free(&w->list);
     spar_buf_free(&w->dict);
-    spar_buf_free(&w->index);
     free(w->dl_q);
     free(w->last_term);
     free(w);
@@ -116,8 +122,7 @@ spar_status spar_segment_writer_open(const char *path, uint32_t n_docs, const ui
     w->avgdl = n_docs ? (double)w->total_dl / (double)n_docs : 0.0;
     SPAR_TRY_GOTO(st, spar_file_writer_open(path, SPAR_KIND_POSTINGS, SPAR_SEGMENT_VERSION_MAJOR,
                                             SPAR_SEGMENT_VERSION_MINOR, 0, &w->fw, diag), fail);
-    if ((st = spar_file_writer_write(w->fw, norms, n_docs)) != SPAR_OK ||
-        (st = spar_file_writer_pad(w->fw, 16)) != SPAR_OK) {
+    if ((st = spar_file_writer_write(w->fw, norms, n_docs)) != SPAR_OK) {
         spar_diag_set(diag, "%s: write failed", path);
         goto fail;
     }
@@ -152,33 +157,29 @@ spar_status spar_segment_writer_add(spar_segment_writer *w, const char *term, si
 
 /* Stream the encoded list in w->list and append its dictionary entry. */
 static spar_status add_list(spar_segment_writer *w, const char *term, size_t term_len, const spar_term_info *ti_in) {
-    spar_term_info ti = *ti_in;
-    const int single = ti.df <= MAX_SINGLE;
-    if (!single) SPAR_TRY(spar_file_writer_pad(w->fw, SPAR_POSTINGS_ALIGN)); /* one-block lists: no gain */
-    ti.offset = spar_file_writer_offset(w->fw) - w->postings_off;
+    const spar_term_info ti = *ti_in;
+    if (ti.bytes < min_list_bytes(ti.df)) return SPAR_E_INTERNAL;
     SPAR_TRY(spar_file_writer_write(w->fw, w->list.data, w->list.len));
     /* dictionary entry */
-    SPAR_TRY(spar_buf_reserve(&w->dict, term_len + 8 * VARINT_MAX + 2));
+    SPAR_TRY(spar_buf_reserve(&w->dict, term_len + 7 * SPAR_VARINT_MAX + 2));
     const int first = w->n_terms % TERMS_PER_BLOCK == 0;
-    if (first) {
-        SPAR_TRY(spar_buf_reserve(&w->index, 8));
-        wr64(w->index.data + w->index.len, w->dict.len);
-        w->index.len += 8;
-    }
     uint8_t *p = w->dict.data + w->dict.len;
     size_t k = 0, prefix = 0;
-    if (!first) {
+    if (first) {
+        k += spar_varint_put(p + k, term_len);
+    } else { /* canonical front coding: prefix is exactly the common prefix, so the suffix is not empty */
         const size_t lim = SPAR_MIN(term_len, w->last_len);
         while (prefix < lim && (uint8_t)term[prefix] == w->last_term[prefix]) prefix++;
-        k += spar_varint_put(p + k, prefix);
+        const uint64_t sl = term_len - prefix; /* >= 1: terms strictly ascend */
+        k += spar_varint_put(p + k, (uint64_t)prefix << 4 | SPAR_MIN(sl - 1, (uint64_t)TERM_NIB));
+        if (sl - 1 >= TERM_NIB) k += spar_varint_put(p + k, sl - 1 - TERM_NIB);
     }
-    k += spar_varint_put(p + k, term_len - prefix);
     if (term_len > prefix) memcpy(p + k, term + prefix, term_len - prefix);
     k += term_len - prefix;
-    k += spar_varint_put(p + k, ti.df);
-    if (first) k += spar_varint_put(p + k, ti.offset);
-    k += spar_varint_put(p + k, ti.bytes);
-    if (!single) {
+    const uint64_t excess = ti.bytes - min_list_bytes(ti.df);
+    k += spar_varint_put(p + k, excess << DF_BITS | SPAR_MIN((uint64_t)ti.df - 1, (uint64_t)DF_LOW));
+    if (ti.df - 1 >= DF_LOW) k += spar_varint_put(p + k, ti.df - 1 - DF_LOW);
+    if (ti.df > MAX_SINGLE) {
         k += spar_varint_put(p + k, ti.cf - ti.df);
         k += spar_varint_put(p + k, ti.max_tf);
         k += spar_varint_put(p + k, ti.min_dl);
@@ -190,7 +191,6 @@ static spar_status add_list(spar_segment_writer *w, const char *term, size_t ter
         k += 2;
     }
     w->dict.len += k;
-    w->prev_end = ti.offset + ti.bytes;
     /* remember the term */
     if (term_len > w->last_cap || w->last_term == NULL) {
         uint8_t *t = realloc(w->last_term, term_len ? term_len : 1);
@@ -210,12 +210,7 @@ spar_status spar_segment_writer_commit(spar_segment_writer *w, spar_diag *diag) 
     spar_status st = w->failed;
     if (st != SPAR_OK) goto fail;
     const uint64_t postings_bytes = spar_file_writer_offset(w->fw) - w->postings_off;
-    SPAR_TRY_GOTO(st, spar_file_writer_pad(w->fw, 8), fail);
-    const uint64_t dict_off = spar_file_writer_offset(w->fw);
     SPAR_TRY_GOTO(st, spar_file_writer_write(w->fw, w->dict.data, w->dict.len), fail);
-    SPAR_TRY_GOTO(st, spar_file_writer_pad(w->fw, 8), fail);
-    const uint64_t index_off = spar_file_writer_offset(w->fw);
-    SPAR_TRY_GOTO(st, spar_file_writer_write(w->fw, w->index.data, w->index.len), fail);
     uint8_t f[FOOTER_BYTES];
     memset(f, 0, sizeof f);
     wr32(f + 0, FOOTER_MAGIC);
@@ -226,18 +221,12 @@ spar_status spar_segment_writer_commit(spar_segment_writer *w, spar_diag *diag) 
     wr32(f + 12, w->n_docs);
     wr64(f + 16, w->n_terms);
     wr64(f + 24, w->n_postings);
-    memcpy(f + 32, &w->avgdl, 8);
-    memcpy(f + 40, &w->k1, 4);
-    memcpy(f + 44, &w->b, 4);
-    wr64(f + 48, 0); /* norms offset */
-    wr64(f + 56, w->postings_off);
-    wr64(f + 64, postings_bytes);
-    wr64(f + 72, dict_off);
-    wr64(f + 80, w->dict.len);
-    wr64(f + 88, index_off);
-    wr64(f + 96, w->index.len / 8);
-    wr32(f + 104, TERMS_PER_BLOCK);
-    wr64(f + 112, w->total_dl);
+    wr64(f + 32, w->total_dl);
+    wr64(f + 40, postings_bytes);
+    memcpy(f + 48, &w->k1, 4);
+    memcpy(f + 52, &w->b, 4);
+    wr32(f + 56, TERMS_PER_BLOCK);
+    wr32(f + 60, 0); /* reserved */
     SPAR_TRY_GOTO(st, spar_file_writer_write(w->fw, f, sizeof f), fail);
     st = spar_file_writer_commit(w->fw, diag); /* frees fw in all cases */
     w->fw = NULL;
@@ -257,6 +246,12 @@ void spar_segment_writer_abort(spar_segment_writer *w) {
 
 /* ---- reader ---- */
 
+/* Where dictionary block i starts: built at open (the file has no block index: it is a running sum). */
+typedef struct dblock {
+    uint64_t dict_pos; /* dictionary-relative offset of its first entry */
+    uint64_t list_off; /* postings-relative offset of its first entry's list */
+} dblock;
+
 struct spar_segment {
     spar_mapped_file map; /* base == NULL for open_mem */
     const uint8_t *payload;
@@ -270,7 +265,7 @@ struct spar_segment {
     uint64_t postings_bytes;
     const uint8_t *dict;
     uint64_t dict_bytes;
-    const uint8_t *index; /* u64 x n_blocks, read with memcpy */
+    dblock *blocks;       /* n_blocks, owned */
     uint64_t n_blocks;
     uint32_t tpb;         /* terms per dictionary block */
 };
@@ -288,23 +283,44 @@ typedef struct dentry {
     uint16_t q;
 } dentry;
 
-/* Decode the entry at *pos. prev_end: end of the previous list (ignored for the first entry of a block,
- * whose offset is stored). Checks only what is needed to stay in bounds; validate() checks the rest once
- * at open. */
-static int read_entry(const spar_segment *s, uint64_t *pos, int first, uint64_t prev_end, dentry *e) {
+/* Decode the entry at *pos whose list starts at off (postings-relative: the end of the previous list, or
+ * the block's recorded start for its first entry). Checks only what is needed to stay in bounds;
+ * validate() checks the rest once at open. */
+static int read_entry(const spar_segment *s, uint64_t *pos, int first, uint64_t off, dentry *e) {
     const uint8_t *d = s->dict;
     const uint64_t n = s->dict_bytes;
-    uint64_t sl, df, off = 0, bytes;
-    e->prefix = 0;
-    if (!first && !spar_varint_get(d, n, pos, &e->prefix)) return 0;
-    if (!spar_varint_get(d, n, pos, &sl) || sl > n - *pos) return 0;
+    uint64_t h, sl, l, df;
+    if (!spar_varint_get(d, n, pos, &h)) return 0;
+    if (first) {
+        e->prefix = 0;
+        sl = h;
+    } else {
+        e->prefix = h >> 4;
+        sl = (h & TERM_NIB) + 1;
+        if ((h & TERM_NIB) == TERM_NIB) {
+            uint64_t more;
+            if (!spar_varint_get(d, n, pos, &more) || more > n) return 0;
+            sl += more;
+        }
+    }
+    if (sl > n - *pos) return 0;
     e->suffix = d + *pos;
     e->suffix_len = sl;
     *pos += sl;
-    if (!spar_varint_get(d, n, pos, &df) || df == 0 || df > UINT32_MAX) return 0;
-    if (first && !spar_varint_get(d, n, pos, &off)) return 0;
-    if (!spar_varint_get(d, n, pos, &bytes)) return 0;
+    if (!spar_varint_get(d, n, pos, &l)) return 0;
+    df = (l & DF_LOW) + 1;
+    if ((l & DF_LOW) == DF_LOW) {
+        uint64_t more;
+        if (!spar_varint_get(d, n, pos, &more) || more > UINT32_MAX) return 0;
+        df += more;
+    }
+    if (df > UINT32_MAX) return 0;
     e->df = (uint32_t)df;
+    const uint64_t excess = l >> DF_BITS, least = min_list_bytes(df);
+    if (off > s->postings_bytes || least > s->postings_bytes - off || excess > s->postings_bytes - off - least)
+        return 0;
+    e->offset = off;
+    e->bytes = least + excess;
     if (df > MAX_SINGLE) {
         uint64_t cfx, max_tf, min_dl;
         if (!spar_varint_get(d, n, pos, &cfx) || !spar_varint_get(d, n, pos, &max_tf) ||
@@ -316,16 +332,7 @@ static int read_entry(const spar_segment *s, uint64_t *pos, int first, uint64_t 
         e->min_dl = (uint32_t)min_dl;
         memcpy(&e->q, d + *pos, 2);
         *pos += 2;
-        if (!first) {
-            if (prev_end > s->postings_bytes) return 0;
-            off = align_up(prev_end, SPAR_POSTINGS_ALIGN);
-        }
-    } else if (!first) {
-        off = prev_end;
     }
-    if (off > s->postings_bytes || bytes > s->postings_bytes - off) return 0;
-    e->offset = off;
-    e->bytes = bytes;
     return 1;
 }
 
@@ -348,8 +355,6 @@ static int entry_info(const spar_segment *s, const dentry *e, spar_term_info *ti
     return 1;
 }
 
-static uint64_t index_at(const spar_segment *s, uint64_t i) { return rd64(s->index + 8 * i); }
-
 #define CORRUPT(...) spar_diag_err(diag, SPAR_E_CORRUPT, __VA_ARGS__)
 
 /* Grow *buf to at least need bytes. */
@@ -365,8 +370,7 @@ static int grow_term(uint8_t **buf, size_t *cap, uint64_t need) {
     return 1;
 }
 
-static spar_status validate_dict(spar_segment *s, const char *name, uint64_t dict_off, uint64_t index_off,
-                                 spar_diag *diag);
+static spar_status validate_dict(spar_segment *s, const char *name, spar_diag *diag);
 
 static spar_status validate(spar_segment *s, const char *name, spar_diag *diag) {
     const uint8_t *pl = s->payload;
@@ -390,69 +394,57 @@ static spar_status validate(spar_segment *s, const char *name, spar_diag *diag) 
     s->n_docs = rd32(f + 12);
     s->n_terms = rd64(f + 16);
     s->n_postings = rd64(f + 24);
-    memcpy(&s->avgdl, f + 32, 8);
-    memcpy(&s->k1, f + 40, 4);
-    memcpy(&s->b, f + 44, 4);
-    const uint64_t norms_off = rd64(f + 48), postings_off = rd64(f + 56), postings_bytes = rd64(f + 64);
-    const uint64_t dict_off = rd64(f + 72), dict_bytes = rd64(f + 80), index_off = rd64(f + 88);
-    const uint64_t n_blocks = rd64(f + 96), total_dl = rd64(f + 112);
-    const uint32_t tpb = rd32(f + 104);
-    if (rd32(f + 108) != 0 || rd64(f + 120) != 0)
-        return CORRUPT("%s: byte %" PRIu64 ": reserved footer fields are not zero", name, fbyte);
+    const uint64_t total_dl = rd64(f + 32), postings_bytes = rd64(f + 40);
+    memcpy(&s->k1, f + 48, 4);
+    memcpy(&s->b, f + 52, 4);
+    const uint32_t tpb = rd32(f + 56);
+    if (rd32(f + 60) != 0) return CORRUPT("%s: byte %" PRIu64 ": reserved footer field is not zero", name, fbyte + 60);
     if (!(s->k1 >= 0 && isfinite(s->k1)) || !(s->b >= 0 && s->b <= 1))
-        return CORRUPT("%s: byte %" PRIu64 ": BM25 parameters out of range", name, fbyte + 40);
+        return CORRUPT("%s: byte %" PRIu64 ": BM25 parameters out of range", name, fbyte + 48);
     if (tpb == 0 || tpb > MAX_TERMS_PER_BLOCK)
-        return CORRUPT("%s: byte %" PRIu64 ": bad dictionary block size %" PRIu32, name, fbyte + 104, tpb);
-    /* sections must tile the payload exactly, in order */
-    const uint64_t norms_bytes = s->n_docs;
-    if (norms_off != 0 || postings_off != align_up(norms_bytes, 16) || postings_off > fo ||
-        postings_bytes > fo - postings_off || dict_off != align_up(postings_off + postings_bytes, 8) ||
-        dict_off > fo || dict_bytes > fo - dict_off || index_off != align_up(dict_off + dict_bytes, 8) ||
-        index_off > fo || n_blocks > (fo - index_off) / 8 || index_off + 8 * n_blocks != fo)
-        return CORRUPT("%s: byte %" PRIu64 ": section table does not fit the file", name, fbyte + 48);
-    if (n_blocks != (s->n_terms + tpb - 1) / tpb)
-        return CORRUPT("%s: byte %" PRIu64 ": %" PRIu64 " dictionary blocks for %" PRIu64 " terms", name,
-                       fbyte + 96, n_blocks, s->n_terms);
+        return CORRUPT("%s: byte %" PRIu64 ": bad dictionary block size %" PRIu32, name, fbyte + 56, tpb);
+    /* norms, lists and dictionary tile the payload in that order: each starts where the previous ends */
+    if (s->n_docs > fo || postings_bytes > fo - s->n_docs)
+        return CORRUPT("%s: byte %" PRIu64 ": %" PRIu32 " norms and %" PRIu64 " bytes of postings do not fit the "
+                       "file", name, fbyte + 12, s->n_docs, postings_bytes);
     s->norms = pl;
-    s->postings = pl + postings_off;
+    s->postings = pl + s->n_docs;
     s->postings_bytes = postings_bytes;
-    s->dict = pl + dict_off;
-    s->dict_bytes = dict_bytes;
-    s->index = pl + index_off;
-    s->n_blocks = n_blocks;
+    s->dict = s->postings + postings_bytes;
+    s->dict_bytes = fo - s->n_docs - postings_bytes;
+    if (s->n_terms > s->dict_bytes / MIN_ENTRY_BYTES)
+        return CORRUPT("%s: byte %" PRIu64 ": %" PRIu64 " terms cannot fit a dictionary of %" PRIu64 " bytes", name,
+                       fbyte + 16, s->n_terms, s->dict_bytes);
     s->tpb = tpb;
+    s->n_blocks = (s->n_terms + tpb - 1) / tpb;
     /* norms: each byte stands for a range of exact lengths, so the exact total lies between the sums of
-     * the ranges' ends; avgdl must be the exact total over n_docs, bit for bit */
+     * the ranges' ends; avgdl is derived from the total */
     uint64_t lo = 0, hi = 0;
     for (uint32_t i = 0; i < s->n_docs; i++) {
         const uint8_t nb = s->norms[i];
         lo += spar_norm_decode(nb);
         hi += nb == 255 ? UINT32_MAX : spar_norm_decode((uint8_t)(nb + 1)) - 1u;
     }
-    const double avgdl = s->n_docs ? (double)total_dl / (double)s->n_docs : 0.0;
-    if (total_dl < lo || total_dl > hi || !(avgdl == s->avgdl))
-        return CORRUPT("%s: byte %" PRIu64 ": document norms disagree with the recorded total length/avgdl", name,
+    if (total_dl < lo || total_dl > hi)
+        return CORRUPT("%s: byte %" PRIu64 ": document norms disagree with the recorded total length", name,
                        fbyte + 32);
-    return validate_dict(s, name, dict_off, index_off, diag);
+    s->avgdl = s->n_docs ? (double)total_dl / (double)s->n_docs : 0.0;
+    return validate_dict(s, name, diag);
 }
 
-/* Every dictionary entry, in order: block starts, canonical front coding (so terms strictly ascend),
- * lists tiling the postings area, every list decoded and checked. */
-static spar_status validate_dict(spar_segment *s, const char *name, uint64_t dict_off, uint64_t index_off,
-                                 spar_diag *diag) {
+/* Every dictionary entry, in order: canonical front coding (so terms strictly ascend), lists tiling the
+ * postings area, every list decoded and checked. Records where each dictionary block starts. */
+static spar_status validate_dict(spar_segment *s, const char *name, spar_diag *diag) {
     spar_status st = SPAR_OK;
-    const uint64_t postings_off = (uint64_t)(s->postings - s->payload);
+    const uint64_t postings_off = (uint64_t)(s->postings - s->payload), dict_off = postings_off + s->postings_bytes;
     uint64_t pos = 0, postings = 0, end = 0;
     uint8_t *term = NULL; /* the previous term, whole */
     size_t cap = 0, len = 0;
+    s->blocks = spar_malloc_array(s->n_blocks ? s->n_blocks : 1, sizeof *s->blocks);
+    if (s->blocks == NULL) return SPAR_E_NOMEM;
     for (uint64_t t = 0; t < s->n_terms; t++) {
         const int first = t % s->tpb == 0;
-        if (first && index_at(s, t / s->tpb) != pos) {
-            st = CORRUPT("%s: byte %" PRIu64 ": dictionary block %" PRIu64 " starts at %" PRIu64
-                         ", index says %" PRIu64, name, 32 + index_off + 8 * (t / s->tpb), t / s->tpb, pos,
-                         index_at(s, t / s->tpb));
-            goto done;
-        }
+        if (first) s->blocks[t / s->tpb] = (dblock){pos, end};
         const uint64_t at = 32 + dict_off + pos;
         dentry e;
         if (!read_entry(s, &pos, first, end, &e)) {
@@ -464,7 +456,7 @@ static spar_status validate_dict(spar_segment *s, const char *name, uint64_t dic
         if (first) { /* stored whole: compare with the previous term */
             ordered = t == 0 || term_cmp(term, len, e.suffix, (size_t)e.suffix_len) < 0;
         } else { /* canonical: the prefix is exactly the common prefix, and the term sorts after */
-            ordered = e.prefix <= len && e.suffix_len >= 1 && (e.prefix == len || e.suffix[0] > term[e.prefix]);
+            ordered = e.prefix <= len && (e.prefix == len || e.suffix[0] > term[e.prefix]);
         }
         if (!ordered) {
             st = CORRUPT("%s: byte %" PRIu64 ": dictionary entry %" PRIu64 " is not in ascending order", name, at, t);
@@ -476,12 +468,6 @@ static spar_status validate_dict(spar_segment *s, const char *name, uint64_t dic
         }
         if (e.suffix_len) memcpy(term + e.prefix, e.suffix, (size_t)e.suffix_len);
         len = (size_t)(e.prefix + e.suffix_len);
-        const uint64_t expect = e.df > MAX_SINGLE ? align_up(end, SPAR_POSTINGS_ALIGN) : end;
-        if (e.offset != expect) {
-            st = CORRUPT("%s: byte %" PRIu64 ": posting list of entry %" PRIu64 " starts at %" PRIu64
-                         ", expected %" PRIu64, name, at, t, e.offset, expect);
-            goto done;
-        }
         /* one-block lists: decoding them is the whole check (their statistics are derived at lookup, from
          * the same bytes); longer lists: decoded against their stored statistics and block table */
         spar_term_info ti;
@@ -505,7 +491,7 @@ static spar_status validate_dict(spar_segment *s, const char *name, uint64_t dic
     }
     if (end != s->postings_bytes) {
         st = CORRUPT("%s: byte %" PRIu64 ": posting area size disagrees with the dictionary", name,
-                     32 + s->payload_bytes - FOOTER_BYTES + 64);
+                     32 + s->payload_bytes - FOOTER_BYTES + 40);
         goto done;
     }
     if (postings != s->n_postings)
@@ -558,6 +544,7 @@ spar_status spar_segment_open_mem(const uint8_t *buf, size_t len, spar_segment *
 void spar_segment_close(spar_segment *s) {
     if (s == NULL) return;
     spar_file_unmap(&s->map);
+    free(s->blocks);
     free(s);
 }
 
@@ -576,35 +563,38 @@ static size_t common_prefix(const uint8_t *a, size_t alen, const uint8_t *b, siz
     return i;
 }
 
+/* The whole first term of dictionary block i (validated at open). */
+static int first_term(const spar_segment *s, uint64_t i, const uint8_t **t, uint64_t *len) {
+    uint64_t pos = s->blocks[i].dict_pos;
+    if (!spar_varint_get(s->dict, s->dict_bytes, &pos, len) || *len > s->dict_bytes - pos) return 0;
+    *t = s->dict + pos;
+    return 1;
+}
+
 /* Binary search over the first terms of the dictionary blocks, then a scan of at most one block that
  * compares front-coded entries with the key without rebuilding them: m = length of the common prefix of
  * the key and the previous term (which sorts before the key). An entry sharing fewer than m bytes with
  * the previous term sorts after the key; one sharing more sorts before it; only p == m needs bytes. */
 spar_status spar_segment_lookup(const spar_segment *s, const char *term, size_t len, spar_term_info *ti) {
     if (s->n_terms == 0) return SPAR_E_NOT_FOUND;
-    const uint8_t *key = (const uint8_t *)term;
-    uint64_t lo = 0, hi = s->n_blocks; /* first term of block lo <= key < first term of block hi */
-    {
-        uint64_t pos = index_at(s, 0);
-        dentry e;
-        if (!read_entry(s, &pos, 1, 0, &e)) return SPAR_E_CORRUPT;
-        if (term_cmp(key, len, e.suffix, (size_t)e.suffix_len) < 0) return SPAR_E_NOT_FOUND;
-    }
+    const uint8_t *key = (const uint8_t *)term, *ft;
+    uint64_t fl, lo = 0, hi = s->n_blocks; /* first term of block lo <= key < first term of block hi */
+    if (!first_term(s, 0, &ft, &fl)) return SPAR_E_CORRUPT;
+    if (term_cmp(key, len, ft, (size_t)fl) < 0) return SPAR_E_NOT_FOUND;
     while (hi - lo > 1) {
-        uint64_t mid = lo + (hi - lo) / 2, pos = index_at(s, mid);
-        dentry e;
-        if (!read_entry(s, &pos, 1, 0, &e)) return SPAR_E_CORRUPT;
-        if (term_cmp(e.suffix, (size_t)e.suffix_len, key, len) <= 0)
+        const uint64_t mid = lo + (hi - lo) / 2;
+        if (!first_term(s, mid, &ft, &fl)) return SPAR_E_CORRUPT;
+        if (term_cmp(ft, (size_t)fl, key, len) <= 0)
             lo = mid;
         else
             hi = mid;
     }
-    uint64_t pos = index_at(s, lo), prev_end = 0, m = 0;
+    uint64_t pos = s->blocks[lo].dict_pos, off = s->blocks[lo].list_off, m = 0;
     const uint64_t n_in = SPAR_MIN((uint64_t)s->tpb, s->n_terms - lo * s->tpb);
     for (uint64_t i = 0; i < n_in; i++) {
         dentry e;
-        if (!read_entry(s, &pos, i == 0, prev_end, &e)) return SPAR_E_CORRUPT;
-        prev_end = e.offset + e.bytes;
+        if (!read_entry(s, &pos, i == 0, off, &e)) return SPAR_E_CORRUPT;
+        off = e.offset + e.bytes;
         if (e.prefix > m) continue; /* shares more with a term < key than the key does: < key */
         if (e.prefix < m) break;    /* differs from the key earlier, upwards: > key */
         const size_t rest = len - (size_t)m;
@@ -626,16 +616,16 @@ spar_status spar_segment_term_at(const spar_segment *s, uint64_t i, char *buf, s
                                  spar_term_info *ti) {
     if (i >= s->n_terms) return SPAR_E_NOT_FOUND;
     const uint64_t blk = i / s->tpb, skip = i % s->tpb;
-    uint64_t pos = index_at(s, blk), prev_end = 0, cur_len = 0;
+    uint64_t pos = s->blocks[blk].dict_pos, off = s->blocks[blk].list_off, cur_len = 0;
     for (uint64_t k = 0;; k++) {
         dentry e;
-        if (!read_entry(s, &pos, k == 0, prev_end, &e) || e.prefix > cur_len) return SPAR_E_CORRUPT;
+        if (!read_entry(s, &pos, k == 0, off, &e) || e.prefix > cur_len) return SPAR_E_CORRUPT;
         if (e.prefix < cap) {
             const uint64_t n = SPAR_MIN(e.suffix_len, (uint64_t)cap - e.prefix);
             if (n) memcpy(buf + e.prefix, e.suffix, (size_t)n);
         }
         cur_len = e.prefix + e.suffix_len;
-        prev_end = e.offset + e.bytes;
+        off = e.offset + e.bytes;
         if (k == skip) {
             *len = (size_t)cur_len;
             if (cur_len > cap) return SPAR_E_INVALID_ARG; /* buf too small: *len says how much is needed */

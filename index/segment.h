@@ -7,7 +7,7 @@
 #include "index/postings.h"
 #include "storage/file.h"
 
-#define SPAR_SEGMENT_VERSION_MAJOR 2 /* 1.x (u32 lengths, whole terms) is refused: SPAR_E_VERSION */
+#define SPAR_SEGMENT_VERSION_MAJOR 3 /* 1.x and 2.x are refused (SPAR_E_VERSION, "rebuild the index") */
 #define SPAR_SEGMENT_VERSION_MINOR 0
 
 /* ---- writer: terms added in strictly ascending byte order ----

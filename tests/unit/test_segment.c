@@ -1,7 +1,8 @@
 /* test_segment.c — unit tests for index/segment.c: write a segment, reopen it (file and memory), and
  * check statistics, norms, lookups, term order, the derived statistics of one-block lists and every
  * posting against the input; front coding with shared prefixes, prefix terms and near-miss keys; norm
- * bytes against Lucene's SmallFloat values; a version-1 file is refused with SPAR_E_VERSION; every
+ * bytes against Lucene's SmallFloat values; the layout byte for byte on a tiny file; the escapes of the
+ * packed dictionary headers; version-1 and version-2 files are refused with SPAR_E_VERSION; every
  * single-byte flip of a small segment file is refused at open; structural corruption behind a recomputed
  * checksum is refused or, when it passes, every cursor stays in bounds (run under ASan to make that
  * meaningful). */
@@ -454,7 +455,8 @@ static void test_front_coding(void) {
     spar_segment_close(s);
 }
 
-/* A file of format 1.x (header and footer say 1.0) is refused with SPAR_E_VERSION and a clear message. */
+/* Files of formats 1.x and 2.x (header and footer say N.0) are refused with SPAR_E_VERSION and a message
+ * that says to rebuild the index. */
 static void test_old_version_refused(void) {
     char p[512];
     path_in(p, sizeof p, "old.post");
@@ -462,18 +464,134 @@ static void test_old_version_refused(void) {
     write_coll(&c, p);
     size_t len = 0;
     uint8_t *b = read_all(p, &len);
-    const uint16_t one = 1, zero = 0;
-    memcpy(b + 4, &one, 2); /* header version_major */
-    memcpy(b + 6, &zero, 2);
-    memcpy(b + len - 128 + 4, &one, 2); /* footer copy */
-    memcpy(b + len - 128 + 6, &zero, 2);
-    rehash(b, len);
-    spar_segment *s = NULL;
-    spar_diag diag = {{0}};
-    CU_ASSERT_EQUAL(spar_segment_open_mem(b, len, &s, &diag), SPAR_E_VERSION);
-    CU_ASSERT_PTR_NOT_NULL(strstr(diag.msg, "no longer supported"));
-    CU_ASSERT_PTR_NULL(s);
+    for (uint16_t major = 1; major < SPAR_SEGMENT_VERSION_MAJOR; major++) {
+        const uint16_t zero = 0;
+        memcpy(b + 4, &major, 2); /* header version_major */
+        memcpy(b + 6, &zero, 2);
+        memcpy(b + len - 64 + 4, &major, 2); /* footer copy */
+        memcpy(b + len - 64 + 6, &zero, 2);
+        rehash(b, len);
+        spar_segment *s = NULL;
+        spar_diag diag = {{0}};
+        CU_ASSERT_EQUAL(spar_segment_open_mem(b, len, &s, &diag), SPAR_E_VERSION);
+        CU_ASSERT_PTR_NOT_NULL(strstr(diag.msg, "no longer supported"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(diag.msg, "rebuild the index"));
+        CU_ASSERT_PTR_NULL(s);
+    }
     free(b);
+    free_coll(&c);
+}
+
+/* docs/format/segment.md byte for byte on a two-term segment: norms, lists back to back with no padding,
+ * a dictionary of one block (first term whole, the second front-coded, each list header holding df and
+ * the size's excess), the 64-byte footer, and nothing else (no block index, no offsets). */
+static void test_layout_matches_spec(void) {
+    char p[512];
+    path_in(p, sizeof p, "layout.post");
+    uint32_t dl[2] = {5, 7}, d1[1] = {1}, t1[1] = {3}, d0[1] = {0}, t0[1] = {1};
+    spar_segment_writer *w = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_segment_writer_open(p, 2, dl, 0.9f, 0.4f, &w, NULL), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_segment_writer_add(w, "ab", 2, d1, t1, 1), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_segment_writer_add(w, "abc", 3, d0, t0, 1), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_segment_writer_commit(w, NULL), SPAR_OK);
+    uint8_t want[2 + 3 + 7 + 64] = {
+        5, 7,             /* norms (exact below 24) */
+        0x02, 0x01,       /* "ab": varint(gap 1 << 1 | tf != 1), varint(tf - 2) */
+        0x01,             /* "abc": varint(gap 0 << 1 | tf == 1) */
+        0x02, 'a', 'b',   /* first entry of the block: varint term_len, term */
+        0x08,             /* list header: excess (2 bytes - 1 posting = 1) << 3 | df - 1 */
+        0x20, 'c',        /* prefix 2 << 4 | suffix_len - 1, suffix */
+        0x00,             /* excess 0, df 1 */
+    };
+    uint8_t *f = want + 12;
+    const uint32_t magic = 0x46474553u, n_docs = 2, tpb = 16;
+    const uint16_t major = SPAR_SEGMENT_VERSION_MAJOR, minor = SPAR_SEGMENT_VERSION_MINOR;
+    const uint64_t n_terms = 2, n_postings = 2, total_dl = 12, postings_bytes = 3;
+    const float k1 = 0.9f, b = 0.4f;
+    memcpy(f, &magic, 4);
+    memcpy(f + 4, &major, 2);
+    memcpy(f + 6, &minor, 2);
+    memcpy(f + 12, &n_docs, 4);
+    memcpy(f + 16, &n_terms, 8);
+    memcpy(f + 24, &n_postings, 8);
+    memcpy(f + 32, &total_dl, 8);
+    memcpy(f + 40, &postings_bytes, 8);
+    memcpy(f + 48, &k1, 4);
+    memcpy(f + 52, &b, 4);
+    memcpy(f + 56, &tpb, 4);
+    size_t len = 0;
+    uint8_t *got = read_all(p, &len);
+    CU_ASSERT_EQUAL_FATAL(len, 32 + sizeof want);
+    CU_ASSERT_EQUAL(memcmp(got + 32, want, sizeof want), 0);
+    spar_segment *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_segment_open_mem(got, len, &s, NULL), SPAR_OK);
+    spar_term_info ti;
+    CU_ASSERT_EQUAL(spar_segment_lookup(s, "ab", 2, &ti), SPAR_OK);
+    CU_ASSERT_TRUE(ti.offset == 0 && ti.bytes == 2 && ti.df == 1 && ti.cf == 3 && ti.max_tf == 3 && ti.min_dl == 7);
+    CU_ASSERT_EQUAL(spar_segment_lookup(s, "abc", 3, &ti), SPAR_OK);
+    CU_ASSERT_TRUE(ti.offset == 2 && ti.bytes == 1 && ti.df == 1 && ti.cf == 1 && ti.min_dl == 5);
+    CU_ASSERT_DOUBLE_EQUAL(spar_segment_avgdl(s), 6.0, 0);
+    spar_segment_close(s);
+    free(got);
+}
+
+/* Escapes of the packed headers: suffixes of 15, 16 and 17 bytes and more, df of 7, 8, 9, 128, 129 (the
+ * first two-block list) and 300, a long list right after short ones (lists are not aligned), and a
+ * dictionary block boundary among them. Everything round-trips through lookup, term_at and cursors. */
+static void test_header_escapes(void) {
+    char p[512];
+    path_in(p, sizeof p, "esc.post");
+    enum { ND = 400, NT = 40 };
+    static const uint32_t dfs[] = {7, 8, 9, 128, 129, 300, 1, 2};
+    coll c = {ND, NT, calloc(ND, 4), calloc(NT, sizeof(uint32_t *)), calloc(NT, sizeof(uint32_t *)), calloc(NT, 4),
+              calloc(NT, 16)};
+    static char names[NT][64];
+    static size_t lens[NT];
+    for (uint32_t d = 0; d < ND; d++) c.doclens[d] = 1 + d % 50;
+    for (uint32_t t = 0; t < NT; t++) {
+        /* even t: a new first byte, then 10..21 'x' (prefix 0, suffix 11..22 bytes); odd t: the previous
+         * term extended by 13..18 'y' (prefix 11..22, suffix 13..18): both sides of the 15/16 escape */
+        if (t % 2 == 0) {
+            lens[t] = 1 + 10 + t % 12;
+            memset(names[t], 'x', lens[t]);
+            names[t][0] = (char)('A' + t / 2);
+        } else {
+            memcpy(names[t], names[t - 1], lens[t - 1]);
+            memset(names[t] + lens[t - 1], 'y', 13 + t % 6);
+            lens[t] = lens[t - 1] + 13 + t % 6;
+        }
+        c.df[t] = dfs[t % 8];
+        c.docs[t] = malloc(ND * 4);
+        c.tfs[t] = malloc(ND * 4);
+        for (uint32_t i = 0; i < c.df[t]; i++) {
+            c.docs[t][i] = i * (ND / c.df[t]) + t % (ND / c.df[t]);
+            c.tfs[t][i] = 1 + (i + t) % 4;
+        }
+    }
+    spar_segment_writer *w = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_segment_writer_open(p, ND, c.doclens, 1.2f, 0.75f, &w, NULL), SPAR_OK);
+    for (uint32_t t = 0; t < NT; t++)
+        CU_ASSERT_EQUAL_FATAL(spar_segment_writer_add(w, names[t], lens[t], c.docs[t], c.tfs[t], c.df[t]), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_segment_writer_commit(w, NULL), SPAR_OK);
+    spar_segment *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_segment_open(p, &s, NULL), SPAR_OK);
+    int ok = 1;
+    for (uint32_t t = 0; t < NT; t++) {
+        spar_term_info ti, ti2;
+        char buf[64];
+        size_t l = 0;
+        if (spar_segment_lookup(s, names[t], lens[t], &ti) != SPAR_OK || ti.df != c.df[t]) ok = 0;
+        if (spar_segment_term_at(s, t, buf, sizeof buf, &l, &ti2) != SPAR_OK || l != lens[t] ||
+            memcmp(buf, names[t], l) != 0 || !same_info(&ti, &ti2))
+            ok = 0;
+        spar_cursor cur;
+        spar_segment_cursor(s, &ti, &cur);
+        for (uint32_t i = 0; i < c.df[t]; i++, spar_cursor_next(&cur))
+            if (cur.docid != c.docs[t][i] || spar_cursor_freq(&cur) != c.tfs[t][i]) ok = 0;
+        if (cur.docid != SPAR_DOCID_END) ok = 0;
+    }
+    CU_ASSERT_TRUE(ok);
+    spar_segment_close(s);
     free_coll(&c);
 }
 
@@ -493,7 +611,9 @@ int main(void) {
         !CU_add_test(s, "lookup of absent terms", test_lookup_missing_terms) ||
         !CU_add_test(s, "norm bytes follow Lucene's SmallFloat.intToByte4", test_norm_bytes) ||
         !CU_add_test(s, "front-coded dictionary: prefixes, near misses, term_at", test_front_coding) ||
-        !CU_add_test(s, "format 1.x refused with SPAR_E_VERSION", test_old_version_refused) ||
+        !CU_add_test(s, "formats 1.x and 2.x refused with SPAR_E_VERSION", test_old_version_refused) ||
+        !CU_add_test(s, "layout matches docs/format/segment.md byte for byte", test_layout_matches_spec) ||
+        !CU_add_test(s, "packed entry headers: suffix and df escapes, unaligned lists", test_header_escapes) ||
         !CU_add_test(s, "empty segment", test_empty_segment) ||
         !CU_add_test(s, "writer rejects bad input", test_writer_rejects_bad_input) ||
         !CU_add_test(s, "same input, byte-identical file", test_output_is_deterministic) ||
