@@ -1,16 +1,19 @@
 /* storage/meta.c — LMDB metadata store of an index directory (contract: storage/meta.h, layout:
- * docs/format/meta-lmdb.md, format version 2). LMDB errors are translated here and nowhere else
+ * docs/format/meta-lmdb.md, format version 3). LMDB errors are translated here and nowhere else
  * (spar_from_lmdb).
  *
+ * Everything lives in LMDB's main (unnamed) database, each kind of record under its own one-byte key
+ * prefix, so a small index is one leaf page (no named databases: each would cost a page of its own).
  * Ids are stored once, front-coded in blocks of consecutive docids (doc2id, storage/meta_block.h); the
- * reverse map (id2doc) holds only the docids in id byte order, in blocks keyed by their last id (plus a
- * one-byte tag per id when a block is not one docid run), and a lookup confirms candidates through
- * doc2id: the tag matches of its block, or for a run a search of that docid range in doc2id. While
- * building, duplicates are caught at once by an in-memory table of (32-bit id fingerprint, docid) slots,
- * a fingerprint hit being confirmed against the stored id. LMDB is only written when a batch ends (full
- * id blocks + the batch's stored fields in one transaction, the map doubled and the write redone on
- * MDB_MAP_FULL); id2doc is written at close from a sort of all ids, and the environment is then
- * compacted into a fresh data.mdb (renamed over the old). */
+ * reverse map (id2doc) holds only the docids in sort-key order (numbered ids in numeric order), in blocks
+ * keyed by their last id's sort key (plus a one-byte tag per id when a block is not one docid run), and a
+ * lookup confirms candidates through doc2id: the tag matches of its block, or for a run a search of that
+ * docid range in doc2id. While building, duplicates are caught at once by an in-memory table of (32-bit
+ * id fingerprint, docid) slots, a fingerprint hit being confirmed against the stored id. Complete id
+ * blocks and stored fields go to a scratch environment (build.mdb) as batches end; at close the fields,
+ * the id blocks, the id2doc blocks, the settings and the header are appended to data.mdb in key order
+ * and fixed-size transactions (every leaf page filled; the bytes depend on the content only, not on
+ * the batches), and the environment is compacted into a fresh data.mdb (renamed over the old). */
 #include "storage/meta.h"
 
 #include <errno.h>
@@ -26,12 +29,18 @@
 
 #include "storage/meta_block.h"
 
-#define META_VERSION 2u
+#define META_VERSION 3u
 #define META_MAGIC "SPARMETA"
-#define META_HEADER_BYTES 24 /* magic[8], u32 LE version, u32 LE flags (0), u64 LE n_docs */
-#define META_MAX_DBS 5
-#define ID2DOC_CHUNK_BLOCKS 16384 /* id2doc blocks per write transaction at close */
+/* magic[8], u32 LE version, u32 LE flags (0), then u64 LE: n_docs, n_fields, n_doc2id blocks, n_id2doc
+ * blocks, n_settings */
+#define META_HEADER_BYTES 56
+#define META_ID_MAX 509u /* key = kind byte + sort key (id + 1 byte) <= LMDB's 511 */
+#define META_SCRATCH_FILE "build.mdb"
+#define COPY_CHUNK 16384 /* records appended per write transaction at close */
 #define TABLE_MIN_BITS 16
+
+/* Key prefixes of the main database, in key order (= the order they are appended in). */
+enum { K_FIELDS = 0x01, K_DOC2ID = 0x02, K_ID2DOC = 0x03, K_SETTING = 0x04, K_HEADER = 0x05 };
 
 static spar_status spar_from_lmdb(int rc, spar_diag *diag) {
     if (rc == MDB_SUCCESS) return SPAR_OK;
@@ -53,17 +62,18 @@ static void be32(uint8_t k[4], uint32_t v) {
 static uint32_t rbe32(const uint8_t *k) {
     return ((uint32_t)k[0] << 24) | ((uint32_t)k[1] << 16) | ((uint32_t)k[2] << 8) | (uint32_t)k[3];
 }
-/* doc2id keys: native-endian u32 under MDB_INTEGERKEY (LMDB compares them as integers, no memcmp). */
-static MDB_val docid_key(uint32_t *slot, uint32_t docid) {
-    *slot = docid;
-    MDB_val k = {sizeof *slot, slot};
+/* Key of a per-docid record: kind byte, u32 big-endian docid (memcmp order = docid order). */
+static MDB_val docid_key(uint8_t slot[5], uint8_t kind, uint32_t docid) {
+    slot[0] = kind;
+    be32(slot + 1, docid);
+    MDB_val k = {5, slot};
     return k;
 }
-static uint32_t key_docid(const MDB_val *k) {
-    uint32_t v;
-    memcpy(&v, k->mv_data, sizeof v);
-    return v;
+static int is_docid_key(const MDB_val *k, uint8_t kind) {
+    return k->mv_size == 5 && ((const uint8_t *)k->mv_data)[0] == kind;
 }
+static uint32_t key_docid(const MDB_val *k) { return rbe32((const uint8_t *)k->mv_data + 1); }
+static int key_kind(const MDB_val *k) { return k->mv_size ? ((const uint8_t *)k->mv_data)[0] : -1; }
 
 static void le32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)v;
@@ -92,14 +102,20 @@ static void hash_rec(XXH3_state_t *h, uint32_t docid, const void *v, size_t n) {
 /* One-byte tag of an id in a perm block. */
 static uint8_t id_tag(const void *id, size_t len) { return (uint8_t)XXH3_64bits(id, len); }
 
-static int id_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
+static int bytes_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
     int c = memcmp(a, b, al < bl ? al : bl);
     if (c != 0) return c;
     return al < bl ? -1 : al > bl;
 }
 
-/* docid -> id through doc2id, remembering the last block read (its bytes stay valid while the
- * transaction lives), so probes that land in one block read it once. */
+/* id2doc key: K_ID2DOC, sort key of the id; returns its length (room for 1 + SPAR_SORTKEY_MAX). */
+static size_t id2doc_key(const uint8_t *id, size_t len, uint8_t *out) {
+    out[0] = K_ID2DOC;
+    return 1 + spar_sortkey(id, len, out + 1);
+}
+
+/* docid -> id through the doc2id records, remembering the last block read (its bytes stay valid while
+ * the transaction lives), so probes that land in one block read it once. */
 typedef struct {
     MDB_cursor *cur;
     int have;
@@ -108,15 +124,16 @@ typedef struct {
     size_t len;
 } d2i_reader;
 
-/* Make r's block the one holding docid. */
+/* Make r's block the one holding docid. SPAR_E_NOT_FOUND: no block ends at or after docid. */
 static spar_status d2i_load(d2i_reader *r, uint32_t docid) {
     if (!r->have || docid < r->first || docid > r->last) {
-        uint32_t kb;
-        MDB_val k = docid_key(&kb, docid), v;
+        uint8_t kb[5];
+        MDB_val k = docid_key(kb, K_DOC2ID, docid), v;
         int rc = mdb_cursor_get(r->cur, &k, &v, MDB_SET_RANGE);
         if (rc != 0) return spar_from_lmdb(rc, NULL);
+        if (key_kind(&k) != K_DOC2ID) return SPAR_E_NOT_FOUND;
         uint32_t n = 0;
-        if (k.mv_size != 4 || spar_idblock_count(v.mv_data, v.mv_size, &n) != SPAR_OK) return SPAR_E_CORRUPT;
+        if (k.mv_size != 5 || spar_idblock_count(v.mv_data, v.mv_size, &n) != SPAR_OK) return SPAR_E_CORRUPT;
         uint32_t last = key_docid(&k);
         if (last < docid || last - docid >= n) return SPAR_E_CORRUPT;
         r->have = 1;
@@ -137,16 +154,22 @@ static spar_status d2i_get(d2i_reader *r, uint32_t docid, uint8_t *out, size_t *
 
 /* ---- writer ---- */
 
+typedef struct {
+    char *key, *value;
+} setting;
+
 struct spar_meta_writer {
-    MDB_env *env;
-    MDB_dbi id2doc, doc2id, fields, settings, info;
-    char *dir;
-    uint64_t map_bytes;
+    MDB_env *env;     /* data.mdb: written at close, in key order */
+    MDB_env *scratch; /* build.mdb: doc2id blocks and stored fields as batches end */
+    MDB_dbi dbi, sdbi;
+    char *dir, *scratch_path;
+    uint64_t map_bytes, scratch_bytes;
     int store_text;
     int in_batch;
     uint32_t n_committed; /* documents of ended batches */
     uint32_t n_batch;     /* documents added to the open batch */
-    uint32_t n_flushed;   /* docids < n_flushed are in doc2id blocks in the file */
+    uint32_t n_flushed;   /* docids < n_flushed are in doc2id blocks in the scratch file */
+    uint64_t n_fields;    /* fields records in data.mdb */
     /* ids of docids n_flushed .. n_committed + n_batch - 1 (the not yet written ones) */
     uint8_t *tail;
     size_t tail_len, tail_cap;
@@ -160,6 +183,8 @@ struct spar_meta_writer {
     uint64_t *slots;
     unsigned slot_bits;
     uint64_t n_used;
+    setting *set;
+    size_t n_set, set_cap;
     XXH3_state_t *h_doc2id, *h_fields;
     uint8_t *val;
     size_t val_cap;
@@ -167,7 +192,7 @@ struct spar_meta_writer {
     uint8_t blk[SPAR_IDBLOCK_MAX_BYTES];
 };
 
-size_t spar_meta_max_id_bytes(void) { return SPAR_IDBLOCK_ID_MAX; } /* LMDB's default MDB_MAXKEYSIZE */
+size_t spar_meta_max_id_bytes(void) { return META_ID_MAX; }
 
 static char *path2(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
@@ -176,19 +201,21 @@ static char *path2(const char *dir, const char *name) {
     return p;
 }
 
-static spar_status open_dbis(spar_meta_writer *w, spar_diag *diag) {
+/* Create an environment (dir-based, or the single file `path` with MDB_NOSUBDIR) and open its main
+ * database. */
+static int env_create(const char *path, unsigned extra_flags, uint64_t map_bytes, MDB_env **env, MDB_dbi *dbi) {
     MDB_txn *txn = NULL;
     int rc;
-    if ((rc = mdb_txn_begin(w->env, NULL, 0, &txn)) != 0) return spar_from_lmdb(rc, diag);
-    if ((rc = mdb_dbi_open(txn, "id2doc", MDB_CREATE, &w->id2doc)) != 0 ||
-        (rc = mdb_dbi_open(txn, "doc2id", MDB_CREATE | MDB_INTEGERKEY, &w->doc2id)) != 0 ||
-        (rc = mdb_dbi_open(txn, "fields", MDB_CREATE, &w->fields)) != 0 ||
-        (rc = mdb_dbi_open(txn, "settings", MDB_CREATE, &w->settings)) != 0 ||
-        (rc = mdb_dbi_open(txn, "info", MDB_CREATE, &w->info)) != 0) {
+    if ((rc = mdb_env_create(env)) != 0 || (rc = mdb_env_set_mapsize(*env, (size_t)map_bytes)) != 0 ||
+        (rc = mdb_env_open(*env, path, extra_flags | MDB_NOLOCK | MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS, 0644)) !=
+            0 ||
+        (rc = mdb_txn_begin(*env, NULL, 0, &txn)) != 0)
+        return rc;
+    if ((rc = mdb_dbi_open(txn, NULL, 0, dbi)) != 0) {
         mdb_txn_abort(txn);
-        return spar_from_lmdb(rc, diag);
+        return rc;
     }
-    return spar_from_lmdb(mdb_txn_commit(txn), diag);
+    return mdb_txn_commit(txn);
 }
 
 spar_status spar_meta_writer_open(const char *dir, uint64_t map_bytes, int store_text, spar_meta_writer **out,
@@ -200,26 +227,26 @@ spar_status spar_meta_writer_open(const char *dir, uint64_t map_bytes, int store
     spar_status st = SPAR_OK;
     w->store_text = store_text;
     w->map_bytes = map_bytes < (1u << 20) ? (1u << 20) : map_bytes;
+    w->scratch_bytes = w->map_bytes;
     w->slot_bits = TABLE_MIN_BITS;
     w->dir = malloc(strlen(dir) + 1);
+    w->scratch_path = path2(dir, META_SCRATCH_FILE);
     w->slots = calloc((size_t)1 << w->slot_bits, sizeof *w->slots);
     w->h_doc2id = XXH3_createState();
     w->h_fields = XXH3_createState();
-    if (w->dir == NULL || w->slots == NULL || w->h_doc2id == NULL || w->h_fields == NULL) {
+    if (w->dir == NULL || w->scratch_path == NULL || w->slots == NULL || w->h_doc2id == NULL || w->h_fields == NULL) {
         st = SPAR_E_NOMEM;
         goto fail;
     }
     memcpy(w->dir, dir, strlen(dir) + 1);
     XXH3_64bits_reset(w->h_doc2id);
     XXH3_64bits_reset(w->h_fields);
-    int rc;
-    if ((rc = mdb_env_create(&w->env)) != 0 || (rc = mdb_env_set_maxdbs(w->env, META_MAX_DBS)) != 0 ||
-        (rc = mdb_env_set_mapsize(w->env, (size_t)w->map_bytes)) != 0 ||
-        (rc = mdb_env_open(w->env, dir, MDB_NOLOCK | MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS, 0644)) != 0) {
+    int rc = env_create(dir, 0, w->map_bytes, &w->env, &w->dbi);
+    if (rc == 0) rc = env_create(w->scratch_path, MDB_NOSUBDIR, w->scratch_bytes, &w->scratch, &w->sdbi);
+    if (rc != 0) {
         st = spar_from_lmdb(rc, diag);
         goto fail;
     }
-    SPAR_TRY_GOTO(st, open_dbis(w, diag), fail);
     *out = w;
     return SPAR_OK;
 fail:
@@ -245,7 +272,8 @@ static const uint8_t *tail_id(const spar_meta_writer *w, uint32_t i, size_t *len
 }
 
 /* The id of an already added docid, into buf (room for SPAR_IDBLOCK_ID_MAX bytes) or from the tail.
- * Only called between write transactions (a read transaction is opened when the id is in the file). */
+ * Only called between write transactions (a read transaction on the scratch file is opened when the id
+ * was written). */
 static spar_status writer_id(spar_meta_writer *w, uint32_t docid, uint8_t *buf, const uint8_t **id, size_t *len,
                              spar_diag *diag) {
     if (docid >= w->n_flushed) {
@@ -254,8 +282,8 @@ static spar_status writer_id(spar_meta_writer *w, uint32_t docid, uint8_t *buf, 
     }
     MDB_txn *txn = NULL;
     d2i_reader r = {0};
-    int rc = mdb_txn_begin(w->env, NULL, MDB_RDONLY, &txn);
-    if (rc == 0) rc = mdb_cursor_open(txn, w->doc2id, &r.cur);
+    int rc = mdb_txn_begin(w->scratch, NULL, MDB_RDONLY, &txn);
+    if (rc == 0) rc = mdb_cursor_open(txn, w->sdbi, &r.cur);
     if (rc != 0) {
         if (txn) mdb_txn_abort(txn);
         return spar_from_lmdb(rc, diag);
@@ -265,7 +293,8 @@ static spar_status writer_id(spar_meta_writer *w, uint32_t docid, uint8_t *buf, 
     mdb_txn_abort(txn);
     if (st != SPAR_OK) /* not SPAR_E_CORRUPT: the builder would blame the input line */
         return spar_diag_err(diag, st == SPAR_E_NOMEM ? st : SPAR_E_STORAGE,
-                             "doc2id: cannot read back the id of docid %" PRIu32 " (%s)", docid, spar_status_str(st));
+                             "%s: cannot read back the id of docid %" PRIu32 " (%s)", META_SCRATCH_FILE, docid,
+                             spar_status_str(st));
     *id = buf;
     return SPAR_OK;
 }
@@ -350,19 +379,39 @@ spar_status spar_meta_writer_add(spar_meta_writer *w, const char *id, size_t id_
     return SPAR_OK;
 }
 
-static int put_block(spar_meta_writer *w, MDB_txn *txn, uint32_t last_docid) {
-    uint32_t kb;
-    MDB_val k = docid_key(&kb, last_docid), v = {spar_idblock_enc_finish(&w->enc, w->blk), w->blk};
-    spar_idblock_enc_reset(&w->enc);
-    return mdb_put(txn, w->doc2id, &k, &v, MDB_APPEND);
+/* Which environment a transaction function writes (for map growth). */
+enum { ENV_MAIN, ENV_SCRATCH };
+
+/* Run fn until it does not hit MDB_MAP_FULL, doubling that environment's map in between (fn changes
+ * nothing in w unless it commits, so it can simply run again). */
+static int with_growth(spar_meta_writer *w, int which, int (*fn)(spar_meta_writer *, void *), void *arg) {
+    for (;;) {
+        int rc = fn(w, arg);
+        if (rc != MDB_MAP_FULL) return rc;
+        uint64_t *bytes = which == ENV_MAIN ? &w->map_bytes : &w->scratch_bytes;
+        *bytes *= 2;
+        if ((rc = mdb_env_set_mapsize(which == ENV_MAIN ? w->env : w->scratch, (size_t)*bytes)) != 0) return rc;
+    }
 }
 
-/* One write transaction: the complete id blocks at the head of the tail (all of it when `final`) and the
- * open batch's stored fields. *n_written = ids written. Returns the raw LMDB code; nothing in w changes,
- * so a caller may grow the map and call again. */
-static int write_batch(spar_meta_writer *w, int final, uint32_t *n_written) {
+static int put_block(spar_meta_writer *w, MDB_txn *txn, uint32_t last_docid) {
+    uint8_t kb[5];
+    MDB_val k = docid_key(kb, K_DOC2ID, last_docid), v = {spar_idblock_enc_finish(&w->enc, w->blk), w->blk};
+    spar_idblock_enc_reset(&w->enc);
+    return mdb_put(txn, w->sdbi, &k, &v, MDB_APPEND);
+}
+
+typedef struct {
+    int final;
+    uint32_t written;
+} batch_arg;
+
+/* One scratch transaction: the complete id blocks at the head of the tail (all of it when `final`).
+ * a->written = ids written. Returns the raw LMDB code. */
+static int blocks_fn(spar_meta_writer *w, void *arg) {
+    batch_arg *a = arg;
     MDB_txn *txn = NULL;
-    int rc = mdb_txn_begin(w->env, NULL, 0, &txn);
+    int rc = mdb_txn_begin(w->scratch, NULL, 0, &txn);
     if (rc != 0) return rc;
     const uint32_t n = tail_count(w);
     uint32_t done = 0;
@@ -381,12 +430,27 @@ static int write_batch(spar_meta_writer *w, int final, uint32_t *n_written) {
             done = i + 1;
         }
     }
-    if (rc == 0 && final && w->enc.n > 0) {
+    if (rc == 0 && a->final && w->enc.n > 0) {
         rc = put_block(w, txn, w->n_flushed + n - 1);
         done = n;
     }
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    a->written = done;
+    return mdb_txn_commit(txn);
+}
+
+/* One scratch transaction: the open batch's stored fields (copied to data.mdb at close, so that its
+ * bytes depend on the content only, not on the batches). */
+static int fields_fn(spar_meta_writer *w, void *arg) {
+    (void)arg;
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(w->scratch, NULL, 0, &txn);
+    if (rc != 0) return rc;
     size_t pos = 0;
-    for (uint32_t i = 0; i < w->n_batch && rc == 0 && w->store_text; i++) {
+    for (uint32_t i = 0; i < w->n_batch && rc == 0; i++) {
         const uint8_t *p = w->rep + pos;
         uint32_t tl = rle32(p), xl = rle32(p + 4);
         size_t vn = 4 + (size_t)tl + xl;
@@ -396,42 +460,19 @@ static int write_batch(spar_meta_writer *w, int final, uint32_t *n_written) {
         }
         le32(w->val, tl);
         memcpy(w->val + 4, p + 8, (size_t)tl + xl);
-        uint8_t kb[4];
-        be32(kb, w->n_committed + i);
-        MDB_val k = {4, kb}, v = {vn, w->val};
-        rc = mdb_put(txn, w->fields, &k, &v, MDB_APPEND);
+        uint8_t kb[5];
+        MDB_val k = docid_key(kb, K_FIELDS, w->n_committed + i), v = {vn, w->val};
+        rc = mdb_put(txn, w->sdbi, &k, &v, 0); /* below the doc2id keys: no MDB_APPEND */
         pos += 8 + (size_t)tl + xl;
     }
-    if (rc == 0) {
-        rc = mdb_txn_commit(txn);
-    } else {
+    if (rc != 0) {
         mdb_txn_abort(txn);
+        return rc;
     }
-    *n_written = done;
-    return rc;
+    return mdb_txn_commit(txn);
 }
 
-/* Run txn_fn until it does not hit MDB_MAP_FULL, doubling the map in between. */
-static int with_growth(spar_meta_writer *w, int (*fn)(spar_meta_writer *, void *), void *arg) {
-    for (;;) {
-        int rc = fn(w, arg);
-        if (rc != MDB_MAP_FULL) return rc;
-        w->map_bytes *= 2;
-        if ((rc = mdb_env_set_mapsize(w->env, (size_t)w->map_bytes)) != 0) return rc;
-    }
-}
-
-typedef struct {
-    int final;
-    uint32_t written;
-} batch_arg;
-
-static int batch_fn(spar_meta_writer *w, void *arg) {
-    batch_arg *a = arg;
-    return write_batch(w, a->final, &a->written);
-}
-
-/* Forget the first k tail ids (now in the file). */
+/* Forget the first k tail ids (now in the scratch file). */
 static void tail_drop(spar_meta_writer *w, uint32_t k) {
     const uint32_t n = tail_count(w);
     if (k == 0) return;
@@ -444,9 +485,11 @@ static void tail_drop(spar_meta_writer *w, uint32_t k) {
 
 spar_status spar_meta_writer_end(spar_meta_writer *w, spar_diag *diag) {
     if (!w->in_batch) return SPAR_E_INTERNAL;
-    batch_arg a = {0, 0};
-    int rc = with_growth(w, batch_fn, &a);
+    int rc = 0;
+    if (w->store_text && w->n_batch > 0) rc = with_growth(w, ENV_SCRATCH, fields_fn, NULL);
     if (rc != 0) return spar_from_lmdb(rc, diag);
+    batch_arg a = {0, 0};
+    if ((rc = with_growth(w, ENV_SCRATCH, blocks_fn, &a)) != 0) return spar_from_lmdb(rc, diag);
     /* hash the committed batch in docid order */
     size_t pos = 0;
     for (uint32_t i = 0; i < w->n_batch; i++) {
@@ -466,6 +509,7 @@ spar_status spar_meta_writer_end(spar_meta_writer *w, spar_diag *diag) {
             pos += 8 + (size_t)tl + xl;
         }
     }
+    if (w->store_text) w->n_fields += w->n_batch;
     w->n_committed += w->n_batch;
     w->n_batch = 0;
     w->rep_len = 0;
@@ -474,36 +518,46 @@ spar_status spar_meta_writer_end(spar_meta_writer *w, spar_diag *diag) {
     return SPAR_OK;
 }
 
-typedef struct {
-    const char *key, *value;
-} set_arg;
-
-static int set_fn(spar_meta_writer *w, void *arg) {
-    set_arg *a = arg;
-    MDB_txn *txn = NULL;
-    int rc = mdb_txn_begin(w->env, NULL, 0, &txn);
-    if (rc != 0) return rc;
-    MDB_val k = {strlen(a->key), (void *)a->key}, v = {strlen(a->value), (void *)a->value};
-    if ((rc = mdb_put(txn, w->settings, &k, &v, 0)) != 0) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    return mdb_txn_commit(txn);
+static char *dup_str(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p) memcpy(p, s, n);
+    return p;
 }
 
 spar_status spar_meta_writer_set(spar_meta_writer *w, const char *key, const char *value, spar_diag *diag) {
     if (w->in_batch) return SPAR_E_INTERNAL;
-    set_arg a = {key, value};
-    return spar_from_lmdb(with_growth(w, set_fn, &a), diag);
+    if (key[0] == '\0' || strlen(key) > 510)
+        return spar_diag_err(diag, SPAR_E_INVALID_ARG, "setting name of %zu bytes (must be 1..510)", strlen(key));
+    char *v = dup_str(value);
+    if (v == NULL) return SPAR_E_NOMEM;
+    for (size_t i = 0; i < w->n_set; i++)
+        if (strcmp(w->set[i].key, key) == 0) {
+            free(w->set[i].value);
+            w->set[i].value = v;
+            return SPAR_OK;
+        }
+    char *k = dup_str(key);
+    if (k == NULL || !grow_buf(&w->set, &w->set_cap, w->n_set + 1, sizeof *w->set)) {
+        free(k);
+        free(v);
+        return SPAR_E_NOMEM;
+    }
+    w->set[w->n_set].key = k;
+    w->set[w->n_set].value = v;
+    w->n_set++;
+    return SPAR_OK;
 }
 
 uint64_t spar_meta_writer_n_docs(const spar_meta_writer *w) { return w->n_committed; }
 
-/* ---- close: id2doc from a sort of all ids ---- */
+/* ---- close: doc2id copied, id2doc from a sort of all ids, settings, header ---- */
 
 typedef struct {
-    uint64_t off; /* in the arena */
-    uint32_t len, docid;
+    uint64_t off; /* of the id's sort key in the arena */
+    uint32_t docid;
+    uint16_t len;
+    uint8_t tag;
 } sort_ent;
 
 typedef struct {
@@ -518,25 +572,105 @@ static _Thread_local const uint8_t *t_sort_arena;
 
 static int sort_cmp(const void *a, const void *b) {
     const sort_ent *x = a, *y = b;
-    return id_cmp(t_sort_arena + x->off, x->len, t_sort_arena + y->off, y->len);
+    return bytes_cmp(t_sort_arena + x->off, x->len, t_sort_arena + y->off, y->len);
 }
 
 static int collect_cb(void *ctx, uint32_t i, const uint8_t *id, size_t len) {
     collect_ctx *c = ctx;
-    if (!grow_buf(&c->arena, &c->arena_cap, c->arena_len + len, 1)) return 1;
+    if (!grow_buf(&c->arena, &c->arena_cap, c->arena_len + len + 1, 1)) return 1;
     sort_ent *e = &c->ents[c->n++];
     e->off = c->arena_len;
-    e->len = (uint32_t)len;
     e->docid = c->first + i;
-    memcpy(c->arena + c->arena_len, id, len);
-    c->arena_len += len;
+    e->tag = id_tag(id, len);
+    e->len = (uint16_t)spar_sortkey(id, len, c->arena + c->arena_len);
+    c->arena_len += e->len;
     return 0;
+}
+
+typedef struct {
+    uint8_t kind;      /* K_FIELDS or K_DOC2ID */
+    collect_ctx *c;    /* doc2id: the ids are collected for the sort */
+    uint32_t n_docs;
+    uint32_t next;     /* docids < next are copied (and collected) */
+    uint64_t n_recs;   /* records copied */
+} copy_arg;
+
+/* One data.mdb transaction: up to COPY_CHUNK records of a kind from the scratch file, appended (fixed
+ * chunks: the write sequence, hence every byte of the file, depends on the content only). Advances a
+ * only on commit. */
+static int copy_fn(spar_meta_writer *w, void *arg) {
+    copy_arg *a = arg;
+    collect_ctx *c = a->c;
+    MDB_txn *rtxn = NULL, *txn = NULL;
+    MDB_cursor *cur = NULL;
+    const uint32_t n0 = c ? c->n : 0;
+    const size_t arena0 = c ? c->arena_len : 0;
+    uint32_t next = a->next;
+    uint64_t recs = 0;
+    int rc = mdb_txn_begin(w->scratch, NULL, MDB_RDONLY, &rtxn);
+    if (rc == 0) rc = mdb_cursor_open(rtxn, w->sdbi, &cur);
+    if (rc == 0) rc = mdb_txn_begin(w->env, NULL, 0, &txn);
+    uint8_t kb[5];
+    MDB_val k = docid_key(kb, a->kind, next), v;
+    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && recs < COPY_CHUNK;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (key_kind(&k) != a->kind) {
+            rc = MDB_NOTFOUND;
+            break;
+        }
+        uint32_t cnt = 1;
+        if (!is_docid_key(&k, a->kind) || key_docid(&k) < next ||
+            (c && spar_idblock_count(v.mv_data, v.mv_size, &cnt) != SPAR_OK) ||
+            key_docid(&k) - next + 1 != (c ? cnt : key_docid(&k) - next + 1) || key_docid(&k) >= a->n_docs) {
+            rc = MDB_CORRUPTED; /* reported as a read-back failure by the caller */
+            break;
+        }
+        if (c) {
+            c->first = c->n;
+            spar_status st = spar_idblock_each(v.mv_data, v.mv_size, collect_cb, c, NULL);
+            if (st != SPAR_OK) {
+                rc = st == SPAR_E_CANCELLED ? ENOMEM : MDB_CORRUPTED;
+                break;
+            }
+        }
+        if ((rc = mdb_put(txn, w->dbi, &k, &v, MDB_APPEND)) != 0) break;
+        next = key_docid(&k) + 1;
+        recs++;
+    }
+    if (rc == MDB_NOTFOUND || recs == COPY_CHUNK) rc = 0;
+    if (cur) mdb_cursor_close(cur);
+    if (rtxn) mdb_txn_abort(rtxn);
+    if (rc == 0 && txn) rc = mdb_txn_commit(txn);
+    else if (txn) mdb_txn_abort(txn);
+    if (rc != 0) { /* forget what this try collected */
+        if (c) {
+            c->n = n0;
+            c->arena_len = arena0;
+        }
+        return rc;
+    }
+    a->next = recs ? next : a->n_docs; /* no record left: done */
+    a->n_recs += recs;
+    return 0;
+}
+
+/* Copy every record of a kind from the scratch file to data.mdb. */
+static spar_status copy_kind(spar_meta_writer *w, copy_arg *a, spar_diag *diag) {
+    while (a->next < a->n_docs) {
+        const uint32_t before = a->next;
+        int rc = with_growth(w, ENV_MAIN, copy_fn, a);
+        if (rc == ENOMEM) return SPAR_E_NOMEM;
+        if (rc != 0)
+            return spar_diag_err(diag, rc == MDB_CORRUPTED ? SPAR_E_INTERNAL : SPAR_E_STORAGE,
+                                 "%s: %s records from docid %" PRIu32 " read back wrong (%s)", META_SCRATCH_FILE,
+                                 a->kind == K_FIELDS ? "fields" : "doc2id", before, mdb_strerror(rc));
+    }
+    return SPAR_OK;
 }
 
 typedef struct {
     const collect_ctx *c;
     uint32_t from, to; /* sorted positions of this transaction */
-    uint32_t n_docs;
 } perm_arg;
 
 static int perm_fn(spar_meta_writer *w, void *arg) {
@@ -544,29 +678,21 @@ static int perm_fn(spar_meta_writer *w, void *arg) {
     MDB_txn *txn = NULL;
     int rc = mdb_txn_begin(w->env, NULL, 0, &txn);
     uint32_t docids[SPAR_PERMBLOCK_MAX_IDS];
-    uint8_t tags[SPAR_PERMBLOCK_MAX_IDS], buf[SPAR_PERMBLOCK_MAX_BYTES];
+    uint8_t tags[SPAR_PERMBLOCK_MAX_IDS], buf[SPAR_PERMBLOCK_MAX_BYTES], kb[1 + SPAR_SORTKEY_MAX];
     for (uint32_t b = a->from; b < a->to && rc == 0; b += SPAR_PERMBLOCK_MAX_IDS) {
         uint32_t n = a->to - b < SPAR_PERMBLOCK_MAX_IDS ? a->to - b : SPAR_PERMBLOCK_MAX_IDS;
         int run = 1; /* one run of docids (ids given in order): binary search is cheap, no tags */
         for (uint32_t j = 0; j < n; j++) {
             const sort_ent *e = &a->c->ents[b + j];
             docids[j] = e->docid;
-            tags[j] = id_tag(a->c->arena + e->off, e->len);
+            tags[j] = e->tag;
             run &= docids[j] == docids[0] + j;
         }
         const sort_ent *last = &a->c->ents[b + n - 1];
-        MDB_val k = {last->len, a->c->arena + last->off},
-                v = {spar_permblock_encode(docids, run ? NULL : tags, n, buf), buf};
-        rc = mdb_put(txn, w->id2doc, &k, &v, MDB_APPEND);
-    }
-    if (rc == 0 && a->to == a->n_docs) { /* the header goes with the last chunk */
-        uint8_t hdr[META_HEADER_BYTES];
-        memcpy(hdr, META_MAGIC, 8);
-        le32(hdr + 8, META_VERSION);
-        le32(hdr + 12, 0);
-        le64(hdr + 16, a->n_docs);
-        MDB_val k = {6, "header"}, v = {sizeof hdr, hdr};
-        rc = mdb_put(txn, w->info, &k, &v, 0);
+        kb[0] = K_ID2DOC;
+        memcpy(kb + 1, a->c->arena + last->off, last->len);
+        MDB_val k = {1 + (size_t)last->len, kb}, v = {spar_permblock_encode(docids, run ? NULL : tags, n, buf), buf};
+        rc = mdb_put(txn, w->dbi, &k, &v, MDB_APPEND);
     }
     if (txn == NULL) return rc;
     if (rc == 0) return mdb_txn_commit(txn);
@@ -574,38 +700,66 @@ static int perm_fn(spar_meta_writer *w, void *arg) {
     return rc;
 }
 
-static spar_status write_id2doc(spar_meta_writer *w, spar_diag *diag) {
+typedef struct {
+    uint64_t n_doc2id, n_id2doc;
+} tail_arg;
+
+static int set_order(const void *a, const void *b) {
+    return strcmp(((const setting *)a)->key, ((const setting *)b)->key);
+}
+
+/* The settings and the header (the last key), in one transaction. */
+static int settings_fn(spar_meta_writer *w, void *arg) {
+    const tail_arg *a = arg;
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(w->env, NULL, 0, &txn);
+    if (rc != 0) return rc;
+    uint8_t kb[512];
+    for (size_t i = 0; i < w->n_set && rc == 0; i++) {
+        size_t kl = strlen(w->set[i].key);
+        kb[0] = K_SETTING;
+        memcpy(kb + 1, w->set[i].key, kl);
+        MDB_val k = {1 + kl, kb}, v = {strlen(w->set[i].value), w->set[i].value};
+        rc = mdb_put(txn, w->dbi, &k, &v, MDB_APPEND);
+    }
+    if (rc == 0) {
+        uint8_t hdr[META_HEADER_BYTES];
+        memcpy(hdr, META_MAGIC, 8);
+        le32(hdr + 8, META_VERSION);
+        le32(hdr + 12, 0);
+        le64(hdr + 16, w->n_committed);
+        le64(hdr + 24, w->n_fields);
+        le64(hdr + 32, a->n_doc2id);
+        le64(hdr + 40, a->n_id2doc);
+        le64(hdr + 48, w->n_set);
+        kb[0] = K_HEADER;
+        MDB_val k = {1, kb}, v = {sizeof hdr, hdr};
+        rc = mdb_put(txn, w->dbi, &k, &v, MDB_APPEND);
+    }
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return mdb_txn_commit(txn);
+}
+
+/* Append the fields and doc2id (copied from the scratch file), id2doc, the settings and the header to
+ * data.mdb, in key order. */
+static spar_status write_tail(spar_meta_writer *w, spar_diag *diag) {
     spar_status st = SPAR_OK;
     const uint32_t n = w->n_committed;
     collect_ctx c = {0};
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur = NULL;
     c.ents = malloc(((size_t)n + 1) * sizeof *c.ents);
     if (c.ents == NULL) return SPAR_E_NOMEM;
-    int rc = mdb_txn_begin(w->env, NULL, MDB_RDONLY, &txn);
-    if (rc == 0) rc = mdb_cursor_open(txn, w->doc2id, &cur);
-    MDB_val k, v;
-    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        uint32_t cnt = 0;
-        if (k.mv_size != 4 || spar_idblock_count(v.mv_data, v.mv_size, &cnt) != SPAR_OK ||
-            key_docid(&k) - c.n + 1 != cnt || c.n + cnt > n) {
-            st = spar_diag_err(diag, SPAR_E_INTERNAL, "doc2id: block ending at docid %" PRIu32 " reads back wrong",
-                               k.mv_size == 4 ? key_docid(&k) : 0);
-            goto done;
-        }
-        c.first = c.n;
-        st = spar_idblock_each(v.mv_data, v.mv_size, collect_cb, &c, diag);
-        if (st == SPAR_E_CANCELLED) st = SPAR_E_NOMEM;
-        if (st != SPAR_OK) goto done;
-    }
-    if (rc != MDB_NOTFOUND) {
-        st = spar_from_lmdb(rc, diag);
+    copy_arg fa = {K_FIELDS, NULL, n, 0, 0}, ca = {K_DOC2ID, &c, n, 0, 0};
+    int rc = 0;
+    SPAR_TRY_GOTO(st, copy_kind(w, &fa, diag), done);
+    SPAR_TRY_GOTO(st, copy_kind(w, &ca, diag), done);
+    if (fa.n_recs != w->n_fields) {
+        st = spar_diag_err(diag, SPAR_E_INTERNAL, "fields: %" PRIu64 " records copied, %" PRIu64 " written",
+                           fa.n_recs, w->n_fields);
         goto done;
     }
-    mdb_cursor_close(cur);
-    cur = NULL;
-    mdb_txn_abort(txn);
-    txn = NULL;
     if (c.n != n) {
         st = spar_diag_err(diag, SPAR_E_INTERNAL, "doc2id holds %" PRIu32 " ids, %" PRIu32 " written", c.n, n);
         goto done;
@@ -613,24 +767,24 @@ static spar_status write_id2doc(spar_meta_writer *w, spar_diag *diag) {
     t_sort_arena = c.arena;
     qsort(c.ents, n, sizeof *c.ents, sort_cmp);
     for (uint32_t i = 1; i < n; i++)
-        if (id_cmp(c.arena + c.ents[i - 1].off, c.ents[i - 1].len, c.arena + c.ents[i].off, c.ents[i].len) == 0) {
+        if (bytes_cmp(c.arena + c.ents[i - 1].off, c.ents[i - 1].len, c.arena + c.ents[i].off, c.ents[i].len) == 0) {
             st = spar_diag_err(diag, SPAR_E_INTERNAL, "duplicate id at docids %" PRIu32 " and %" PRIu32,
                                c.ents[i - 1].docid, c.ents[i].docid);
             goto done;
         }
-    const uint32_t chunk = ID2DOC_CHUNK_BLOCKS * SPAR_PERMBLOCK_MAX_IDS;
-    uint32_t from = 0;
-    do {
-        perm_arg a = {&c, from, n - from < chunk ? n : from + chunk, n};
-        if ((rc = with_growth(w, perm_fn, &a)) != 0) {
+    const uint32_t chunk = COPY_CHUNK * SPAR_PERMBLOCK_MAX_IDS;
+    for (uint32_t from = 0; from < n;) {
+        perm_arg a = {&c, from, n - from < chunk ? n : from + chunk};
+        if ((rc = with_growth(w, ENV_MAIN, perm_fn, &a)) != 0) {
             st = spar_from_lmdb(rc, diag);
             goto done;
         }
         from = a.to;
-    } while (from < n);
+    }
+    tail_arg ta = {ca.n_recs, ((uint64_t)n + SPAR_PERMBLOCK_MAX_IDS - 1) / SPAR_PERMBLOCK_MAX_IDS};
+    qsort(w->set, w->n_set, sizeof *w->set, set_order);
+    if ((rc = with_growth(w, ENV_MAIN, settings_fn, &ta)) != 0) st = spar_from_lmdb(rc, diag);
 done:
-    if (cur) mdb_cursor_close(cur);
-    if (txn) mdb_txn_abort(txn);
     free(c.ents);
     free(c.arena);
     return st;
@@ -682,14 +836,20 @@ spar_status spar_meta_writer_close(spar_meta_writer *w, uint64_t *doc2id_xxh3, u
     free(w->slots); /* no more adds: the duplicate table goes before the sort needs memory */
     w->slots = NULL;
     batch_arg a = {1, 0};
-    int rc = with_growth(w, batch_fn, &a);
+    int rc = with_growth(w, ENV_SCRATCH, blocks_fn, &a);
     if (rc != 0) {
         st = spar_from_lmdb(rc, diag);
         goto done;
     }
     tail_drop(w, a.written);
-    SPAR_TRY_GOTO(st, write_id2doc(w, diag), done);
+    SPAR_TRY_GOTO(st, write_tail(w, diag), done);
     SPAR_TRY_GOTO(st, compact_env(w, diag), done);
+    mdb_env_close(w->scratch);
+    w->scratch = NULL;
+    if (unlink(w->scratch_path) != 0) {
+        st = spar_diag_err(diag, SPAR_E_IO, "%s: %s", w->scratch_path, strerror(errno));
+        goto done;
+    }
     if (doc2id_xxh3) *doc2id_xxh3 = XXH3_64bits_digest(w->h_doc2id);
     if (fields_xxh3) *fields_xxh3 = XXH3_64bits_digest(w->h_fields);
 done:
@@ -700,9 +860,16 @@ done:
 void spar_meta_writer_abort(spar_meta_writer *w) {
     if (w == NULL) return;
     if (w->env) mdb_env_close(w->env);
+    if (w->scratch) mdb_env_close(w->scratch);
     if (w->h_doc2id) XXH3_freeState(w->h_doc2id);
     if (w->h_fields) XXH3_freeState(w->h_fields);
+    for (size_t i = 0; i < w->n_set; i++) {
+        free(w->set[i].key);
+        free(w->set[i].value);
+    }
+    free(w->set);
     free(w->dir);
+    free(w->scratch_path);
     free(w->tail);
     free(w->tail_off);
     free(w->slots);
@@ -715,34 +882,64 @@ void spar_meta_writer_abort(spar_meta_writer *w) {
 
 struct spar_meta {
     MDB_env *env;
-    MDB_dbi id2doc, doc2id, fields, settings, info;
-    uint64_t n_docs;
+    MDB_dbi dbi;
+    uint64_t n_docs, n_fields, n_doc2id, n_id2doc, n_settings;
 };
 
-static spar_status read_header(spar_meta *m, MDB_txn *txn, spar_diag *diag) {
-    int rc = mdb_dbi_open(txn, "info", 0, &m->info);
-    if (rc == MDB_NOTFOUND) {
-        MDB_dbi old;
-        if (mdb_dbi_open(txn, "doc2id", 0, &old) == 0)
-            return spar_diag_err(diag, SPAR_E_VERSION,
-                                 "unsupported meta.lmdb format version 1 (this build reads version %u): rebuild "
-                                 "the index",
-                                 META_VERSION);
-        return spar_diag_err(diag, SPAR_E_CORRUPT, "lmdb: a database is missing");
+/* A database of an older format (named databases, no K_HEADER record): its version, for the error. */
+static spar_status refuse_old(MDB_txn *txn, spar_diag *diag) {
+    MDB_dbi old;
+    unsigned version = 0;
+    if (mdb_dbi_open(txn, "info", 0, &old) == 0) { /* format 2: its header in the "info" database */
+        MDB_val k = {6, "header"}, v;
+        version = 2;
+        if (mdb_get(txn, old, &k, &v) == 0 && v.mv_size >= 12 && memcmp(v.mv_data, META_MAGIC, 8) == 0)
+            version = rle32((const uint8_t *)v.mv_data + 8);
+    } else if (mdb_dbi_open(txn, "doc2id", 0, &old) == 0) { /* format 1: no header at all */
+        version = 1;
     }
-    if (rc != 0) return spar_from_lmdb(rc, diag);
-    MDB_val k = {6, "header"}, v;
-    rc = mdb_get(txn, m->info, &k, &v);
-    if (rc == MDB_NOTFOUND || (rc == 0 && (v.mv_size != META_HEADER_BYTES || memcmp(v.mv_data, META_MAGIC, 8) != 0)))
-        return spar_diag_err(diag, SPAR_E_CORRUPT, "meta header is missing or malformed");
+    if (version == 0 || version >= META_VERSION)
+        return spar_diag_err(diag, SPAR_E_CORRUPT, "meta header is missing");
+    return spar_diag_err(diag, SPAR_E_VERSION,
+                         "unsupported meta.lmdb format version %u (this build reads version %u): rebuild the index",
+                         version, META_VERSION);
+}
+
+static spar_status read_header(spar_meta *m, MDB_txn *txn, spar_diag *diag) {
+    uint8_t kb[1] = {K_HEADER};
+    MDB_val k = {1, kb}, v;
+    int rc = mdb_get(txn, m->dbi, &k, &v);
+    if (rc == MDB_NOTFOUND) return refuse_old(txn, diag);
     if (rc != 0) return spar_from_lmdb(rc, diag);
     const uint8_t *p = v.mv_data;
+    if (v.mv_size < 12 || memcmp(p, META_MAGIC, 8) != 0)
+        return spar_diag_err(diag, SPAR_E_CORRUPT, "meta header is malformed");
     if (rle32(p + 8) != META_VERSION)
         return spar_diag_err(diag, SPAR_E_VERSION,
-                             "unsupported meta.lmdb format version %" PRIu32 " (this build reads version %u)",
-                             rle32(p + 8), META_VERSION);
+                             "unsupported meta.lmdb format version %" PRIu32 " (this build reads version %u)%s",
+                             rle32(p + 8), META_VERSION, rle32(p + 8) < META_VERSION ? ": rebuild the index" : "");
+    if (v.mv_size != META_HEADER_BYTES || rle32(p + 12) != 0)
+        return spar_diag_err(diag, SPAR_E_CORRUPT, "meta header is malformed");
     m->n_docs = rle64(p + 16);
-    if (m->n_docs >= UINT32_MAX) return spar_diag_err(diag, SPAR_E_CORRUPT, "meta header: bad document count");
+    m->n_fields = rle64(p + 24);
+    m->n_doc2id = rle64(p + 32);
+    m->n_id2doc = rle64(p + 40);
+    m->n_settings = rle64(p + 48);
+    /* doc2id blocks hold 1..SPAR_IDBLOCK_MAX_IDS ids, id2doc blocks exactly SPAR_PERMBLOCK_MAX_IDS but the
+     * last: other counts are a damaged file */
+    const uint64_t n = m->n_docs;
+    if (n >= UINT32_MAX || m->n_fields > n || m->n_doc2id < (n + SPAR_IDBLOCK_MAX_IDS - 1) / SPAR_IDBLOCK_MAX_IDS ||
+        m->n_doc2id > n || m->n_id2doc != (n + SPAR_PERMBLOCK_MAX_IDS - 1) / SPAR_PERMBLOCK_MAX_IDS ||
+        m->n_settings > UINT32_MAX)
+        return spar_diag_err(diag, SPAR_E_CORRUPT,
+                             "meta header: %" PRIu64 " documents in %" PRIu64 " doc2id / %" PRIu64
+                             " id2doc blocks, %" PRIu64 " fields: impossible",
+                             n, m->n_doc2id, m->n_id2doc, m->n_fields);
+    MDB_stat s;
+    if ((rc = mdb_stat(txn, m->dbi, &s)) != 0) return spar_from_lmdb(rc, diag);
+    if ((uint64_t)s.ms_entries != 1 + m->n_fields + m->n_doc2id + m->n_id2doc + m->n_settings)
+        return spar_diag_err(diag, SPAR_E_CORRUPT, "meta holds %zu records, its header counts %" PRIu64,
+                             (size_t)s.ms_entries, 1 + m->n_fields + m->n_doc2id + m->n_id2doc + m->n_settings);
     return SPAR_OK;
 }
 
@@ -753,28 +950,15 @@ spar_status spar_meta_open(const char *dir, spar_meta **out, spar_diag *diag) {
     spar_status st = SPAR_OK;
     MDB_txn *txn = NULL;
     int rc;
-    if ((rc = mdb_env_create(&m->env)) != 0 || (rc = mdb_env_set_maxdbs(m->env, META_MAX_DBS)) != 0 ||
+    /* two named databases at most: only to recognise (and refuse) formats 1 and 2 */
+    if ((rc = mdb_env_create(&m->env)) != 0 || (rc = mdb_env_set_maxdbs(m->env, 2)) != 0 ||
         (rc = mdb_env_open(m->env, dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0644)) != 0 ||
-        (rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn)) != 0) {
+        (rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn)) != 0 || (rc = mdb_dbi_open(txn, NULL, 0, &m->dbi)) != 0) {
         st = spar_from_lmdb(rc, diag);
         goto fail;
     }
     if ((st = read_header(m, txn, diag)) != SPAR_OK) goto fail;
-    if ((rc = mdb_dbi_open(txn, "id2doc", 0, &m->id2doc)) != 0 ||
-        (rc = mdb_dbi_open(txn, "doc2id", MDB_INTEGERKEY, &m->doc2id)) != 0 ||
-        (rc = mdb_dbi_open(txn, "fields", 0, &m->fields)) != 0 ||
-        (rc = mdb_dbi_open(txn, "settings", 0, &m->settings)) != 0) {
-        st = spar_from_lmdb(rc, diag);
-        if (st == SPAR_E_NOT_FOUND) st = spar_diag_err(diag, SPAR_E_CORRUPT, "lmdb: a database is missing");
-        goto fail;
-    }
-    /* commit (not abort): dbi handles opened in an aborted txn are closed with it */
-    rc = mdb_txn_commit(txn);
-    txn = NULL;
-    if (rc != 0) {
-        st = spar_from_lmdb(rc, diag);
-        goto fail;
-    }
+    mdb_txn_abort(txn);
     *out = m;
     return SPAR_OK;
 fail:
@@ -796,30 +980,11 @@ void spar_meta_close(spar_meta *m) {
 
 spar_status spar_meta_counts(const spar_meta *m, uint64_t *n_id2doc, uint64_t *n_doc2id, uint64_t *n_fields,
                              spar_diag *diag) {
-    MDB_txn *txn = NULL;
-    int rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0) return spar_from_lmdb(rc, diag);
-    MDB_stat s1, s2, s3;
-    spar_status st = SPAR_OK;
-    if ((rc = mdb_stat(txn, m->id2doc, &s1)) == 0 && (rc = mdb_stat(txn, m->doc2id, &s2)) == 0 &&
-        (rc = mdb_stat(txn, m->fields, &s3)) == 0) {
-        /* blocks hold 1..SPAR_IDBLOCK_MAX_IDS ids (doc2id) and exactly SPAR_PERMBLOCK_MAX_IDS but the last
-         * (id2doc): a block count outside that is a damaged file */
-        const uint64_t n = m->n_docs;
-        const uint64_t d_min = (n + SPAR_IDBLOCK_MAX_IDS - 1) / SPAR_IDBLOCK_MAX_IDS;
-        const uint64_t p_n = (n + SPAR_PERMBLOCK_MAX_IDS - 1) / SPAR_PERMBLOCK_MAX_IDS;
-        if (s2.ms_entries < d_min || s2.ms_entries > n || s1.ms_entries != p_n) {
-            st = spar_diag_err(diag, SPAR_E_CORRUPT,
-                               "doc2id/id2doc hold %zu/%zu blocks, impossible for %" PRIu64 " documents",
-                               (size_t)s2.ms_entries, (size_t)s1.ms_entries, n);
-        } else {
-            if (n_id2doc) *n_id2doc = n;
-            if (n_doc2id) *n_doc2id = n;
-            if (n_fields) *n_fields = s3.ms_entries;
-        }
-    }
-    mdb_txn_abort(txn);
-    return rc != 0 ? spar_from_lmdb(rc, diag) : st;
+    (void)diag; /* the header's counts were checked against the B-tree at open */
+    if (n_id2doc) *n_id2doc = m->n_docs;
+    if (n_doc2id) *n_doc2id = m->n_docs;
+    if (n_fields) *n_fields = m->n_fields;
+    return SPAR_OK;
 }
 
 static void copy_out(const void *src, size_t n, char *buf, size_t cap, size_t *len) {
@@ -830,49 +995,56 @@ static void copy_out(const void *src, size_t n, char *buf, size_t cap, size_t *l
     buf[k] = '\0';
 }
 
+/* A read-only transaction and one cursor on the main database. */
+static int read_begin(const spar_meta *m, MDB_txn **txn, MDB_cursor **cur) {
+    int rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, txn);
+    if (rc != 0) return rc;
+    if ((rc = mdb_cursor_open(*txn, m->dbi, cur)) != 0) {
+        mdb_txn_abort(*txn);
+        *txn = NULL;
+    }
+    return rc;
+}
+
+static void read_end(MDB_txn *txn, MDB_cursor *cur) {
+    if (cur) mdb_cursor_close(cur);
+    if (txn) mdb_txn_abort(txn);
+}
+
 spar_status spar_meta_doc_id(const spar_meta *m, uint32_t docid, char *buf, size_t cap, size_t *len) {
     if (docid >= m->n_docs) return SPAR_E_NOT_FOUND;
     MDB_txn *txn = NULL;
     d2i_reader r = {0};
-    int rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn);
-    if (rc == 0) rc = mdb_cursor_open(txn, m->doc2id, &r.cur);
-    if (rc != 0) {
-        if (txn) mdb_txn_abort(txn);
-        return spar_from_lmdb(rc, NULL);
-    }
+    int rc = read_begin(m, &txn, &r.cur);
+    if (rc != 0) return spar_from_lmdb(rc, NULL);
     uint8_t id[SPAR_IDBLOCK_ID_MAX];
     size_t n = 0;
     spar_status st = d2i_get(&r, docid, id, &n);
     if (st == SPAR_E_NOT_FOUND) st = SPAR_E_CORRUPT; /* docid < n_docs must have a block */
     if (st == SPAR_OK) copy_out(id, n, buf, cap, len);
-    mdb_cursor_close(r.cur);
-    mdb_txn_abort(txn);
+    read_end(txn, r.cur);
     return st;
 }
 
 spar_status spar_meta_lookup(const spar_meta *m, const char *id, size_t len, uint32_t *docid) {
     if (len == 0 || len > spar_meta_max_id_bytes()) return SPAR_E_NOT_FOUND;
     MDB_txn *txn = NULL;
-    MDB_cursor *pc = NULL;
-    d2i_reader r = {0};
-    int rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn);
-    if (rc == 0) rc = mdb_cursor_open(txn, m->id2doc, &pc);
-    if (rc == 0) rc = mdb_cursor_open(txn, m->doc2id, &r.cur);
+    d2i_reader r = {0}; /* one cursor: the id2doc block is read first, then doc2id */
+    int rc = read_begin(m, &txn, &r.cur);
+    if (rc != 0) return spar_from_lmdb(rc, NULL);
     spar_status st = SPAR_OK;
-    if (rc != 0) {
-        st = spar_from_lmdb(rc, NULL);
-        goto done;
-    }
-    /* the block whose last id is the first >= id */
-    MDB_val k = {len, (void *)id}, v;
-    if ((rc = mdb_cursor_get(pc, &k, &v, MDB_SET_RANGE)) != 0) {
-        st = spar_from_lmdb(rc, NULL);
+    /* the block whose last sort key is the first >= the id's */
+    uint8_t kb[1 + SPAR_SORTKEY_MAX];
+    const size_t kl = id2doc_key((const uint8_t *)id, len, kb);
+    MDB_val k = {kl, kb}, v;
+    if ((rc = mdb_cursor_get(r.cur, &k, &v, MDB_SET_RANGE)) != 0 || key_kind(&k) != K_ID2DOC) {
+        st = rc != 0 ? spar_from_lmdb(rc, NULL) : SPAR_E_NOT_FOUND;
         goto done;
     }
     spar_permblock_view pv;
     if ((st = spar_permblock_open(v.mv_data, v.mv_size, &pv)) != SPAR_OK) goto done;
     const uint32_t n = pv.n;
-    if (k.mv_size == len && memcmp(k.mv_data, id, len) == 0) {
+    if (k.mv_size == kl && memcmp(k.mv_data, kb, kl) == 0) {
         st = spar_permblock_docid(&pv, n - 1, docid);
         goto done;
     }
@@ -899,7 +1071,7 @@ spar_status spar_meta_lookup(const spar_meta *m, const char *id, size_t len, uin
         goto done;
     }
     /* one run of docids (the writer tags every other block), so the ids of docids ids[0]..ids[n-2]
-     * ascend in doc2id: search them there, block by block (nearly always one) */
+     * ascend in sort-key order in doc2id: search them there, block by block (nearly always one) */
     const uint32_t *ids = pv.docids;
     for (uint32_t j = 1; j < n; j++)
         if (ids[j] != ids[0] + j) {
@@ -914,7 +1086,7 @@ spar_status spar_meta_lookup(const spar_meta *m, const char *id, size_t len, uin
         }
         const uint32_t hi = to < r.last ? to : r.last;
         uint32_t at = 0;
-        s2 = spar_idblock_find(r.blk, r.len, from - r.first, hi - r.first, (const uint8_t *)id, len, &at);
+        s2 = spar_idblock_find(r.blk, r.len, from - r.first, hi - r.first, kb + 1, kl - 1, &at);
         if (s2 == SPAR_OK) {
             *docid = r.first + at;
             st = SPAR_OK;
@@ -928,9 +1100,7 @@ spar_status spar_meta_lookup(const spar_meta *m, const char *id, size_t len, uin
         from = hi + 1;
     }
 done:
-    if (r.cur) mdb_cursor_close(r.cur);
-    if (pc) mdb_cursor_close(pc);
-    if (txn) mdb_txn_abort(txn);
+    read_end(txn, r.cur);
     return st;
 }
 
@@ -939,10 +1109,9 @@ spar_status spar_meta_fields(const spar_meta *m, uint32_t docid, char *title, si
     MDB_txn *txn = NULL;
     int rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0) return spar_from_lmdb(rc, NULL);
-    uint8_t kb[4];
-    be32(kb, docid);
-    MDB_val k = {4, kb}, v;
-    rc = mdb_get(txn, m->fields, &k, &v);
+    uint8_t kb[5];
+    MDB_val k = docid_key(kb, K_FIELDS, docid), v;
+    rc = mdb_get(txn, m->dbi, &k, &v);
     if (rc == 0) {
         const uint8_t *p = v.mv_data;
         uint32_t tl = v.mv_size >= 4 ? rle32(p) : UINT32_MAX;
@@ -958,11 +1127,16 @@ spar_status spar_meta_fields(const spar_meta *m, uint32_t docid, char *title, si
 }
 
 spar_status spar_meta_setting(const spar_meta *m, const char *key, char *buf, size_t cap, size_t *len) {
+    const size_t kl = strlen(key);
+    if (kl == 0 || kl > 510) return SPAR_E_NOT_FOUND;
     MDB_txn *txn = NULL;
     int rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0) return spar_from_lmdb(rc, NULL);
-    MDB_val k = {strlen(key), (void *)key}, v;
-    rc = mdb_get(txn, m->settings, &k, &v);
+    uint8_t kb[512];
+    kb[0] = K_SETTING;
+    memcpy(kb + 1, key, kl);
+    MDB_val k = {1 + kl, kb}, v;
+    rc = mdb_get(txn, m->dbi, &k, &v);
     if (rc == 0) copy_out(v.mv_data, v.mv_size, buf, cap, len);
     mdb_txn_abort(txn);
     return spar_from_lmdb(rc, NULL);
@@ -979,81 +1153,88 @@ static int hash_cb(void *ctx, uint32_t i, const uint8_t *id, size_t len) {
     return 0;
 }
 
+/* Position cur on the first record of a kind; MDB_NOTFOUND when there is none. */
+static int first_of(MDB_cursor *cur, uint8_t kind, MDB_val *k, MDB_val *v) {
+    uint8_t kb[1] = {kind};
+    k->mv_size = 1;
+    k->mv_data = kb;
+    int rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+    if (rc == 0 && key_kind(k) != kind) rc = MDB_NOTFOUND;
+    return rc;
+}
+static int next_of(MDB_cursor *cur, uint8_t kind, MDB_val *k, MDB_val *v) {
+    int rc = mdb_cursor_get(cur, k, v, MDB_NEXT);
+    if (rc == 0 && key_kind(k) != kind) rc = MDB_NOTFOUND;
+    return rc;
+}
+
+/* The end of a walk over one kind: MDB_NOTFOUND is the normal end. */
+static spar_status walk_end(int rc, spar_diag *diag) {
+    if (rc == MDB_NOTFOUND) return SPAR_OK;
+    spar_status st = spar_from_lmdb(rc, diag);
+    return st == SPAR_E_NOT_FOUND ? SPAR_E_CORRUPT : st;
+}
+
 /* doc2id: blocks cover docids 0..n-1 in order, every block decodes; hashes the (docid, id) sequence. */
-static spar_status scan_doc2id(const spar_meta *m, MDB_txn *txn, XXH3_state_t *h, spar_diag *diag) {
-    MDB_cursor *cur = NULL;
-    int rc = mdb_cursor_open(txn, m->doc2id, &cur);
-    if (rc != 0) return spar_from_lmdb(rc, diag);
-    spar_status st = SPAR_OK;
-    uint64_t next = 0;
+static spar_status scan_doc2id(const spar_meta *m, MDB_cursor *cur, XXH3_state_t *h, spar_diag *diag) {
+    uint64_t next = 0, blocks = 0;
     MDB_val k, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    int rc;
+    for (rc = first_of(cur, K_DOC2ID, &k, &v); rc == 0; rc = next_of(cur, K_DOC2ID, &k, &v)) {
         uint32_t cnt = 0;
-        if (k.mv_size != 4) {
-            st = spar_diag_err(diag, SPAR_E_CORRUPT, "doc2id: block key of %zu bytes", k.mv_size);
-            goto done;
-        }
+        if (k.mv_size != 5) return spar_diag_err(diag, SPAR_E_CORRUPT, "doc2id: block key of %zu bytes", k.mv_size);
         const uint32_t last = key_docid(&k);
-        if (spar_idblock_count(v.mv_data, v.mv_size, &cnt) != SPAR_OK || last < next || last - next + 1 != cnt) {
-            st = spar_diag_err(diag, SPAR_E_CORRUPT,
-                               "doc2id: block ending at docid %" PRIu32 " does not hold docids %" PRIu64 "..", last,
-                               next);
-            goto done;
-        }
+        if (spar_idblock_count(v.mv_data, v.mv_size, &cnt) != SPAR_OK || last < next || last - next + 1 != cnt)
+            return spar_diag_err(diag, SPAR_E_CORRUPT,
+                                 "doc2id: block ending at docid %" PRIu32 " does not hold docids %" PRIu64 "..", last,
+                                 next);
         hash_ctx c = {h, (uint32_t)next};
         spar_diag d;
-        if (spar_idblock_each(v.mv_data, v.mv_size, hash_cb, &c, &d) != SPAR_OK) {
-            st = spar_diag_err(diag, SPAR_E_CORRUPT, "doc2id: block ending at docid %" PRIu32 ": %s", last, d.msg);
-            goto done;
-        }
+        if (spar_idblock_each(v.mv_data, v.mv_size, hash_cb, &c, &d) != SPAR_OK)
+            return spar_diag_err(diag, SPAR_E_CORRUPT, "doc2id: block ending at docid %" PRIu32 ": %s", last, d.msg);
         next = (uint64_t)last + 1;
+        blocks++;
     }
-    if (rc != MDB_NOTFOUND) {
-        st = spar_from_lmdb(rc, diag);
-        if (st == SPAR_E_NOT_FOUND) st = SPAR_E_CORRUPT;
-    } else if (next != m->n_docs) {
-        st = spar_diag_err(diag, SPAR_E_CORRUPT, "doc2id: holds %" PRIu64 " ids for %" PRIu64 " documents", next,
-                           m->n_docs);
-    }
-done:
-    mdb_cursor_close(cur);
+    spar_status st = walk_end(rc, diag);
+    if (st == SPAR_OK && (next != m->n_docs || blocks != m->n_doc2id))
+        st = spar_diag_err(diag, SPAR_E_CORRUPT,
+                           "doc2id: holds %" PRIu64 " ids in %" PRIu64 " blocks, the header says %" PRIu64 " in %" PRIu64,
+                           next, blocks, m->n_docs, m->n_doc2id);
     return st;
 }
 
-/* id2doc: every docid exactly once, ids strictly increasing, each block keyed by its last id. */
-static spar_status scan_id2doc(const spar_meta *m, MDB_txn *txn, spar_diag *diag) {
+/* id2doc: every docid exactly once, sort keys strictly increasing, each block keyed by its last. */
+static spar_status scan_id2doc(const spar_meta *m, MDB_txn *txn, MDB_cursor *cur, spar_diag *diag) {
     const uint64_t n_docs = m->n_docs;
     uint8_t *seen = calloc((size_t)(n_docs / 8 + 1), 1);
     if (seen == NULL) return SPAR_E_NOMEM;
-    MDB_cursor *cur = NULL;
     d2i_reader r = {0};
     spar_status st = SPAR_OK;
-    int rc = mdb_cursor_open(txn, m->id2doc, &cur);
-    if (rc == 0) rc = mdb_cursor_open(txn, m->doc2id, &r.cur);
+    int rc = mdb_cursor_open(txn, m->dbi, &r.cur);
     if (rc != 0) {
         st = spar_from_lmdb(rc, diag);
         goto done;
     }
-    uint8_t prev[SPAR_IDBLOCK_ID_MAX], cur_id[SPAR_IDBLOCK_ID_MAX];
+    uint8_t prev[1 + SPAR_SORTKEY_MAX], cur_key[1 + SPAR_SORTKEY_MAX], cur_id[SPAR_IDBLOCK_ID_MAX];
     size_t prev_len = 0;
     uint64_t total = 0;
     uint32_t last_n = SPAR_PERMBLOCK_MAX_IDS;
     MDB_val k, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = first_of(cur, K_ID2DOC, &k, &v); rc == 0; rc = next_of(cur, K_ID2DOC, &k, &v)) {
         uint32_t docids[SPAR_PERMBLOCK_MAX_IDS], n = 0;
         uint8_t tags[SPAR_PERMBLOCK_MAX_IDS];
         int tagged = 0;
+        const uint64_t blk = total / SPAR_PERMBLOCK_MAX_IDS;
         if (last_n != SPAR_PERMBLOCK_MAX_IDS ||
             spar_permblock_decode(v.mv_data, v.mv_size, docids, tags, &tagged, &n) != SPAR_OK) {
-            st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc: block %" PRIu64 " is malformed",
-                               total / SPAR_PERMBLOCK_MAX_IDS);
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc: block %" PRIu64 " is malformed", blk);
             goto done;
         }
         last_n = n;
         for (uint32_t j = 1; j < n && !tagged; j++)
             if (docids[j] != docids[0] + j) {
                 st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc: untagged block %" PRIu64 " is not one docid run",
-                                   total / SPAR_PERMBLOCK_MAX_IDS);
+                                   blk);
                 goto done;
             }
         for (uint32_t j = 0; j < n; j++) {
@@ -1073,30 +1254,60 @@ static spar_status scan_id2doc(const spar_meta *m, MDB_txn *txn, spar_diag *diag
                 st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc: wrong tag for docid %" PRIu32, d);
                 goto done;
             }
-            if (total + j > 0 && id_cmp(prev, prev_len, cur_id, cl) >= 0) {
+            const size_t kl = id2doc_key(cur_id, cl, cur_key);
+            if (total + j > 0 && bytes_cmp(prev, prev_len, cur_key, kl) >= 0) {
                 st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc: ids out of order at docid %" PRIu32, d);
                 goto done;
             }
-            memcpy(prev, cur_id, cl);
-            prev_len = cl;
+            memcpy(prev, cur_key, kl);
+            prev_len = kl;
         }
-        if (id_cmp(k.mv_data, k.mv_size, prev, prev_len) != 0) {
-            st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc: block %" PRIu64 " is not keyed by its last id",
-                               total / SPAR_PERMBLOCK_MAX_IDS);
+        if (bytes_cmp(k.mv_data, k.mv_size, prev, prev_len) != 0) {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc: block %" PRIu64 " is not keyed by its last id", blk);
             goto done;
         }
         total += n;
     }
-    if (rc != MDB_NOTFOUND) {
-        st = spar_from_lmdb(rc, diag);
-        if (st == SPAR_E_NOT_FOUND) st = SPAR_E_CORRUPT;
-    } else if (total != n_docs) {
+    st = walk_end(rc, diag);
+    if (st == SPAR_OK && total != n_docs)
         st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc has %" PRIu64 " entries, doc2id %" PRIu64, total, n_docs);
-    }
 done:
     if (r.cur) mdb_cursor_close(r.cur);
-    if (cur) mdb_cursor_close(cur);
     free(seen);
+    return st;
+}
+
+/* fields: keys are valid docids; hashes (docid, value) in docid order. */
+static spar_status scan_fields(const spar_meta *m, MDB_cursor *cur, XXH3_state_t *h, spar_diag *diag) {
+    MDB_val k, v;
+    uint64_t n = 0;
+    int rc;
+    for (rc = first_of(cur, K_FIELDS, &k, &v); rc == 0; rc = next_of(cur, K_FIELDS, &k, &v)) {
+        if (k.mv_size != 5 || key_docid(&k) >= m->n_docs || v.mv_size < 4 || rle32(v.mv_data) > v.mv_size - 4)
+            return spar_diag_err(diag, SPAR_E_CORRUPT, "fields: malformed entry");
+        hash_rec(h, key_docid(&k), v.mv_data, v.mv_size);
+        n++;
+    }
+    spar_status st = walk_end(rc, diag);
+    if (st == SPAR_OK && n != m->n_fields)
+        st = spar_diag_err(diag, SPAR_E_CORRUPT, "fields: %" PRIu64 " entries, the header says %" PRIu64, n,
+                           m->n_fields);
+    return st;
+}
+
+/* settings: non-empty names; the count matches the header. */
+static spar_status scan_settings(const spar_meta *m, MDB_cursor *cur, spar_diag *diag) {
+    MDB_val k, v;
+    uint64_t n = 0;
+    int rc;
+    for (rc = first_of(cur, K_SETTING, &k, &v); rc == 0; rc = next_of(cur, K_SETTING, &k, &v)) {
+        if (k.mv_size < 2) return spar_diag_err(diag, SPAR_E_CORRUPT, "settings: empty name");
+        n++;
+    }
+    spar_status st = walk_end(rc, diag);
+    if (st == SPAR_OK && n != m->n_settings)
+        st = spar_diag_err(diag, SPAR_E_CORRUPT, "settings: %" PRIu64 " entries, the header says %" PRIu64, n,
+                           m->n_settings);
     return st;
 }
 
@@ -1106,39 +1317,22 @@ spar_status spar_meta_scan(const spar_meta *m, uint64_t *doc2id_xxh3, uint64_t *
     MDB_cursor *cur = NULL;
     XXH3_state_t *h = XXH3_createState();
     if (h == NULL) return SPAR_E_NOMEM;
-    int rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn);
+    int rc = read_begin(m, &txn, &cur);
     if (rc != 0) {
         st = spar_from_lmdb(rc, diag);
         goto done;
     }
+    /* the kinds' counts add up to the B-tree's entries (checked at open), so there is nothing else */
     XXH3_64bits_reset(h);
-    SPAR_TRY_GOTO(st, scan_doc2id(m, txn, h, diag), done);
+    SPAR_TRY_GOTO(st, scan_doc2id(m, cur, h, diag), done);
     if (doc2id_xxh3) *doc2id_xxh3 = XXH3_64bits_digest(h);
-    SPAR_TRY_GOTO(st, scan_id2doc(m, txn, diag), done);
-    /* fields */
+    SPAR_TRY_GOTO(st, scan_id2doc(m, txn, cur, diag), done);
     XXH3_64bits_reset(h);
-    if ((rc = mdb_cursor_open(txn, m->fields, &cur)) != 0) goto lmdb_fail;
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 4 || rbe32(k.mv_data) >= m->n_docs || v.mv_size < 4 || rle32(v.mv_data) > v.mv_size - 4) {
-            st = spar_diag_err(diag, SPAR_E_CORRUPT, "fields: malformed entry");
-            goto done;
-        }
-        uint8_t pre[8];
-        le32(pre, rbe32(k.mv_data));
-        le32(pre + 4, (uint32_t)v.mv_size);
-        XXH3_64bits_update(h, pre, 8);
-        XXH3_64bits_update(h, v.mv_data, v.mv_size);
-    }
-    if (rc != MDB_NOTFOUND) goto lmdb_fail;
+    SPAR_TRY_GOTO(st, scan_fields(m, cur, h, diag), done);
     if (fields_xxh3) *fields_xxh3 = XXH3_64bits_digest(h);
-    goto done;
-lmdb_fail:
-    st = spar_from_lmdb(rc, diag);
-    if (st == SPAR_E_NOT_FOUND) st = SPAR_E_CORRUPT;
+    SPAR_TRY_GOTO(st, scan_settings(m, cur, diag), done);
 done:
-    if (cur) mdb_cursor_close(cur);
-    if (txn) mdb_txn_abort(txn);
+    read_end(txn, cur);
     XXH3_freeState(h);
     return st;
 }

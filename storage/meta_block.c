@@ -1,4 +1,4 @@
-/* storage/meta_block.c — id blocks (front-coded ids) and perm blocks (delta/run coded docids) of
+/* storage/meta_block.c — id blocks (front-coded ids and runs of successors) and perm blocks (delta/run coded docids) of
  * meta.lmdb; contract in storage/meta_block.h, byte layout in docs/format/meta-lmdb.md. */
 #include "storage/meta_block.h"
 
@@ -19,12 +19,63 @@ static size_t varint_len(uint64_t v) {
     return n;
 }
 
-/* ---- id block encoder ---- */
+/* ---- id order and successors ---- */
+
+static int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+size_t spar_sortkey(const uint8_t *id, size_t len, uint8_t *out) {
+    size_t d = len;
+    while (d > 0 && is_digit(id[d - 1])) d--;
+    const size_t digits = len - d;
+    if (digits == 0 || digits > 32) {
+        memcpy(out, id, len);
+        return len;
+    }
+    memcpy(out, id, d);
+    out[d] = (uint8_t)digits; /* 1..32: never a digit, so the key still ends with exactly these digits */
+    memcpy(out + d + 1, id + d, digits);
+    return len + 1;
+}
+
+int spar_id_succ(uint8_t *id, size_t *len) {
+    size_t n = *len, i = n;
+    if (n == 0 || !is_digit(id[n - 1])) return 0;
+    while (i > 0 && id[i - 1] == '9') i--;
+    if (i > 0 && is_digit(id[i - 1])) { /* a digit below 9 absorbs the carry */
+        id[i - 1]++;
+        memset(id + i, '0', n - i);
+        return 1;
+    }
+    if (n + 1 > SPAR_IDBLOCK_ID_MAX) return 0; /* all nines: one digit more */
+    memmove(id + i + 1, id + i, n - i);
+    id[i] = '1';
+    memset(id + i + 1, '0', n - i);
+    *len = n + 1;
+    return 1;
+}
+
+/* 1 when b is the successor of a. */
+static int is_succ(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
+    if (bl < al || bl > al + 1 || al == 0 || !is_digit(b[bl - 1])) return 0;
+    uint8_t t[SPAR_IDBLOCK_ID_MAX];
+    size_t tl = al;
+    memcpy(t, a, al);
+    return spar_id_succ(t, &tl) && tl == bl && memcmp(t, b, bl) == 0;
+}
+
+/* ---- id block encoder ----
+ * Entry head byte: high nibble = shared prefix length, low nibble = suffix length (15: 15 + a varint that
+ * follows, shared first). Head 0x00 (shared 0, suffix 0: no literal id) starts a run: a count r (1..15)
+ * follows, and the next r ids are successors of the previous one. A group's first entry is a literal with
+ * shared = 0. */
+
+#define RUN_HEAD 0x00u
 
 void spar_idblock_enc_reset(spar_idblock_enc *e) {
     e->n = 0;
     e->data_len = 0;
     e->prev_len = 0;
+    e->run_at = 0;
     memset(e->group_len, 0, sizeof e->group_len);
 }
 
@@ -50,13 +101,18 @@ static size_t header_len(uint32_t n, const uint32_t *g) {
     return h;
 }
 
+/* Bytes that appending id adds to the data (0: it extends the open run). */
+static size_t add_len(const spar_idblock_enc *e, const uint8_t *id, size_t len) {
+    if (e->n % SPAR_IDBLOCK_RESTART != 0 && is_succ(e->prev, e->prev_len, id, len)) return e->run_at ? 0 : 2;
+    size_t s = shared_prefix(e, id, len);
+    return entry_len(s, len - s);
+}
+
 int spar_idblock_enc_fits(const spar_idblock_enc *e, const uint8_t *id, size_t len) {
-    (void)id;
     if (len == 0 || len > SPAR_IDBLOCK_ID_MAX) return 0;
     if (e->n == 0) return 1; /* 2 + 511 + 3 bytes always fit */
     if (e->n >= SPAR_IDBLOCK_MAX_IDS) return 0;
-    size_t s = shared_prefix(e, id, len);
-    size_t add = entry_len(s, len - s);
+    size_t add = add_len(e, id, len);
     uint32_t g[NGROUPS];
     memcpy(g, e->group_len, sizeof g);
     g[e->n / SPAR_IDBLOCK_RESTART] += (uint32_t)add;
@@ -64,14 +120,26 @@ int spar_idblock_enc_fits(const spar_idblock_enc *e, const uint8_t *id, size_t l
 }
 
 void spar_idblock_enc_add(spar_idblock_enc *e, const uint8_t *id, size_t len) {
-    size_t s = shared_prefix(e, id, len), suffix = len - s;
     uint8_t *p = e->data + e->data_len;
     size_t k = 0;
-    p[k++] = (uint8_t)(((s < NIBBLE_ESC ? s : NIBBLE_ESC) << 4) | (suffix < NIBBLE_ESC ? suffix : NIBBLE_ESC));
-    if (s >= NIBBLE_ESC) k += spar_varint_put(p + k, s - NIBBLE_ESC);
-    if (suffix >= NIBBLE_ESC) k += spar_varint_put(p + k, suffix - NIBBLE_ESC);
-    memcpy(p + k, id + s, suffix);
-    k += suffix;
+    if (e->n % SPAR_IDBLOCK_RESTART == 0) e->run_at = 0; /* runs stay inside a restart group */
+    if (e->n % SPAR_IDBLOCK_RESTART != 0 && is_succ(e->prev, e->prev_len, id, len)) {
+        if (e->run_at) {
+            e->data[e->run_at]++; /* at most 15: a run starts after a group's first id */
+        } else {
+            p[k++] = RUN_HEAD;
+            p[k++] = 1;
+            e->run_at = e->data_len + 1;
+        }
+    } else {
+        size_t s = shared_prefix(e, id, len), suffix = len - s;
+        p[k++] = (uint8_t)(((s < NIBBLE_ESC ? s : NIBBLE_ESC) << 4) | (suffix < NIBBLE_ESC ? suffix : NIBBLE_ESC));
+        if (s >= NIBBLE_ESC) k += spar_varint_put(p + k, s - NIBBLE_ESC);
+        if (suffix >= NIBBLE_ESC) k += spar_varint_put(p + k, suffix - NIBBLE_ESC);
+        memcpy(p + k, id + s, suffix);
+        k += suffix;
+        e->run_at = 0;
+    }
     e->data_len += k;
     e->group_len[e->n / SPAR_IDBLOCK_RESTART] += (uint32_t)k;
     memcpy(e->prev, id, len);
@@ -113,25 +181,56 @@ static spar_status parse_header(const uint8_t *blk, size_t len, idblock_hdr *h) 
     return SPAR_OK;
 }
 
-/* Decode one entry at blk[*pos..end) on top of the previous id in cur[0..*cur_len). */
-static int decode_entry(const uint8_t *blk, uint64_t end, uint64_t *pos, int restart, uint8_t *cur, size_t *cur_len) {
-    if (*pos >= end) return 0;
-    uint8_t head = blk[(*pos)++];
-    uint64_t s = head >> 4, suffix = head & 15u, v;
+/* Reads the ids of one restart group in order. */
+typedef struct {
+    const uint8_t *blk;
+    uint64_t pos, end;
+    uint32_t run_left; /* successors still to produce from the current run entry */
+    int restart;       /* the next entry is the group's first */
+    uint8_t cur[SPAR_IDBLOCK_ID_MAX];
+    size_t cur_len;
+} group_reader;
+
+static void group_open(group_reader *g, const uint8_t *blk, const idblock_hdr *h, uint32_t grp) {
+    g->blk = blk;
+    g->pos = h->start[grp];
+    g->end = h->start[grp + 1];
+    g->run_left = 0;
+    g->restart = 1;
+    g->cur_len = 0;
+}
+
+/* Advance to the next id of the group (in g->cur); 0 when the bytes are malformed. */
+static int group_next(group_reader *g) {
+    const uint8_t *blk = g->blk;
+    if (g->run_left > 0) {
+        g->run_left--;
+        return spar_id_succ(g->cur, &g->cur_len);
+    }
+    if (g->pos >= g->end) return 0;
+    uint8_t head = blk[g->pos++];
+    uint64_t v;
+    if (head == RUN_HEAD) {
+        if (g->restart || !spar_varint_get(blk, g->end, &g->pos, &v) || v == 0 || v >= SPAR_IDBLOCK_RESTART) return 0;
+        g->run_left = (uint32_t)v - 1;
+        return spar_id_succ(g->cur, &g->cur_len);
+    }
+    uint64_t s = head >> 4, suffix = head & 15u;
     if (s == NIBBLE_ESC) {
-        if (!spar_varint_get(blk, end, pos, &v) || v > SPAR_IDBLOCK_ID_MAX) return 0;
+        if (!spar_varint_get(blk, g->end, &g->pos, &v) || v > SPAR_IDBLOCK_ID_MAX) return 0;
         s += v;
     }
     if (suffix == NIBBLE_ESC) {
-        if (!spar_varint_get(blk, end, pos, &v) || v > SPAR_IDBLOCK_ID_MAX) return 0;
+        if (!spar_varint_get(blk, g->end, &g->pos, &v) || v > SPAR_IDBLOCK_ID_MAX) return 0;
         suffix += v;
     }
-    if ((restart && s != 0) || s > *cur_len || s + suffix == 0 || s + suffix > SPAR_IDBLOCK_ID_MAX ||
-        suffix > end - *pos)
+    if ((g->restart && s != 0) || s > g->cur_len || s + suffix == 0 || s + suffix > SPAR_IDBLOCK_ID_MAX ||
+        suffix > g->end - g->pos)
         return 0;
-    memcpy(cur + s, blk + *pos, (size_t)suffix);
-    *pos += suffix;
-    *cur_len = (size_t)(s + suffix);
+    memcpy(g->cur + s, blk + g->pos, (size_t)suffix);
+    g->pos += suffix;
+    g->cur_len = (size_t)(s + suffix);
+    g->restart = 0;
     return 1;
 }
 
@@ -147,12 +246,13 @@ spar_status spar_idblock_get(const uint8_t *blk, size_t len, uint32_t i, uint8_t
     spar_status st = parse_header(blk, len, &h);
     if (st != SPAR_OK) return st;
     if (i >= h.n) return SPAR_E_NOT_FOUND;
-    uint32_t g = i / SPAR_IDBLOCK_RESTART;
-    uint64_t pos = h.start[g], end = h.start[g + 1];
-    size_t cur_len = 0;
-    for (uint32_t k = g * SPAR_IDBLOCK_RESTART; k <= i; k++)
-        if (!decode_entry(blk, end, &pos, k == g * SPAR_IDBLOCK_RESTART, out, &cur_len)) return SPAR_E_CORRUPT;
-    *out_len = cur_len;
+    uint32_t grp = i / SPAR_IDBLOCK_RESTART;
+    group_reader g;
+    group_open(&g, blk, &h, grp);
+    for (uint32_t k = grp * SPAR_IDBLOCK_RESTART; k <= i; k++)
+        if (!group_next(&g)) return SPAR_E_CORRUPT;
+    memcpy(out, g.cur, g.cur_len);
+    *out_len = g.cur_len;
     return SPAR_OK;
 }
 
@@ -160,28 +260,33 @@ spar_status spar_idblock_each(const uint8_t *blk, size_t len, spar_idblock_fn fn
     idblock_hdr h;
     if (parse_header(blk, len, &h) != SPAR_OK)
         return spar_diag_err(diag, SPAR_E_CORRUPT, "id block of %zu bytes: malformed header", len);
-    uint8_t cur[SPAR_IDBLOCK_ID_MAX];
-    size_t cur_len = 0;
-    for (uint32_t g = 0; g < h.groups; g++) {
-        uint64_t pos = h.start[g], end = h.start[g + 1];
-        uint32_t first = g * SPAR_IDBLOCK_RESTART, last = first + SPAR_IDBLOCK_RESTART;
+    group_reader g;
+    for (uint32_t grp = 0; grp < h.groups; grp++) {
+        group_open(&g, blk, &h, grp);
+        uint32_t first = grp * SPAR_IDBLOCK_RESTART, last = first + SPAR_IDBLOCK_RESTART;
         if (last > h.n) last = h.n;
         for (uint32_t k = first; k < last; k++) {
-            if (!decode_entry(blk, end, &pos, k == first, cur, &cur_len))
+            if (!group_next(&g))
                 return spar_diag_err(diag, SPAR_E_CORRUPT, "id block: entry %u of %u is malformed", k, h.n);
-            if (fn != NULL && fn(ctx, k, cur, cur_len) != 0) return SPAR_E_CANCELLED;
+            if (fn != NULL && fn(ctx, k, g.cur, g.cur_len) != 0) return SPAR_E_CANCELLED;
         }
-        if (pos != end)
-            return spar_diag_err(diag, SPAR_E_CORRUPT, "id block: restart group %u has %" PRIu64 " stray bytes", g,
-                                 end - pos);
+        if (g.pos != g.end || g.run_left != 0)
+            return spar_diag_err(diag, SPAR_E_CORRUPT, "id block: restart group %u has stray bytes or ids", grp);
     }
     return SPAR_OK;
 }
 
-static int cmp_ids(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
+static int cmp_bytes(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
     int c = memcmp(a, b, al < bl ? al : bl);
     if (c != 0) return c;
     return al < bl ? -1 : al > bl;
+}
+
+/* Order of the id in g->cur against a sort key. */
+static int cmp_key(const group_reader *g, const uint8_t *key, size_t key_len) {
+    uint8_t sk[SPAR_SORTKEY_MAX];
+    size_t n = spar_sortkey(g->cur, g->cur_len, sk);
+    return cmp_bytes(sk, n, key, key_len);
 }
 
 spar_status spar_idblock_find(const uint8_t *blk, size_t len, uint32_t lo, uint32_t hi, const uint8_t *key,
@@ -190,15 +295,14 @@ spar_status spar_idblock_find(const uint8_t *blk, size_t len, uint32_t lo, uint3
     spar_status st = parse_header(blk, len, &h);
     if (st != SPAR_OK) return st;
     if (lo > hi || hi >= h.n) return SPAR_E_CORRUPT;
-    uint8_t cur[SPAR_IDBLOCK_ID_MAX];
-    size_t cur_len = 0;
+    group_reader g;
     /* the last group of (lo's group, hi's group] whose restart id is <= key, else lo's group */
     uint32_t g_lo = lo / SPAR_IDBLOCK_RESTART, g_hi = hi / SPAR_IDBLOCK_RESTART;
     while (g_lo < g_hi) {
         uint32_t mid = g_lo + (g_hi - g_lo + 1) / 2;
-        uint64_t pos = h.start[mid];
-        if (!decode_entry(blk, h.start[mid + 1], &pos, 1, cur, &cur_len)) return SPAR_E_CORRUPT;
-        int c = cmp_ids(cur, cur_len, key, key_len);
+        group_open(&g, blk, &h, mid);
+        if (!group_next(&g)) return SPAR_E_CORRUPT;
+        int c = cmp_key(&g, key, key_len);
         if (c == 0) {
             *idx = mid * SPAR_IDBLOCK_RESTART;
             return SPAR_OK;
@@ -209,11 +313,11 @@ spar_status spar_idblock_find(const uint8_t *blk, size_t len, uint32_t lo, uint3
     const uint32_t first = g_lo * SPAR_IDBLOCK_RESTART;
     uint32_t last = first + SPAR_IDBLOCK_RESTART - 1;
     if (last > hi) last = hi;
-    uint64_t pos = h.start[g_lo];
+    group_open(&g, blk, &h, g_lo);
     for (uint32_t k = first; k <= last; k++) {
-        if (!decode_entry(blk, h.start[g_lo + 1], &pos, k == first, cur, &cur_len)) return SPAR_E_CORRUPT;
+        if (!group_next(&g)) return SPAR_E_CORRUPT;
         if (k < lo) continue;
-        int c = cmp_ids(cur, cur_len, key, key_len);
+        int c = cmp_key(&g, key, key_len);
         if (c == 0) {
             *idx = k;
             return SPAR_OK;

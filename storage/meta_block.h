@@ -1,7 +1,8 @@
-/* storage/meta_block.h — the two block codecs of meta.lmdb (format version 2, docs/format/meta-lmdb.md):
+/* storage/meta_block.h — the two block codecs of meta.lmdb (format version 3, docs/format/meta-lmdb.md):
  *   id block:   up to SPAR_IDBLOCK_MAX_IDS external ids of consecutive docids, front-coded (shared prefix
- *               with the previous id + suffix), restarting every SPAR_IDBLOCK_RESTART ids so one id is
- *               found by decoding at most SPAR_IDBLOCK_RESTART entries;
+ *               with the previous id + suffix) or, for an id that is its predecessor with the trailing
+ *               decimal number plus one ("doc9" -> "doc10"), one run entry for the whole run; restarting
+ *               every SPAR_IDBLOCK_RESTART ids so one id is found by decoding at most one restart group;
  *   perm block: up to SPAR_PERMBLOCK_MAX_IDS docids (the docids of consecutive ids in byte order), delta
  *               coded with runs of consecutive docids collapsed, or bit-packed, optionally with one tag
  *               byte per id (a hash byte that lets a lookup skip the ids that cannot match).
@@ -19,7 +20,8 @@
 #define SPAR_IDBLOCK_RESTART 16u    /* an entry with no shared prefix every 16 ids */
 #define SPAR_IDBLOCK_MAX_BYTES 2000 /* encoded block size at most: two blocks fill a 4 KiB LMDB page and
                                        never spill into overflow pages */
-#define SPAR_IDBLOCK_ID_MAX 511u    /* longest id (LMDB's key limit, ids are also id2doc keys) */
+#define SPAR_IDBLOCK_ID_MAX 511u    /* longest id a block can hold (meta.lmdb itself takes 1..509 bytes) */
+#define SPAR_SORTKEY_MAX (SPAR_IDBLOCK_ID_MAX + 1u) /* longest sort key */
 #define SPAR_PERMBLOCK_MAX_IDS 64u  /* docids per perm block */
 #define SPAR_PERMBLOCK_MAX_BYTES (4 + SPAR_PERMBLOCK_MAX_IDS * 11)
 
@@ -31,7 +33,19 @@ typedef struct spar_idblock_enc {
     uint8_t data[SPAR_IDBLOCK_MAX_BYTES];
     uint8_t prev[SPAR_IDBLOCK_ID_MAX];
     size_t prev_len;
+    size_t run_at; /* offset in data of the open run's count byte (0: no open run) */
 } spar_idblock_enc;
+
+/* ---- id order ----
+ * The sort key of an id: the id itself, except that a trailing run of 1..32 ASCII digits is preceded by
+ * one byte holding its length ("doc9" -> "doc" 0x01 "9", "doc10" -> "doc" 0x02 "10"), so that memcmp order
+ * of sort keys puts numbered ids in numeric order (plain or zero-padded). The map is injective. Writes at
+ * most len + 1 bytes (room for SPAR_SORTKEY_MAX) and returns the key length. */
+size_t spar_sortkey(const uint8_t *id, size_t len, uint8_t *out);
+/* Replace id (room for SPAR_IDBLOCK_ID_MAX bytes) by its successor: its trailing decimal number plus one,
+ * keeping the width when it has leading zeros ("a09" -> "a10", "a99" -> "a100"). @return 1, or 0 when
+ * the id does not end with a digit or the successor would be longer than SPAR_IDBLOCK_ID_MAX. */
+int spar_id_succ(uint8_t *id, size_t *len);
 
 void spar_idblock_enc_reset(spar_idblock_enc *e);
 /* 1 when `id` (1..SPAR_IDBLOCK_ID_MAX bytes) can be appended without exceeding either limit. An empty
@@ -48,15 +62,16 @@ spar_status spar_idblock_count(const uint8_t *blk, size_t len, uint32_t *n);
 /* Copy id number i (0-based) into out (room for SPAR_IDBLOCK_ID_MAX bytes).
  * @return SPAR_OK, SPAR_E_NOT_FOUND (i >= n), SPAR_E_CORRUPT. Decodes at most one restart group. */
 spar_status spar_idblock_get(const uint8_t *blk, size_t len, uint32_t i, uint8_t *out, size_t *out_len);
-/* Decode and validate the whole block, calling fn(ctx, i, id, len) for each id in order (fn returning
- * non-zero stops with SPAR_E_CANCELLED). @return SPAR_OK, SPAR_E_CORRUPT (diag says what), or
- * SPAR_E_CANCELLED. */
-/* Find `key` among ids lo..hi of a block whose ids lo..hi are in increasing byte order: a binary search
- * over the restart ids in the range, then a scan of one restart group.
+/* Find the id whose sort key is `key` (spar_sortkey) among ids lo..hi of a block whose ids lo..hi are in
+ * increasing sort-key order: a binary search over the restart ids in the range, then a scan of one
+ * restart group.
  * @return SPAR_OK (*idx = its index); SPAR_E_NOT_FOUND (*idx = hi + 1 when key is greater than every id
  *         of the range, else lo..hi); SPAR_E_CORRUPT (also when hi >= n or lo > hi). */
 spar_status spar_idblock_find(const uint8_t *blk, size_t len, uint32_t lo, uint32_t hi, const uint8_t *key,
                               size_t key_len, uint32_t *idx);
+/* Decode and validate the whole block, calling fn(ctx, i, id, len) for each id in order (fn returning
+ * non-zero stops with SPAR_E_CANCELLED). @return SPAR_OK, SPAR_E_CORRUPT (diag says what), or
+ * SPAR_E_CANCELLED. */
 typedef int (*spar_idblock_fn)(void *ctx, uint32_t i, const uint8_t *id, size_t len);
 spar_status spar_idblock_each(const uint8_t *blk, size_t len, spar_idblock_fn fn, void *ctx, spar_diag *diag);
 

@@ -1,8 +1,9 @@
 /* fuzz_meta_block.c — libFuzzer target for the meta.lmdb block decoders (storage/meta_block.c). The first
  * input byte picks the codec (even: id block, odd: perm block), the rest is the block. Decoding must
  * never crash or read out of bounds, only return SPAR_E_CORRUPT; and a block that decodes must be
- * self-consistent: the single-id reader agrees with the full decode, and re-encoding the decoded values
- * decodes back to the same values. */
+ * self-consistent: the single-id reader agrees with the full decode, re-encoding the decoded values
+ * (front coding and successor runs) decodes back to the same values, and each decoded id's successor,
+ * when its number has at most 32 digits, sorts after it (spar_sortkey). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,17 @@ static void id_block(const uint8_t *blk, size_t len) {
     }
     uint32_t n = 0;
     if (spar_idblock_count(blk, len, &n) != SPAR_OK || n != a.n) abort();
+    for (uint32_t i = 0; i < a.n; i++) {
+        uint8_t s1[SPAR_SORTKEY_MAX], s2[SPAR_SORTKEY_MAX], next[SPAR_IDBLOCK_ID_MAX];
+        size_t l1 = spar_sortkey(a.ids[i], a.lens[i], s1), nl = a.lens[i], digits = 0;
+        while (digits < nl && a.ids[i][nl - 1 - digits] >= '0' && a.ids[i][nl - 1 - digits] <= '9') digits++;
+        if (l1 != nl && l1 != nl + 1) abort();
+        memcpy(next, a.ids[i], nl);
+        if (!spar_id_succ(next, &nl) || digits > 32) continue;
+        size_t l2 = spar_sortkey(next, nl, s2);
+        int c = memcmp(s1, s2, l1 < l2 ? l1 : l2);
+        if (c > 0 || (c == 0 && l1 >= l2)) abort();
+    }
     for (uint32_t i = 0; i < a.n; i++)
         if (spar_idblock_get(blk, len, i, one, &ol) != SPAR_OK || ol != a.lens[i] || memcmp(one, a.ids[i], ol) != 0)
             abort();

@@ -1,8 +1,9 @@
-/* test_meta.c — the LMDB metadata store (storage/meta.c, format 2): id <-> docid round trips (ordered,
- * random-order and hash-like ids over many blocks and batches), duplicate ids detected at once whether the
- * first copy is still in memory or already in the file, stored fields, settings, map growth on
- * MDB_MAP_FULL, content hashes recomputed by the scan, a damaged id block reported as corrupt, old and
- * future format versions refused, a small compacted data.mdb, byte-identical files for identical writes. */
+/* test_meta.c — the LMDB metadata store (storage/meta.c, format 3): id <-> docid round trips (ordered,
+ * random-order, numbered and hash-like ids over many blocks and batches), duplicate ids detected at once
+ * whether the first copy is still in memory or already in the file, stored fields, settings, map growth
+ * on MDB_MAP_FULL, content hashes recomputed by the scan, a damaged id block reported as corrupt, old
+ * (1, 2) and future format versions refused, a small index in one leaf page (12 KiB), byte-identical
+ * files for identical content whatever the batches; the sort key and successor of storage/meta_block.h. */
 #define _POSIX_C_SOURCE 200809L
 #include <CUnit/Basic.h>
 #include <lmdb.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "storage/meta.h"
+#include "storage/meta_block.h"
 
 static char g_tmp[256];
 static int g_seq;
@@ -392,12 +394,12 @@ static void test_future_version(void) {
     char dir[300];
     fresh_dir(dir, sizeof dir);
     CU_ASSERT_EQUAL_FATAL(fill(dir, 10, 10, 0, 0, 1u << 20, NULL, NULL), SPAR_OK);
-    CU_ASSERT_FATAL(patch_file(dir, "SPARMETA\x02\0\0\0", "SPARMETA\x03\0\0\0", 12));
+    CU_ASSERT_FATAL(patch_file(dir, "SPARMETA\x03\0\0\0", "SPARMETA\x04\0\0\0", 12));
     spar_meta *m = NULL;
     spar_diag d;
     CU_ASSERT_EQUAL(spar_meta_open(dir, &m, &d), SPAR_E_VERSION);
     CU_ASSERT_PTR_NULL(m);
-    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "unsupported meta.lmdb format version 3"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "unsupported meta.lmdb format version 4"));
 }
 
 static void test_version1_refused(void) {
@@ -426,6 +428,214 @@ static void test_version1_refused(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, dir));
 }
 
+static void test_version2_refused(void) {
+    /* a format-2 environment: named databases, its header in "info" */
+    char dir[300];
+    fresh_dir(dir, sizeof dir);
+    CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0755), 0);
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    CU_ASSERT_EQUAL_FATAL(mdb_env_create(&env), 0);
+    CU_ASSERT_EQUAL(mdb_env_set_maxdbs(env, 5), 0);
+    CU_ASSERT_EQUAL_FATAL(mdb_env_open(env, dir, MDB_NOLOCK, 0644), 0);
+    CU_ASSERT_EQUAL_FATAL(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    const char *names[4] = {"id2doc", "doc2id", "fields", "settings"};
+    for (int i = 0; i < 4; i++) CU_ASSERT_EQUAL(mdb_dbi_open(txn, names[i], MDB_CREATE, &dbi), 0);
+    CU_ASSERT_EQUAL(mdb_dbi_open(txn, "info", MDB_CREATE, &dbi), 0);
+    unsigned char hdr[24] = "SPARMETA\x02";
+    MDB_val k = {6, "header"}, v = {sizeof hdr, hdr};
+    CU_ASSERT_EQUAL(mdb_put(txn, dbi, &k, &v, 0), 0);
+    CU_ASSERT_EQUAL(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    spar_meta *m = NULL;
+    spar_diag d;
+    CU_ASSERT_EQUAL(spar_meta_open(dir, &m, &d), SPAR_E_VERSION);
+    CU_ASSERT_PTR_NULL(m);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "unsupported meta.lmdb format version 2 (this build reads version 3)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "rebuild the index"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, dir));
+}
+
+/* n ids "<prefix><i>" (printf format fmt) for i = 0..n-1, no text, one batch per `per` documents. */
+static spar_status fill_fmt(const char *dir, const char *fmt, int first, int n, int per, int store_text) {
+    spar_meta_writer *w = NULL;
+    spar_diag d;
+    spar_status st = spar_meta_writer_open(dir, 1u << 20, store_text, &w, &d);
+    if (st != SPAR_OK) return st;
+    for (int i = 0; i < n && st == SPAR_OK; i++) {
+        char id[64];
+        int il = snprintf(id, sizeof id, fmt, first + i);
+        if (i % per == 0) st = spar_meta_writer_begin(w, &d);
+        if (st == SPAR_OK) st = spar_meta_writer_add(w, id, (size_t)il, "t", 1, id, (size_t)il, NULL, &d);
+        if (st == SPAR_OK && (i % per == per - 1 || i == n - 1)) st = spar_meta_writer_end(w, &d);
+    }
+    const char *set[4][2] = {{"analysis", "{\"lowercase\":true,\"stem\":\"porter\"}"}, {"k1", "0.9"}, {"b", "0.4"},
+                             {"n_docs", "1400"}};
+    for (int i = 0; i < 4 && st == SPAR_OK; i++) st = spar_meta_writer_set(w, set[i][0], set[i][1], &d);
+    if (st != SPAR_OK) {
+        spar_meta_writer_abort(w);
+        return st;
+    }
+    return spar_meta_writer_close(w, NULL, NULL, &d);
+}
+
+static void test_small_index_one_leaf(void) {
+    /* 1400 ids "1".."1400" (the Cranfield shape) and four settings: two meta pages and one leaf */
+    char dir[300];
+    fresh_dir(dir, sizeof dir);
+    CU_ASSERT_EQUAL_FATAL(fill_fmt(dir, "%d", 1, 1400, 500, 0), SPAR_OK);
+    CU_ASSERT_EQUAL(file_size(dir), 3 * 4096);
+    spar_meta *m = NULL;
+    spar_diag d;
+    CU_ASSERT_EQUAL_FATAL(spar_meta_open(dir, &m, &d), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_meta_scan(m, NULL, NULL, &d), SPAR_OK);
+    spar_meta_close(m);
+}
+
+static void test_scratch_file_removed(void) {
+    char dir[300], p[320];
+    fresh_dir(dir, sizeof dir);
+    CU_ASSERT_EQUAL_FATAL(fill_fmt(dir, "q%d", 0, 300, 100, 1), SPAR_OK);
+    snprintf(p, sizeof p, "%s/build.mdb", dir);
+    CU_ASSERT(access(p, F_OK) != 0);
+    snprintf(p, sizeof p, "%s/%s", dir, SPAR_META_DATA_FILE);
+    CU_ASSERT(access(p, F_OK) == 0);
+}
+
+static void test_numbered_ids_lookup(void) {
+    /* numbered ids cross widths (9 -> 10 -> 100 -> 1000) and zero-padded ones roll over (x099 -> x100): both
+     * maps round trip, neighbours and other spellings of the numbers are absent */
+    const char *fmts[3] = {"%d", "x%03d", "doc-%d.v2-%d"};
+    for (int f = 0; f < 2; f++) {
+        char dir[300];
+        fresh_dir(dir, sizeof dir);
+        const int first = f == 0 ? 1 : 0, n = f == 0 ? 3000 : 1000;
+        CU_ASSERT_EQUAL_FATAL(fill_fmt(dir, fmts[f], first, n, 700, 0), SPAR_OK);
+        spar_meta *m = NULL;
+        spar_diag d;
+        CU_ASSERT_EQUAL_FATAL(spar_meta_open(dir, &m, &d), SPAR_OK);
+        unsigned bad = 0;
+        for (int i = 0; i < n; i++) {
+            char id[32], got[32];
+            int il = snprintf(id, sizeof id, fmts[f], first + i);
+            uint32_t docid = UINT32_MAX;
+            size_t gl = 0;
+            if (spar_meta_lookup(m, id, (size_t)il, &docid) != SPAR_OK || docid != (uint32_t)i) bad++;
+            if (spar_meta_doc_id(m, (uint32_t)i, got, sizeof got, &gl) != SPAR_OK || strcmp(got, id) != 0) bad++;
+        }
+        CU_ASSERT_EQUAL(bad, 0);
+        uint32_t docid;
+        const char *absent[6] = {"0", "01", "3001", "10000", "x1000", "x0100 "};
+        for (int i = 0; i < 6; i++) CU_ASSERT_EQUAL(spar_meta_lookup(m, absent[i], strlen(absent[i]), &docid), SPAR_E_NOT_FOUND);
+        CU_ASSERT_EQUAL(spar_meta_scan(m, NULL, NULL, &d), SPAR_OK);
+        spar_meta_close(m);
+    }
+}
+
+static void test_same_content_other_batches(void) {
+    /* the builder's batches depend on its thread count: the file must not */
+    char d1[300], d2[300], f1[320], f2[320];
+    fresh_dir(d1, sizeof d1);
+    fresh_dir(d2, sizeof d2);
+    CU_ASSERT_EQUAL_FATAL(fill_fmt(d1, "doc%d", 0, 5000, 5000, 1), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(fill_fmt(d2, "doc%d", 0, 5000, 37, 1), SPAR_OK);
+    snprintf(f1, sizeof f1, "%s/%s", d1, SPAR_META_DATA_FILE);
+    snprintf(f2, sizeof f2, "%s/%s", d2, SPAR_META_DATA_FILE);
+    CU_ASSERT(same_file(f1, f2));
+}
+
+static void test_header_count_mismatch(void) {
+    /* a header whose record counts disagree with the B-tree is refused at open */
+    char dir[300];
+    fresh_dir(dir, sizeof dir);
+    CU_ASSERT_EQUAL_FATAL(fill(dir, 10, 10, 0, 0, 1u << 20, NULL, NULL), SPAR_OK);
+    /* the header: magic, version 3, flags 0, n_docs 10, n_fields 0, 1 doc2id block, 1 id2doc block, then
+     * n_settings 1: claim 2 */
+    const char hdr[] = "SPARMETA\x03\0\0\0\0\0\0\0\x0a\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0"
+                       "\x01\0\0\0\0\0\0\0\x01";
+    char bad[sizeof hdr];
+    memcpy(bad, hdr, sizeof hdr);
+    bad[sizeof hdr - 2] = 2;
+    CU_ASSERT_FATAL(patch_file(dir, hdr, bad, sizeof hdr - 1));
+    spar_meta *m = NULL;
+    spar_diag d;
+    CU_ASSERT_EQUAL(spar_meta_open(dir, &m, &d), SPAR_E_CORRUPT);
+    CU_ASSERT_PTR_NULL(m);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "records"));
+}
+
+static void test_sortkey_numeric_order(void) {
+    /* memcmp order of sort keys: numbers by value whatever their width, distinct ids never share a key */
+    const char *asc[] = {"", "9", "10", "99", "100", "a", "a1", "a2", "a10", "a010", "a011", "ab", "b"};
+    uint8_t x[SPAR_SORTKEY_MAX], y[SPAR_SORTKEY_MAX];
+    for (size_t i = 1; i + 1 < sizeof asc / sizeof *asc; i++) {
+        size_t xl = spar_sortkey((const uint8_t *)asc[i], strlen(asc[i]), x);
+        size_t yl = spar_sortkey((const uint8_t *)asc[i + 1], strlen(asc[i + 1]), y);
+        int c = memcmp(x, y, xl < yl ? xl : yl);
+        CU_ASSERT(c < 0 || (c == 0 && xl < yl));
+    }
+    /* an id that spells another's key: "a" 0x02 "10" is the key of "a10", its own key differs */
+    const uint8_t tricky[] = {'a', 0x02, '1', '0'};
+    size_t xl = spar_sortkey((const uint8_t *)"a10", 3, x), yl = spar_sortkey(tricky, sizeof tricky, y);
+    CU_ASSERT(!(xl == yl && memcmp(x, y, xl) == 0));
+    /* 33 digits: no length byte (the key is the id) */
+    char big[40];
+    memset(big, '7', 33);
+    CU_ASSERT_EQUAL(spar_sortkey((const uint8_t *)big, 33, x), 33);
+}
+
+static void test_id_successor(void) {
+    const char *from[] = {"1", "9", "a09", "a99", "0999", "x-1.2", "7a0"}, *to[] = {"2", "10", "a10", "a100", "1000",
+                                                                                  "x-1.3", "7a1"};
+    for (size_t i = 0; i < sizeof from / sizeof *from; i++) {
+        uint8_t id[SPAR_IDBLOCK_ID_MAX];
+        size_t len = strlen(from[i]);
+        memcpy(id, from[i], len);
+        CU_ASSERT_EQUAL(spar_id_succ(id, &len), 1);
+        CU_ASSERT(len == strlen(to[i]) && memcmp(id, to[i], len) == 0);
+    }
+    uint8_t id[SPAR_IDBLOCK_ID_MAX];
+    size_t len = 2;
+    memcpy(id, "a-", 2);
+    CU_ASSERT_EQUAL(spar_id_succ(id, &len), 0); /* no trailing digit */
+    memset(id, '9', SPAR_IDBLOCK_ID_MAX);
+    len = SPAR_IDBLOCK_ID_MAX;
+    CU_ASSERT_EQUAL(spar_id_succ(id, &len), 0); /* would be one byte too long */
+}
+
+static void test_id_block_runs(void) {
+    /* 128 consecutive numbers cost one literal and one run per restart group */
+    static spar_idblock_enc e;
+    uint8_t blk[SPAR_IDBLOCK_MAX_BYTES];
+    spar_idblock_enc_reset(&e);
+    for (int i = 0; i < 128; i++) {
+        char id[16];
+        int n = snprintf(id, sizeof id, "doc%d", 990 + i);
+        CU_ASSERT_FATAL(spar_idblock_enc_fits(&e, (const uint8_t *)id, (size_t)n));
+        spar_idblock_enc_add(&e, (const uint8_t *)id, (size_t)n);
+    }
+    size_t len = spar_idblock_enc_finish(&e, blk);
+    CU_ASSERT(len <= 2 + 7 + 8 * (1 + 7 + 2));
+    for (uint32_t i = 0; i < 128; i++) {
+        char want[16], got[SPAR_IDBLOCK_ID_MAX + 1];
+        size_t gl = 0;
+        int n = snprintf(want, sizeof want, "doc%u", 990 + i);
+        CU_ASSERT_EQUAL(spar_idblock_get(blk, len, i, (uint8_t *)got, &gl), SPAR_OK);
+        CU_ASSERT(gl == (size_t)n && memcmp(got, want, gl) == 0);
+    }
+    CU_ASSERT_EQUAL(spar_idblock_each(blk, len, NULL, NULL, NULL), SPAR_OK);
+    /* a run that would run past its restart group is malformed */
+    const uint8_t past_group[] = {0x02, 0x01, '1', 0x00, 0x02};
+    CU_ASSERT_EQUAL(spar_idblock_each(past_group, sizeof past_group, NULL, NULL, NULL), SPAR_E_CORRUPT);
+    /* a run cannot start a group (no previous id) */
+    const uint8_t at_restart[] = {0x01, 0x00, 0x01};
+    CU_ASSERT_EQUAL(spar_idblock_each(at_restart, sizeof at_restart, NULL, NULL, NULL), SPAR_E_CORRUPT);
+    /* a run after an id that does not end with a digit */
+    const uint8_t no_digit[] = {0x02, 0x01, 'a', 0x00, 0x01};
+    CU_ASSERT_EQUAL(spar_idblock_each(no_digit, sizeof no_digit, NULL, NULL, NULL), SPAR_E_CORRUPT);
+}
+
 int main(void) {
     snprintf(g_tmp, sizeof g_tmp, "%s/spar-test-meta-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (mkdtemp(g_tmp) == NULL) return 1;
@@ -443,7 +653,16 @@ int main(void) {
         !CU_add_test(s, "no documents: empty maps open, scan and answer NOT_FOUND", test_empty) ||
         !CU_add_test(s, "50000 sequential ids: data.mdb <= 5 bytes/doc + 16 pages", test_small_file) ||
         !CU_add_test(s, "damaged id block: lookups and scan say corrupt, no crash", test_corrupt_block) ||
-        !CU_add_test(s, "meta format version 3: unsupported version error", test_future_version) ||
+        !CU_add_test(s, "meta format version 4: unsupported version error", test_future_version) ||
+        !CU_add_test(s, "meta format version 2 (named databases): rebuild-the-index error", test_version2_refused) ||
+        !CU_add_test(s, "1400 numbered ids + settings: data.mdb is 3 pages (one leaf)", test_small_index_one_leaf) ||
+        !CU_add_test(s, "the scratch file is gone after close", test_scratch_file_removed) ||
+        !CU_add_test(s, "numbered ids across widths and zero-padded: both maps, absent spellings", test_numbered_ids_lookup) ||
+        !CU_add_test(s, "same content in other batches -> byte-identical data.mdb", test_same_content_other_batches) ||
+        !CU_add_test(s, "header counts disagreeing with the B-tree: corrupt at open", test_header_count_mismatch) ||
+        !CU_add_test(s, "sort keys order numbers by value and stay distinct", test_sortkey_numeric_order) ||
+        !CU_add_test(s, "id successor: carries, widths, no digit, too long", test_id_successor) ||
+        !CU_add_test(s, "id block runs: compact, decoded by position, malformed runs refused", test_id_block_runs) ||
         !CU_add_test(s, "meta format version 1 (one entry per id): unsupported version error", test_version1_refused))
         goto out;
     CU_basic_set_mode(CU_BRM_VERBOSE);
