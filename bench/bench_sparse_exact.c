@@ -23,7 +23,15 @@
 
 
 
-static const char *ALGO_NAME[] = {"exhaustive", "bmp", "maxscore", "bmw"};
+static void log_stderr(void *ud, spar_log_level level, const char *msg) {
+    (void)ud;
+    (void)level;
+    fprintf(stderr, "[%.1f] %s\n", sb_now(), msg);
+}
+
+/* scalarbmp: BMP on a searcher created with SPAR_SPARSE_NO_AVX512 set (the scalar kernels), for A/B */
+static const char *ALGO_NAME[] = {"exhaustive", "bmp", "maxscore", "bmw", "scalarbmp"};
+#define N_ALGO 5
 
 int main(int argc, char **argv) {
     const char *corpus = NULL, *algos = "exhaustive,bmp,maxscore,bmw", *weights = "32,8";
@@ -50,8 +58,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s --corpus FILE.csr [options]\n", argv[0]);
         return 2;
     }
-    int algo[4], na = 0;
-    for (int a = 0; a < 4; a++)
+    int algo[N_ALGO], na = 0;
+    for (int a = 0; a < N_ALGO; a++)
         if (strstr(algos, ALGO_NAME[a])) algo[na++] = a;
     if (na == 0 || algo[0] != 0) { fprintf(stderr, "--algos must include exhaustive (the reference)\n"); return 2; }
     int wb[2], nw = 0;
@@ -62,6 +70,7 @@ int main(int argc, char **argv) {
         while (*p && *p != ',') p++;
         if (!*p) break;
     }
+    if (getenv("SPAR_BENCH_LOG")) spar_log_set(log_stderr, NULL);
     spar_diag diag = {{0}};
     spar_sparse_csr docs, qs;
     if (sb_read_csr(corpus, &docs)) return 1;
@@ -109,8 +118,11 @@ int main(int argc, char **argv) {
             memcpy(gt32, gt, (size_t)nq * k * sizeof *gt);
             memcpy(ngt32, ngt, nq * sizeof *ngt);
         }
-        spar_sparse_searcher *s = NULL;
+        spar_sparse_searcher *s = NULL, *s_scalar = NULL;
         if (spar_sparse_searcher_create(ix, &s) != SPAR_OK) return 1;
+        setenv("SPAR_SPARSE_NO_AVX512", getenv("SCALARBMP") ? getenv("SCALARBMP") : "1", 1);
+        if (spar_sparse_searcher_create(ix, &s_scalar) != SPAR_OK) return 1;
+        unsetenv("SPAR_SPARSE_NO_AVX512");
         memset(scored, 0, (size_t)na * sizeof *scored);
         memset(mism, 0, (size_t)na * sizeof *mism);
         double inter = 0, denom = 0;
@@ -122,11 +134,12 @@ int main(int argc, char **argv) {
                     while (algo[ai] != a) ai++;
                     size_t n;
                     double t1 = sb_now(), c1 = sb_cpu_now();
-                    if (spar_sparse_search_exact(s, &qv[i], k, (spar_sparse_exact_algo)a, res, &n) != SPAR_OK) return 1;
+                    spar_sparse_searcher *sx = a == 4 ? s_scalar : s;
+                    if (spar_sparse_search_exact(sx, &qv[i], k, (spar_sparse_exact_algo)(a == 4 ? 1 : a), res, &n) != SPAR_OK) return 1;
                     lat[((size_t)ai * nq + i) * rounds + r] = sb_now() - t1;
                     cpu[((size_t)ai * nq + i) * rounds + r] = sb_cpu_now() - c1;
                     if (r) continue;
-                    scored[ai] += (double)spar_sparse_searcher_last_scored(s);
+                    scored[ai] += (double)spar_sparse_searcher_last_scored(sx);
                     if (n != ngt[i] || memcmp(res, gt + (size_t)i * k, n * sizeof *res)) mism[ai]++;
                     if (a == 0 && wb[w] == 8 && nw > 1) { /* quantization error vs float */
                         for (size_t y = 0; y < ngt32[i]; y++)
@@ -153,7 +166,7 @@ int main(int argc, char **argv) {
             free(per);
             if (algo[ai] == 0) { ex_med = med; ex_cmed = cmed; }
             t0 = sb_now();
-            if (spar_sparse_search_batch(ix, qv, nq, k, (spar_sparse_exact_algo)algo[ai], NULL, threads, res, nres) != SPAR_OK)
+            if (spar_sparse_search_batch(ix, qv, nq, k, (spar_sparse_exact_algo)(algo[ai] == 4 ? 1 : algo[ai]), NULL, threads, res, nres) != SPAR_OK)
                 return 1;
             double bt = sb_now() - t0;
             uint32_t bm = 0;
@@ -172,6 +185,7 @@ int main(int argc, char **argv) {
             fflush(stdout);
         }
         spar_sparse_searcher_free(s);
+        spar_sparse_searcher_free(s_scalar);
         spar_sparse_index_free(ix);
     }
     spar_sparse_csr_free(&docs);

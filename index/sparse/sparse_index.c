@@ -252,7 +252,12 @@ spar_status spar_sparse_index_build_vecs(const spar_sparse_vec *docs, uint32_t n
     ix->f_ids = spar_malloc_array(nnz ? nnz : 1, sizeof *ix->f_ids);
     ix->f_w = spar_malloc_array(nnz ? nnz : 1, sizeof *ix->f_w);
     if (!ix->f_off || !ix->f_ids || !ix->f_w) { st = SPAR_E_NOMEM; goto done; }
-    if (o.reorder && n_docs > 2 * o.bmp_block) {
+    if (o.reorder == 2 && n_docs > 2 * o.bmp_block) { /* graph bisection from the input order */
+        ix->ext = spar_malloc_array(n_docs, sizeof *ix->ext);
+        if (ix->ext == NULL) { st = SPAR_E_NOMEM; goto done; }
+        for (uint32_t d = 0; d < n_docs; d++) ix->ext[d] = d;
+        SPAR_TRY_GOTO(st, spar_sparse_bp_order(docs, n_docs, dim, o.bmp_block, 20, o.n_threads, ix->ext), done);
+    } else if (o.reorder && n_docs > 2 * o.bmp_block) {
         float *sk = spar_malloc_array(n_docs, SPAR_SPARSE_SK * sizeof(float));
         ix->ext = spar_malloc_array(n_docs, sizeof *ix->ext);
         if (sk == NULL || ix->ext == NULL) { free(sk); st = SPAR_E_NOMEM; goto done; }
@@ -261,6 +266,8 @@ spar_status spar_sparse_index_build_vecs(const spar_sparse_vec *docs, uint32_t n
         st = spar_sparse_cluster_order(sk, n_docs, o.bmp_block, o.seed, ix->ext);
         free(sk);
         if (st != SPAR_OK) goto done;
+        if (o.reorder == 3) /* clustering refined by graph bisection */
+            SPAR_TRY_GOTO(st, spar_sparse_bp_order(docs, n_docs, dim, o.bmp_block, 20, o.n_threads, ix->ext), done);
     }
     ix->f_off[0] = 0;
     for (uint32_t i = 0; i < n_docs; i++) {

@@ -46,6 +46,18 @@ typedef struct spar_sparse_blk {
     uint32_t b;
 } spar_sparse_blk;
 
+/* Kernels (sparse_kernels.c), each with a scalar twin giving the same result: out[d - d0] = the canonical
+ * score of docs d0 <= d < d1 (bit-identical across twins); ub[i] += c * row[i] (bounds: any float order). */
+typedef void (*spar_sparse_score_docs_fn)(const spar_sparse_index *ix, const float *qd, uint32_t d0, uint32_t d1,
+                                          float *out);
+typedef void (*spar_sparse_acc_row_fn)(float *restrict ub, const uint8_t *restrict row, float c, uint32_t n);
+void spar_sparse_score_docs_scalar(const spar_sparse_index *ix, const float *qd, uint32_t d0, uint32_t d1, float *out);
+void spar_sparse_score_docs_avx512(const spar_sparse_index *ix, const float *qd, uint32_t d0, uint32_t d1, float *out);
+void spar_sparse_acc_row_scalar(float *restrict ub, const uint8_t *restrict row, float c, uint32_t n);
+void spar_sparse_acc_row_avx512(float *restrict ub, const uint8_t *restrict row, float c, uint32_t n);
+/* 1 when the CPU runs AVX-512 F+BW+VL (the *_avx512 kernels); the kernels are only called then. */
+int spar_sparse_have_avx512(void);
+
 struct spar_sparse_searcher {
     const spar_sparse_index *ix;
     float *qd;       /* dense query factors (q_t, or q_t * step_t for 8-bit indexes), dim; zero between queries */
@@ -56,6 +68,9 @@ struct spar_sparse_searcher {
     uint32_t *bcnt;  /* bucket counts / starts of the tier's counting sort */
     float *bmx;      /* per bucket: the largest bound in it */
     int avx2;        /* the CPU runs AVX2 + FMA */
+    spar_sparse_score_docs_fn score_docs; /* the best kernels this CPU runs (scalar twins elsewhere) */
+    spar_sparse_acc_row_fn acc_row;
+    float *bscore;   /* scores of one BMP block, bmp_block */
     spar_sparse_qterm *qt; /* query terms (dense-row terms first in BMP), cap qt_cap */
     spar_sparse_cursor *cur;
     spar_sparse_cursor **cp; /* cursor order */
