@@ -47,7 +47,7 @@ typedef struct shape { size_t T, N, K; } shape;
 
 static const shape odd_shapes[] = {
     {1, 1, 1},    {1, 33, 7},    {5, 31, 300},  {13, 65, 257}, {14, 32, 256}, {15, 97, 513},
-    {29, 100, 3}, {170, 45, 70}, {337, 40, 31}, {6, 16, 1000}, {7, 70, 768},
+    {29, 100, 3}, {170, 45, 70}, {337, 40, 31}, {6, 16, 1000}, {7, 70, 768}, {9, 33, 1600},
 };
 
 static void check_isa(spar_gemm_isa isa, int with_bias, int n_threads) {
