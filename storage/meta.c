@@ -108,6 +108,28 @@ static int bytes_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
     return al < bl ? -1 : al > bl;
 }
 
+/* Key order of every environment: LMDB's default (bytes compared as unsigned, a prefix first), so any
+ * LMDB tool reads the files as usual, but without a libc memcmp call per comparison (keys are mostly 5
+ * bytes; the call was half of a lookup's time). Installed on the main database of each environment. */
+static int key_cmp(const MDB_val *a, const MDB_val *b) {
+    const uint8_t *x = a->mv_data, *y = b->mv_data;
+    const size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t u, v;
+        memcpy(&u, x + i, 8);
+        memcpy(&v, y + i, 8);
+        if (u != v) {
+            u = __builtin_bswap64(u); /* little-endian load: the first differing byte decides */
+            v = __builtin_bswap64(v);
+            return u < v ? -1 : 1;
+        }
+    }
+    for (; i < n; i++)
+        if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+    return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
+}
+
 /* id2doc key: K_ID2DOC, sort key of the id; returns its length (room for 1 + SPAR_SORTKEY_MAX). */
 static size_t id2doc_key(const uint8_t *id, size_t len, uint8_t *out) {
     out[0] = K_ID2DOC;
@@ -211,7 +233,7 @@ static int env_create(const char *path, unsigned extra_flags, uint64_t map_bytes
             0 ||
         (rc = mdb_txn_begin(*env, NULL, 0, &txn)) != 0)
         return rc;
-    if ((rc = mdb_dbi_open(txn, NULL, 0, dbi)) != 0) {
+    if ((rc = mdb_dbi_open(txn, NULL, 0, dbi)) != 0 || (rc = mdb_set_compare(txn, *dbi, key_cmp)) != 0) {
         mdb_txn_abort(txn);
         return rc;
     }
@@ -953,7 +975,8 @@ spar_status spar_meta_open(const char *dir, spar_meta **out, spar_diag *diag) {
     /* two named databases at most: only to recognise (and refuse) formats 1 and 2 */
     if ((rc = mdb_env_create(&m->env)) != 0 || (rc = mdb_env_set_maxdbs(m->env, 2)) != 0 ||
         (rc = mdb_env_open(m->env, dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0644)) != 0 ||
-        (rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn)) != 0 || (rc = mdb_dbi_open(txn, NULL, 0, &m->dbi)) != 0) {
+        (rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn)) != 0 || (rc = mdb_dbi_open(txn, NULL, 0, &m->dbi)) != 0 ||
+        (rc = mdb_set_compare(txn, m->dbi, key_cmp)) != 0) {
         st = spar_from_lmdb(rc, diag);
         goto fail;
     }

@@ -54,6 +54,33 @@ int spar_id_succ(uint8_t *id, size_t *len) {
     return 1;
 }
 
+/* id plus k (1..99): the successor k times over, in one pass. 0 when the id does not end with a digit or
+ * the result would be too long. */
+static int id_add(uint8_t *id, size_t *len, uint32_t k) {
+    size_t n = *len, i = n;
+    if (n == 0 || !is_digit(id[n - 1])) return 0;
+    uint32_t carry = k;
+    while (carry > 0 && i > 0 && is_digit(id[i - 1])) {
+        uint32_t d = (uint32_t)(id[i - 1] - '0') + carry;
+        id[i - 1] = (uint8_t)('0' + d % 10);
+        carry = d / 10;
+        i--;
+    }
+    if (carry == 0) return 1;
+    /* past the first digit: at most 9 + 99 carried in, so one or two new leading digits */
+    size_t extra = carry >= 10 ? 2 : 1;
+    if (n + extra > SPAR_IDBLOCK_ID_MAX) return 0;
+    memmove(id + i + extra, id + i, n - i);
+    if (extra == 2) {
+        id[i] = (uint8_t)('0' + carry / 10);
+        id[i + 1] = (uint8_t)('0' + carry % 10);
+    } else {
+        id[i] = (uint8_t)('0' + carry);
+    }
+    *len = n + extra;
+    return 1;
+}
+
 /* 1 when b is the successor of a. */
 static int is_succ(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
     if (bl < al || bl > al + 1 || al == 0 || !is_digit(b[bl - 1])) return 0;
@@ -249,8 +276,16 @@ spar_status spar_idblock_get(const uint8_t *blk, size_t len, uint32_t i, uint8_t
     uint32_t grp = i / SPAR_IDBLOCK_RESTART;
     group_reader g;
     group_open(&g, blk, &h, grp);
-    for (uint32_t k = grp * SPAR_IDBLOCK_RESTART; k <= i; k++)
+    for (uint32_t k = grp * SPAR_IDBLOCK_RESTART; k <= i; k++) {
+        if (g.run_left > 0 && i - k > 0) { /* inside a run: jump straight to id i or the run's end */
+            uint32_t step = g.run_left < i - k + 1 ? g.run_left : i - k + 1;
+            if (!id_add(g.cur, &g.cur_len, step)) return SPAR_E_CORRUPT;
+            g.run_left -= step;
+            k += step - 1;
+            continue;
+        }
         if (!group_next(&g)) return SPAR_E_CORRUPT;
+    }
     memcpy(out, g.cur, g.cur_len);
     *out_len = g.cur_len;
     return SPAR_OK;
