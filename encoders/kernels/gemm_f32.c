@@ -279,6 +279,8 @@ static void pack_rows(const float *X, size_t ldx, size_t m, size_t kc, size_t mr
 
 /* ---------------------------------------------------------------- driver */
 
+static float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+
 typedef struct job {
     const spar_gemm_f32_packed *p;
     isa_kernels kern;
@@ -439,6 +441,26 @@ spar_status spar_gemm_f32_apply_ex(const spar_gemm_f32_packed *p, spar_gemm_isa 
     return oom ? SPAR_E_NOMEM : SPAR_OK;
 }
 
+_Static_assert(SPAR_GEMM_F32_SCRATCH >= (size_t)MC_ROWS * KC + 16, "scratch bound below the packing buffer");
+
+size_t spar_gemm_f32_plan_make(spar_gemm_f32_plan *pl, const spar_gemm_f32_packed *p, spar_gemm_isa isa,
+                               spar_gemm_epi epi, const float *X, size_t T, size_t ldx, const float *bias, float *Y,
+                               size_t ldy, int n_threads) {
+    if (pl == NULL) return 0;
+    memset(pl, 0, sizeof *pl);
+    if (p == NULL || X == NULL || Y == NULL || ldx < p->k || ldy < p->n || T == 0) return 0;
+    job jb = {p, kernels_for(isa), X, bias, T, ldx, ldy, Y, epi};
+    units u = plan_units(&jb, n_threads < 1 ? 1 : n_threads);
+    *pl = (spar_gemm_f32_plan){p, isa, epi, X, bias, T, ldx, ldy, Y, u.row_blocks, u.groups, u.group, u.mc};
+    return u.row_blocks * u.groups;
+}
+
+void spar_gemm_f32_run_unit(const spar_gemm_f32_plan *pl, size_t i, float *scratch) {
+    job jb = {pl->p, kernels_for(pl->isa), pl->X, pl->bias, pl->T, pl->ldx, pl->ldy, pl->Y, pl->epi};
+    units u = {pl->row_blocks, pl->groups, pl->group, pl->mc};
+    run_unit(&jb, &u, i, align64(scratch));
+}
+
 spar_status spar_gemm_f32_apply(const spar_gemm_f32_packed *p, const float *X, size_t T, size_t ldx, const float *bias,
                                 float *Y, size_t ldy, int n_threads) {
     return spar_gemm_f32_apply_ex(p, spar_gemm_f32_isa_best(), SPAR_GEMM_EPI_NONE, X, T, ldx, bias, Y, ldy, n_threads);
@@ -450,8 +472,6 @@ size_t spar_attn_f32_work_floats(size_t n, size_t dh) {
     size_t n_pad = round_up(n, NR), dh_pad = round_up(dh, NR);
     return n_pad * dh + dh_pad * n + n * n + (size_t)MC_ROWS * KC + 3 * 16; /* + alignment slack */
 }
-
-static float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
 /* Scores are Q K^T with K packed as a weight matrix (keys = outputs, dh = inputs); the context is P V with V
  * packed as the weights of a dh-output layer over n inputs (each strip is 32 columns of V, row after row).

@@ -67,6 +67,32 @@ spar_status spar_gemm_f32_apply(const spar_gemm_f32_packed *p, const float *X, s
 spar_status spar_gemm_f32_apply_ex(const spar_gemm_f32_packed *p, spar_gemm_isa isa, spar_gemm_epi epi, const float *X,
                                    size_t T, size_t ldx, const float *bias, float *Y, size_t ldy, int n_threads);
 
+/* One product cut into independent units, for callers that run them on their own pool (e.g.
+ * encoders/kernels/pool.h, whose workers block instead of spinning):
+ *     spar_gemm_f32_plan pl;
+ *     size_t n = spar_gemm_f32_plan_make(&pl, P, isa, epi, X, T, ldx, bias, Y, ldy, n_threads);
+ *     for each i < n, on any thread: spar_gemm_f32_run_unit(&pl, i, scratch_of_that_thread);
+ * Units write disjoint parts of Y; each output is computed by one unit in a fixed order, so the result does
+ * not depend on which thread runs which unit. Scratch: SPAR_GEMM_F32_SCRATCH floats per thread, any
+ * alignment (the kernel aligns it). The plan borrows every pointer until the last unit has run. */
+#define SPAR_GEMM_F32_SCRATCH ((size_t)84 * SPAR_GEMM_F32_KC + 16)
+typedef struct spar_gemm_f32_plan {
+    const spar_gemm_f32_packed *p;
+    spar_gemm_isa isa;
+    spar_gemm_epi epi;
+    const float *X, *bias;
+    size_t T, ldx, ldy;
+    float *Y;
+    size_t row_blocks, groups, group, mc; /* the unit grid (row blocks x strip groups) */
+} spar_gemm_f32_plan;
+/** Fill *pl and return the number of units (0 when T == 0 or an argument is invalid: NULL p/X/Y, ldx < k,
+ *  ldy < n). n_threads only sizes the units (about 8 per thread). */
+size_t spar_gemm_f32_plan_make(spar_gemm_f32_plan *pl, const spar_gemm_f32_packed *p, spar_gemm_isa isa,
+                               spar_gemm_epi epi, const float *X, size_t T, size_t ldx, const float *bias, float *Y,
+                               size_t ldy, int n_threads);
+/** Run unit i (< the count plan_make returned) on the calling thread. */
+void spar_gemm_f32_run_unit(const spar_gemm_f32_plan *pl, size_t i, float *scratch);
+
 /** Scratch floats spar_attn_f32_head needs for n tokens and head width dh (about n^2 + 3 n dh + 43k). */
 size_t spar_attn_f32_work_floats(size_t n, size_t dh);
 /** Softmax attention of one head of one sequence, on the calling thread, with the GEMM kernels above (no

@@ -153,6 +153,30 @@ static void test_thread_count_does_not_change_bits(void) {
     }
 }
 
+/* Units run in any order (here backwards, with an unaligned scratch) give the bits apply gives. */
+static void test_units_in_any_order_match_apply(void) {
+    const size_t T = 200, N = 300, K = 900;
+    float *X = malloc(T * K * 4), *W = malloc(N * K * 4), *b = malloc(N * 4), *Y0 = malloc(T * N * 4),
+          *Y1 = malloc(T * N * 4), *scratch = malloc((SPAR_GEMM_F32_SCRATCH + 1) * 4);
+    CU_ASSERT_FATAL(X && W && b && Y0 && Y1 && scratch);
+    fill(X, T * K, 61);
+    fill(W, N * K, 62);
+    fill(b, N, 63);
+    spar_gemm_f32_packed *p = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_gemm_f32_pack(W, N, K, K, &p), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_gemm_f32_apply_ex(p, spar_gemm_f32_isa_best(), SPAR_GEMM_EPI_GELU, X, T, K, b, Y0, N, 2),
+                    SPAR_OK);
+    spar_gemm_f32_plan pl;
+    size_t n = spar_gemm_f32_plan_make(&pl, p, spar_gemm_f32_isa_best(), SPAR_GEMM_EPI_GELU, X, T, K, b, Y1, N, 2);
+    CU_ASSERT(n > 1);
+    for (size_t i = n; i-- > 0;) spar_gemm_f32_run_unit(&pl, i, scratch + 1);
+    CU_ASSERT_EQUAL(memcmp(Y0, Y1, T * N * 4), 0);
+    CU_ASSERT_EQUAL(spar_gemm_f32_plan_make(&pl, p, SPAR_GEMM_ISA_SCALAR, SPAR_GEMM_EPI_NONE, X, 0, K, b, Y1, N, 2), 0);
+    CU_ASSERT_EQUAL(spar_gemm_f32_plan_make(&pl, p, SPAR_GEMM_ISA_SCALAR, SPAR_GEMM_EPI_NONE, X, T, K - 1, b, Y1, N, 2), 0);
+    spar_gemm_f32_free(p);
+    free(X), free(W), free(b), free(Y0), free(Y1), free(scratch);
+}
+
 /* Leading dimensions larger than the logical widths: W a column block of a wider matrix, X and Y strided;
  * the columns of Y past N are left untouched. */
 static void test_strided_operands(void) {
@@ -284,6 +308,7 @@ int main(void) {
     CU_add_test(s, "AVX-512 kernels match the double reference on odd shapes", test_avx512_matches_reference);
     CU_add_test(s, "SIMD kernels match the scalar twin", test_simd_matches_scalar_twin);
     CU_add_test(s, "thread count does not change the bits", test_thread_count_does_not_change_bits);
+    CU_add_test(s, "units in any order match apply", test_units_in_any_order_match_apply);
     CU_add_test(s, "strided operands and untouched padding columns", test_strided_operands);
     CU_add_test(s, "fused activation equals the separate pass", test_fused_activation_equals_separate_pass);
     CU_add_test(s, "attention head matches the double reference", test_attention_head_matches_reference);
