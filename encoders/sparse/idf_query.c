@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,8 +60,9 @@ spar_status spar_idf_load_mem(const char *json, size_t len, const spar_tokenizer
     idf->info.default_weight = 1.0f;
     for (uint32_t i = 0; i < V; i++) idf->w[i] = spar_tokenizer_token_str(tok, i, NULL) ? 1.0f : 0.0f;
     for (const cJSON *e = root->child; e != NULL; e = e->next) {
-        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || !isfinite((float)e->valuedouble)) {
-            st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: entry \"%.64s\": weight is not a finite number", label,
+        /* >= 0: the sparse searchers refuse negative query weights, so one here would fail every query using it */
+        if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0 && e->valuedouble <= FLT_MAX)) {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: entry \"%.64s\": weight is not a finite number >= 0", label,
                                e->string ? e->string : "");
             goto done;
         }

@@ -7,6 +7,7 @@
  *   3: idf.json -> spar_idf_load_mem against a fixed vocabulary, then query-encode the input
  * Readers may only return SPAR_OK, SPAR_E_CORRUPT or SPAR_E_UNSUPPORTED on bad input; anything else, or a broken
  * invariant, traps. Seeds: tests/fuzz/corpus/tokenizer/. */
+#include <float.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             size_t k = 0;
             CHECK(spar_idf_query_encode(idf, tok, (const char *)p, n, &o, ids, w, cap, &k, NULL) == SPAR_OK);
             for (size_t i = 1; i < k; i++) CHECK(ids[i - 1] < ids[i]);
+            for (size_t i = 0; i < k; i++) CHECK(w[i] >= 0.0f && w[i] <= FLT_MAX); /* what the searchers accept */
             free(ids);
             free(w);
             spar_idf_free(idf);
