@@ -587,6 +587,8 @@ typedef struct {
     uint8_t *arena;
     size_t arena_len, arena_cap;
     uint32_t n, first;
+    uint32_t *lasts; /* last docid of each doc2id block, ascending */
+    size_t n_lasts, lasts_cap;
 } collect_ctx;
 
 /* qsort has no context argument: the arena of the sort in progress on this thread */
@@ -626,7 +628,7 @@ static int copy_fn(spar_meta_writer *w, void *arg) {
     MDB_txn *rtxn = NULL, *txn = NULL;
     MDB_cursor *cur = NULL;
     const uint32_t n0 = c ? c->n : 0;
-    const size_t arena0 = c ? c->arena_len : 0;
+    const size_t arena0 = c ? c->arena_len : 0, lasts0 = c ? c->n_lasts : 0;
     uint32_t next = a->next;
     uint64_t recs = 0;
     int rc = mdb_txn_begin(w->scratch, NULL, MDB_RDONLY, &rtxn);
@@ -650,10 +652,11 @@ static int copy_fn(spar_meta_writer *w, void *arg) {
         if (c) {
             c->first = c->n;
             spar_status st = spar_idblock_each(v.mv_data, v.mv_size, collect_cb, c, NULL);
-            if (st != SPAR_OK) {
-                rc = st == SPAR_E_CANCELLED ? ENOMEM : MDB_CORRUPTED;
+            if (st != SPAR_OK || !grow_buf(&c->lasts, &c->lasts_cap, c->n_lasts + 1, sizeof *c->lasts)) {
+                rc = st == SPAR_E_CANCELLED || st == SPAR_OK ? ENOMEM : MDB_CORRUPTED;
                 break;
             }
+            c->lasts[c->n_lasts++] = key_docid(&k);
         }
         if ((rc = mdb_put(txn, w->dbi, &k, &v, MDB_APPEND)) != 0) break;
         next = key_docid(&k) + 1;
@@ -668,6 +671,7 @@ static int copy_fn(spar_meta_writer *w, void *arg) {
         if (c) {
             c->n = n0;
             c->arena_len = arena0;
+            c->n_lasts = lasts0;
         }
         return rc;
     }
@@ -690,35 +694,73 @@ static spar_status copy_kind(spar_meta_writer *w, copy_arg *a, spar_diag *diag) 
     return SPAR_OK;
 }
 
+#define PERM_TAGGED_IDS 64u /* ids per block that is not one long docid run */
+#define PERM_RUN_MIN 16u     /* a docid run this long gets a block of its own */
+
 typedef struct {
     const collect_ctx *c;
-    uint32_t from, to; /* sorted positions of this transaction */
+    uint32_t n;        /* ids */
+    uint32_t next;     /* sorted positions < next are written */
+    uint64_t n_blocks; /* blocks written */
 } perm_arg;
 
+/* Length of the perm block starting at sorted position b, and whether it is one docid run. A run of at
+ * least PERM_RUN_MIN docids gets a block of its own, up to SPAR_PERMBLOCK_MAX_IDS and never past the end
+ * of the doc2id block of its first docid (so a lookup searches one doc2id block); otherwise the block
+ * takes the next PERM_TAGGED_IDS ids. A function of the sorted ids and the doc2id blocks only. */
+static uint32_t perm_block_len(const collect_ctx *c, uint32_t n, uint32_t b, int *run) {
+    const sort_ent *e = c->ents;
+    const uint32_t d = e[b].docid;
+    size_t lo = 0, hi = c->n_lasts; /* the doc2id block of d: the first whose last docid is >= d */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->lasts[mid] < d) lo = mid + 1;
+        else hi = mid;
+    }
+    const uint32_t end_d = lo < c->n_lasts ? c->lasts[lo] : d;
+    uint32_t len = 1;
+    while (b + len < n && len < SPAR_PERMBLOCK_MAX_IDS && e[b + len].docid == d + len && d + len <= end_d) len++;
+    if (len >= PERM_RUN_MIN) {
+        *run = 1;
+        return len;
+    }
+    len = n - b < PERM_TAGGED_IDS ? n - b : PERM_TAGGED_IDS;
+    *run = 1;
+    for (uint32_t j = 1; j < len; j++) *run &= e[b + j].docid == d + j;
+    return len;
+}
+
+/* One data.mdb transaction: up to COPY_CHUNK perm blocks from sorted position a->next. */
 static int perm_fn(spar_meta_writer *w, void *arg) {
     perm_arg *a = arg;
     MDB_txn *txn = NULL;
     int rc = mdb_txn_begin(w->env, NULL, 0, &txn);
-    uint32_t docids[SPAR_PERMBLOCK_MAX_IDS];
+    uint32_t docids[SPAR_PERMBLOCK_MAX_IDS], b = a->next, blocks = 0;
     uint8_t tags[SPAR_PERMBLOCK_MAX_IDS], buf[SPAR_PERMBLOCK_MAX_BYTES], kb[1 + SPAR_SORTKEY_MAX];
-    for (uint32_t b = a->from; b < a->to && rc == 0; b += SPAR_PERMBLOCK_MAX_IDS) {
-        uint32_t n = a->to - b < SPAR_PERMBLOCK_MAX_IDS ? a->to - b : SPAR_PERMBLOCK_MAX_IDS;
-        int run = 1; /* one run of docids (ids given in order): binary search is cheap, no tags */
+    for (; b < a->n && blocks < COPY_CHUNK && rc == 0; blocks++) {
+        int run = 0; /* one run of docids (ids given in order): binary search is cheap, no tags */
+        const uint32_t n = perm_block_len(a->c, a->n, b, &run);
         for (uint32_t j = 0; j < n; j++) {
             const sort_ent *e = &a->c->ents[b + j];
             docids[j] = e->docid;
             tags[j] = e->tag;
-            run &= docids[j] == docids[0] + j;
         }
         const sort_ent *last = &a->c->ents[b + n - 1];
         kb[0] = K_ID2DOC;
         memcpy(kb + 1, a->c->arena + last->off, last->len);
         MDB_val k = {1 + (size_t)last->len, kb}, v = {spar_permblock_encode(docids, run ? NULL : tags, n, buf), buf};
         rc = mdb_put(txn, w->dbi, &k, &v, MDB_APPEND);
+        b += n;
     }
     if (txn == NULL) return rc;
-    if (rc == 0) return mdb_txn_commit(txn);
-    mdb_txn_abort(txn);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    if ((rc = mdb_txn_commit(txn)) == 0) {
+        a->next = b;
+        a->n_blocks += blocks;
+    }
     return rc;
 }
 
@@ -787,28 +829,26 @@ static spar_status write_tail(spar_meta_writer *w, spar_diag *diag) {
         goto done;
     }
     t_sort_arena = c.arena;
-    qsort(c.ents, n, sizeof *c.ents, sort_cmp);
+    if (n > 1) qsort(c.ents, n, sizeof *c.ents, sort_cmp);
     for (uint32_t i = 1; i < n; i++)
         if (bytes_cmp(c.arena + c.ents[i - 1].off, c.ents[i - 1].len, c.arena + c.ents[i].off, c.ents[i].len) == 0) {
             st = spar_diag_err(diag, SPAR_E_INTERNAL, "duplicate id at docids %" PRIu32 " and %" PRIu32,
                                c.ents[i - 1].docid, c.ents[i].docid);
             goto done;
         }
-    const uint32_t chunk = COPY_CHUNK * SPAR_PERMBLOCK_MAX_IDS;
-    for (uint32_t from = 0; from < n;) {
-        perm_arg a = {&c, from, n - from < chunk ? n : from + chunk};
-        if ((rc = with_growth(w, ENV_MAIN, perm_fn, &a)) != 0) {
+    perm_arg pa = {&c, n, 0, 0};
+    while (pa.next < n)
+        if ((rc = with_growth(w, ENV_MAIN, perm_fn, &pa)) != 0) {
             st = spar_from_lmdb(rc, diag);
             goto done;
         }
-        from = a.to;
-    }
-    tail_arg ta = {ca.n_recs, ((uint64_t)n + SPAR_PERMBLOCK_MAX_IDS - 1) / SPAR_PERMBLOCK_MAX_IDS};
-    qsort(w->set, w->n_set, sizeof *w->set, set_order);
+    tail_arg ta = {ca.n_recs, pa.n_blocks};
+    if (w->n_set > 1) qsort(w->set, w->n_set, sizeof *w->set, set_order);
     if ((rc = with_growth(w, ENV_MAIN, settings_fn, &ta)) != 0) st = spar_from_lmdb(rc, diag);
 done:
     free(c.ents);
     free(c.arena);
+    free(c.lasts);
     return st;
 }
 
@@ -947,11 +987,11 @@ static spar_status read_header(spar_meta *m, MDB_txn *txn, spar_diag *diag) {
     m->n_doc2id = rle64(p + 32);
     m->n_id2doc = rle64(p + 40);
     m->n_settings = rle64(p + 48);
-    /* doc2id blocks hold 1..SPAR_IDBLOCK_MAX_IDS ids, id2doc blocks exactly SPAR_PERMBLOCK_MAX_IDS but the
-     * last: other counts are a damaged file */
+    /* doc2id blocks hold 1..SPAR_IDBLOCK_MAX_IDS ids, id2doc blocks 1..SPAR_PERMBLOCK_MAX_IDS: other counts
+     * are a damaged file */
     const uint64_t n = m->n_docs;
     if (n >= UINT32_MAX || m->n_fields > n || m->n_doc2id < (n + SPAR_IDBLOCK_MAX_IDS - 1) / SPAR_IDBLOCK_MAX_IDS ||
-        m->n_doc2id > n || m->n_id2doc != (n + SPAR_PERMBLOCK_MAX_IDS - 1) / SPAR_PERMBLOCK_MAX_IDS ||
+        m->n_doc2id > n || m->n_id2doc < (n + SPAR_PERMBLOCK_MAX_IDS - 1) / SPAR_PERMBLOCK_MAX_IDS || m->n_id2doc > n ||
         m->n_settings > UINT32_MAX)
         return spar_diag_err(diag, SPAR_E_CORRUPT,
                              "meta header: %" PRIu64 " documents in %" PRIu64 " doc2id / %" PRIu64
@@ -1240,20 +1280,16 @@ static spar_status scan_id2doc(const spar_meta *m, MDB_txn *txn, MDB_cursor *cur
     }
     uint8_t prev[1 + SPAR_SORTKEY_MAX], cur_key[1 + SPAR_SORTKEY_MAX], cur_id[SPAR_IDBLOCK_ID_MAX];
     size_t prev_len = 0;
-    uint64_t total = 0;
-    uint32_t last_n = SPAR_PERMBLOCK_MAX_IDS;
+    uint64_t total = 0, blk = 0;
     MDB_val k, v;
-    for (rc = first_of(cur, K_ID2DOC, &k, &v); rc == 0; rc = next_of(cur, K_ID2DOC, &k, &v)) {
+    for (rc = first_of(cur, K_ID2DOC, &k, &v); rc == 0; rc = next_of(cur, K_ID2DOC, &k, &v), blk++) {
         uint32_t docids[SPAR_PERMBLOCK_MAX_IDS], n = 0;
         uint8_t tags[SPAR_PERMBLOCK_MAX_IDS];
         int tagged = 0;
-        const uint64_t blk = total / SPAR_PERMBLOCK_MAX_IDS;
-        if (last_n != SPAR_PERMBLOCK_MAX_IDS ||
-            spar_permblock_decode(v.mv_data, v.mv_size, docids, tags, &tagged, &n) != SPAR_OK) {
+        if (spar_permblock_decode(v.mv_data, v.mv_size, docids, tags, &tagged, &n) != SPAR_OK) {
             st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc: block %" PRIu64 " is malformed", blk);
             goto done;
         }
-        last_n = n;
         for (uint32_t j = 1; j < n && !tagged; j++)
             if (docids[j] != docids[0] + j) {
                 st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc: untagged block %" PRIu64 " is not one docid run",
@@ -1292,8 +1328,11 @@ static spar_status scan_id2doc(const spar_meta *m, MDB_txn *txn, MDB_cursor *cur
         total += n;
     }
     st = walk_end(rc, diag);
-    if (st == SPAR_OK && total != n_docs)
-        st = spar_diag_err(diag, SPAR_E_CORRUPT, "id2doc has %" PRIu64 " entries, doc2id %" PRIu64, total, n_docs);
+    if (st == SPAR_OK && (total != n_docs || blk != m->n_id2doc))
+        st = spar_diag_err(diag, SPAR_E_CORRUPT,
+                           "id2doc has %" PRIu64 " entries in %" PRIu64 " blocks, doc2id %" PRIu64 ", the header %" PRIu64
+                           " blocks",
+                           total, blk, n_docs, m->n_id2doc);
 done:
     if (r.cur) mdb_cursor_close(r.cur);
     free(seen);

@@ -54,31 +54,43 @@ int spar_id_succ(uint8_t *id, size_t *len) {
     return 1;
 }
 
-/* id plus k (1..99): the successor k times over, in one pass. 0 when the id does not end with a digit or
- * the result would be too long. */
-static int id_add(uint8_t *id, size_t *len, uint32_t k) {
+/* id plus k (1..SPAR_IDBLOCK_MAX_OFFSET): the successor k times over, in one pass. 0 when the id does
+ * not end with a digit or the result would be too long. */
+static int id_add(uint8_t *id, size_t *len, uint64_t k) {
     size_t n = *len, i = n;
-    if (n == 0 || !is_digit(id[n - 1])) return 0;
-    uint32_t carry = k;
+    if (n == 0 || !is_digit(id[n - 1]) || k > SPAR_IDBLOCK_MAX_OFFSET) return 0;
+    uint64_t carry = k;
     while (carry > 0 && i > 0 && is_digit(id[i - 1])) {
-        uint32_t d = (uint32_t)(id[i - 1] - '0') + carry;
+        uint64_t d = (uint64_t)(id[i - 1] - '0') + carry;
         id[i - 1] = (uint8_t)('0' + d % 10);
         carry = d / 10;
         i--;
     }
     if (carry == 0) return 1;
-    /* past the first digit: at most 9 + 99 carried in, so one or two new leading digits */
-    size_t extra = carry >= 10 ? 2 : 1;
+    uint8_t lead[24]; /* the carry out of the first digit becomes new leading digits */
+    size_t extra = 0;
+    for (; carry > 0; carry /= 10) lead[extra++] = (uint8_t)('0' + carry % 10);
     if (n + extra > SPAR_IDBLOCK_ID_MAX) return 0;
     memmove(id + i + extra, id + i, n - i);
-    if (extra == 2) {
-        id[i] = (uint8_t)('0' + carry / 10);
-        id[i + 1] = (uint8_t)('0' + carry % 10);
-    } else {
-        id[i] = (uint8_t)('0' + carry);
-    }
+    for (size_t j = 0; j < extra; j++) id[i + j] = lead[extra - 1 - j];
     *len = n + extra;
     return 1;
+}
+
+/* k >= 1 when b is a plus k (id_add), k <= SPAR_IDBLOCK_MAX_OFFSET; else 0. */
+static uint64_t num_offset(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
+    size_t da = 0, db = 0;
+    while (da < al && is_digit(a[al - 1 - da])) da++;
+    while (db < bl && is_digit(b[bl - 1 - db])) db++;
+    if (da == 0 || db == 0 || da > 19 || db > 19 || al - da != bl - db || memcmp(a, b, al - da) != 0) return 0;
+    uint64_t va = 0, vb = 0;
+    for (size_t i = al - da; i < al; i++) va = va * 10 + (uint64_t)(a[i] - '0');
+    for (size_t i = bl - db; i < bl; i++) vb = vb * 10 + (uint64_t)(b[i] - '0');
+    if (vb <= va || vb - va > SPAR_IDBLOCK_MAX_OFFSET) return 0;
+    uint8_t t[SPAR_IDBLOCK_ID_MAX];
+    size_t tl = al;
+    memcpy(t, a, al);
+    return id_add(t, &tl, vb - va) && tl == bl && memcmp(t, b, bl) == 0 ? vb - va : 0; /* same width rules */
 }
 
 /* 1 when b is the successor of a. */
@@ -128,9 +140,20 @@ static size_t header_len(uint32_t n, const uint32_t *g) {
     return h;
 }
 
+/* A restart id as an offset from the block's first id: k, when that is shorter than the literal. */
+static uint64_t restart_offset(const spar_idblock_enc *e, const uint8_t *id, size_t len) {
+    if (e->n == 0) return 0;
+    uint64_t k = num_offset(e->first, e->first_len, id, len);
+    return k && 1 + varint_len(k) < entry_len(0, len) ? k : 0;
+}
+
 /* Bytes that appending id adds to the data (0: it extends the open run). */
 static size_t add_len(const spar_idblock_enc *e, const uint8_t *id, size_t len) {
     if (e->n % SPAR_IDBLOCK_RESTART != 0 && is_succ(e->prev, e->prev_len, id, len)) return e->run_at ? 0 : 2;
+    if (e->n % SPAR_IDBLOCK_RESTART == 0) {
+        uint64_t k = restart_offset(e, id, len);
+        if (k) return 1 + varint_len(k);
+    }
     size_t s = shared_prefix(e, id, len);
     return entry_len(s, len - s);
 }
@@ -158,6 +181,10 @@ void spar_idblock_enc_add(spar_idblock_enc *e, const uint8_t *id, size_t len) {
             p[k++] = 1;
             e->run_at = e->data_len + 1;
         }
+    } else if (e->n % SPAR_IDBLOCK_RESTART == 0 && restart_offset(e, id, len)) {
+        p[k++] = RUN_HEAD;
+        k += spar_varint_put(p + k, restart_offset(e, id, len));
+        e->run_at = 0;
     } else {
         size_t s = shared_prefix(e, id, len), suffix = len - s;
         p[k++] = (uint8_t)(((s < NIBBLE_ESC ? s : NIBBLE_ESC) << 4) | (suffix < NIBBLE_ESC ? suffix : NIBBLE_ESC));
@@ -171,6 +198,10 @@ void spar_idblock_enc_add(spar_idblock_enc *e, const uint8_t *id, size_t len) {
     e->group_len[e->n / SPAR_IDBLOCK_RESTART] += (uint32_t)k;
     memcpy(e->prev, id, len);
     e->prev_len = len;
+    if (e->n == 0) {
+        memcpy(e->first, id, len);
+        e->first_len = len;
+    }
     e->n++;
 }
 
@@ -212,6 +243,8 @@ static spar_status parse_header(const uint8_t *blk, size_t len, idblock_hdr *h) 
 typedef struct {
     const uint8_t *blk;
     uint64_t pos, end;
+    uint64_t start0, end0; /* group 0, whose first entry is the block's first id */
+    uint32_t grp;
     uint32_t run_left; /* successors still to produce from the current run entry */
     int restart;       /* the next entry is the group's first */
     uint8_t cur[SPAR_IDBLOCK_ID_MAX];
@@ -222,9 +255,33 @@ static void group_open(group_reader *g, const uint8_t *blk, const idblock_hdr *h
     g->blk = blk;
     g->pos = h->start[grp];
     g->end = h->start[grp + 1];
+    g->start0 = h->start[0];
+    g->end0 = h->start[1];
+    g->grp = grp;
     g->run_left = 0;
     g->restart = 1;
     g->cur_len = 0;
+}
+
+/* A literal entry whose head byte (not a run) was read: on top of the previous id in cur. */
+static int read_literal(const uint8_t *blk, uint64_t end, uint64_t *pos, uint8_t head, int restart, uint8_t *cur,
+                        size_t *cur_len) {
+    uint64_t s = head >> 4, suffix = head & 15u, v;
+    if (s == NIBBLE_ESC) {
+        if (!spar_varint_get(blk, end, pos, &v) || v > SPAR_IDBLOCK_ID_MAX) return 0;
+        s += v;
+    }
+    if (suffix == NIBBLE_ESC) {
+        if (!spar_varint_get(blk, end, pos, &v) || v > SPAR_IDBLOCK_ID_MAX) return 0;
+        suffix += v;
+    }
+    if ((restart && s != 0) || s > *cur_len || s + suffix == 0 || s + suffix > SPAR_IDBLOCK_ID_MAX ||
+        suffix > end - *pos)
+        return 0;
+    memcpy(cur + s, blk + *pos, (size_t)suffix);
+    *pos += suffix;
+    *cur_len = (size_t)(s + suffix);
+    return 1;
 }
 
 /* Advance to the next id of the group (in g->cur); 0 when the bytes are malformed. */
@@ -238,25 +295,21 @@ static int group_next(group_reader *g) {
     uint8_t head = blk[g->pos++];
     uint64_t v;
     if (head == RUN_HEAD) {
-        if (g->restart || !spar_varint_get(blk, g->end, &g->pos, &v) || v == 0 || v >= SPAR_IDBLOCK_RESTART) return 0;
+        if (!spar_varint_get(blk, g->end, &g->pos, &v) || v == 0) return 0;
+        if (g->restart) { /* the block's first id plus v */
+            uint64_t p0 = g->start0;
+            if (g->grp == 0 || p0 >= g->end0 || blk[p0] == RUN_HEAD) return 0;
+            p0++;
+            g->cur_len = 0;
+            if (!read_literal(blk, g->end0, &p0, blk[p0 - 1], 1, g->cur, &g->cur_len)) return 0;
+            g->restart = 0;
+            return id_add(g->cur, &g->cur_len, v);
+        }
+        if (v >= SPAR_IDBLOCK_RESTART) return 0;
         g->run_left = (uint32_t)v - 1;
         return spar_id_succ(g->cur, &g->cur_len);
     }
-    uint64_t s = head >> 4, suffix = head & 15u;
-    if (s == NIBBLE_ESC) {
-        if (!spar_varint_get(blk, g->end, &g->pos, &v) || v > SPAR_IDBLOCK_ID_MAX) return 0;
-        s += v;
-    }
-    if (suffix == NIBBLE_ESC) {
-        if (!spar_varint_get(blk, g->end, &g->pos, &v) || v > SPAR_IDBLOCK_ID_MAX) return 0;
-        suffix += v;
-    }
-    if ((g->restart && s != 0) || s > g->cur_len || s + suffix == 0 || s + suffix > SPAR_IDBLOCK_ID_MAX ||
-        suffix > g->end - g->pos)
-        return 0;
-    memcpy(g->cur + s, blk + g->pos, (size_t)suffix);
-    g->pos += suffix;
-    g->cur_len = (size_t)(s + suffix);
+    if (!read_literal(blk, g->end, &g->pos, head, g->restart, g->cur, &g->cur_len)) return 0;
     g->restart = 0;
     return 1;
 }

@@ -2,8 +2,9 @@
  *   id block:   up to SPAR_IDBLOCK_MAX_IDS external ids of consecutive docids, front-coded (shared prefix
  *               with the previous id + suffix) or, for an id that is its predecessor with the trailing
  *               decimal number plus one ("doc9" -> "doc10"), one run entry for the whole run; restarting
- *               every SPAR_IDBLOCK_RESTART ids so one id is found by decoding at most one restart group;
- *   perm block: up to SPAR_PERMBLOCK_MAX_IDS docids (the docids of consecutive ids in byte order), delta
+ *               every SPAR_IDBLOCK_RESTART ids (a restart id spelled out, or as the block's first id plus a
+ *               number) so one id is found by decoding at most one restart group and the block's first id;
+ *   perm block: up to SPAR_PERMBLOCK_MAX_IDS docids (the docids of consecutive ids in sort-key order), delta
  *               coded with runs of consecutive docids collapsed, or bit-packed, optionally with one tag
  *               byte per id (a hash byte that lets a lookup skip the ids that cannot match).
  * Pure functions over bytes, no LMDB: the decoders treat their input as untrusted (every read is bounds
@@ -22,7 +23,8 @@
                                        never spill into overflow pages */
 #define SPAR_IDBLOCK_ID_MAX 511u    /* longest id a block can hold (meta.lmdb itself takes 1..509 bytes) */
 #define SPAR_SORTKEY_MAX (SPAR_IDBLOCK_ID_MAX + 1u) /* longest sort key */
-#define SPAR_PERMBLOCK_MAX_IDS 64u  /* docids per perm block */
+#define SPAR_IDBLOCK_MAX_OFFSET ((uint64_t)1 << 40)  /* largest number added to an id by a restart */
+#define SPAR_PERMBLOCK_MAX_IDS 128u /* docids per perm block (the writer tags blocks of at most 64) */
 #define SPAR_PERMBLOCK_MAX_BYTES (4 + SPAR_PERMBLOCK_MAX_IDS * 11)
 
 /* ---- id block encoder (incremental: ids are appended until the block is full) ---- */
@@ -34,6 +36,8 @@ typedef struct spar_idblock_enc {
     uint8_t prev[SPAR_IDBLOCK_ID_MAX];
     size_t prev_len;
     size_t run_at; /* offset in data of the open run's count byte (0: no open run) */
+    uint8_t first[SPAR_IDBLOCK_ID_MAX]; /* the block's first id: later restarts may be offsets from it */
+    size_t first_len;
 } spar_idblock_enc;
 
 /* ---- id order ----

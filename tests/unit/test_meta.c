@@ -369,8 +369,9 @@ static int patch_file(const char *dir, const void *pat, const void *rep, size_t 
 }
 
 static void test_corrupt_block(void) {
-    /* docid 1024 starts an id block ("id-1024" stored whole after its head byte 0x07): turning the head
-     * into an escape makes the suffix length run past the restart group */
+    /* docid 1024 starts an id block of 128 ("id-1024" stored whole after its head byte 0x07; the block's
+     * later restart groups are offsets from it): turning the head into an escape makes the suffix length
+     * run past the restart group */
     char dir[300];
     fresh_dir(dir, sizeof dir);
     CU_ASSERT_EQUAL_FATAL(fill(dir, 2000, 500, 0, 0, 1u << 20, NULL, NULL), SPAR_OK);
@@ -381,7 +382,8 @@ static void test_corrupt_block(void) {
     char buf[64];
     CU_ASSERT_EQUAL(spar_meta_doc_id(m, 1024, buf, sizeof buf, NULL), SPAR_E_CORRUPT);
     CU_ASSERT_EQUAL(spar_meta_doc_id(m, 1030, buf, sizeof buf, NULL), SPAR_E_CORRUPT);
-    CU_ASSERT_EQUAL(spar_meta_doc_id(m, 1040, buf, sizeof buf, NULL), SPAR_OK); /* next restart group */
+    CU_ASSERT_EQUAL(spar_meta_doc_id(m, 1040, buf, sizeof buf, NULL), SPAR_E_CORRUPT); /* its restart: 1024 + 16 */
+    CU_ASSERT_EQUAL(spar_meta_doc_id(m, 1152, buf, sizeof buf, NULL), SPAR_OK);        /* the next block */
     uint32_t docid;
     spar_status st = spar_meta_lookup(m, "id-1024", 7, &docid);
     CU_ASSERT(st == SPAR_E_CORRUPT || st == SPAR_E_NOT_FOUND);
@@ -489,6 +491,33 @@ static void test_small_index_one_leaf(void) {
     spar_meta *m = NULL;
     spar_diag d;
     CU_ASSERT_EQUAL_FATAL(spar_meta_open(dir, &m, &d), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_meta_scan(m, NULL, NULL, &d), SPAR_OK);
+    spar_meta_close(m);
+}
+
+static void test_gapped_numbers_one_leaf(void) {
+    /* 6000 ids 1..6006 with every 1000th missing (the LISA shape): numbered ids with gaps still fit one
+     * leaf (one id2doc run block per id block) */
+    char dir[300];
+    fresh_dir(dir, sizeof dir);
+    spar_meta_writer *w = NULL;
+    spar_diag d;
+    CU_ASSERT_EQUAL_FATAL(spar_meta_writer_open(dir, 1u << 20, 0, &w, &d), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_meta_writer_begin(w, &d), SPAR_OK);
+    for (int i = 1; i <= 6006; i++) {
+        char id[16];
+        int n = snprintf(id, sizeof id, "%d", i);
+        if (i % 1000 != 0) CU_ASSERT_EQUAL(spar_meta_writer_add(w, id, (size_t)n, "", 0, "", 0, NULL, &d), SPAR_OK);
+    }
+    CU_ASSERT_EQUAL(spar_meta_writer_end(w, &d), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_meta_writer_close(w, NULL, NULL, &d), SPAR_OK);
+    CU_ASSERT_EQUAL(file_size(dir), 3 * 4096);
+    spar_meta *m = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_meta_open(dir, &m, &d), SPAR_OK);
+    uint32_t docid = 0;
+    CU_ASSERT_EQUAL(spar_meta_lookup(m, "6006", 4, &docid), SPAR_OK);
+    CU_ASSERT_EQUAL(docid, 5999);
+    CU_ASSERT_EQUAL(spar_meta_lookup(m, "3000", 4, &docid), SPAR_E_NOT_FOUND);
     CU_ASSERT_EQUAL(spar_meta_scan(m, NULL, NULL, &d), SPAR_OK);
     spar_meta_close(m);
 }
@@ -616,7 +645,7 @@ static void test_id_block_runs(void) {
         spar_idblock_enc_add(&e, (const uint8_t *)id, (size_t)n);
     }
     size_t len = spar_idblock_enc_finish(&e, blk);
-    CU_ASSERT(len <= 2 + 7 + 8 * (1 + 7 + 2));
+    CU_ASSERT(len <= 2 + 7 + (1 + 6 + 2) + 7 * (1 + 2 + 2)); /* literal + run, then (offset + run) x 7 */
     for (uint32_t i = 0; i < 128; i++) {
         char want[16], got[SPAR_IDBLOCK_ID_MAX + 1];
         size_t gl = 0;
@@ -631,6 +660,9 @@ static void test_id_block_runs(void) {
     /* a run cannot start a group (no previous id) */
     const uint8_t at_restart[] = {0x01, 0x00, 0x01};
     CU_ASSERT_EQUAL(spar_idblock_each(at_restart, sizeof at_restart, NULL, NULL, NULL), SPAR_E_CORRUPT);
+    /* group 0 has no first id to be an offset from */
+    const uint8_t offset_first[] = {0x01, 0x00, 0x05};
+    CU_ASSERT_EQUAL(spar_idblock_each(offset_first, sizeof offset_first, NULL, NULL, NULL), SPAR_E_CORRUPT);
     /* a run after an id that does not end with a digit */
     const uint8_t no_digit[] = {0x02, 0x01, 'a', 0x00, 0x01};
     CU_ASSERT_EQUAL(spar_idblock_each(no_digit, sizeof no_digit, NULL, NULL, NULL), SPAR_E_CORRUPT);
@@ -656,13 +688,14 @@ int main(void) {
         !CU_add_test(s, "meta format version 4: unsupported version error", test_future_version) ||
         !CU_add_test(s, "meta format version 2 (named databases): rebuild-the-index error", test_version2_refused) ||
         !CU_add_test(s, "1400 numbered ids + settings: data.mdb is 3 pages (one leaf)", test_small_index_one_leaf) ||
+        !CU_add_test(s, "6000 numbered ids with gaps: data.mdb is 3 pages", test_gapped_numbers_one_leaf) ||
         !CU_add_test(s, "the scratch file is gone after close", test_scratch_file_removed) ||
         !CU_add_test(s, "numbered ids across widths and zero-padded: both maps, absent spellings", test_numbered_ids_lookup) ||
         !CU_add_test(s, "same content in other batches -> byte-identical data.mdb", test_same_content_other_batches) ||
         !CU_add_test(s, "header counts disagreeing with the B-tree: corrupt at open", test_header_count_mismatch) ||
         !CU_add_test(s, "sort keys order numbers by value and stay distinct", test_sortkey_numeric_order) ||
         !CU_add_test(s, "id successor: carries, widths, no digit, too long", test_id_successor) ||
-        !CU_add_test(s, "id block runs: compact, decoded by position, malformed runs refused", test_id_block_runs) ||
+        !CU_add_test(s, "id block runs and restart offsets: compact, by position, malformed ones refused", test_id_block_runs) ||
         !CU_add_test(s, "meta format version 1 (one entry per id): unsupported version error", test_version1_refused))
         goto out;
     CU_basic_set_mode(CU_BRM_VERBOSE);
