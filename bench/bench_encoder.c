@@ -1,11 +1,13 @@
 /* bench_encoder.c — throughput of the C transformer (encoders/model) and the reference-dump driver used by
  * tests/cli/transformer_reference.sh.
  *
- *   bench_encoder bench [--layers L] [--lens 128,256] [--batches 1,32] [--reps R]
- *       random-weight bert-base (12 layers) and distilbert (6 layers) shapes built in memory; prints one
- *       JSON line per (model, length, batch): seq/s, GFLOP/s of the encoder+SPLADE head, and OpenBLAS
- *       sgemm GFLOP/s on a 256x3072x768 GEMM measured right after each run (and their ratio). Threads: OPENBLAS_NUM_THREADS /
- *       OMP_NUM_THREADS from the environment (the figures in docs/encoders/model.md use 2).
+ *   bench_encoder bench [--models bert,distilbert] [--lens 128,256] [--batches 1,32] [--reps R]
+ *                       [--weights f32,bf16,int8]
+ *       random-weight bert-base (12 layers) and distilbert (6 layers) shapes built in memory; the weight modes
+ *       are alternated inside each of R rounds; one JSON line per (model, length, batch, weights): median wall
+ *       and process-CPU seconds of the encoder and of encoder + SPLADE head, seq/s, and the ratios against the
+ *       first listed mode. Threads: OPENBLAS_NUM_THREADS / OMP_NUM_THREADS from the environment (2 in the
+ *       docs); the OpenBLAS kernel set (OPENBLAS_CORETYPE) is printed as "blas".
  *   bench_encoder serve MODEL_DIR
  *       loads a model folder and answers one command per stdin line with one JSON line on stdout, so that a
  *       driver can alternate spar with another engine in one run (bench/ort/bench_ort.js):
@@ -19,8 +21,12 @@
  *       exact vocabulary pruning on a real folder: SPLADE max pooling of the sequences of IDS_FILE with and
  *       without the bound (rank RANK, default 64), one JSON line: rows skipped, head times, and the check
  *       that both outputs have the same non-zeros (mismatches) and weights (max_abs_diff).
- *   bench_encoder dump MODEL_DIR IDS_FILE OUT_DIR [--bf16|--int8]
- *       runs the model on the sequences of IDS_FILE (one per line, space-separated ids) and writes
+ *   bench_encoder compare MODEL_DIR IDS_FILE
+ *       accuracy of the bf16 and int8 paths against fp32 on one model and the sequences of IDS_FILE: max / mean
+ *       |delta logit|, max |delta hidden|, SPLADE cosine and top-64 / top-256 overlap per sequence, support
+ *       mismatches, [CLS] cosine; one JSON line per mode.
+ *   bench_encoder dump MODEL_DIR IDS_FILE OUT_DIR [--bf16|--int8|--bf16-round|--int8-round]
+ *       runs the model (--bf16 / --int8: the packed reduced-precision path; -round: the fp32 emulation) on the sequences of IDS_FILE (one per line, space-separated ids) and writes
  *       logits.f32, hidden.f32, splade_max.f32, splade_sum.f32, dense_cls.f32, dense_mean.f32 in the
  *       layout of tests/python/ref_bert.py.
  * Links the internal model API (encoders/model/bert.h, heads.h): this is a harness for that layer. */
@@ -72,14 +78,29 @@ static int read_ids(const char *path, uint32_t **ids, uint32_t **lens, size_t *n
     return 0;
 }
 
+/* SPLADE pooling with the model's current weights (fp32 or the packed decoder). */
+static spar_status splade(const spar_bert *m, const spar_lowp_mat *dec_lp, const float *h2, const uint32_t *lens,
+                          size_t n, spar_splade_pooling pool, float *out) {
+    size_t d = m->cfg.hidden, V = m->cfg.vocab_size;
+    if (dec_lp != NULL) return spar_splade_pool_lowp(h2, lens, n, d, dec_lp, m->dec_b, V, pool, out);
+    return spar_splade_pool(h2, lens, n, d, m->dec_w, m->dec_b, V, pool, out);
+}
+
 static int cmd_dump(int argc, char **argv) {
     if (argc < 5) { fprintf(stderr, "usage: bench_encoder dump MODEL_DIR IDS_FILE OUT_DIR [--bf16|--int8]\n"); return 2; }
     spar_diag diag = {{0}};
     spar_bert *m = NULL;
     spar_status st = spar_bert_load(argv[2], &m, &diag);
     if (st != SPAR_OK) { fprintf(stderr, "load: %s: %s\n", spar_status_str(st), diag.msg); return 1; }
-    if (argc > 5 && strcmp(argv[5], "--bf16") == 0) spar_bert_round_bf16(m);
-    if (argc > 5 && strcmp(argv[5], "--int8") == 0) spar_bert_round_int8(m);
+    /* --bf16 / --int8: the real reduced-precision path (packed weights, fp32 copies freed, as the encoder
+     * API does); --bf16-round / --int8-round: the older emulation (weights rounded, fp32 compute). */
+    int mode = 0;
+    if (argc > 5 && strcmp(argv[5], "--bf16") == 0) mode = 1;
+    if (argc > 5 && strcmp(argv[5], "--int8") == 0) mode = 2;
+    if (argc > 5 && strcmp(argv[5], "--bf16-round") == 0) spar_bert_round_bf16(m);
+    if (argc > 5 && strcmp(argv[5], "--int8-round") == 0) spar_bert_round_int8(m);
+    if (mode != 0 && spar_bert_set_weights(m, mode, 1) != SPAR_OK) { fprintf(stderr, "packing failed\n"); return 1; }
+    const spar_lowp_mat *dec_lp = spar_bert_lowp_decoder(m);
     uint32_t *ids, *lens;
     size_t n, T;
     if (read_ids(argv[3], &ids, &lens, &n, &T) != 0 || n == 0) return 1;
@@ -100,10 +121,10 @@ static int cmd_dump(int argc, char **argv) {
         if (spar_bert_mlm_transform(m, h, T, h2) != SPAR_OK || spar_bert_mlm_logits(m, h2, T, lg) != SPAR_OK ||
             write_f32(argv[4], "logits.f32", lg, T * V)) goto out;
         double t2 = spar_now();
-        if (spar_splade_pool(h2, lens, n, d, m->dec_w, m->dec_b, V, SPAR_SPLADE_MAX, sp) != SPAR_OK ||
+        if (splade(m, dec_lp, h2, lens, n, SPAR_SPLADE_MAX, sp) != SPAR_OK ||
             write_f32(argv[4], "splade_max.f32", sp, n * V)) goto out;
         double t3 = spar_now();
-        if (spar_splade_pool(h2, lens, n, d, m->dec_w, m->dec_b, V, SPAR_SPLADE_SUM, sp) != SPAR_OK ||
+        if (splade(m, dec_lp, h2, lens, n, SPAR_SPLADE_SUM, sp) != SPAR_OK ||
             write_f32(argv[4], "splade_sum.f32", sp, n * V)) goto out;
         fprintf(stderr, "  C: %zu seqs, %zu tokens: encoder %.3f s, SPLADE max head %.3f s\n", n, T, t1 - t0, t3 - t2);
         free(h2);
@@ -159,6 +180,102 @@ static int cmd_prune(int argc, char **argv) {
     spar_bert_free(m);
     free(h); free(h2); free(full); free(pr); free(ids); free(lens);
     return mism == 0 && maxd <= 1e-5 ? 0 : 1;
+}
+
+/* ------------------------------------------------------------------ compare (accuracy of bf16 / int8) */
+
+typedef struct scored_id { float w; uint32_t id; } scored_id;
+static int by_w_desc(const void *a, const void *b) {
+    const scored_id *x = a, *y = b;
+    if (x->w != y->w) return x->w > y->w ? -1 : 1;
+    return x->id < y->id ? -1 : (x->id > y->id);
+}
+
+/* |top-k(a) intersect top-k(b)| / k over one row of V weights (ties: lower id first). */
+static double topk_overlap(const float *a, const float *b, size_t V, size_t k, scored_id *tmp, uint8_t *mark) {
+    size_t hit = 0;
+    for (size_t v = 0; v < V; v++) { tmp[v].w = a[v]; tmp[v].id = (uint32_t)v; }
+    qsort(tmp, V, sizeof *tmp, by_w_desc);
+    memset(mark, 0, V);
+    for (size_t i = 0; i < k; i++) mark[tmp[i].id] = 1;
+    for (size_t v = 0; v < V; v++) { tmp[v].w = b[v]; tmp[v].id = (uint32_t)v; }
+    qsort(tmp, V, sizeof *tmp, by_w_desc);
+    for (size_t i = 0; i < k; i++) hit += mark[tmp[i].id];
+    return (double)hit / (double)k;
+}
+
+static double cosine(const float *a, const float *b, size_t n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++) { ab += (double)a[i] * b[i]; aa += (double)a[i] * a[i]; bb += (double)b[i] * b[i]; }
+    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
+}
+
+/* bench_encoder compare MODEL_DIR IDS_FILE: the fp32 path against the bf16 and int8 paths on the same model
+ * and inputs; one JSON line per mode. */
+static int cmd_compare(int argc, char **argv) {
+    if (argc < 4) { fprintf(stderr, "usage: bench_encoder compare MODEL_DIR IDS_FILE\n"); return 2; }
+    spar_diag diag = {{0}};
+    spar_bert *m = NULL;
+    spar_status st = spar_bert_load(argv[2], &m, &diag);
+    if (st != SPAR_OK) { fprintf(stderr, "load: %s: %s\n", spar_status_str(st), diag.msg); return 1; }
+    if (!m->has_mlm) { fprintf(stderr, "%s: no MLM head\n", argv[2]); return 1; }
+    uint32_t *ids, *lens;
+    size_t n, T;
+    if (read_ids(argv[3], &ids, &lens, &n, &T) != 0 || n == 0) return 1;
+    size_t d = m->cfg.hidden, V = m->cfg.vocab_size;
+    float *h[3], *lg[3], *sp[3], *h2 = malloc(T * d * 4), *cls = malloc(n * d * 4), *cls0 = malloc(n * d * 4);
+    scored_id *tmp = malloc(V * sizeof *tmp);
+    uint8_t *mark = malloc(V);
+    for (int md = 0; md < 3; md++) {
+        h[md] = malloc(T * d * 4);
+        lg[md] = malloc(T * V * 4);
+        sp[md] = malloc(n * V * 4);
+        if (h[md] == NULL || lg[md] == NULL || sp[md] == NULL) { fprintf(stderr, "out of memory\n"); return 1; }
+        if (spar_bert_set_weights(m, md, 0) != SPAR_OK || spar_bert_forward(m, ids, lens, n, h[md]) != SPAR_OK ||
+            spar_bert_mlm_transform(m, h[md], T, h2) != SPAR_OK || spar_bert_mlm_logits(m, h2, T, lg[md]) != SPAR_OK ||
+            splade(m, spar_bert_lowp_decoder(m), h2, lens, n, SPAR_SPLADE_MAX, sp[md]) != SPAR_OK) {
+            fprintf(stderr, "run failed (mode %d)\n", md);
+            return 1;
+        }
+    }
+    spar_dense_pool(h[0], lens, n, d, SPAR_DENSE_CLS, 0, cls0);
+    static const char *const names[3] = {"f32", "bf16", "int8"};
+    for (int md = 1; md < 3; md++) {
+        double dl = 0, lmax = 0, dh = 0, sl = 0, dsp = 0, cs_min = 1, cs_sum = 0, o64 = 0, o256 = 0, o64min = 1, cls_min = 1;
+        size_t supp = 0, nz = 0;
+        for (size_t i = 0; i < T * V; i++) {
+            dl = fmax(dl, fabs((double)lg[md][i] - lg[0][i]));
+            lmax = fmax(lmax, fabs((double)lg[0][i]));
+            sl += fabs((double)lg[md][i] - lg[0][i]);
+        }
+        for (size_t i = 0; i < T * d; i++) dh = fmax(dh, fabs((double)h[md][i] - h[0][i]));
+        for (size_t i = 0; i < n * V; i++) {
+            dsp = fmax(dsp, fabs((double)sp[md][i] - sp[0][i]));
+            supp += (sp[md][i] > 0) != (sp[0][i] > 0);
+            nz += sp[0][i] > 0;
+        }
+        spar_dense_pool(h[md], lens, n, d, SPAR_DENSE_CLS, 0, cls);
+        for (size_t s = 0; s < n; s++) {
+            double c = cosine(sp[md] + s * V, sp[0] + s * V, V), o = topk_overlap(sp[0] + s * V, sp[md] + s * V, V, 64, tmp, mark);
+            cs_min = fmin(cs_min, c);
+            cs_sum += c;
+            o64 += o;
+            o64min = fmin(o64min, o);
+            o256 += topk_overlap(sp[0] + s * V, sp[md] + s * V, V, 256, tmp, mark);
+            cls_min = fmin(cls_min, cosine(cls + s * d, cls0 + s * d, d));
+        }
+        printf("{\"weights\":\"%s\",\"seqs\":%zu,\"tokens\":%zu,\"max_abs_dlogit\":%.4g,\"mean_abs_dlogit\":%.4g,"
+               "\"max_abs_logit\":%.4g,\"max_abs_dhidden\":%.4g,\"splade_max_abs_d\":%.4g,\"splade_cos_min\":%.6f,"
+               "\"splade_cos_mean\":%.6f,\"top64_overlap_mean\":%.4f,\"top64_overlap_min\":%.4f,\"top256_overlap_mean\":%.4f,"
+               "\"support_mismatch\":%zu,\"nnz\":%zu,\"cls_cos_min\":%.6f}\n",
+               names[md], n, T, dl, sl / (double)(T * V), lmax, dh, dsp, cs_min, cs_sum / n, o64 / n, o64min, o256 / n, supp,
+               nz, cls_min);
+    }
+    fflush(stdout);
+    for (int md = 0; md < 3; md++) { free(h[md]); free(lg[md]); free(sp[md]); }
+    free(h2); free(cls); free(cls0); free(tmp); free(mark); free(ids); free(lens);
+    spar_bert_free(m);
+    return 0;
 }
 
 /* ------------------------------------------------------------------ bench */
@@ -225,8 +342,8 @@ static void free_random_model(spar_bert *m) {
         free(y->qkv_w); free(y->qkv_b); free(y->o_w); free(y->o_b); free(y->ln1_g); free(y->ln1_b);
         free(y->ff1_w); free(y->ff1_b); free(y->ff2_w); free(y->ff2_b); free(y->ln2_g); free(y->ln2_b);
     }
-    free(m->layers); free(m->tr_w); free(m->tr_b); free(m->tr_ln_g); free(m->tr_ln_b); free(m->dec_b);
-    free(m);
+    free(m->tr_w); free(m->tr_b); free(m->tr_ln_g); free(m->tr_ln_b); free(m->dec_b);
+    spar_bert_free(m); /* the packed weights, the layer array and m (it owns no fp32 buffer) */
 }
 
 static double sgemm_gflops(void) {
@@ -382,20 +499,42 @@ static int parse_list(const char *s, int *out, int cap) {
     return n;
 }
 
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Alternates the weight modes of --weights inside every round (f32, bf16, int8, f32, bf16, ...), so each mode
+ * sees the same host load; medians over rounds. Per mode and shape one JSON line: wall seconds of the encoder
+ * and of encoder + MLM transform + SPLADE max pooling, process CPU seconds of the latter, and the ratios
+ * against the f32 run of the same shape (f32 must be listed first for the ratios). */
 static int cmd_bench(int argc, char **argv) {
-    int lens[8] = {128, 256}, n_lens = 2, batches[8] = {1, 32}, n_b = 2, reps = 1;
+    int lens[8] = {128, 256}, n_lens = 2, batches[8] = {1, 32}, n_b = 2, reps = 1, modes[3] = {0}, n_modes = 1;
     const char *models = "bert,distilbert";
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--lens") == 0) n_lens = parse_list(argv[i + 1], lens, 8);
         else if (strcmp(argv[i], "--batches") == 0) n_b = parse_list(argv[i + 1], batches, 8);
         else if (strcmp(argv[i], "--reps") == 0) reps = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--models") == 0) models = argv[i + 1];
+        else if (strcmp(argv[i], "--weights") == 0) {
+            n_modes = 0;
+            for (const char *w = argv[i + 1]; *w && n_modes < 3;) {
+                modes[n_modes++] = strncmp(w, "bf16", 4) == 0 ? 1 : strncmp(w, "int8", 4) == 0 ? 2 : 0;
+                const char *c = strchr(w, ',');
+                if (c == NULL) break;
+                w = c + 1;
+            }
+        }
     }
+    if (reps < 1 || reps > 64) reps = 1;
+    static const char *const wname[3] = {"f32", "bf16", "int8"};
     const char *names[2] = {"bert-base", "distilbert-base"};
     for (int a = 0; a < 2; a++) {
         if (strstr(models, a == 0 ? "bert" : "distil") == NULL) continue;
         if (a == 0 && strncmp(models, "distil", 6) == 0 && strstr(models, ",bert") == NULL) continue;
         spar_bert *m = random_model(a == 0 ? SPAR_ARCH_BERT : SPAR_ARCH_DISTILBERT, a == 0 ? 12 : 6);
+        for (int k = 0; k < n_modes; k++)
+            if (spar_bert_set_weights(m, modes[k], 0) != SPAR_OK) { fprintf(stderr, "packing failed\n"); return 1; }
         for (int li = 0; li < n_lens; li++)
             for (int bi = 0; bi < n_b; bi++) {
                 size_t n = (size_t)lens[li], B = (size_t)batches[bi], T = n * B, d = 768, V = 30522;
@@ -403,23 +542,36 @@ static int cmd_bench(int argc, char **argv) {
                 for (size_t t = 0; t < T; t++) ids[t] = (uint32_t)(1000 + (t * 7919) % 29000);
                 for (size_t s = 0; s < B; s++) ls[s] = (uint32_t)n;
                 float *h = malloc(T * d * 4), *h2 = malloc(T * d * 4), *sp = malloc(B * V * 4);
-                double best = 1e30, best_enc = 1e30;
-                for (int r = 0; r < reps; r++) {
-                    double t0 = spar_now();
-                    if (spar_bert_forward(m, ids, ls, B, h) != SPAR_OK) return 1;
-                    double t1 = spar_now();
-                    if (spar_bert_mlm_transform(m, h, T, h2) != SPAR_OK ||
-                        spar_splade_pool(h2, ls, B, d, m->dec_w, m->dec_b, V, SPAR_SPLADE_MAX, sp) != SPAR_OK)
-                        return 1;
-                    double t2 = spar_now();
-                    best = fmin(best, t2 - t0);
-                    best_enc = fmin(best_enc, t1 - t0);
+                double enc[3][64], tot[3][64], cpu[3][64], ecpu[3][64];
+                for (int r = 0; r < reps; r++)
+                    for (int k = 0; k < n_modes; k++) {
+                        if (spar_bert_set_weights(m, modes[k], 0) != SPAR_OK) return 1;
+                        double c0 = cpu_seconds(), t0 = spar_now();
+                        if (spar_bert_forward(m, ids, ls, B, h) != SPAR_OK) return 1;
+                        double t1 = spar_now(), c1 = cpu_seconds();
+                        if (spar_bert_mlm_transform(m, h, T, h2) != SPAR_OK ||
+                            splade(m, spar_bert_lowp_decoder(m), h2, ls, B, SPAR_SPLADE_MAX, sp) != SPAR_OK)
+                            return 1;
+                        double t2 = spar_now();
+                        enc[k][r] = t1 - t0;
+                        tot[k][r] = t2 - t0;
+                        ecpu[k][r] = c1 - c0;
+                        cpu[k][r] = cpu_seconds() - c0;
+                    }
+                double fl = model_flops(&m->cfg, (double)n) * (double)B, base_tot = 0, base_enc = 0, base_cpu = 0,
+                       base_ecpu = 0;
+                for (int k = 0; k < n_modes; k++) {
+                    double me = median(enc[k], reps), mt = median(tot[k], reps), mc = median(cpu[k], reps),
+                           mec = median(ecpu[k], reps);
+                    if (k == 0) { base_tot = mt; base_enc = me; base_cpu = mc; base_ecpu = mec; }
+                    printf("{\"bench\":\"encoder\",\"model\":\"%s\",\"weights\":\"%s\",\"blas\":\"%s\",\"len\":%zu,"
+                           "\"batch\":%zu,\"reps\":%d,\"encoder_s\":%.4f,\"encoder_cpu_s\":%.4f,\"encoder_seq_per_s\":%.3f,"
+                           "\"splade_s\":%.4f,\"splade_cpu_s\":%.4f,\"splade_seq_per_s\":%.3f,\"gflops\":%.1f,"
+                           "\"vs_first_encoder_wall\":%.2f,\"vs_first_encoder_cpu\":%.2f,\"vs_first_splade_wall\":%.2f,"
+                           "\"vs_first_splade_cpu\":%.2f}\n",
+                           names[a], wname[modes[k]], openblas_get_corename(), n, B, reps, me, mec, (double)B / me, mt, mc,
+                           (double)B / mt, fl / mt / 1e9, base_enc / me, base_ecpu / mec, base_tot / mt, base_cpu / mc);
                 }
-                double fl = model_flops(&m->cfg, (double)n) * (double)B;
-                double blas = sgemm_gflops(); /* right after the run: the ratio survives a shared, noisy host */
-                printf("{\"bench\":\"encoder\",\"model\":\"%s\",\"len\":%zu,\"batch\":%zu,\"seq_per_s\":%.3f,"
-                       "\"encoder_s\":%.4f,\"total_s\":%.4f,\"gflops\":%.1f,\"sgemm_gflops\":%.1f,\"ratio\":%.2f,\"reps\":%d}\n",
-                       names[a], n, B, (double)B / best, best_enc, best, fl / best / 1e9, blas, fl / best / 1e9 / blas, reps);
                 fflush(stdout);
                 free(ids); free(ls); free(h); free(h2); free(sp);
             }
@@ -433,10 +585,13 @@ int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "serve") == 0) return cmd_serve(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "prune") == 0) return cmd_prune(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "bench") == 0) return cmd_bench(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "compare") == 0) return cmd_compare(argc, argv);
     if (argc == 1) return cmd_bench(argc, argv);
     fprintf(stderr, "usage: bench_encoder bench [--lens 128,256] [--batches 1,32] [--reps R] [--models bert,distilbert]\n"
+                    "                          [--weights f32,bf16,int8]\n"
                     "       bench_encoder serve MODEL_DIR   (commands on stdin; see bench/ort/README.md)\n"
                     "       bench_encoder prune MODEL_DIR IDS_FILE [RANK]\n"
-                    "       bench_encoder dump MODEL_DIR IDS_FILE OUT_DIR [--bf16|--int8]\n");
+                    "       bench_encoder compare MODEL_DIR IDS_FILE\n"
+                    "       bench_encoder dump MODEL_DIR IDS_FILE OUT_DIR [--bf16|--int8|--bf16-round|--int8-round]\n");
     return 2;
 }

@@ -26,6 +26,7 @@ struct spar_encoder {
     const spar_model_config *cfg;
     int has_mlm;
     const float *dec_w, *dec_b;
+    const spar_lowp_mat *dec_lowp; /* packed decoder (bf16 / int8 weights), else NULL */
     spar_attn_policy policy; /* ModernBERT global layers */
     spar_attn_policy *layer_pol;                /* per-layer overrides (attention_layers), or NULL */
     const spar_attn_policy **layer_pol_ptr;     /* n_layers entries into layer_pol, NULL = use policy */
@@ -111,8 +112,15 @@ spar_status spar_encoder_open(const char *model_dir, const spar_encoder_opts *op
         return st;
     }
     if (e->model != NULL) {
-        if (o.weights == SPAR_WEIGHTS_BF16) spar_bert_round_bf16(e->model);
-        if (o.weights == SPAR_WEIGHTS_INT8) spar_bert_round_int8(e->model);
+        if (o.weights != SPAR_WEIGHTS_F32) { /* real bf16 / int8 compute; the fp32 copies are freed */
+            st = spar_bert_set_weights(e->model, o.weights, 1);
+            if (st != SPAR_OK) {
+                spar_encoder_close(e);
+                return spar_diag_err(diag, st, "%s: packing %s weights failed", model_dir,
+                                     o.weights == SPAR_WEIGHTS_BF16 ? "bf16" : "int8");
+            }
+            e->dec_lowp = spar_bert_lowp_decoder(e->model);
+        }
         e->cfg = &e->model->cfg;
         e->has_mlm = e->model->has_mlm;
         e->dec_w = e->model->dec_w;
@@ -507,9 +515,12 @@ spar_status spar_encode_splade_batch(const spar_encoder *e, const spar_encode_in
         for (size_t s0 = 0; s0 < w.ck.n_seqs; s0 += 64) {
             size_t ns = SPAR_MIN((size_t)64, w.ck.n_seqs - s0), nt = 0;
             for (size_t s = s0; s < s0 + ns; s++) nt += w.ck.lens[s];
-            SPAR_TRY_GOTO(st, spar_splade_pool(w.h2 + tok * d, w.ck.lens + s0, ns, d, e->dec_w, e->dec_b, V,
-                                               o.pooling == SPAR_SPLADE_POOL_SUM ? SPAR_SPLADE_SUM : SPAR_SPLADE_MAX,
-                                               w.rows), fail);
+            spar_splade_pooling pm = o.pooling == SPAR_SPLADE_POOL_SUM ? SPAR_SPLADE_SUM : SPAR_SPLADE_MAX;
+            if (e->dec_lowp != NULL)
+                st = spar_splade_pool_lowp(w.h2 + tok * d, w.ck.lens + s0, ns, d, e->dec_lowp, e->dec_b, V, pm, w.rows);
+            else
+                st = spar_splade_pool(w.h2 + tok * d, w.ck.lens + s0, ns, d, e->dec_w, e->dec_b, V, pm, w.rows);
+            if (st != SPAR_OK) goto fail;
             for (size_t s = 0; s < ns; s++) {
                 const float *row = w.rows + s * V;
                 size_t owner = w.owner[s0 + s];

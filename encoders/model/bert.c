@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "common/common.h"
+#include "encoders/attention/attention.h"
+#include "encoders/kernels/pool.h"
 
 #ifdef SPAR_HAVE_OPENMP
 #include <omp.h>
@@ -297,8 +299,19 @@ spar_status spar_bert_from_tensors(const spar_model_config *c, const spar_safete
     return from_tensors(c, st, label, out, diag, 0);
 }
 
+static size_t n_lowp(const spar_bert *m) { return 4 * (size_t)m->cfg.n_layers + 2; }
+
+static void lowp_free(spar_bert *m, int kind) {
+    if (m->lowp[kind] == NULL) return;
+    for (size_t i = 0; i < n_lowp(m); i++) spar_lowp_mat_free(&m->lowp[kind][i]);
+    free(m->lowp[kind]);
+    m->lowp[kind] = NULL;
+}
+
 void spar_bert_free(spar_bert *m) {
     if (m == NULL) return;
+    lowp_free(m, SPAR_LOWP_BF16);
+    lowp_free(m, SPAR_LOWP_INT8);
     for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->layers);
@@ -352,6 +365,74 @@ void spar_bert_round_int8(spar_bert *m) {
     }
 }
 
+/* Free an fp32 buffer if the model owns it; returns 1 if it did. */
+static int drop_owned(spar_bert *m, const float *p) {
+    if (p == NULL) return 0;
+    for (size_t i = 0; i < m->n_owned; i++)
+        if (m->owned[i] == p) {
+            free(m->owned[i]);
+            m->owned[i] = NULL;
+            return 1;
+        }
+    return 0;
+}
+
+spar_status spar_bert_set_weights(spar_bert *m, int mode, int drop_f32) {
+    if (m == NULL || mode < 0 || mode > 2) return SPAR_E_INVALID_ARG;
+    const spar_model_config *c = &m->cfg;
+    size_t d = c->hidden, f = c->intermediate, L = c->n_layers;
+    if (mode == 0) {
+        if (L > 0 && m->layers[0].qkv_w == NULL) return SPAR_E_INVALID_ARG; /* fp32 weights were dropped */
+        m->mode = 0;
+        return SPAR_OK;
+    }
+    if (m->lowp[mode] == NULL) {
+        spar_lowp_kind kind = mode == 1 ? SPAR_LOWP_BF16 : SPAR_LOWP_INT8;
+        spar_lowp_mat *P = calloc(n_lowp(m), sizeof *P);
+        if (P == NULL) return SPAR_E_NOMEM;
+        m->lowp[mode] = P;
+        spar_status st = SPAR_OK;
+        for (size_t l = 0; l < L && st == SPAR_OK; l++) {
+            const spar_bert_layer *y = &m->layers[l];
+            if (y->qkv_w == NULL) st = SPAR_E_INVALID_ARG;
+            if (st == SPAR_OK) st = spar_lowp_pack(kind, y->qkv_w, 3 * d, d, d, &P[4 * l]);
+            if (st == SPAR_OK) st = spar_lowp_pack(kind, y->o_w, d, d, d, &P[4 * l + 1]);
+            if (st == SPAR_OK) st = spar_lowp_pack(kind, y->ff1_w, f, d, d, &P[4 * l + 2]);
+            if (st == SPAR_OK) st = spar_lowp_pack(kind, y->ff2_w, d, f, f, &P[4 * l + 3]);
+        }
+        if (st == SPAR_OK && m->has_mlm) st = spar_lowp_pack(kind, m->tr_w, d, d, d, &P[4 * L]);
+        if (st == SPAR_OK && m->has_mlm) st = spar_lowp_pack(kind, m->dec_w, c->vocab_size, d, d, &P[4 * L + 1]);
+        if (st != SPAR_OK) {
+            lowp_free(m, mode);
+            return st;
+        }
+    }
+    m->mode = mode;
+    if (drop_f32) {
+        for (size_t l = 0; l < L; l++) {
+            spar_bert_layer *y = &m->layers[l];
+            if (drop_owned(m, y->qkv_w)) y->qkv_w = NULL;
+            if (drop_owned(m, y->o_w)) y->o_w = NULL;
+            if (drop_owned(m, y->ff1_w)) y->ff1_w = NULL;
+            if (drop_owned(m, y->ff2_w)) y->ff2_w = NULL;
+        }
+        if (m->has_mlm) {
+            if (drop_owned(m, m->tr_w)) m->tr_w = NULL;
+            int tied = m->dec_w == m->word_emb;
+            if (drop_owned(m, m->dec_w)) {
+                m->dec_w = NULL;
+                if (tied) m->word_emb = NULL; /* rows now come from the packed decoder */
+            }
+        }
+    }
+    return SPAR_OK;
+}
+
+const spar_lowp_mat *spar_bert_lowp_decoder(const spar_bert *m) {
+    if (m == NULL || m->mode == 0 || m->lowp[m->mode] == NULL || !m->has_mlm) return NULL;
+    return &m->lowp[m->mode][4 * (size_t)m->cfg.n_layers + 1];
+}
+
 /* ---------------------------------------------------------------- forward */
 
 /* One pool at a time. By default (OpenBLAS with several threads) OpenBLAS's pool runs every GEMM and the
@@ -390,10 +471,20 @@ void spar_model_gemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda
 #endif
 }
 
-/* y[T, out] = x[T, in] W[out, in]^T + b */
-static void linear(const float *x, size_t T, size_t in, const float *W, const float *b, size_t out, float *y) {
+/* Packed matrix `slot` of the current mode (see bert.h), or NULL in fp32 mode. */
+static const spar_lowp_mat *lowp_at(const spar_bert *m, size_t slot) {
+    return m->mode != 0 && m->lowp[m->mode] != NULL ? &m->lowp[m->mode][slot] : NULL;
+}
+
+/* y[T, out] = x[T, in] W[out, in]^T + b, with the packed weights when `P` is not NULL (the bf16 / int8 kernels
+ * are spar's own and always run on its pool, encoders/kernels/pool.h). */
+static spar_status linear(const float *x, size_t T, size_t in, const float *W, const spar_lowp_mat *P, const float *b,
+                          size_t out, float *y) {
+    if (P != NULL) {
+        return spar_lowp_linear(P, x, T, in, b, y, out, spar_pool_default_threads());
+    }
     spar_model_gemm_nt(T, out, in, x, in, W, in, y, out);
-    if (b == NULL) return;
+    if (b == NULL) return SPAR_OK;
 #ifdef SPAR_HAVE_OPENMP
 #pragma omp parallel for schedule(static) if (T * out > 65536 && spar_model_omp_ok())
 #endif
@@ -401,44 +492,114 @@ static void linear(const float *x, size_t T, size_t in, const float *W, const fl
         float *r = y + t * out;
         for (size_t j = 0; j < out; j++) r[j] += b[j];
     }
+    return SPAR_OK;
 }
 
-/* x = LayerNorm(x + res) row-wise (res may be NULL); statistics in double. */
-static void add_layer_norm(float *x, const float *res, size_t T, size_t d, const float *g, const float *b, float eps) {
-#ifdef SPAR_HAVE_OPENMP
-#pragma omp parallel for schedule(static) if (T > 16 && spar_model_omp_ok())
-#endif
-    for (size_t t = 0; t < T; t++) {
-        float *r = x + t * d;
-        if (res != NULL) {
-            const float *q = res + t * d;
-            for (size_t j = 0; j < d; j++) r[j] += q[j];
-        }
-        double s = 0, s2 = 0;
-        for (size_t j = 0; j < d; j++) s += r[j];
-        double mean = s / (double)d;
-        for (size_t j = 0; j < d; j++) {
-            double z = r[j] - mean;
-            s2 += z * z;
-        }
-        float inv = (float)(1.0 / sqrt(s2 / (double)d + (double)eps));
-        float mu = (float)mean;
-        for (size_t j = 0; j < d; j++) r[j] = (r[j] - mu) * inv * g[j] + b[j];
+/* r = LayerNorm(r + q) for one row (q may be NULL); statistics in double. */
+static void ln_row(float *r, const float *q, size_t d, const float *g, const float *b, float eps) {
+    if (q != NULL)
+        for (size_t j = 0; j < d; j++) r[j] += q[j];
+    double s = 0, s2 = 0;
+    for (size_t j = 0; j < d; j++) s += r[j];
+    double mean = s / (double)d;
+    for (size_t j = 0; j < d; j++) {
+        double z = r[j] - mean;
+        s2 += z * z;
     }
+    float inv = (float)(1.0 / sqrt(s2 / (double)d + (double)eps));
+    float mu = (float)mean;
+    for (size_t j = 0; j < d; j++) r[j] = (r[j] - mu) * inv * g[j] + b[j];
 }
 
-static void activate(float *x, size_t n, spar_act act) {
-    if (act == SPAR_ACT_RELU) {
-#ifdef SPAR_HAVE_OPENMP
-#pragma omp parallel for schedule(static) if (n > 65536 && spar_model_omp_ok())
-#endif
-        for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
+static float act_one(float x, spar_act act) {
+    if (act == SPAR_ACT_RELU) return x > 0 ? x : 0;
+    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+}
+
+/* Row-wise work on spar's pool (bf16 / int8 mode): chunks of rows or elements. */
+typedef struct rows_job {
+    float *x;
+    const float *res, *g, *b;
+    size_t d, n, chunk;
+    float eps;
+    spar_act act;
+} rows_job;
+
+static void ln_task(void *ctx, size_t i, int tid) {
+    const rows_job *j = ctx;
+    (void)tid;
+    for (size_t t = i * j->chunk; t < SPAR_MIN(j->n, (i + 1) * j->chunk); t++)
+        ln_row(j->x + t * j->d, j->res != NULL ? j->res + t * j->d : NULL, j->d, j->g, j->b, j->eps);
+}
+
+static void act_task(void *ctx, size_t i, int tid) {
+    const rows_job *j = ctx;
+    (void)tid;
+    for (size_t t = i * j->chunk; t < SPAR_MIN(j->n, (i + 1) * j->chunk); t++) j->x[t] = act_one(j->x[t], j->act);
+}
+
+/* Who runs row-wise loops: serial, OpenMP (fp32 with OpenBLAS single-threaded) or spar's pool (bf16 / int8). */
+enum { PAR_NONE = 0, PAR_OMP = 1, PAR_POOL = 2 };
+static int row_par(const spar_bert *m) { return m->mode != 0 ? PAR_POOL : spar_model_omp_ok() ? PAR_OMP : PAR_NONE; }
+
+/* x = LayerNorm(x + res) row-wise (res may be NULL). */
+static void add_layer_norm(float *x, const float *res, size_t T, size_t d, const float *g, const float *b, float eps,
+                           int par) {
+    if (par == PAR_POOL && T > 16) {
+        rows_job j = {x, res, g, b, d, T, 16, eps, SPAR_ACT_GELU};
+        spar_pool_run((T + 15) / 16, spar_pool_default_threads(), ln_task, &j);
         return;
     }
 #ifdef SPAR_HAVE_OPENMP
-#pragma omp parallel for schedule(static) if (n > 65536 && spar_model_omp_ok())
+#pragma omp parallel for schedule(static) if (T > 16 && par == PAR_OMP)
 #endif
-    for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+    for (size_t t = 0; t < T; t++) ln_row(x + t * d, res != NULL ? res + t * d : NULL, d, g, b, eps);
+}
+
+static void activate(float *x, size_t n, spar_act act, int par) {
+    if (par == PAR_POOL && n > 65536) {
+        rows_job j = {x, NULL, NULL, NULL, 0, n, 16384, 0, act};
+        spar_pool_run((n + 16383) / 16384, spar_pool_default_threads(), act_task, &j);
+        return;
+    }
+#ifdef SPAR_HAVE_OPENMP
+#pragma omp parallel for schedule(static) if (n > 65536 && par == PAR_OMP)
+#endif
+    for (size_t i = 0; i < n; i++) x[i] = act_one(x[i], act);
+}
+
+/* Attention of one (sequence, head) pair in bf16 / int8 mode: encoders/attention's flash-style fp32 kernel
+ * (AVX2+FMA or scalar, no BLAS) with a full mask, i.e. exact dense attention, on the calling pool thread. */
+typedef struct attn_job {
+    const float *qkv;
+    float *ctx;
+    const uint32_t *lens;
+    const size_t *starts;
+    size_t d, H, dh;
+    float scale;
+    _Atomic int failed;
+} attn_job;
+
+static void attn_task(void *ctx, size_t pi, int tid) {
+    attn_job *j = ctx;
+    size_t s = pi / j->H, h = pi % j->H, base = j->starts[s];
+    (void)tid;
+    spar_attn_args a;
+    memset(&a, 0, sizeof a);
+    a.q = j->qkv + base * 3 * j->d + h * j->dh;
+    a.k = a.q + j->d;
+    a.v = a.q + 2 * j->d;
+    a.ld_q = a.ld_k = a.ld_v = 3 * j->d;
+    a.seq_len = j->lens[s];
+    a.n_heads = 1;
+    a.d_head = (uint32_t)j->dh;
+    a.scale = j->scale;
+    a.n_threads = 1;
+    spar_attn_mask mk = {0};
+    spar_status st = spar_attn_mask_full(j->lens[s], &mk);
+    if (st == SPAR_OK) st = spar_attn_block_sparse(&a, &mk, j->ctx + base * j->d + h * j->dh, j->d);
+    spar_attn_mask_free(&mk);
+    if (st != SPAR_OK) j->failed = 1;
 }
 
 static void softmax_rows(float *s, size_t n_rows, size_t n) {
@@ -474,6 +635,7 @@ spar_status spar_bert_forward(const spar_bert *m, const uint32_t *ids, const uin
 #ifdef SPAR_HAVE_OPENMP
     n_thr = SPAR_MAX(1, omp_get_max_threads());
 #endif
+    int par = row_par(m); /* only one thread pool is ever busy */
     size_t *starts = spar_malloc_array(n_seqs, sizeof(size_t));
     float *sc = spar_malloc_array((size_t)n_thr * n_max, n_max * sizeof(float)); /* one score matrix per thread */
     spar_status st = SPAR_OK;
@@ -486,9 +648,20 @@ spar_status spar_bert_forward(const spar_bert *m, const uint32_t *ids, const uin
     /* Embeddings: word (+ token type 0) + position, then LayerNorm. */
     {
         size_t t = 0;
+        /* bf16 / int8 with a tied decoder: embedding rows come from the packed decoder (one at a time, into
+         * `tmp`), whether or not the fp32 table was dropped, so both give the same numbers. */
+        const spar_lowp_mat *tied =
+            (m->word_emb == NULL || m->dec_w == m->word_emb) ? spar_bert_lowp_decoder(m) : NULL;
+        if (m->word_emb == NULL && tied == NULL) { st = SPAR_E_INVALID_ARG; goto done; }
         for (size_t s = 0; s < n_seqs; s++)
             for (uint32_t p = 0; p < lens[s]; p++, t++) {
-                const float *w = m->word_emb + (size_t)ids[t] * d, *pe = m->pos_emb + (size_t)p * d;
+                const float *w, *pe = m->pos_emb + (size_t)p * d;
+                if (tied != NULL) {
+                    spar_lowp_mat_row(tied, ids[t], tmp);
+                    w = tmp;
+                } else {
+                    w = m->word_emb + (size_t)ids[t] * d;
+                }
                 float *r = X + t * d;
                 if (m->type_emb != NULL)
                     for (size_t j = 0; j < d; j++) r[j] = (w[j] + m->type_emb[j]) + pe[j];
@@ -496,12 +669,20 @@ spar_status spar_bert_forward(const spar_bert *m, const uint32_t *ids, const uin
                     for (size_t j = 0; j < d; j++) r[j] = w[j] + pe[j];
             }
     }
-    add_layer_norm(X, NULL, T, d, m->emb_ln_g, m->emb_ln_b, c->ln_eps);
+    add_layer_norm(X, NULL, T, d, m->emb_ln_g, m->emb_ln_b, c->ln_eps, par);
 
     const float scale = 1.0f / sqrtf((float)dh);
     for (uint32_t l = 0; l < c->n_layers; l++) {
         const spar_bert_layer *y = &m->layers[l];
-        linear(X, T, d, y->qkv_w, y->qkv_b, 3 * d, qkv);
+        const size_t sl = 4 * (size_t)l;
+        SPAR_TRY_GOTO(st, linear(X, T, d, y->qkv_w, lowp_at(m, sl), y->qkv_b, 3 * d, qkv), done);
+        if (m->mode != 0) {
+            /* bf16 / int8 weights: spar's pool runs the linear layers, so attention must not wake OpenBLAS's
+             * pool too (two pools preempt each other on few cores): attn_task per (sequence, head) pair. */
+            attn_job aj = {qkv, ctx, lens, starts, d, H, dh, scale, 0};
+            spar_pool_run(n_seqs * H, spar_pool_default_threads(), attn_task, &aj);
+            if (aj.failed) { st = SPAR_E_NOMEM; goto done; }
+        } else {
         /* Attention per (sequence, head) pair. With OpenBLAS single-threaded the pairs are split across
          * OpenMP threads (each with its own score matrix); otherwise OpenBLAS threads each small GEMM. */
         long n_pairs = (long)(n_seqs * H);
@@ -522,19 +703,21 @@ spar_status spar_bert_forward(const spar_bert *m, const uint32_t *ids, const uin
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)dh, (int)n, 1.0f, scr, (int)n, v,
                         (int)(3 * d), 0.0f, ctx + base * d + h * dh, (int)d);
         }
-        linear(ctx, T, d, y->o_w, y->o_b, d, tmp);
-        add_layer_norm(X, tmp, T, d, y->ln1_g, y->ln1_b, c->ln_eps); /* X = LN(attn + X) */
+        }
+        SPAR_TRY_GOTO(st, linear(ctx, T, d, y->o_w, lowp_at(m, sl + 1), y->o_b, d, tmp), done);
+        add_layer_norm(X, tmp, T, d, y->ln1_g, y->ln1_b, c->ln_eps, par); /* X = LN(attn + X) */
         float *ff = qkv; /* reuse: T x 3d >= T x f is not guaranteed, so check */
         float *ffb = (f <= 3 * d) ? ff : NULL;
         if (ffb == NULL) {
             ffb = spar_malloc_array(T, f * sizeof(float));
             if (ffb == NULL) { st = SPAR_E_NOMEM; goto done; }
         }
-        linear(X, T, d, y->ff1_w, y->ff1_b, f, ffb);
-        activate(ffb, T * f, c->act);
-        linear(ffb, T, f, y->ff2_w, y->ff2_b, d, tmp);
+        st = linear(X, T, d, y->ff1_w, lowp_at(m, sl + 2), y->ff1_b, f, ffb);
+        if (st == SPAR_OK) activate(ffb, T * f, c->act, par);
+        if (st == SPAR_OK) st = linear(ffb, T, f, y->ff2_w, lowp_at(m, sl + 3), y->ff2_b, d, tmp);
         if (ffb != ff) free(ffb);
-        add_layer_norm(X, tmp, T, d, y->ln2_g, y->ln2_b, c->ln_eps);
+        if (st != SPAR_OK) goto done;
+        add_layer_norm(X, tmp, T, d, y->ln2_g, y->ln2_b, c->ln_eps, par);
     }
 done:
     free(qkv);
@@ -548,14 +731,14 @@ done:
 spar_status spar_bert_mlm_transform(const spar_bert *m, const float *h, size_t T, float *out) {
     if (m == NULL || !m->has_mlm) return SPAR_E_UNSUPPORTED;
     size_t d = m->cfg.hidden;
-    linear(h, T, d, m->tr_w, m->tr_b, d, out);
-    activate(out, T * d, m->cfg.act);
-    add_layer_norm(out, NULL, T, d, m->tr_ln_g, m->tr_ln_b, m->cfg.ln_eps);
+    SPAR_TRY(linear(h, T, d, m->tr_w, lowp_at(m, 4 * (size_t)m->cfg.n_layers), m->tr_b, d, out));
+    int par = row_par(m);
+    activate(out, T * d, m->cfg.act, par);
+    add_layer_norm(out, NULL, T, d, m->tr_ln_g, m->tr_ln_b, m->cfg.ln_eps, par);
     return SPAR_OK;
 }
 
 spar_status spar_bert_mlm_logits(const spar_bert *m, const float *h2, size_t T, float *logits) {
     if (m == NULL || !m->has_mlm) return SPAR_E_UNSUPPORTED;
-    linear(h2, T, m->cfg.hidden, m->dec_w, m->dec_b, m->cfg.vocab_size, logits);
-    return SPAR_OK;
+    return linear(h2, T, m->cfg.hidden, m->dec_w, spar_bert_lowp_decoder(m), m->dec_b, m->cfg.vocab_size, logits);
 }

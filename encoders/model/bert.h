@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "encoders/kernels/gemm_lowp.h"
 #include "encoders/model/config.h"
 #include "encoders/model/safetensors.h"
 
@@ -32,6 +33,12 @@ typedef struct spar_bert {
     float *proj_w;                        /* [proj_dim, d] (ColBERT-style token projection) */
     float **owned;                        /* every buffer we allocated, freed by spar_bert_free */
     size_t n_owned;
+    /* Reduced-precision linear weights (spar_bert_set_weights): lowp[kind] (kind 1 bf16, 2 int8) is NULL or
+     * 4 * n_layers + 2 packed matrices: layer l's QKV, O, FF1, FF2 at 4l..4l+3, then the MLM transform and
+     * the decoder (zeroed when has_mlm is 0). `mode` (a spar_encoder_weights value) picks what the forward
+     * pass and the heads use. */
+    spar_lowp_mat *lowp[3];
+    int mode;
 } spar_bert;
 
 /** Load `dir`/config.json and `dir`/model.safetensors. A folder whose tensors do not match the config
@@ -42,10 +49,22 @@ spar_status spar_bert_from_tensors(const spar_model_config *cfg, const spar_safe
                                    spar_bert **out, spar_diag *diag);
 void spar_bert_free(spar_bert *m); /* NULL is a no-op */
 
-/** Round every weight matrix to bf16 (round-to-nearest-even) in place: accuracy experiments. */
+/** Round every weight matrix to bf16 (round-to-nearest-even) in place, compute stays fp32: accuracy
+ *  experiments that separate weight rounding from activation rounding (the real path: spar_bert_set_weights). */
 void spar_bert_round_bf16(spar_bert *m);
 /** Fake-quantise every linear weight to symmetric int8 with one scale per output row, in place. */
 void spar_bert_round_int8(spar_bert *m);
+
+/** Pack every linear weight (QKV, O, FF1, FF2, MLM transform, decoder) into bf16 (mode SPAR_WEIGHTS_BF16 = 1)
+ *  or int8 (SPAR_WEIGHTS_INT8 = 2; gemm_lowp.h has both formats) and make the forward pass and the heads compute
+ *  with them (mode 0: back to fp32, which needs the fp32 weights). Packing an already packed kind only switches.
+ *  drop_f32: free the fp32 copies of those weights that the model owns (loaded models), so only the packed
+ *  ones remain (then the embedding rows of a tied decoder are read back from the packed decoder, and fp32
+ *  mode is no longer available). SPAR_OK, SPAR_E_INVALID_ARG or SPAR_E_NOMEM. Not thread-safe: call before
+ *  sharing the model. */
+spar_status spar_bert_set_weights(spar_bert *m, int mode, int drop_f32);
+/** The packed decoder the heads must use in the current mode, or NULL in fp32 mode. */
+const spar_lowp_mat *spar_bert_lowp_decoder(const spar_bert *m);
 
 /** Forward pass over n_seqs sequences packed back to back (no padding): ids[sum(lens)], each
  *  1 <= lens[i] <= max_positions, ids < vocab. Writes the last hidden states, T x d, into `hidden`.

@@ -2,7 +2,8 @@
  * one (token tile x vocabulary block) at a time and folds each tile into a per-sequence running max
  * (or sum) of ReLU(logit), so memory stays O(n_seqs * V + threads * tile * block) instead of O(T * V); log1p
  * is applied once per surviving entry at the end (max pooling commutes with the monotone log1p(ReLU)).
- * With OpenBLAS single-threaded, vocabulary blocks are split across OpenMP threads (bert.c's policy). With a
+ * With OpenBLAS single-threaded, vocabulary blocks are split across OpenMP threads (bert.c's policy); the bf16 /
+ * int8 decoder (spar_splade_pool_lowp, encoders/kernels/gemm_lowp.h) always splits them over spar's pool. With a
  * spar_splade_bound, rows that provably cannot reach a positive logit are skipped (exact pruning, heads.h).
  * Contract: encoders/model/heads.h. */
 #include "encoders/model/heads.h"
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "common/common.h"
+#include "encoders/kernels/pool.h"
 #include "encoders/model/bert.h"
 
 #ifdef SPAR_HAVE_OPENMP
@@ -98,6 +100,57 @@ static void pool_all(const float *h2, const uint32_t *seq_of, size_t T, size_t d
         }
     }
     (void)nth;
+}
+
+typedef struct lowp_job {
+    const spar_lowp_mat *W;
+    const spar_lowp_act *act;
+    const uint32_t *seq_of;
+    const float *b;
+    size_t V, T;
+    spar_splade_pooling pool;
+    float *out, *tiles;
+} lowp_job;
+
+/* One vocabulary block: every token tile through the reduced-precision kernel, folded into out. */
+static void lowp_block(void *ctx, size_t bi, int tid) {
+    const lowp_job *j = ctx;
+    size_t v0 = bi * VOCAB_BLOCK, nv = SPAR_MIN((size_t)VOCAB_BLOCK, j->V - v0);
+    float *tile = j->tiles + (size_t)tid * TOKEN_TILE * VOCAB_BLOCK;
+    for (size_t t0 = 0; t0 < j->T; t0 += TOKEN_TILE) {
+        size_t nt = SPAR_MIN((size_t)TOKEN_TILE, j->T - t0);
+        spar_lowp_gemm_tile(j->W, j->act, t0, t0 + nt, v0, v0 + nv, NULL, tile, nv);
+        fold(tile, nt, nv, j->seq_of + t0, 0, NULL, v0, j->b, j->V, j->pool, j->out);
+    }
+}
+
+spar_status spar_splade_pool_lowp(const float *h2, const uint32_t *lens, size_t n_seqs, size_t d, const spar_lowp_mat *W,
+                                  const float *b, size_t V, spar_splade_pooling pool, float *out) {
+    if (h2 == NULL || lens == NULL || W == NULL || b == NULL || out == NULL || W->n != V || W->k != d)
+        return SPAR_E_INVALID_ARG;
+    size_t T = 0;
+    for (size_t s = 0; s < n_seqs; s++) T += lens[s];
+    memset(out, 0, n_seqs * V * sizeof(float));
+    if (T == 0) return SPAR_OK;
+    int nth = spar_pool_default_threads(); /* spar's own kernels run on its pool (encoders/kernels/pool.h) */
+    spar_lowp_act act;
+    SPAR_TRY(spar_lowp_act_prepare(W, h2, T, d, nth, &act));
+    float *tiles = spar_malloc_array((size_t)nth * TOKEN_TILE, VOCAB_BLOCK * sizeof(float));
+    uint32_t *seq_of = spar_malloc_array(T, sizeof(uint32_t));
+    spar_status st = SPAR_OK;
+    if (tiles == NULL || seq_of == NULL) {
+        st = SPAR_E_NOMEM;
+        goto done;
+    }
+    for (size_t s = 0, t = 0; s < n_seqs; s++)
+        for (uint32_t i = 0; i < lens[s]; i++) seq_of[t++] = (uint32_t)s;
+    lowp_job j = {W, &act, seq_of, b, V, T, pool, out, tiles};
+    spar_pool_run((V + VOCAB_BLOCK - 1) / VOCAB_BLOCK, nth, lowp_block, &j);
+done:
+    spar_lowp_act_free(&act);
+    free(tiles);
+    free(seq_of);
+    return st;
 }
 
 typedef struct seq_work {

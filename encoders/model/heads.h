@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "encoders/kernels/gemm_lowp.h"
 #include "spar/spar_status.h"
 
 typedef enum spar_splade_pooling { SPAR_SPLADE_MAX = 0, SPAR_SPLADE_SUM = 1 } spar_splade_pooling;
@@ -16,6 +17,11 @@ typedef enum spar_splade_pooling { SPAR_SPLADE_MAX = 0, SPAR_SPLADE_SUM = 1 } sp
  *  Work memory is O(tile * block), independent of V * T. SPAR_OK or SPAR_E_NOMEM. */
 spar_status spar_splade_pool(const float *h2, const uint32_t *lens, size_t n_seqs, size_t d, const float *W,
                              const float *b, size_t V, spar_splade_pooling pool, float *out);
+
+/** spar_splade_pool with the decoder packed in bf16 or int8 (W->n == V, W->k == d): h2 is converted /
+ *  quantised once, then vocabulary blocks run the reduced-precision kernels. Same pooling and output. */
+spar_status spar_splade_pool_lowp(const float *h2, const uint32_t *lens, size_t n_seqs, size_t d, const spar_lowp_mat *W,
+                                  const float *b, size_t V, spar_splade_pooling pool, float *out);
 
 /* Exact vocabulary pruning. A row v can only contribute to SPLADE if some token's logit h_t . W_v + b_v is
  * > 0. The bound splits W_v over a rank-k orthonormal basis U of W's principal row subspace:

@@ -20,8 +20,13 @@ typedef struct spar_encoder spar_encoder;
 
 typedef enum spar_encoder_weights {
     SPAR_WEIGHTS_F32 = 0,  /* weights as stored, converted to fp32 (the reference path) */
-    SPAR_WEIGHTS_BF16 = 1, /* weights rounded to bf16, compute in fp32 (accuracy emulation; same memory) */
-    SPAR_WEIGHTS_INT8 = 2  /* weights rounded to per-row symmetric int8, compute in fp32 (emulation) */
+    SPAR_WEIGHTS_BF16 = 1, /* BERT/DistilBERT linear layers (QKV, O, FFN, MLM transform, decoder) in bf16: half
+                              their memory; activations rounded to bf16 per layer, fp32 accumulation (AVX-512
+                              BF16 when present, else a slower portable kernel); attention stays fp32.
+                              Measured error vs fp32: docs/encoders/model.md */
+    SPAR_WEIGHTS_INT8 = 2  /* the same layers in int8 (per-output-row scales; activations quantised per token
+                              to u8 at run time, int32 accumulation with AVX-512 VNNI when present): a quarter
+                              of their memory; larger error, see docs/encoders/model.md */
 } spar_encoder_weights;
 
 /** Attention in ModernBERT's global (full-attention) layers. DENSE is exact; the others run the block-sparse
