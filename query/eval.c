@@ -489,7 +489,8 @@ spar_status spar_eval(const spar_qrels *q, const spar_run *r, spar_eval_query_fn
         if (ri < nr && strcmp(rr[ri].qid.p, qr[i].qid.p) == 0) re = group_end(rr, nr, ri);
         if (any_rel) {
             spar_eval_metrics m;
-            SPAR_TRY(eval_query(qr + i, j - i, rr + rs, re - rs, &m));
+            /* an empty run has no records array: no pointer arithmetic on NULL */
+            SPAR_TRY(eval_query(qr + i, j - i, re > rs ? rr + rs : NULL, re - rs, &m));
             if (per_query != NULL) per_query(ud, qr[i].qid.p, &m);
             sum.ndcg_10 += m.ndcg_10;
             sum.map += m.map;
