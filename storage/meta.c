@@ -1133,15 +1133,14 @@ spar_status spar_meta_lookup(const spar_meta *m, const char *id, size_t len, uin
         }
         goto done;
     }
-    /* one run of docids (the writer tags every other block), so the ids of docids ids[0]..ids[n-2]
-     * ascend in sort-key order in doc2id: search them there, block by block (nearly always one) */
-    const uint32_t *ids = pv.docids;
-    for (uint32_t j = 1; j < n; j++)
-        if (ids[j] != ids[0] + j) {
-            st = SPAR_E_CORRUPT;
-            goto done;
-        }
-    for (uint32_t from = ids[0], to = ids[0] + n - 2; n >= 2 && from <= to;) {
+    /* one run of docids (the writer tags every other block), so the ids of docids d0..d0+n-2 ascend in
+     * sort-key order in doc2id: search them there, block by block (nearly always one) */
+    if (!pv.one_run) {
+        st = SPAR_E_CORRUPT;
+        goto done;
+    }
+    const uint32_t d0 = pv.run_first;
+    for (uint32_t from = d0, to = d0 + n - 2; n >= 2 && from <= to;) {
         spar_status s2 = d2i_load(&r, from);
         if (s2 != SPAR_OK) {
             st = s2 == SPAR_E_NOT_FOUND ? SPAR_E_CORRUPT : s2;

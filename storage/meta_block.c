@@ -370,6 +370,21 @@ static int cmp_bytes(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
     return al < bl ? -1 : al > bl;
 }
 
+/* The id whose sort key is key (for a key that is a sort key; the caller checks): drops the length
+ * byte before a trailing run of 1..32 digits. Writes at most key_len bytes. */
+static size_t sortkey_inverse(const uint8_t *key, size_t len, uint8_t *out) {
+    size_t d = len;
+    while (d > 0 && is_digit(key[d - 1])) d--;
+    const size_t digits = len - d;
+    if (digits >= 1 && digits <= 32 && d >= 1 && key[d - 1] == digits) {
+        memcpy(out, key, d - 1);
+        memcpy(out + d - 1, key + d, digits);
+        return len - 1;
+    }
+    memcpy(out, key, len);
+    return len;
+}
+
 /* Order of the id in g->cur against a sort key. */
 static int cmp_key(const group_reader *g, const uint8_t *key, size_t key_len) {
     uint8_t sk[SPAR_SORTKEY_MAX];
@@ -401,8 +416,40 @@ spar_status spar_idblock_find(const uint8_t *blk, size_t len, uint32_t lo, uint3
     const uint32_t first = g_lo * SPAR_IDBLOCK_RESTART;
     uint32_t last = first + SPAR_IDBLOCK_RESTART - 1;
     if (last > hi) last = hi;
+    /* the id whose sort key is key (when key is one), to place it inside a run by arithmetic */
+    uint8_t raw[SPAR_SORTKEY_MAX], sk[SPAR_SORTKEY_MAX];
+    size_t raw_len = 0;
+    int arith = key_len >= 1 && key_len <= SPAR_SORTKEY_MAX && (raw_len = sortkey_inverse(key, key_len, raw)) >= 1 &&
+                raw_len <= SPAR_IDBLOCK_ID_MAX && spar_sortkey(raw, raw_len, sk) == key_len &&
+                memcmp(sk, key, key_len) == 0;
     group_open(&g, blk, &h, g_lo);
     for (uint32_t k = first; k <= last; k++) {
+        if (g.run_left > 0 && arith) { /* ids k .. k+m-1 are the current id plus 1 .. m */
+            uint32_t m = g.run_left < last - k + 1 ? g.run_left : last - k + 1;
+            if (k < lo && m > lo - k) m = lo - k;
+            uint8_t end[SPAR_IDBLOCK_ID_MAX];
+            size_t el = g.cur_len;
+            memcpy(end, g.cur, el);
+            if (!id_add(end, &el, m)) return SPAR_E_CORRUPT;
+            int c = k < lo ? -1 : cmp_bytes(sk, spar_sortkey(end, el, sk), key, key_len);
+            if (c < 0) { /* past the whole stretch (or before lo): skip it */
+                memcpy(g.cur, end, el);
+                g.cur_len = el;
+                g.run_left -= m;
+                k += m - 1;
+                continue;
+            }
+            if (c == 0) {
+                *idx = k + m - 1;
+                return SPAR_OK;
+            }
+            const uint64_t j = num_offset(g.cur, g.cur_len, raw, raw_len);
+            if (j >= 1 && j < m) {
+                *idx = k + (uint32_t)j - 1;
+                return SPAR_OK;
+            }
+            arith = 0; /* not an offset we can compute: one id at a time for the rest */
+        }
         if (!group_next(&g)) return SPAR_E_CORRUPT;
         if (k < lo) continue;
         int c = cmp_key(&g, key, key_len);
@@ -485,6 +532,7 @@ spar_status spar_permblock_open(const uint8_t *blk, size_t len, spar_permblock_v
     v->tagged = form != PERM_RUNS;
     v->packed = NULL;
     v->width = 0;
+    v->one_run = 0;
     if (form == PERM_PACKED_TAGGED) {
         if (pos >= len || blk[pos] == 0 || blk[pos] > 32) return SPAR_E_CORRUPT;
         v->width = blk[pos++];
@@ -502,6 +550,12 @@ spar_status spar_permblock_open(const uint8_t *blk, size_t len, spar_permblock_v
         uint64_t r = 0;
         if ((x & 1u) && (!spar_varint_get(blk, len, &pos, &r) || r == 0 || r > count - i - 1)) return SPAR_E_CORRUPT;
         if (d < 0 || d + (int64_t)r >= (int64_t)UINT32_MAX) return SPAR_E_CORRUPT;
+        if (i == 0 && r == count - 1) { /* one run: docids by arithmetic */
+            v->one_run = 1;
+            v->run_first = (uint32_t)d;
+            i = count;
+            break;
+        }
         for (uint64_t j = 0; j <= r; j++) v->docids[i++] = (uint32_t)(d + (int64_t)j);
         expected = d + (int64_t)r + 1;
     }
@@ -511,6 +565,10 @@ spar_status spar_permblock_open(const uint8_t *blk, size_t len, spar_permblock_v
 }
 
 spar_status spar_permblock_docid(const spar_permblock_view *v, uint32_t j, uint32_t *docid) {
+    if (v->one_run) {
+        *docid = v->run_first + j;
+        return SPAR_OK;
+    }
     if (v->packed == NULL) {
         *docid = v->docids[j];
         return SPAR_OK;

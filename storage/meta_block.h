@@ -92,10 +92,12 @@ typedef struct spar_permblock_view {
     const uint8_t *tags;   /* n bytes inside the block, when tagged */
     const uint8_t *packed; /* bit-packed docids (NULL: in docids[]) */
     unsigned width;        /* bits per packed docid */
+    int one_run;           /* the docids are run_first .. run_first + n - 1 (docids[] is not filled) */
+    uint32_t run_first;
     uint32_t docids[SPAR_PERMBLOCK_MAX_IDS];
 } spar_permblock_view;
-/* Parse and check the block structure (delta/run coded docids are decoded here, packed ones read on
- * demand). @return SPAR_OK or SPAR_E_CORRUPT. */
+/* Parse and check the block structure (delta/run coded docids are decoded here unless they are one run,
+ * packed ones read on demand). @return SPAR_OK or SPAR_E_CORRUPT. */
 spar_status spar_permblock_open(const uint8_t *blk, size_t len, spar_permblock_view *v);
 /* Docid at position j < v->n. @return SPAR_OK or SPAR_E_CORRUPT (a packed value of UINT32_MAX). */
 spar_status spar_permblock_docid(const spar_permblock_view *v, uint32_t j, uint32_t *docid);
