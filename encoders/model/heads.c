@@ -107,7 +107,7 @@ typedef struct lowp_job {
     const spar_lowp_act *act;
     const uint32_t *seq_of;
     const float *b;
-    size_t V, T;
+    size_t V, T, n_seqs;
     spar_splade_pooling pool;
     float *out, *tiles;
 } lowp_job;
@@ -122,6 +122,12 @@ static void lowp_block(void *ctx, size_t bi, int tid) {
         spar_lowp_gemm_tile(j->W, j->act, t0, t0 + nt, v0, v0 + nv, NULL, tile, nv);
         fold(tile, nt, nv, j->seq_of + t0, 0, NULL, v0, j->b, j->V, j->pool, j->out);
     }
+    if (j->pool == SPAR_SPLADE_MAX) /* max pooling kept raw logits: log1p once per entry of this block */
+        for (size_t s = 0; s < j->n_seqs; s++) {
+            float *o = j->out + s * j->V + v0;
+            for (size_t v = 0; v < nv; v++)
+                if (o[v] > 0) o[v] = log1pf(o[v]);
+        }
 }
 
 spar_status spar_splade_pool_lowp(const float *h2, const uint32_t *lens, size_t n_seqs, size_t d, const spar_lowp_mat *W,
@@ -144,7 +150,7 @@ spar_status spar_splade_pool_lowp(const float *h2, const uint32_t *lens, size_t 
     }
     for (size_t s = 0, t = 0; s < n_seqs; s++)
         for (uint32_t i = 0; i < lens[s]; i++) seq_of[t++] = (uint32_t)s;
-    lowp_job j = {W, &act, seq_of, b, V, T, pool, out, tiles};
+    lowp_job j = {W, &act, seq_of, b, V, T, n_seqs, pool, out, tiles};
     spar_pool_run((V + VOCAB_BLOCK - 1) / VOCAB_BLOCK, nth, lowp_block, &j);
 done:
     spar_lowp_act_free(&act);
