@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "common/common.h"
+#include "index/sparse/sparse_int.h"
 #include "spar/spar_sparse.h"
 
 /* ---- vocabulary: open addressing over token strings stored in one arena ---- */
@@ -209,9 +210,11 @@ static spar_status parse_line(csr_builder *b, parse_ctx *c, const char *line, si
     size_t n = 0;
     for (const cJSON *e = vec->child; e != NULL; e = e->next) {
         const char *tok = e->string ? e->string : "";
-        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || e->valuedouble < 0 || e->valuedouble > 3.0e38) {
-            st = spar_diag_err(c->diag, SPAR_E_CORRUPT, "%s:%llu: weight of \"%.40s\" is not a finite number >= 0",
-                               c->name, (unsigned long long)lineno, tok);
+        /* the bound the index build and the searchers enforce, so that a file they would refuse is refused here,
+         * naming its line */
+        if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0 && e->valuedouble <= SPAR_SPARSE_MAX_WEIGHT)) {
+            st = spar_diag_err(c->diag, SPAR_E_CORRUPT, "%s:%llu: weight of \"%.40s\" is not a finite number >= 0 "
+                               "(and <= 1e15)", c->name, (unsigned long long)lineno, tok);
             goto done;
         }
         uint32_t id;
@@ -255,8 +258,8 @@ static spar_status parse_line(csr_builder *b, parse_ctx *c, const char *line, si
         float w = b->pair_w[b->perm[j].pos];
         if (o > base && b->m.ids[o - 1] == id) { /* duplicate token: summed */
             b->m.weights[o - 1] += w;
-            if (!isfinite(b->m.weights[o - 1])) {
-                st = spar_diag_err(c->diag, SPAR_E_CORRUPT, "%s:%llu: repeated term %u: summed weight overflows float",
+            if (!(b->m.weights[o - 1] <= SPAR_SPARSE_MAX_WEIGHT)) {
+                st = spar_diag_err(c->diag, SPAR_E_CORRUPT, "%s:%llu: repeated term %u: summed weight exceeds 1e15",
                                    c->name, (unsigned long long)lineno, id);
                 goto done;
             }
