@@ -3,7 +3,8 @@
  * float weights and/or 8-bit quantized weights. Every algorithm's top-k of every query is compared with the
  * exhaustive top-k of the same index (mismatches must be 0); the 8-bit index is also compared with the
  * float exhaustive top-k (recall@k: the quantization error). Latency: one query at a time on one thread,
- * the algorithms alternated query by query in each round (so machine load hits them alike), per-query
+ * the algorithms run back to back for each query in a fresh pseudo-random order (so machine load and the
+ * cache state left by the previous algorithm hit them alike), per-query
  * median over the rounds, then median / p99 over the queries; the same for the thread's CPU time (not
  * inflated by preemption on a shared machine). Throughput: spar_sparse_search_batch on
  * --threads threads. One JSON line per (weights, algorithm).
@@ -29,8 +30,9 @@ static void log_stderr(void *ud, spar_log_level level, const char *msg) {
     fprintf(stderr, "[%.1f] %s\n", sb_now(), msg);
 }
 
-/* scalarbmp: BMP on a searcher created with SPAR_SPARSE_NO_AVX512 set (the scalar kernels), for A/B */
-static const char *ALGO_NAME[] = {"exhaustive", "bmp", "maxscore", "bmw", "scalarbmp"};
+/* bmp_ab: BMP on a second searcher created with an environment knob set (BMP_AB_ENV, default: the AVX-512
+ * kernels), for A/B in the same process */
+static const char *ALGO_NAME[] = {"exhaustive", "bmp", "maxscore", "bmw", "bmp_ab"};
 #define N_ALGO 5
 
 int main(int argc, char **argv) {
@@ -120,18 +122,34 @@ int main(int argc, char **argv) {
         }
         spar_sparse_searcher *s = NULL, *s_scalar = NULL;
         if (spar_sparse_searcher_create(ix, &s) != SPAR_OK) return 1;
-        setenv("SPAR_SPARSE_NO_AVX512", getenv("SCALARBMP") ? getenv("SCALARBMP") : "1", 1);
+        /* the A/B searcher ("bmp_ab"): created with the environment variable $BMP_AB_ENV (default
+         * SPAR_SPARSE_AVX512: the AVX-512 kernels) set to 1 */
+        const char *ab = getenv("BMP_AB_ENV") ? getenv("BMP_AB_ENV") : "SPAR_SPARSE_AVX512";
+        setenv(ab, "1", 1);
         if (spar_sparse_searcher_create(ix, &s_scalar) != SPAR_OK) return 1;
-        unsetenv("SPAR_SPARSE_NO_AVX512");
+        unsetenv(ab);
         memset(scored, 0, (size_t)na * sizeof *scored);
         memset(mism, 0, (size_t)na * sizeof *mism);
         double inter = 0, denom = 0;
         for (uint32_t r = 0; r < rounds; r++)
             for (uint32_t i = 0; i < nq; i++)
+            {
+                /* a fresh pseudo-random order of the algorithms per (query, round): each one follows each
+                 * other equally often (a fixed rotation would always run the same one right after the
+                 * cache-flushing exhaustive pass) */
+                int ord[N_ALGO];
+                uint64_t h = ((uint64_t)r << 32 | i) * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull;
+                for (int x = 0; x < na; x++) ord[x] = x;
+                for (int x = na - 1; x > 0; x--) {
+                    h ^= h >> 31;
+                    h *= 0xbf58476d1ce4e5b9ull;
+                    int y = (int)((h >> 33) % (uint64_t)(x + 1));
+                    int t = ord[x];
+                    ord[x] = ord[y];
+                    ord[y] = t;
+                }
                 for (int x = 0; x < na; x++) {
-                    int a = algo[(x + (int)(i + r)) % na]; /* rotate which algorithm goes first */
-                    int ai = 0;
-                    while (algo[ai] != a) ai++;
+                    const int ai = ord[x], a = algo[ai];
                     size_t n;
                     double t1 = sb_now(), c1 = sb_cpu_now();
                     spar_sparse_searcher *sx = a == 4 ? s_scalar : s;
@@ -148,6 +166,7 @@ int main(int argc, char **argv) {
                         denom += (double)ngt32[i];
                     }
                 }
+            }
         double ex_med = 0, ex_cmed = 0;
         for (int ai = 0; ai < na; ai++) {
             double *per = malloc(nq * sizeof *per);

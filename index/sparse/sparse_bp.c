@@ -11,8 +11,8 @@
  *
  * Level-synchronous: every level re-lays the term rows out in the current order (sequential reads), then
  * refines all its ranges — in parallel over ranges when there are enough, else with the work inside the
- * range in parallel. Every value is computed per document or per term in a fixed order, ties are broken
- * by the original docid, so the order does not depend on the number of threads. */
+ * range in parallel. Every value is computed per document or per term in a fixed order and the sorts are
+ * stable, so the order does not depend on the number of threads. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +26,7 @@
 typedef struct bp_ent {
     float g;      /* gain of moving the doc to the other half */
     uint32_t row; /* its row in the level's layout */
-    uint32_t doc; /* its caller docid (tie-break) */
+    uint32_t doc; /* its caller docid */
 } bp_ent;
 
 typedef struct bp_scratch {
@@ -43,13 +43,55 @@ typedef struct bp_ctx {
     const uint16_t *tid;
     uint32_t *loc;        /* loc[position] = row */
     uint32_t *perm;       /* perm[position] = caller docid */
-    bp_ent *ent;          /* n scratch entries (ranges are disjoint) */
+    bp_ent *ent, *ent2;   /* n scratch entries each (ranges are disjoint) */
 } bp_ctx;
 
-static int ent_cmp(const void *a, const void *b) {
-    const bp_ent *x = a, *y = b;
-    if (x->g != y->g) return x->g > y->g ? -1 : 1; /* gain descending */
-    return x->doc < y->doc ? -1 : x->doc > y->doc;
+/* Descending float key as an ascending u32 (larger gain = smaller key). */
+static inline uint32_t desc_key(float g) {
+    uint32_t u;
+    memcpy(&u, &g, sizeof u);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u); /* ascending order of floats */
+    return ~u;
+}
+
+/* Stable LSD radix sort of e[0..n) by gain descending (3 passes of 11 bits), tmp: n entries. Stable, so
+ * ties keep their positions: the result depends only on the input order, not on the threads. */
+static void sort_gain_desc(bp_ent *e, bp_ent *tmp, uint32_t n) {
+    if (n < 64) { /* insertion sort: also stable */
+        for (uint32_t i = 1; i < n; i++) {
+            bp_ent x = e[i];
+            uint32_t j = i;
+            while (j > 0 && e[j - 1].g < x.g) {
+                e[j] = e[j - 1];
+                j--;
+            }
+            e[j] = x;
+        }
+        return;
+    }
+    uint32_t cnt[3][2048];
+    memset(cnt, 0, sizeof cnt);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint32_t k = desc_key(e[i].g);
+        cnt[0][k & 2047]++;
+        cnt[1][(k >> 11) & 2047]++;
+        cnt[2][k >> 22]++;
+    }
+    bp_ent *src = e, *dst = tmp;
+    for (int pass = 0; pass < 3; pass++) {
+        uint32_t sum = 0;
+        for (uint32_t b = 0; b < 2048; b++) {
+            const uint32_t c = cnt[pass][b];
+            cnt[pass][b] = sum;
+            sum += c;
+        }
+        const int sh = pass * 11;
+        for (uint32_t i = 0; i < n; i++) dst[cnt[pass][(desc_key(src[i].g) >> sh) & 2047]++] = src[i];
+        bp_ent *t = src;
+        src = dst;
+        dst = t;
+    }
+    memcpy(e, src, (size_t)n * sizeof *e); /* three passes: the result is in tmp */
 }
 
 static void add_rows(const bp_ctx *c, bp_scratch *s, int32_t *deg, uint32_t p0, uint32_t p1) {
@@ -109,11 +151,11 @@ static void bp_refine(const bp_ctx *c, bp_scratch *s, uint32_t p0, uint32_t pm, 
 #ifdef SPAR_HAVE_OPENMP
 #pragma omp section
 #endif
-            qsort(ent + p0, n1, sizeof *ent, ent_cmp);
+            sort_gain_desc(ent + p0, c->ent2 + p0, n1);
 #ifdef SPAR_HAVE_OPENMP
 #pragma omp section
 #endif
-            qsort(ent + pm, n2, sizeof *ent, ent_cmp);
+            sort_gain_desc(ent + pm, c->ent2 + pm, n2);
         }
         uint32_t ns = 0;
         const uint32_t m = SPAR_MIN(n1, n2);
@@ -160,9 +202,9 @@ spar_status spar_sparse_bp_order(const spar_sparse_vec *docs, uint32_t n, uint32
     uint16_t *tid = spar_malloc_array(nnz ? nnz : 1, sizeof *tid), *tid2 = spar_malloc_array(nnz ? nnz : 1, sizeof *tid2);
     uint32_t *loc = spar_malloc_array(n, sizeof *loc);
     float *lg = spar_malloc_array((size_t)n + 2, sizeof *lg);
-    bp_ent *ent = spar_malloc_array(n, sizeof *ent);
+    bp_ent *ent = spar_malloc_array(n, sizeof *ent), *ent2 = spar_malloc_array(n, sizeof *ent2);
     bp_scratch *sc = calloc((size_t)nt, sizeof *sc);
-    if (!off || !off2 || !tid || !tid2 || !loc || !lg || !ent || !sc) { st = SPAR_E_NOMEM; goto done; }
+    if (!off || !off2 || !tid || !tid2 || !loc || !lg || !ent || !ent2 || !sc) { st = SPAR_E_NOMEM; goto done; }
     for (int i = 0; i < nt; i++) {
         sc[i].d1 = calloc(dim, sizeof(int32_t));
         sc[i].d2 = calloc(dim, sizeof(int32_t));
@@ -185,7 +227,7 @@ spar_status spar_sparse_bp_order(const spar_sparse_vec *docs, uint32_t n, uint32
     for (uint32_t level = 0; ((uint64_t)1 << level) < nblk; level++) {
         const uint64_t nr = (uint64_t)1 << level;
         for (uint32_t p = 0; p < n; p++) loc[p] = p;
-        bp_ctx c = {dim, max_iter, lg, off, tid, loc, order, ent};
+        bp_ctx c = {dim, max_iter, lg, off, tid, loc, order, ent, ent2};
         if (nr < (uint64_t)nt) {
             for (uint64_t j = 0; j < nr; j++) {
                 uint64_t b0 = j * nblk >> level, b1 = (j + 1) * nblk >> level, bm = (b0 + b1) / 2;
@@ -235,5 +277,6 @@ done:
     free(loc);
         free(lg);
     free(ent);
+    free(ent2);
     return st;
 }

@@ -4,7 +4,6 @@
  * Every method scores a candidate with the same canonical float sum (query terms ascending), so exact
  * methods return bit-identical top-k and Seismic's scores are true scores. */
 #include <math.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef SPAR_HAVE_OPENMP
@@ -33,24 +32,6 @@ __attribute__((target("avx2,fma"))) static void acc_row_avx2(float *restrict ub,
 #define FLT_MIN_POS 1e-38f
 
 #define NB 256u     /* buckets of the counting sort inside a tier */
-#ifndef PF_DIST
-#define PF_DIST 2u  /* blocks ahead whose forward rows are prefetched */
-#endif
-#define PF_MAX 8192u /* bytes of each row array prefetched per block at most */
-
-/* Prefetch the whole forward rows of docs [d0, d1) (one block: contiguous ids and weights). The rows of
- * the blocks a query visits are scattered over the index, mostly not in cache: fetching a block's lines
- * all at once, a couple of blocks ahead, overlaps their memory latency instead of paying it line by line. */
-static inline void prefetch_rows(const spar_sparse_index *ix, uint32_t d0, uint32_t d1) {
-    const uint64_t o0 = ix->f_off[d0], o1 = ix->f_off[d1];
-    const char *a = (const char *)(ix->f_ids + o0), *ae = (const char *)(ix->f_ids + o1);
-    if (ae - a > (ptrdiff_t)PF_MAX) ae = a + PF_MAX;
-    for (; a < ae; a += 64) __builtin_prefetch(a);
-    const char *w = ix->quant ? (const char *)(ix->f_q + o0) : (const char *)(ix->f_w + o0);
-    const char *we = ix->quant ? (const char *)(ix->f_q + o1) : (const char *)(ix->f_w + o1);
-    if (we - w > (ptrdiff_t)PF_MAX) we = w + PF_MAX;
-    for (; w < we; w += 64) __builtin_prefetch(w);
-}
 
 static size_t heap_finish(spar_sparse_searcher *s, spar_hit *out) {
     uint32_t n = s->heap_n;
@@ -106,12 +87,13 @@ spar_status spar_sparse_searcher_create(const spar_sparse_index *ix, spar_sparse
     __builtin_cpu_init();
     s->avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
+    /* the AVX-512 twins are opt-in (SPAR_SPARSE_AVX512=1): on the Zen 5 VM they were measured no faster
+     * (bound pass) and ~15% slower (gather scorer) than the defaults, bench/sparse/README.md */
     s->score_docs = spar_sparse_score_docs_scalar;
     s->acc_row = NULL; /* acc_row / acc_row_avx2 below */
-    if (spar_sparse_have_avx512()) {
-        const char *no = getenv("SPAR_SPARSE_NO_AVX512");
-        if (getenv("SPAR_SPARSE_AVX512_SCORE")) s->score_docs = spar_sparse_score_docs_avx512;
-        if (!no || !strcmp(no, "score")) s->acc_row = spar_sparse_acc_row_avx512;
+    if (spar_sparse_have_avx512() && getenv("SPAR_SPARSE_AVX512") && !strcmp(getenv("SPAR_SPARSE_AVX512"), "1")) {
+        s->score_docs = spar_sparse_score_docs_avx512;
+        s->acc_row = spar_sparse_acc_row_avx512;
     }
     s->bscore = spar_malloc_array(ix->bmp_block ? ix->bmp_block : 1, sizeof *s->bscore);
     s->visited = calloc((nd + 63) / 64, sizeof *s->visited);
@@ -303,9 +285,17 @@ static void search_bmp(spar_sparse_searcher *s, const spar_sparse_vec *q) {
             if (beg == end) continue;
             if (bmx[k] * slack < spar_sparse_theta(s)) break; /* every later bucket is lower */
             for (uint32_t x = beg; x < end; x++) {
-                if (x + PF_DIST + 4 < end) __builtin_prefetch(ix->f_off + (size_t)s->cand2[x + PF_DIST + 4].b * bs);
-                if (x + PF_DIST < end && s->cand2[x + PF_DIST].ub * slack >= spar_sparse_theta(s))
-                    prefetch_rows(ix, s->cand2[x + PF_DIST].b * bs, SPAR_MIN(ix->n_docs, s->cand2[x + PF_DIST].b * bs + bs));
+                if (x + 4 < end) __builtin_prefetch(ix->f_off + (size_t)s->cand2[x + 4].b * bs);
+                if (x + 2 < end) { /* the forward rows of a later block: fetch ahead */
+                    const uint64_t o = ix->f_off[(size_t)s->cand2[x + 2].b * bs];
+                    __builtin_prefetch(ix->f_ids + o);
+                    __builtin_prefetch(ix->f_ids + o + 32);
+                    if (ix->quant) __builtin_prefetch(ix->f_q + o);
+                    else {
+                        __builtin_prefetch(ix->f_w + o);
+                        __builtin_prefetch(ix->f_w + o + 16);
+                    }
+                }
                 if (s->cand2[x].ub * slack < spar_sparse_theta(s)) continue;
                 const uint32_t d0 = s->cand2[x].b * bs, d1 = SPAR_MIN(ix->n_docs, d0 + bs);
                 float *bsc = s->bscore;
