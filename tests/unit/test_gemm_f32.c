@@ -231,6 +231,35 @@ static void test_fused_activation_equals_separate_pass(void) {
     free(X), free(W), free(b), free(Y0), free(Y1);
 }
 
+/* GELU_FAST against erf GELU in double: a 1 x N product with W = identity-like rows puts chosen values
+ * x in [-12, 12] (dense near 0, where GELU bends) through the epilogue of every kernel set. Bound:
+ * 2e-7 * (1 + |x|) (A&S 7.1.26 is 1.5e-7 absolute on erfc, times 0.5 |x|, plus float rounding). */
+static void test_gelu_fast_is_close_to_erf_gelu(void) {
+    enum { NX = 4001 };
+    float *W = calloc((size_t)NX * NX, sizeof(float)), *X = malloc(NX * 4), *Y = malloc(NX * 4);
+    CU_ASSERT_FATAL(W && X && Y);
+    for (size_t j = 0; j < NX; j++) {
+        W[j * NX + j] = 1.0f;
+        double u = ((double)j - (NX - 1) / 2.0) / ((NX - 1) / 2.0); /* [-1, 1] */
+        X[j] = (float)(12.0 * u * u * u);
+    }
+    spar_gemm_f32_packed *p = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_gemm_f32_pack(W, NX, NX, NX, &p), SPAR_OK);
+    for (int isa = 0; isa <= (int)spar_gemm_f32_isa_best(); isa++) {
+        CU_ASSERT_EQUAL(spar_gemm_f32_apply_ex(p, (spar_gemm_isa)isa, SPAR_GEMM_EPI_GELU_FAST, X, 1, NX, NULL, Y, NX, 1),
+                        SPAR_OK);
+        double worst = 0;
+        for (size_t j = 0; j < NX; j++) {
+            double x = X[j], ref = 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+            worst = fmax(worst, fabs((double)Y[j] - ref) / (2e-7 * (1.0 + fabs(x))));
+        }
+        if (!(worst <= 1.0)) printf("\n%s: GELU_FAST error %.3g x the bound\n", spar_gemm_isa_name((spar_gemm_isa)isa), worst);
+        CU_ASSERT(worst <= 1.0);
+    }
+    spar_gemm_f32_free(p);
+    free(W), free(X), free(Y);
+}
+
 /* One head of attention against a double-precision softmax(q k^T * scale) v, with q, k, v interleaved as a
  * fused QKV output (stride 3 * width) and the head in the middle of the row. Scores are scaled so that the
  * softmax is far from uniform. Tolerance: 2e-5 relative to max |v| (fp32 products of <= 512 terms). */
@@ -311,6 +340,7 @@ int main(void) {
     CU_add_test(s, "units in any order match apply", test_units_in_any_order_match_apply);
     CU_add_test(s, "strided operands and untouched padding columns", test_strided_operands);
     CU_add_test(s, "fused activation equals the separate pass", test_fused_activation_equals_separate_pass);
+    CU_add_test(s, "GELU_FAST is close to erf GELU", test_gelu_fast_is_close_to_erf_gelu);
     CU_add_test(s, "attention head matches the double reference", test_attention_head_matches_reference);
     CU_add_test(s, "invalid arguments", test_invalid_arguments);
     CU_basic_set_mode(CU_BRM_VERBOSE);
