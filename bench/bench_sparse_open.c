@@ -5,7 +5,8 @@
  *       build from a SPCSR001 corpus (bench_sparse_gen) and write an index directory (docids = row numbers)
  *   bench_sparse_open --open DIR [--verify 0|1] [--corpus F.csr --queries 100] [--k 10]
  *       open it (spar_sparse_dir_open, or spar_sparse_dir_open_flags(SPAR_SPARSE_VERIFY_ALL) with --verify 1),
- *       print wall and CPU seconds of the open, VmRSS / VmHWM after it, then run the first `queries` corpus
+ *       print wall and process-CPU seconds of the open, VmRSS (and its anonymous / file-backed parts) and
+ *       VmHWM after it, then run the first `queries` corpus
  *       rows as queries with every algorithm and print a hash of each algorithm's hits (equal hashes = equal
  *       docids and bit-identical scores) and the RSS after searching.
  * Run each open in a fresh process so that the peak RSS is the open's own. Public API only. */
@@ -111,8 +112,9 @@ static int do_open(const char *dir, int verify, const char *corpus, uint32_t n_q
     if (st != SPAR_OK) { fprintf(stderr, "open: %s: %s\n", spar_status_str(st), d.msg); return 1; }
     double rss_open = proc_mib("VmRSS"), hwm_open = proc_mib("VmHWM");
     printf("{\"setting\":\"open\",\"dir\":\"%s\",\"verify\":%d,\"open_wall_s\":%.3f,\"open_cpu_s\":%.3f,"
-           "\"rss_before_mib\":%.1f,\"rss_open_mib\":%.1f,\"peak_rss_open_mib\":%.1f}\n",
-           dir, verify, w1 - w0, c1 - c0, rss0, rss_open, hwm_open);
+           "\"rss_before_mib\":%.1f,\"rss_open_mib\":%.1f,\"anon_mib\":%.1f,\"file_mib\":%.1f,"
+           "\"peak_rss_open_mib\":%.1f}\n",
+           dir, verify, w1 - w0, c1 - c0, rss0, rss_open, proc_mib("RssAnon"), proc_mib("RssFile"), hwm_open);
     if (corpus != NULL && n_q > 0) {
         const spar_sparse_index *ix = spar_sparse_dir_index(sd);
         spar_sparse_csr q;
@@ -145,8 +147,8 @@ static int do_open(const char *dir, int verify, const char *corpus, uint32_t n_q
                    "\"cpu_ms_median\":%.3f}\n", names[a], q.n_rows, k, (unsigned long long)hash,
                    q.n_rows ? sb_pct(lat, q.n_rows, 0.5) : 0.0);
         }
-        printf("{\"setting\":\"after_search\",\"rss_mib\":%.1f,\"peak_rss_mib\":%.1f}\n", proc_mib("VmRSS"),
-               proc_mib("VmHWM"));
+        printf("{\"setting\":\"after_search\",\"rss_mib\":%.1f,\"anon_mib\":%.1f,\"file_mib\":%.1f,"
+               "\"peak_rss_mib\":%.1f}\n", proc_mib("VmRSS"), proc_mib("RssAnon"), proc_mib("RssFile"), proc_mib("VmHWM"));
         spar_sparse_searcher_free(s);
         spar_sparse_csr_free(&q);
         free(h);

@@ -767,7 +767,10 @@ static spar_status open_file(const char *path, unsigned how, int v1_views, spar_
     spar_sparse_index *ix = NULL;
     if (mf->hdr.version_major == SPARSE_V1) {
         st = load_v1(mf->base, mf->size, path, v1_views ? mf : NULL, &ix, diag);
-        if (st == SPAR_OK && v1_views) mf = NULL; /* owned by ix (a_map) */
+        if (st == SPAR_OK && v1_views) {
+            if (ix->has_approx) mf = NULL; /* owned by ix (a_map): its approximate arrays are views */
+            else ix->a_map = NULL;         /* nothing viewed: unmapped below */
+        }
     } else {
         st = load_v2(mf->base, mf->size, &mf->hdr, path, how | IO_VIEW, &ix, diag);
         if (st == SPAR_OK) {
