@@ -45,14 +45,24 @@ static void analysis(const char *s, size_t len) {
     }
 }
 
+static char scratch[64];
+
+static void scratch_remove(void) { /* at exit: the replay runs in every ctest, leave nothing behind */
+    char p[96];
+    snprintf(p, sizeof p, "%s/MANIFEST", scratch);
+    (void)unlink(p);
+    (void)rmdir(scratch);
+}
+
 static const char *scratch_dir(void) {
-    static char dir[64];
+    char *dir = scratch;
     if (dir[0] == '\0') {
-        snprintf(dir, sizeof dir, "/dev/shm/spar-fuzz-manifest-XXXXXX");
+        snprintf(dir, sizeof scratch, "/dev/shm/spar-fuzz-manifest-XXXXXX");
         if (mkdtemp(dir) == NULL) {
-            snprintf(dir, sizeof dir, "/tmp/spar-fuzz-manifest-XXXXXX");
+            snprintf(dir, sizeof scratch, "/tmp/spar-fuzz-manifest-XXXXXX");
             FUZZ_CHECK(mkdtemp(dir) != NULL);
         }
+        atexit(scratch_remove);
     }
     return dir;
 }
