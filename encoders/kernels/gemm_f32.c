@@ -25,6 +25,11 @@
 #include <omp.h>
 #endif
 
+#define SPAR_GEMM_TRY(expr)                                                                                    \
+    do {                                                                                                       \
+        spar_status st_ = (expr);                                                                              \
+        if (st_ != SPAR_OK) return st_;                                                                        \
+    } while (0)
 #define NR SPAR_GEMM_F32_NR
 #define KC SPAR_GEMM_F32_KC
 #define MR_MAX 14
@@ -243,13 +248,54 @@ spar_status spar_gemm_f32_pack(const float *W, size_t n_out, size_t n_in, size_t
     p->k = n_in;
     p->n_strips = n_strips;
     p->data = data;
+    p->borrowed = 0;
     *out = p;
+    return SPAR_OK;
+}
+
+/* Transpose every 32 x k row block of W to k x 32 (to_strips) or back, through one block-sized scratch. */
+static spar_status permute_blocks(float *W, size_t n, size_t k, int to_strips) {
+    float *tmp = malloc(NR * k * sizeof(float));
+    if (tmp == NULL) return SPAR_E_NOMEM;
+    for (size_t s = 0; s < n / NR; s++) {
+        float *blk = W + s * NR * k;
+        memcpy(tmp, blk, NR * k * sizeof(float));
+        for (size_t j = 0; j < NR; j++)
+            for (size_t c = 0; c < k; c++) {
+                if (to_strips) blk[c * NR + j] = tmp[j * k + c];
+                else blk[j * k + c] = tmp[c * NR + j];
+            }
+    }
+    free(tmp);
+    return SPAR_OK;
+}
+
+spar_status spar_gemm_f32_pack_inplace(float *W, size_t n_out, size_t n_in, spar_gemm_f32_packed **out) {
+    if (out != NULL) *out = NULL;
+    if (W == NULL || out == NULL || n_out == 0 || n_in == 0 || n_out % NR != 0 || ((uintptr_t)W & 63) != 0)
+        return SPAR_E_INVALID_ARG;
+    spar_gemm_f32_packed *p = malloc(sizeof *p);
+    if (p == NULL) return SPAR_E_NOMEM;
+    spar_status st = permute_blocks(W, n_out, n_in, 1);
+    if (st != SPAR_OK) {
+        free(p);
+        return st;
+    }
+    *p = (spar_gemm_f32_packed){n_out, n_in, n_out / NR, W, 1};
+    *out = p;
+    return SPAR_OK;
+}
+
+spar_status spar_gemm_f32_unpack_inplace(spar_gemm_f32_packed *p) {
+    if (p == NULL || !p->borrowed) return SPAR_E_INVALID_ARG;
+    SPAR_GEMM_TRY(permute_blocks(p->data, p->n, p->k, 0));
+    free(p);
     return SPAR_OK;
 }
 
 void spar_gemm_f32_free(spar_gemm_f32_packed *p) {
     if (p == NULL) return;
-    free(p->data);
+    if (!p->borrowed) free(p->data);
     free(p);
 }
 
@@ -567,7 +613,7 @@ spar_status spar_attn_f32_head(spar_gemm_isa isa, const float *q, const float *k
             if (nj < NR) memset(dst + t * NR + nj, 0, (NR - nj) * sizeof(float));
         }
     }
-    spar_gemm_f32_packed pk = {n, dh, ns_k, Kp}, pv = {dh, n, ns_v, Vp};
+    spar_gemm_f32_packed pk = {n, dh, ns_k, Kp, 1}, pv = {dh, n, ns_v, Vp, 1};
     job jk = {&pk, kern, q, NULL, n, ld, n, S, SPAR_GEMM_EPI_NONE};
     run_share(&jk, 0, n, 0, ns_k, Ap);
     for (size_t i = 0; i < n; i++) {

@@ -47,12 +47,24 @@ typedef struct spar_gemm_f32_packed {
     size_t n, k;      /* logical shape: n outputs, k inputs */
     size_t n_strips;  /* ceil(n / 32) */
     float *data;      /* [n_strips][k][32], 64-byte aligned; free with spar_gemm_f32_free */
+    int borrowed;     /* 1: data is the caller's W packed in place (spar_gemm_f32_pack_inplace); free leaves it */
 } spar_gemm_f32_packed;
 
 /** Pack W[n_out, n_in] (row-major, leading dimension ldw >= n_in) into a new packed matrix.
  *  W is only read; it may be freed afterwards. SPAR_OK, SPAR_E_INVALID_ARG (NULL, zero size, ldw < n_in) or
  *  SPAR_E_NOMEM. Release with spar_gemm_f32_free. */
 spar_status spar_gemm_f32_pack(const float *W, size_t n_out, size_t n_in, size_t ldw, spar_gemm_f32_packed **out);
+/** Pack W[n_out, n_in] (row-major, contiguous) IN ITS OWN MEMORY, so packing costs no second copy of the
+ *  weights: each block of 32 rows (32 x n_in floats) becomes its strip ([n_in][32]) at the same address.
+ *  Needs n_out % 32 == 0 (true of every BERT matrix) and W 64-byte aligned (e.g. aligned_alloc(64, ...)),
+ *  else SPAR_E_INVALID_ARG and W is untouched; SPAR_E_NOMEM (a 32 x n_in scratch) leaves W untouched too.
+ *  Afterwards W no longer holds a row-major matrix; it stays owned by the caller and must outlive *out
+ *  (spar_gemm_f32_free releases the handle only). spar_gemm_f32_unpack_inplace turns it back. */
+spar_status spar_gemm_f32_pack_inplace(float *W, size_t n_out, size_t n_in, spar_gemm_f32_packed **out);
+/** Restore the row-major W of an in-place packed matrix and release the handle (p is invalid afterwards).
+ *  SPAR_OK, SPAR_E_INVALID_ARG (p not packed in place; nothing done) or SPAR_E_NOMEM (nothing done, p still
+ *  valid). */
+spar_status spar_gemm_f32_unpack_inplace(spar_gemm_f32_packed *p);
 void spar_gemm_f32_free(spar_gemm_f32_packed *p); /* NULL is a no-op */
 /** Bytes held by a packed matrix (n_strips * 32 * k floats plus the header). */
 size_t spar_gemm_f32_bytes(const spar_gemm_f32_packed *p);

@@ -309,6 +309,34 @@ static void test_attention_head_matches_reference(void) {
         }
 }
 
+/* In-place packing gives the bits of the copying pack, and unpacking restores W exactly; unaligned W or
+ * n % 32 != 0 are refused with W untouched. */
+static void test_pack_inplace_roundtrip(void) {
+    const size_t T = 37, N = 96, K = 130;
+    float *W = aligned_alloc(64, N * K * 4), *W0 = malloc(N * K * 4), *X = malloc(T * K * 4), *Y0 = malloc(T * N * 4),
+          *Y1 = malloc(T * N * 4);
+    CU_ASSERT_FATAL(W && W0 && X && Y0 && Y1);
+    fill(W, N * K, 71);
+    fill(X, T * K, 72);
+    memcpy(W0, W, N * K * 4);
+    spar_gemm_f32_packed *pc = NULL, *pi = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_gemm_f32_pack(W, N, K, K, &pc), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_gemm_f32_pack_inplace(W + 1, N, K, &pi), SPAR_E_INVALID_ARG); /* unaligned */
+    CU_ASSERT_EQUAL(spar_gemm_f32_pack_inplace(W, N - 1, K, &pi), SPAR_E_INVALID_ARG); /* n % 32 */
+    CU_ASSERT_EQUAL(memcmp(W, W0, N * K * 4), 0);
+    CU_ASSERT_EQUAL_FATAL(spar_gemm_f32_pack_inplace(W, N, K, &pi), SPAR_OK);
+    CU_ASSERT(pi->data == W);
+    CU_ASSERT(memcmp(W, W0, N * K * 4) != 0);
+    CU_ASSERT_EQUAL(spar_gemm_f32_apply(pc, X, T, K, NULL, Y0, N, 1), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_gemm_f32_apply(pi, X, T, K, NULL, Y1, N, 2), SPAR_OK);
+    CU_ASSERT_EQUAL(memcmp(Y0, Y1, T * N * 4), 0);
+    CU_ASSERT_EQUAL(spar_gemm_f32_unpack_inplace(pc), SPAR_E_INVALID_ARG); /* not in place */
+    CU_ASSERT_EQUAL(spar_gemm_f32_unpack_inplace(pi), SPAR_OK);
+    CU_ASSERT_EQUAL(memcmp(W, W0, N * K * 4), 0);
+    spar_gemm_f32_free(pc);
+    free(W), free(W0), free(X), free(Y0), free(Y1);
+}
+
 static void test_invalid_arguments(void) {
     float w[6] = {1, 2, 3, 4, 5, 6}, x[3] = {1, 1, 1}, y[2];
     spar_gemm_f32_packed *p = (spar_gemm_f32_packed *)1;
@@ -342,6 +370,7 @@ int main(void) {
     CU_add_test(s, "fused activation equals the separate pass", test_fused_activation_equals_separate_pass);
     CU_add_test(s, "GELU_FAST is close to erf GELU", test_gelu_fast_is_close_to_erf_gelu);
     CU_add_test(s, "attention head matches the double reference", test_attention_head_matches_reference);
+    CU_add_test(s, "pack in place round trip", test_pack_inplace_roundtrip);
     CU_add_test(s, "invalid arguments", test_invalid_arguments);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
