@@ -1,12 +1,13 @@
 /* test_util.c — the temp-directory, file and run helpers of test_util.h. */
-#define _XOPEN_SOURCE 700
+#define _POSIX_C_SOURCE 200809L
 #include "common/test_util.h"
 
 #include <CUnit/Basic.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "storage/file.h"
 
 int spar_test_mkdtemp(char *buf, size_t cap, const char *tag) {
     const char *root = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -53,13 +54,6 @@ void spar_test_write_file(const char *path, const void *b, size_t n) {
 
 void spar_test_write_text(const char *path, const char *s) { spar_test_write_file(path, s, strlen(s)); }
 
-static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 int spar_test_run(int registered, const char *tmpdir) {
     if (registered) {
         CU_basic_set_mode(CU_BRM_VERBOSE);
@@ -67,6 +61,6 @@ int spar_test_run(int registered, const char *tmpdir) {
     }
     int rc = !registered || CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures() != 0;
     CU_cleanup_registry();
-    if (rc == 0 && tmpdir != NULL && nftw(tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0) rc = 1;
+    if (rc == 0 && tmpdir != NULL && spar_remove_tree(tmpdir) != SPAR_OK) rc = 1;
     return rc;
 }
