@@ -9,6 +9,8 @@
 
 #include "spar/spar_ann.h"
 
+#include "common/test_util.h"
+
 static char dir[256];
 
 static float *randvecs(uint32_t n, uint32_t dim, uint64_t seed) {
@@ -122,18 +124,10 @@ static void test_load_missing_file(void) {
 }
 
 int main(void) {
-    snprintf(dir, sizeof dir, "/tmp/spar-test-ann-XXXXXX");
-    if (mkdtemp(dir) == NULL) return 1;
+    if (spar_test_mkdtemp(dir, sizeof dir, "ann") != 0) return 1;
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
     CU_pSuite s = CU_add_suite("ann/io", NULL, NULL);
-    if (s == NULL || !CU_add_test(s, "save/load round trip, corruption rejected", test_roundtrip_all_kinds) ||
-        !CU_add_test(s, "missing file names the path", test_load_missing_file))
-        goto out;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-out:;
-    int rc = (CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures() != 0);
-    CU_cleanup_registry();
-    rmdir(dir);
-    return rc;
+    int ok = s != NULL && CU_add_test(s, "save/load round trip, corruption rejected", test_roundtrip_all_kinds) &&
+             CU_add_test(s, "missing file names the path", test_load_missing_file);
+    return spar_test_run(ok, dir);
 }
