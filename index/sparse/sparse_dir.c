@@ -59,8 +59,12 @@ static char *path_join(const char *dir, const char *name) {
 }
 
 /* ---- accessors ---- */
-const spar_sparse_index *spar_sparse_dir_index(const spar_sparse_dir *d) { return d ? d->ix : NULL; }
-const spar_sparse_vocab *spar_sparse_dir_vocab(const spar_sparse_dir *d) { return d ? d->vocab : NULL; }
+const spar_sparse_index *spar_sparse_dir_index(const spar_sparse_dir *d) {
+    return d ? d->ix : NULL;
+}
+const spar_sparse_vocab *spar_sparse_dir_vocab(const spar_sparse_dir *d) {
+    return d ? d->vocab : NULL;
+}
 
 const char *spar_sparse_dir_doc_id(const spar_sparse_dir *d, uint32_t docid, size_t *len) {
     if (d == NULL || docid >= d->ids.n) return NULL;
@@ -100,7 +104,8 @@ spar_status spar_sparse_index_to_csr(const spar_sparse_index *ix, spar_sparse_cs
         spar_sparse_csr_free(&m);
         return SPAR_E_NOMEM;
     }
-    for (uint32_t i = 0; i < ix->n_docs; i++) internal[ix->ext ? ix->ext[i] : i] = i;
+    for (uint32_t i = 0; i < ix->n_docs; i++)
+        internal[ix->ext ? ix->ext[i] : i] = i;
     uint64_t o = 0;
     m.offsets[0] = 0;
     for (uint32_t c = 0; c < ix->n_docs; c++) {
@@ -149,7 +154,8 @@ static spar_status write_lines(const char *path, const char *const *v, uint32_t 
     return st;
 }
 
-static spar_status write_manifest(const char *tmp, const spar_sparse_index *ix, int has_vocab, spar_diag *diag) {
+static spar_status write_manifest(const char *tmp, const spar_sparse_index *ix, int has_vocab,
+                                  spar_diag *diag) {
     static const char *const files[] = {F_INDEX, F_DOCIDS, F_VOCAB};
     char *text = NULL, *path = NULL, *mpath = NULL;
     spar_file_writer *w = NULL;
@@ -157,7 +163,10 @@ static spar_status write_manifest(const char *tmp, const spar_sparse_index *ix, 
     cJSON *j = cJSON_CreateObject(), *fa = NULL;
     if (j == NULL) return SPAR_E_NOMEM;
     cJSON *fmt = cJSON_AddArrayToObject(j, "format");
-    if (fmt == NULL) { st = SPAR_E_NOMEM; goto done; }
+    if (fmt == NULL) {
+        st = SPAR_E_NOMEM;
+        goto done;
+    }
     cJSON_AddItemToArray(fmt, cJSON_CreateNumber(DIR_FORMAT_MAJOR));
     cJSON_AddItemToArray(fmt, cJSON_CreateNumber(DIR_FORMAT_MINOR));
     cJSON_AddStringToObject(j, "kind", "sparse");
@@ -167,25 +176,38 @@ static spar_status write_manifest(const char *tmp, const spar_sparse_index *ix, 
     cJSON_AddNumberToObject(j, "has_approx", ix->has_approx ? 1 : 0);
     cJSON_AddNumberToObject(j, "has_vocab", has_vocab ? 1 : 0);
     fa = cJSON_AddArrayToObject(j, "files");
-    if (fa == NULL) { st = SPAR_E_NOMEM; goto done; }
+    if (fa == NULL) {
+        st = SPAR_E_NOMEM;
+        goto done;
+    }
     for (int i = 0; i < (has_vocab ? 3 : 2); i++) {
         uint64_t bytes = 0, h = 0;
         free(path);
-        if ((path = path_join(tmp, files[i])) == NULL) { st = SPAR_E_NOMEM; goto done; }
+        if ((path = path_join(tmp, files[i])) == NULL) {
+            st = SPAR_E_NOMEM;
+            goto done;
+        }
         SPAR_TRY_GOTO(st, spar_file_hash(path, files[i], SPAR_E_IO, &bytes, &h, diag), done);
         char hex[17];
         snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
         cJSON *e = cJSON_CreateObject();
-        if (e == NULL) { st = SPAR_E_NOMEM; goto done; }
+        if (e == NULL) {
+            st = SPAR_E_NOMEM;
+            goto done;
+        }
         cJSON_AddItemToArray(fa, e);
         cJSON_AddStringToObject(e, "file", files[i]);
         cJSON_AddNumberToObject(e, "bytes", (double)bytes);
         cJSON_AddStringToObject(e, "xxh3", hex);
     }
     text = cJSON_PrintUnformatted(j);
-    if (text == NULL || (mpath = path_join(tmp, "MANIFEST")) == NULL) { st = SPAR_E_NOMEM; goto done; }
-    SPAR_TRY_GOTO(st, spar_file_writer_open(mpath, SPAR_KIND_MANIFEST, DIR_FORMAT_MAJOR, DIR_FORMAT_MINOR, 0, &w, diag),
-                  done);
+    if (text == NULL || (mpath = path_join(tmp, "MANIFEST")) == NULL) {
+        st = SPAR_E_NOMEM;
+        goto done;
+    }
+    SPAR_TRY_GOTO(
+        st, spar_file_writer_open(mpath, SPAR_KIND_MANIFEST, DIR_FORMAT_MAJOR, DIR_FORMAT_MINOR, 0, &w, diag),
+        done);
     st = spar_file_writer_write(w, text, strlen(text));
     if (st == SPAR_OK) st = spar_file_writer_write(w, "\n", 1);
     if (st != SPAR_OK) {
@@ -210,17 +232,24 @@ static char *parent_of(const char *p) {
 }
 
 spar_status spar_sparse_dir_write(const char *dir, const spar_sparse_index *ix, const char *const *doc_ids,
-                                  const char *const *tokens, uint32_t n_tokens, int overwrite, spar_diag *diag) {
-    if (dir == NULL || *dir == '\0' || ix == NULL) return spar_diag_err(diag, SPAR_E_INVALID_ARG, "missing dir or index");
+                                  const char *const *tokens, uint32_t n_tokens, int overwrite,
+                                  spar_diag *diag) {
+    if (dir == NULL || *dir == '\0' || ix == NULL)
+        return spar_diag_err(diag, SPAR_E_INVALID_ARG, "missing dir or index");
     if (tokens != NULL && n_tokens != ix->dim)
-        return spar_diag_err(diag, SPAR_E_INVALID_ARG, "vocabulary has %u tokens, the index dim is %u", n_tokens, ix->dim);
+        return spar_diag_err(diag, SPAR_E_INVALID_ARG, "vocabulary has %u tokens, the index dim is %u",
+                             n_tokens, ix->dim);
     size_t dl = strlen(dir);
-    while (dl > 1 && dir[dl - 1] == '/') dl--;
+    while (dl > 1 && dir[dl - 1] == '/')
+        dl--;
     char *out = strndup(dir, dl), *tmp = malloc(dl + 48), *old = malloc(dl + 48), *parent = NULL, *p = NULL;
     spar_sparse_vocab *check = NULL;
     spar_status st = SPAR_OK;
     struct stat sb;
-    if (out == NULL || tmp == NULL || old == NULL || (parent = parent_of(out)) == NULL) { st = SPAR_E_NOMEM; goto done; }
+    if (out == NULL || tmp == NULL || old == NULL || (parent = parent_of(out)) == NULL) {
+        st = SPAR_E_NOMEM;
+        goto done;
+    }
     if (stat(out, &sb) == 0 && !overwrite) {
         st = spar_diag_err(diag, SPAR_E_EXISTS, "%s: already exists (use --overwrite)", dir);
         goto done;
@@ -231,14 +260,23 @@ spar_status spar_sparse_dir_write(const char *dir, const spar_sparse_index *ix, 
         st = spar_diag_err(diag, SPAR_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
         goto done;
     }
-    if ((p = path_join(tmp, F_INDEX)) == NULL) { st = SPAR_E_NOMEM; goto fail; }
+    if ((p = path_join(tmp, F_INDEX)) == NULL) {
+        st = SPAR_E_NOMEM;
+        goto fail;
+    }
     SPAR_TRY_GOTO(st, spar_sparse_index_save(ix, p, diag), fail);
     free(p);
-    if ((p = path_join(tmp, F_DOCIDS)) == NULL) { st = SPAR_E_NOMEM; goto fail; }
+    if ((p = path_join(tmp, F_DOCIDS)) == NULL) {
+        st = SPAR_E_NOMEM;
+        goto fail;
+    }
     SPAR_TRY_GOTO(st, write_lines(p, doc_ids, ix->n_docs, "document id", diag), fail);
     if (tokens != NULL) {
         free(p);
-        if ((p = path_join(tmp, F_VOCAB)) == NULL) { st = SPAR_E_NOMEM; goto fail; }
+        if ((p = path_join(tmp, F_VOCAB)) == NULL) {
+            st = SPAR_E_NOMEM;
+            goto fail;
+        }
         SPAR_TRY_GOTO(st, write_lines(p, tokens, n_tokens, "token", diag), fail);
         st = spar_sparse_vocab_load(p, &check, diag); /* duplicate tokens are refused here, not at open */
         if (st == SPAR_E_CORRUPT) st = SPAR_E_INVALID_ARG;
@@ -249,14 +287,16 @@ spar_status spar_sparse_dir_write(const char *dir, const spar_sparse_index *ix, 
     int replaced = 0;
     if (stat(out, &sb) == 0) {
         if (rename(out, old) != 0) {
-            st = spar_diag_err(diag, SPAR_E_IO, "%s: cannot move the old index away: %s", dir, strerror(errno));
+            st = spar_diag_err(diag, SPAR_E_IO, "%s: cannot move the old index away: %s", dir,
+                               strerror(errno));
             goto fail;
         }
         replaced = 1;
     }
     if (rename(tmp, out) != 0) {
         st = spar_diag_err(diag, SPAR_E_IO, "%s: rename from %s: %s", dir, tmp, strerror(errno));
-        if (replaced && rename(old, out) != 0) spar_log(SPAR_LOG_ERROR, "%s: could not restore the old index", dir);
+        if (replaced && rename(old, out) != 0)
+            spar_log(SPAR_LOG_ERROR, "%s: could not restore the old index", dir);
         goto fail;
     }
     if (replaced) (void)spar_remove_tree(old);
@@ -275,25 +315,36 @@ done:
 }
 
 /* ---- reading ---- */
-static spar_status read_lines(const char *path, const char *name, uint32_t expect, lines *l, spar_diag *diag) {
+static spar_status read_lines(const char *path, const char *name, uint32_t expect, lines *l,
+                              spar_diag *diag) {
     memset(l, 0, sizeof *l);
     FILE *f = fopen(path, "rb");
     if (f == NULL) return spar_diag_err(diag, SPAR_E_CORRUPT, "%s: missing: %s", name, strerror(errno));
     spar_status st = SPAR_OK;
     long size = -1;
     if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) { st = spar_diag_err(diag, SPAR_E_IO, "%s: cannot size", name); goto done; }
+    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        st = spar_diag_err(diag, SPAR_E_IO, "%s: cannot size", name);
+        goto done;
+    }
     l->base = malloc((size_t)size + 1);
     l->off = spar_malloc_array((size_t)expect + 1, sizeof *l->off);
     l->len = spar_malloc_array((size_t)expect + 1, sizeof *l->len);
-    if (l->base == NULL || l->off == NULL || l->len == NULL) { st = SPAR_E_NOMEM; goto done; }
-    if (fread(l->base, 1, (size_t)size, f) != (size_t)size) { st = spar_diag_err(diag, SPAR_E_IO, "%s: short read", name); goto done; }
+    if (l->base == NULL || l->off == NULL || l->len == NULL) {
+        st = SPAR_E_NOMEM;
+        goto done;
+    }
+    if (fread(l->base, 1, (size_t)size, f) != (size_t)size) {
+        st = spar_diag_err(diag, SPAR_E_IO, "%s: short read", name);
+        goto done;
+    }
     l->base[size] = '\0';
     uint64_t start = 0;
     for (long i = 0; i < size; i++) {
         if (l->base[i] != '\n') continue;
         if (l->n == expect) {
-            st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: more than the %u lines the MANIFEST announces", name, expect);
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: more than the %u lines the MANIFEST announces",
+                               name, expect);
             goto done;
         }
         if ((uint64_t)i == start || memchr(l->base + start, '\0', (size_t)((uint64_t)i - start)) != NULL) {
@@ -307,7 +358,8 @@ static spar_status read_lines(const char *path, const char *name, uint32_t expec
         start = (uint64_t)i + 1;
     }
     if (start != (uint64_t)size || l->n != expect)
-        st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: %u complete lines, the MANIFEST announces %u", name, l->n, expect);
+        st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: %u complete lines, the MANIFEST announces %u", name,
+                           l->n, expect);
 done:
     fclose(f);
     if (st != SPAR_OK) lines_free(l);
@@ -339,7 +391,8 @@ spar_status spar_sparse_dir_open(const char *dir, spar_sparse_dir **out, spar_di
     return spar_sparse_dir_open_flags(dir, 0, out, diag);
 }
 
-spar_status spar_sparse_dir_open_flags(const char *dir, unsigned flags, spar_sparse_dir **out, spar_diag *diag) {
+spar_status spar_sparse_dir_open_flags(const char *dir, unsigned flags, spar_sparse_dir **out,
+                                       spar_diag *diag) {
     if (dir == NULL || out == NULL || (flags & ~SPAR_SPARSE_VERIFY_ALL) != 0) return SPAR_E_INVALID_ARG;
     const int full = (flags & SPAR_SPARSE_VERIFY_ALL) != 0;
     *out = NULL;
@@ -350,7 +403,10 @@ spar_status spar_sparse_dir_open_flags(const char *dir, unsigned flags, spar_spa
     char *p = NULL;
     spar_sparse_dir *d = calloc(1, sizeof *d);
     if (d == NULL) return SPAR_E_NOMEM;
-    if ((p = path_join(dir, "MANIFEST")) == NULL) { st = SPAR_E_NOMEM; goto done; }
+    if ((p = path_join(dir, "MANIFEST")) == NULL) {
+        st = SPAR_E_NOMEM;
+        goto done;
+    }
     struct stat sb;
     if (stat(p, &sb) != 0) {
         st = spar_diag_err(diag, SPAR_E_NOT_FOUND, "%s: no MANIFEST: not an index directory", dir);
@@ -358,7 +414,10 @@ spar_status spar_sparse_dir_open_flags(const char *dir, unsigned flags, spar_spa
     }
     SPAR_TRY_GOTO(st, spar_file_map(p, SPAR_KIND_MANIFEST, DIR_FORMAT_MAJOR, 0, &mf, diag), done);
     j = cJSON_ParseWithLength((const char *)mf.payload, mf.payload_bytes);
-    if (!cJSON_IsObject(j)) { st = spar_diag_err(diag, SPAR_E_CORRUPT, "MANIFEST: not a JSON object"); goto done; }
+    if (!cJSON_IsObject(j)) {
+        st = spar_diag_err(diag, SPAR_E_CORRUPT, "MANIFEST: not a JSON object");
+        goto done;
+    }
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(j, "kind");
     if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "sparse") != 0) {
         st = spar_diag_err(diag, SPAR_E_NOT_FOUND, "%s: not a learned-sparse index", dir);
@@ -366,8 +425,9 @@ spar_status spar_sparse_dir_open_flags(const char *dir, unsigned flags, spar_spa
     }
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "format");
     const cJSON *fmaj = cJSON_GetArrayItem(fmt, 0), *fmin = cJSON_GetArrayItem(fmt, 1);
-    if (!cJSON_IsArray(fmt) || cJSON_GetArraySize(fmt) != 2 || !cJSON_IsNumber(fmaj) || !cJSON_IsNumber(fmin) ||
-        fmaj->valuedouble != mf.hdr.version_major || fmin->valuedouble != mf.hdr.version_minor || mf.hdr.flags != 0) {
+    if (!cJSON_IsArray(fmt) || cJSON_GetArraySize(fmt) != 2 || !cJSON_IsNumber(fmaj) ||
+        !cJSON_IsNumber(fmin) || fmaj->valuedouble != mf.hdr.version_major ||
+        fmin->valuedouble != mf.hdr.version_minor || mf.hdr.flags != 0) {
         st = spar_diag_err(diag, SPAR_E_CORRUPT, "MANIFEST: \"format\" does not match the header");
         goto done;
     }
@@ -389,14 +449,19 @@ spar_status spar_sparse_dir_open_flags(const char *dir, unsigned flags, spar_spa
         const cJSON *e = cJSON_GetArrayItem(fa, i), *name = cJSON_GetObjectItemCaseSensitive(e, "file");
         const cJSON *hx = cJSON_GetObjectItemCaseSensitive(e, "xxh3");
         uint64_t bytes, want, got_bytes = 0, got = 0;
-        if (!cJSON_IsString(name) || strcmp(name->valuestring, files[i]) != 0 || !j_u64(e, "bytes", (uint64_t)1 << 53, &bytes) ||
-            !cJSON_IsString(hx) || !parse_hex(hx->valuestring, &want)) {
-            st = spar_diag_err(diag, SPAR_E_CORRUPT, "MANIFEST: files[%d] must be {\"file\":\"%s\",\"bytes\",\"xxh3\"}", i,
+        if (!cJSON_IsString(name) || strcmp(name->valuestring, files[i]) != 0 ||
+            !j_u64(e, "bytes", (uint64_t)1 << 53, &bytes) || !cJSON_IsString(hx) ||
+            !parse_hex(hx->valuestring, &want)) {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT,
+                               "MANIFEST: files[%d] must be {\"file\":\"%s\",\"bytes\",\"xxh3\"}", i,
                                files[i]);
             goto done;
         }
         free(p);
-        if ((p = path_join(dir, files[i])) == NULL) { st = SPAR_E_NOMEM; goto done; }
+        if ((p = path_join(dir, files[i])) == NULL) {
+            st = SPAR_E_NOMEM;
+            goto done;
+        }
         if (i == 0 && !full) { /* sparse.idx: its size here; its own header and section table checks below */
             if (stat(p, &sb) != 0) {
                 st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: missing: %s", files[i], strerror(errno));
@@ -408,7 +473,8 @@ spar_status spar_sparse_dir_open_flags(const char *dir, unsigned flags, spar_spa
             SPAR_TRY_GOTO(st, spar_file_hash(p, files[i], SPAR_E_CORRUPT, &got_bytes, &got, diag), done);
         }
         if (got_bytes != bytes || got != want) {
-            st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: %llu bytes, xxh3 %016llx; the MANIFEST says %llu bytes, %016llx",
+            st = spar_diag_err(diag, SPAR_E_CORRUPT,
+                               "%s: %llu bytes, xxh3 %016llx; the MANIFEST says %llu bytes, %016llx",
                                files[i], (unsigned long long)got_bytes, (unsigned long long)got,
                                (unsigned long long)bytes, (unsigned long long)want);
             goto done;
@@ -417,7 +483,8 @@ spar_status spar_sparse_dir_open_flags(const char *dir, unsigned flags, spar_spa
             SPAR_TRY_GOTO(st, spar_sparse_index_open_view(p, full, &d->ix, diag), done);
             spar_sparse_stats s;
             spar_sparse_index_stats(d->ix, &s);
-            if (s.n_docs != n_docs || s.dim != dim || s.nnz != nnz || (d->ix->has_approx != 0) != (has_approx != 0)) {
+            if (s.n_docs != n_docs || s.dim != dim || s.nnz != nnz ||
+                (d->ix->has_approx != 0) != (has_approx != 0)) {
                 st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: counts differ from the MANIFEST's", files[i]);
                 goto done;
             }
@@ -446,7 +513,8 @@ int spar_sparse_dir_detect(const char *dir) {
     memset(&mf, 0, sizeof mf);
     int yes = 0;
     struct stat sb;
-    if (stat(p, &sb) == 0 && spar_file_map(p, SPAR_KIND_MANIFEST, UINT16_MAX, SPAR_MAP_NO_CHECKSUM, &mf, NULL) == SPAR_OK) {
+    if (stat(p, &sb) == 0 &&
+        spar_file_map(p, SPAR_KIND_MANIFEST, UINT16_MAX, SPAR_MAP_NO_CHECKSUM, &mf, NULL) == SPAR_OK) {
         cJSON *j = cJSON_ParseWithLength((const char *)mf.payload, mf.payload_bytes);
         const cJSON *kind = cJSON_GetObjectItemCaseSensitive(j, "kind");
         yes = cJSON_IsString(kind) && strcmp(kind->valuestring, "sparse") == 0;

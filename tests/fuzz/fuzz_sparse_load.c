@@ -22,8 +22,8 @@ static void search_once(const spar_sparse_index *ix) {
     spar_sparse_vec q = {ids, w, st.dim >= 3 ? 3u : 1u};
     spar_hit h[5];
     size_t n;
-    static const spar_sparse_exact_algo algos[] = {SPAR_SPARSE_EXHAUSTIVE, SPAR_SPARSE_BMP, SPAR_SPARSE_MAXSCORE,
-                                                   SPAR_SPARSE_BMW};
+    static const spar_sparse_exact_algo algos[] = {SPAR_SPARSE_EXHAUSTIVE, SPAR_SPARSE_BMP,
+                                                   SPAR_SPARSE_MAXSCORE, SPAR_SPARSE_BMW};
     for (int a = 0; a < 4; a++)
         if (spar_sparse_search_exact(s, &q, 5, algos[a], h, &n) != SPAR_OK) abort();
     spar_status a = spar_sparse_search_approx(s, &q, 5, NULL, h, &n);
@@ -44,7 +44,8 @@ static void try_load(const uint8_t *buf, size_t len) {
 static void try_jsonl(const uint8_t *buf, size_t len) {
     spar_sparse_csr m;
     spar_diag d;
-    spar_status st = spar_sparse_csr_parse_jsonl((const char *)buf, len, "fuzz", NULL, 64, (len & 1) != 0, &m, NULL, &d);
+    spar_status st =
+        spar_sparse_csr_parse_jsonl((const char *)buf, len, "fuzz", NULL, 64, (len & 1) != 0, &m, NULL, &d);
     if (st != SPAR_OK && st != SPAR_E_CORRUPT && st != SPAR_E_NOMEM) abort();
     if (st != SPAR_OK) return;
     spar_sparse_build_opts o;

@@ -15,9 +15,9 @@
 
 #include "common/test_data.h"
 
-#define TABLE_AT 160u   /* file offset of the section table: 32-byte header + 128-byte meta */
-#define NSEC_AT 68u     /* file offset of meta.n_sections */
-#define ENTRY 32u       /* {u32 id, u32 elem, u64 offset, u64 count, u64 xxh3} */
+#define TABLE_AT 160u /* file offset of the section table: 32-byte header + 128-byte meta */
+#define NSEC_AT 68u   /* file offset of meta.n_sections */
+#define ENTRY 32u     /* {u32 id, u32 elem, u64 offset, u64 count, u64 xxh3} */
 
 static char tmp_dir[96];
 
@@ -108,7 +108,8 @@ static void fixture_free(fixture *f) {
 
 /* Every query, k in {1, 10, 100}, every exact algorithm and (if both have it) approximate search: a and b
  * return the same docids and bit-identical scores. Returns the number of searches compared. */
-static unsigned same_answers(const spar_sparse_index *a, const spar_sparse_index *b, const spar_test_sparse *q) {
+static unsigned same_answers(const spar_sparse_index *a, const spar_sparse_index *b,
+                             const spar_test_sparse *q) {
     spar_sparse_searcher *sa = NULL, *sb = NULL;
     CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(a, &sa), SPAR_OK);
     CU_ASSERT_EQUAL_FATAL(spar_sparse_searcher_create(b, &sb), SPAR_OK);
@@ -174,9 +175,15 @@ static void round_trip(uint32_t bits, int approx, int reorder, uint32_t n_docs) 
     fixture_free(&f);
 }
 
-static void test_float_round_trip(void) { round_trip(32, 1, 1, 3000); }
-static void test_u8_round_trip(void) { round_trip(8, 0, 1, 3000); }
-static void test_no_docid_map_round_trip(void) { round_trip(32, 0, 0, 700); }
+static void test_float_round_trip(void) {
+    round_trip(32, 1, 1, 3000);
+}
+static void test_u8_round_trip(void) {
+    round_trip(8, 0, 1, 3000);
+}
+static void test_no_docid_map_round_trip(void) {
+    round_trip(32, 0, 0, 700);
+}
 static void test_tiny_and_empty_round_trip(void) {
     round_trip(32, 1, 1, 5); /* fewer docs than a block: no docid map, one block */
     round_trip(8, 0, 1, 0);  /* no documents at all */
@@ -231,8 +238,8 @@ static void test_layout_aligned_and_versioned(void) {
             CU_ASSERT_EQUAL(off % 64, 0);
             CU_ASSERT(off + cnt * elem <= n);
         }
-        CU_ASSERT_EQUAL(entry_of(b, 5) >= 0, bits[i] == 8); /* f_q */
-        CU_ASSERT_EQUAL(entry_of(b, 9) >= 0, bits[i] == 8); /* p_q */
+        CU_ASSERT_EQUAL(entry_of(b, 5) >= 0, bits[i] == 8);  /* f_q */
+        CU_ASSERT_EQUAL(entry_of(b, 9) >= 0, bits[i] == 8);  /* p_q */
         CU_ASSERT_EQUAL(entry_of(b, 8) >= 0, bits[i] == 32); /* p_w */
         free(b);
         remove(p);
@@ -293,9 +300,9 @@ static void test_table_damage_caught_by_its_checksum(void) {
     saved_free(&s);
 }
 
-/* Table entries made inconsistent (and the checksums repaired, so that only the structural checks can see it):
- * misaligned, outside the file, overlapping, wrong element size, wrong length, duplicated, missing. Each is
- * refused with "byte N" and the section's name. */
+/* Table entries made inconsistent (and the checksums repaired, so that only the structural checks can see
+ * it): misaligned, outside the file, overlapping, wrong element size, wrong length, duplicated, missing. Each
+ * is refused with "byte N" and the section's name. */
 static void test_bad_table_entries_refused(void) {
     saved s;
     saved_make(&s);
@@ -304,14 +311,19 @@ static void test_bad_table_entries_refused(void) {
     CU_ASSERT_FATAL(e >= 0);
     size_t at = TABLE_AT + (size_t)e * ENTRY;
     uint64_t off = entry_u64(s.b, e, 8), v;
-    struct { size_t field; uint64_t val; int width; const char *want; } cases[] = {
+    struct {
+        size_t field;
+        uint64_t val;
+        int width;
+        const char *want;
+    } cases[] = {
         {8, off + 8, 8, "misaligned"},
         {8, (uint64_t)s.n + 64, 8, "outside the file"},
         {8, entry_u64(s.b, entry_of(s.b, 3), 8), 8, "overlap"},
         {4, 2, 4, "element size"},
         {16, 1, 8, "wrong length"},
-        {0, 4, 4, "listed twice"}, /* becomes a second f_w entry */
-        {0, 9, 4, "does not belong"}, /* p_q in a float index */
+        {0, 4, 4, "listed twice"},       /* becomes a second f_w entry */
+        {0, 9, 4, "does not belong"},    /* p_q in a float index */
         {0, 999, 4, "no p_doc section"}, /* unknown id (skipped) leaves p_doc missing */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -361,10 +373,17 @@ static void test_offset_array_damage_named(void) {
 static void test_bulk_damage_caught_by_full_load(void) {
     saved s;
     saved_make(&s);
-    struct { uint32_t id; uint32_t elem; uint64_t val; const char *want; } cases[] = {
-        {7, 4, 5000000, "p_doc["},  {3, 2, 60000, "f_ids["}, {4, 4, 0xff800000u, "f_w["}, /* -inf */
-        {11, 4, 1u << 30, "bm_blk["}, {17, 4, 123456789, "pb_last["}, {34, 4, 1u << 31, "a_docs["},
-        {36, 2, 65535, "a_sterm["}, {38, 4, 0x7fc00000u, "a_sscale["}, /* NaN */
+    struct {
+        uint32_t id;
+        uint32_t elem;
+        uint64_t val;
+        const char *want;
+    } cases[] = {
+        {7, 4, 5000000, "p_doc["},         {3, 2, 60000, "f_ids["},
+        {4, 4, 0xff800000u, "f_w["}, /* -inf */
+        {11, 4, 1u << 30, "bm_blk["},      {17, 4, 123456789, "pb_last["},
+        {34, 4, 1u << 31, "a_docs["},      {36, 2, 65535, "a_sterm["},
+        {38, 4, 0x7fc00000u, "a_sscale["}, /* NaN */
     };
     uint8_t *c = malloc(s.n);
     spar_diag dg = {{0}};
@@ -384,7 +403,8 @@ static void test_bulk_damage_caught_by_full_load(void) {
         spit(p, c, s.n);
         CU_ASSERT_EQUAL(spar_sparse_index_load(p, &ix, &dg), SPAR_E_CORRUPT);
         CU_ASSERT_PTR_NULL(ix);
-        if (strstr(dg.msg, cases[i].want) == NULL) fprintf(stderr, "\n  expected \"%s\" in: %s\n", cases[i].want, dg.msg);
+        if (strstr(dg.msg, cases[i].want) == NULL)
+            fprintf(stderr, "\n  expected \"%s\" in: %s\n", cases[i].want, dg.msg);
         CU_ASSERT_PTR_NOT_NULL(strstr(dg.msg, cases[i].want));
         CU_ASSERT_EQUAL(spar_sparse_index_load_mem(c, s.n, "mem", &ix, &dg), SPAR_E_CORRUPT);
         CU_ASSERT_PTR_NULL(ix);
@@ -440,15 +460,21 @@ static void test_format1_still_read(void) {
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
     uint8_t hdr[32] = {0};
     CU_ASSERT_EQUAL(fwrite(hdr, 1, 32, o), 32);
-    struct { uint32_t magic, n_docs, dim, bmp_block; uint64_t nnz; uint32_t has_approx, n_postings; float bf, se;
-             uint64_t seed, nab, nap, nas; uint32_t has_ext, reserved; } meta = {0x45535053u, m.n_rows, m.dim, 8,
-             m.offsets[m.n_rows], 0, 4000, 0.1f, 0.4f, 1, 0, 0, 0, 0, 0};
+    struct {
+        uint32_t magic, n_docs, dim, bmp_block;
+        uint64_t nnz;
+        uint32_t has_approx, n_postings;
+        float bf, se;
+        uint64_t seed, nab, nap, nas;
+        uint32_t has_ext, reserved;
+    } meta = {0x45535053u, m.n_rows, m.dim, 8, m.offsets[m.n_rows], 0, 4000, 0.1f, 0.4f, 1, 0, 0, 0, 0, 0};
     CU_ASSERT_EQUAL_FATAL(sizeof meta, 80);
     put8(o, &meta, sizeof meta);
     put8(o, m.offsets, ((size_t)m.n_rows + 1) * 8);
     uint64_t nnz = m.offsets[m.n_rows];
     uint16_t *ids16 = malloc(nnz * 2 + 2);
-    for (uint64_t i = 0; i < nnz; i++) ids16[i] = (uint16_t)m.ids[i];
+    for (uint64_t i = 0; i < nnz; i++)
+        ids16[i] = (uint16_t)m.ids[i];
     put8(o, ids16, nnz * 2);
     put8(o, m.weights, nnz * 4);
     fclose(o);
