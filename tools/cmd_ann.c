@@ -4,6 +4,7 @@
  * include/spar/. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,14 @@ static float *read_fvecs(const char *path, uint64_t *n, uint32_t *dim) {
             return NULL;
         }
         memcpy(out + i * (size_t)d, buf + i * rec + 4, (size_t)d * 4);
+        for (int32_t j = 0; j < d; j++) /* a NaN/inf vector silently breaks the graph and the rankings */
+            if (!isfinite(out[i * (size_t)d + (size_t)j])) {
+                fprintf(stderr, "spar ann: %s: byte %llu: record %llu component %d is not a finite number\n", path,
+                        (unsigned long long)(i * rec + 4 + (uint64_t)j * 4), (unsigned long long)i, (int)j);
+                free(buf);
+                free(out);
+                return NULL;
+            }
     }
     free(buf);
     return out;
