@@ -16,6 +16,8 @@ int spar_test_mkdtemp(char *buf, size_t cap, const char *tag) {
     return mkdtemp(buf) ? 0 : -1;
 }
 
+int spar_test_rmtree(const char *dir) { return spar_remove_tree(dir) == SPAR_OK ? 0 : -1; }
+
 unsigned char *spar_test_slurp(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
     if (f == NULL) return NULL;
@@ -61,6 +63,6 @@ int spar_test_run(int registered, const char *tmpdir) {
     }
     int rc = !registered || CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures() != 0;
     CU_cleanup_registry();
-    if (rc == 0 && tmpdir != NULL && spar_remove_tree(tmpdir) != SPAR_OK) rc = 1;
+    if (rc == 0 && tmpdir != NULL && spar_test_rmtree(tmpdir) != 0) rc = 1;
     return rc;
 }

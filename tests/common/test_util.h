@@ -10,6 +10,9 @@
  * Returns 0, or -1 (buf too small or mkdtemp failed). */
 int spar_test_mkdtemp(char *buf, size_t cap, const char *tag);
 
+/* rm -rf dir (storage's spar_remove_tree). Returns 0, or -1 when something could not be removed. */
+int spar_test_rmtree(const char *dir);
+
 /* The whole file, malloc'd with one extra NUL byte after it (so text can be used as a string); *n = its
  * size. NULL when it cannot be opened or read in full. Caller frees. */
 unsigned char *spar_test_slurp(const char *path, size_t *n);

@@ -20,6 +20,8 @@
 #include "query/query_int.h"
 #include "spar/spar.h"
 
+#include "common/test_util.h"
+
 static uint64_t rng_state;
 static uint64_t rnd(void) {
     uint64_t x = rng_state;
@@ -442,8 +444,8 @@ static void test_classic_ir(void) {
     snprintf(path, sizeof path, "%.900s/classic-ir", data);
     DIR *dd = opendir(path);
     CU_ASSERT_PTR_NOT_NULL_FATAL(dd);
-    char tmp[] = "/tmp/spar_test_pruning_XXXXXX";
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(tmp));
+    char tmp[256];
+    CU_ASSERT_EQUAL_FATAL(spar_test_mkdtemp(tmp, sizeof tmp, "pruning"), 0);
     int n = 0;
     struct dirent *e;
     while ((e = readdir(dd)) != NULL) {
@@ -458,9 +460,7 @@ static void test_classic_ir(void) {
     }
     closedir(dd);
     CU_ASSERT(n > 0);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    CU_ASSERT_EQUAL(system(cmd), 0);
+    CU_ASSERT_EQUAL(spar_test_rmtree(tmp), 0);
 }
 
 int main(void) {

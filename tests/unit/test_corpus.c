@@ -13,6 +13,8 @@
 
 #include "index/corpus.h"
 
+#include "common/test_util.h"
+
 static char g_dir[256];
 
 static const char *tmp_path(const char *name) {
@@ -542,16 +544,9 @@ static void test_real_corpus_if_present(void) {
     spar_corpus_close(c);
 }
 
-static int suite_init(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/spar_test_corpus_XXXXXX");
-    return mkdtemp(g_dir) == NULL;
-}
+static int suite_init(void) { return spar_test_mkdtemp(g_dir, sizeof g_dir, "corpus") != 0; }
 
-static int suite_clean(void) {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) != 0;
-}
+static int suite_clean(void) { return spar_test_rmtree(g_dir) != 0; }
 
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();

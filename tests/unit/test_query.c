@@ -14,6 +14,8 @@
 
 #include "spar/spar.h"
 
+#include "common/test_util.h"
+
 static char tmpdir[256], ixdir[300];
 static spar_index *ix;
 
@@ -30,8 +32,7 @@ static const char *docs[] = {
 static const uint32_t doclen[N_DOCS] = {2, 3, 5, 1, 6, 0};
 
 static int suite_init(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/spar_test_query_XXXXXX");
-    if (mkdtemp(tmpdir) == NULL) return 1;
+    if (spar_test_mkdtemp(tmpdir, sizeof tmpdir, "query") != 0) return 1;
     char corpus[300];
     snprintf(corpus, sizeof corpus, "%s/c.jsonl", tmpdir);
     FILE *f = fopen(corpus, "w");
@@ -57,9 +58,7 @@ static int suite_init(void) {
 
 static int suite_clean(void) {
     spar_index_close(ix);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : 1;
+    return spar_test_rmtree(tmpdir) != 0;
 }
 
 static void test_opts_and_names(void) {
