@@ -11,18 +11,7 @@
 
 #include "encoders/tokenizer/tokenizer.h"
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
-    fclose(f);
-    if (b) b[n] = '\0', *len = (size_t)n;
-    return b;
-}
+#include "common/test_util.h"
 
 static int hexv(char c) {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
@@ -34,9 +23,9 @@ static void test_adversarial_golden(void) {
     char p[4200];
     size_t tl = 0, el = 0;
     snprintf(p, sizeof p, "%s/tests/golden/tokenizer_adversarial.txt", g_src);
-    char *txt = slurp(p, &tl);
+    char *txt = (char *)spar_test_slurp(p, &tl); /* NUL-terminated */
     snprintf(p, sizeof p, "%s/tests/golden/tokenizer_adversarial.expected", g_src);
-    char *exp = slurp(p, &el);
+    char *exp = (char *)spar_test_slurp(p, &el);
     CU_ASSERT_PTR_NOT_NULL_FATAL(txt);
     CU_ASSERT_PTR_NOT_NULL_FATAL(exp);
     spar_tokenizer *tok = NULL;
