@@ -595,6 +595,40 @@ static void test_header_escapes(void) {
     free_coll(&c);
 }
 
+/* Footer fields that cannot describe the file are refused (after a recomputed checksum) before anything
+ * is allocated from them: a huge n_terms, a postings size past the footer or off by one, n_docs past the
+ * footer, a zero dictionary block size, a non-zero reserved field. */
+static void test_footer_fields_checked(void) {
+    char p[512];
+    path_in(p, sizeof p, "footer.post");
+    coll c = make_coll(60, 12);
+    write_coll(&c, p);
+    size_t len = 0;
+    uint8_t *orig = read_all(p, &len);
+    uint8_t *b = malloc(len);
+    const size_t f = len - 64;
+    struct { size_t off, size; uint64_t delta; int absolute; } cases[] = {
+        {16, 8, 1ull << 40, 1}, {40, 8, 1ull << 40, 1}, {40, 8, 1, 0}, {40, 8, (uint64_t)-1, 0},
+        {12, 4, 1u << 30, 1},   {56, 4, 0, 1},          {60, 4, 1, 1}, {24, 8, 1, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        memcpy(b, orig, len);
+        uint64_t v = 0;
+        memcpy(&v, b + f + cases[k].off, cases[k].size);
+        v = cases[k].absolute ? cases[k].delta : v + cases[k].delta;
+        memcpy(b + f + cases[k].off, &v, cases[k].size); /* little-endian: the low bytes */
+        rehash(b, len);
+        spar_segment *s = NULL;
+        spar_diag diag = {{0}};
+        CU_ASSERT_EQUAL(spar_segment_open_mem(b, len, &s, &diag), SPAR_E_CORRUPT);
+        CU_ASSERT_PTR_NOT_NULL(strstr(diag.msg, "byte "));
+        CU_ASSERT_PTR_NULL(s);
+    }
+    free(b);
+    free(orig);
+    free_coll(&c);
+}
+
 static int suite_init(void) {
     const char *t = getenv("TMPDIR");
     snprintf(g_dir, sizeof g_dir, "%s/spar_test_segment_XXXXXX", t && *t ? t : "/tmp");
@@ -614,6 +648,7 @@ int main(void) {
         !CU_add_test(s, "formats 1.x and 2.x refused with SPAR_E_VERSION", test_old_version_refused) ||
         !CU_add_test(s, "layout matches docs/format/segment.md byte for byte", test_layout_matches_spec) ||
         !CU_add_test(s, "packed entry headers: suffix and df escapes, unaligned lists", test_header_escapes) ||
+        !CU_add_test(s, "footer fields that do not fit the file are refused", test_footer_fields_checked) ||
         !CU_add_test(s, "empty segment", test_empty_segment) ||
         !CU_add_test(s, "writer rejects bad input", test_writer_rejects_bad_input) ||
         !CU_add_test(s, "same input, byte-identical file", test_output_is_deterministic) ||
