@@ -67,12 +67,14 @@ void spar_test_sparse_free(spar_test_sparse *d) {
     free(d->v);
 }
 
-float *spar_test_clustered(uint64_t *rs, uint32_t n, uint32_t dim, uint32_t nc, float centre_scale, float sigma) {
+float *spar_test_clustered(uint64_t *rs, uint32_t n, uint32_t dim, uint32_t nc, float centre_scale,
+                           float sigma) {
     float *c = xalloc(sizeof(float) * nc * dim, 0), *x = xalloc(sizeof(float) * n * dim, 0);
     for (uint32_t i = 0; i < nc * dim; i++) c[i] = centre_scale * spar_test_normal(rs);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t k = (uint32_t)(spar_test_unif(rs) * nc) % nc;
-        for (uint32_t j = 0; j < dim; j++) x[(size_t)i * dim + j] = c[(size_t)k * dim + j] + sigma * spar_test_normal(rs);
+        for (uint32_t j = 0; j < dim; j++)
+            x[(size_t)i * dim + j] = c[(size_t)k * dim + j] + sigma * spar_test_normal(rs);
     }
     free(c);
     return x;

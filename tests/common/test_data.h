@@ -27,7 +27,7 @@ float spar_test_normal(uint64_t *state);
 typedef enum spar_test_terms {
     SPAR_TEST_TERMS_UNIFORM, /* every term equally likely */
     SPAR_TEST_TERMS_ZIPF,    /* term = dim * u^3: low ids dominate, long shared lists */
-    SPAR_TEST_TERMS_TOPICAL  /* 3 in 4 terms from the doc's topic range (dim / n_topics ids), the rest uniform */
+    SPAR_TEST_TERMS_TOPICAL  /* 3 in 4 terms from the doc's topic range (dim / n_topics ids), 1 in 4 uniform */
 } spar_test_terms;
 
 /* How sparse_corpus_gen draws one document (or query). */
@@ -54,6 +54,7 @@ void spar_test_sparse_free(spar_test_sparse *d);
 
 /* Gaussian mixture: nc centres (centre_scale * normal per coordinate), then n points, each a uniformly
  * chosen centre plus sigma * normal noise; row-major n x dim. Caller frees. Aborts on out-of-memory. */
-float *spar_test_clustered(uint64_t *state, uint32_t n, uint32_t dim, uint32_t nc, float centre_scale, float sigma);
+float *spar_test_clustered(uint64_t *state, uint32_t n, uint32_t dim, uint32_t nc, float centre_scale,
+                           float sigma);
 
 #endif
