@@ -11,8 +11,11 @@
  * in increasing k, one accumulator per output; they differ only by fused vs separate multiply-add rounding
  * (tests/unit/test_gemm_f32.c bounds the difference). The SIMD kernels are compiled with target attributes and
  * picked at run time (__builtin_cpu_supports), so the library runs on any x86-64 (or other) CPU.
+ * Also here: a fused epilogue (bias, GELU, ReLU), in-place packing (no second copy of the weights), a plan /
+ * unit API for callers with their own thread pool, and one-head softmax attention on the same kernels.
+ * Measurements: bench/gemm/README.md.
  *
- * Thread-safety: a packed matrix is immutable after spar_gemm_f32_pack; apply is re-entrant. */
+ * Thread-safety: a packed matrix is immutable after packing; apply, run_unit and attention are re-entrant. */
 #ifndef SPAR_ENCODERS_GEMM_F32_H
 #define SPAR_ENCODERS_GEMM_F32_H
 
