@@ -522,6 +522,30 @@ static void test_gapped_numbers_one_leaf(void) {
     spar_meta_close(m);
 }
 
+static void test_setting_replaced(void) {
+    /* settings live in memory until close: setting a name again replaces its value */
+    char dir[300];
+    fresh_dir(dir, sizeof dir);
+    spar_meta_writer *w = NULL;
+    spar_diag d;
+    CU_ASSERT_EQUAL_FATAL(spar_meta_writer_open(dir, 1u << 20, 0, &w, &d), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_meta_writer_set(w, "k1", "1.2", &d), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_meta_writer_set(w, "b", "0.75", &d), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_meta_writer_set(w, "k1", "0.9", &d), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_meta_writer_set(w, "", "x", &d), SPAR_E_INVALID_ARG);
+    CU_ASSERT_EQUAL_FATAL(spar_meta_writer_close(w, NULL, NULL, &d), SPAR_OK);
+    spar_meta *m = NULL;
+    CU_ASSERT_EQUAL_FATAL(spar_meta_open(dir, &m, &d), SPAR_OK);
+    char buf[16];
+    size_t len = 0;
+    CU_ASSERT_EQUAL(spar_meta_setting(m, "k1", buf, sizeof buf, &len), SPAR_OK);
+    CU_ASSERT_STRING_EQUAL(buf, "0.9");
+    CU_ASSERT_EQUAL(spar_meta_setting(m, "b", buf, sizeof buf, &len), SPAR_OK);
+    CU_ASSERT_STRING_EQUAL(buf, "0.75");
+    CU_ASSERT_EQUAL(spar_meta_scan(m, NULL, NULL, &d), SPAR_OK);
+    spar_meta_close(m);
+}
+
 static void test_scratch_file_removed(void) {
     char dir[300], p[320];
     fresh_dir(dir, sizeof dir);
@@ -689,6 +713,7 @@ int main(void) {
         !CU_add_test(s, "meta format version 2 (named databases): rebuild-the-index error", test_version2_refused) ||
         !CU_add_test(s, "1400 numbered ids + settings: data.mdb is 3 pages (one leaf)", test_small_index_one_leaf) ||
         !CU_add_test(s, "6000 numbered ids with gaps: data.mdb is 3 pages", test_gapped_numbers_one_leaf) ||
+        !CU_add_test(s, "a setting set twice keeps its last value", test_setting_replaced) ||
         !CU_add_test(s, "the scratch file is gone after close", test_scratch_file_removed) ||
         !CU_add_test(s, "numbered ids across widths and zero-padded: both maps, absent spellings", test_numbered_ids_lookup) ||
         !CU_add_test(s, "same content in other batches -> byte-identical data.mdb", test_same_content_other_batches) ||
