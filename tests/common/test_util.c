@@ -10,7 +10,8 @@
 #include "storage/file.h"
 
 int spar_test_mkdtemp(char *buf, size_t cap, const char *tag) {
-    const char *root = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    const char *root = getenv("TMPDIR");
+    if (root == NULL || *root == '\0') root = "/tmp";
     int len = snprintf(buf, cap, "%s/spar-test-%s-XXXXXX", root, tag);
     if (len < 0 || (size_t)len >= cap) return -1;
     return mkdtemp(buf) ? 0 : -1;

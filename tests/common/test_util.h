@@ -8,7 +8,7 @@
 #include <CUnit/CUnit.h>
 #include <stddef.h>
 
-/* Create a fresh directory $TMPDIR/spar-test-<tag>-XXXXXX ($TMPDIR defaults to /tmp); its path goes to buf.
+/* Create a fresh directory $TMPDIR/spar-test-<tag>-XXXXXX (/tmp when TMPDIR is unset or empty) into buf.
  * Returns 0, or -1 (buf too small or mkdtemp failed). */
 int spar_test_mkdtemp(char *buf, size_t cap, const char *tag);
 

@@ -182,11 +182,7 @@ static void test_atomic_replace_and_dir_helpers(void) {
     CU_ASSERT_EQUAL(spar_remove_tree(sub), SPAR_OK); /* already gone */
 }
 
-static int suite_init(void) {
-    const char *t = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/spar_test_storage_XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(g_dir) == NULL;
-}
+static int suite_init(void) { return spar_test_mkdtemp(g_dir, sizeof g_dir, "storage") != 0; }
 static int suite_clean(void) { return spar_remove_tree(g_dir) != SPAR_OK; }
 
 int main(void) {
