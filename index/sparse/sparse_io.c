@@ -221,8 +221,8 @@ spar_status spar_sparse_index_save(const spar_sparse_index *ix, const char *path
         m.n_apost = ix->n_apost;
         m.n_asum = ix->n_asum;
     }
-    m.build_s = ix->build_s;
-    m.abuild_s = ix->abuild_s;
+    /* build_s / abuild_s stay 0 in the file: its bytes depend only on the index content (a rebuild of the same
+     * input, or a re-save, is byte-identical) */
     size_t head = sizeof m + (size_t)n * sizeof(sparse_sec);
     uint8_t *hb = malloc(head);
     if (hb == NULL) return SPAR_E_NOMEM;
