@@ -472,17 +472,13 @@ static void run_share(const job *jb, size_t m0, size_t m1, size_t s0, size_t s1,
     }
 }
 
-/* Work units are (block of MC rows) x (group of at most GROUP_MAX strips), numbered strip-group major and
- * handed out through an atomic counter. A unit walks its K blocks with its C block (<= 168 x 256 floats)
- * staying in L2; consecutive units of a thread mostly share a strip group, so the group's KC x 256 weight
- * block is reused from L2 across row blocks instead of re-streamed from L3 (measured +15-20% at M = 4096
- * over one group of all strips). Dynamic hand-out: on a shared host a preempted thread delays one unit, not
- * half of the product (a static split measured up to 2.5x slower at 2 threads on the loaded VM). Each output
- * is computed by exactly one unit, in the same order whatever thread runs it, so results do not depend on
- * the thread count. */
-#ifndef GROUP_MAX
-#define GROUP_MAX ((size_t)-1)
-#endif
+/* Work units are (block of MC rows) x (group of strips), numbered strip-group major and handed out through an
+ * atomic counter. Groups are as large as the thread count allows (about 8 units per thread, all strips of a
+ * row block when there are enough row blocks): capping groups at 8 strips so that a group's weights stay in
+ * L2 across row blocks measured slower (X is packed again per unit). Dynamic hand-out: on a shared host a
+ * preempted thread delays one unit, not half of the product (a static split measured up to 2.5x slower at 2
+ * threads on the loaded VM). Each output is computed by exactly one unit, in the same order whatever thread
+ * runs it, so results do not depend on the thread count. */
 typedef struct units {
     size_t row_blocks, groups, group; /* group: strips per unit */
     size_t mc;
@@ -494,8 +490,10 @@ static units plan_units(const job *jb, int nth) {
     u.row_blocks = (jb->T + u.mc - 1) / u.mc;
     size_t ns = jb->p->n_strips, want = 8 * (size_t)nth; /* ~8 units per thread */
     u.group = (u.row_blocks * ns + want - 1) / want;
-    if (u.group > GROUP_MAX) u.group = GROUP_MAX;
-    if (u.group < 2) u.group = 2; /* A is packed per unit: keep >= 2 strips to amortise it */
+    /* X is packed per unit, costing about 1 / group of the unit's multiply time: >= 8 strips keeps it near
+     * 10% (2 strips measured 0.87-0.92x of 8 at 2 threads, M = 128-256); one thread packs each row block once. */
+    if (u.group < 8) u.group = 8;
+    if (nth <= 1) u.group = ns;
     if (u.group > ns) u.group = ns;
     u.groups = (ns + u.group - 1) / u.group;
     return u;
