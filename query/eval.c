@@ -317,7 +317,8 @@ static spar_status load(const char *path, file_kind kind, table *t, spar_diag *d
             }
             long rel = 0;
             if (parse_long(r, &rel) != 0) {
-                if (lineno == 1 && nf == 3) continue; /* BEIR header "query-id corpus-id score" */
+                /* BEIR header "query-id corpus-id score"; a numeric-looking value ("1.5") is a bad line, not a header */
+                if (lineno == 1 && nf == 3 && r->len > 0 && !strchr("0123456789+-.", r->s[0])) continue;
                 st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s:%llu: relevance '%.*s' is not an integer", path,
                                    (unsigned long long)lineno, (int)SPAR_MIN(r->len, 64), r->s);
                 break;
