@@ -47,6 +47,19 @@ spar_status spar_idf_load_mem(const char *json, size_t len, const spar_tokenizer
             st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: byte %zu: unexpected data after the JSON object", label, at);
             goto done;
         }
+    /* a NUL (raw or \u0000) would end the C string cJSON returns for a key: "th\u0000e" would weigh "th" */
+    for (size_t at = 0; at < len; at++) {
+        if (json[at] == '\0') {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: byte %zu: NUL character", label, at);
+            goto done;
+        }
+        if (json[at] != '\\') continue;
+        if (len - at >= 6 && memcmp(json + at + 1, "u0000", 5) == 0) {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: byte %zu: \\u0000 (NUL) in a token", label, at);
+            goto done;
+        }
+        if (at + 1 < len && json[at + 1] != '\0') at++; /* skip the escaped character: "\\\\" + "u0000" is text */
+    }
     if (!cJSON_IsObject(root)) {
         st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: top level is not an object {token: weight}", label);
         goto done;

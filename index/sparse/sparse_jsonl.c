@@ -153,11 +153,26 @@ typedef struct parse_ctx {
     spar_diag *diag;
 } parse_ctx;
 
+/* Offset of the first NUL in the line, raw or as a \u0000 escape, or len. cJSON would keep either inside a
+ * string, and the C string it returns would end there: token "th\u0000e" would silently become "th". */
+static size_t find_nul(const char *s, size_t len) {
+    const char *z = memchr(s, '\0', len);
+    size_t end = z ? (size_t)(z - s) : len;
+    for (const char *p = s, *e = s + end; (p = memchr(p, '\\', (size_t)(e - p))) != NULL && p + 1 < e; p += 2)
+        if (p[1] == 'u' && e - p >= 6 && p[2] == '0' && p[3] == '0' && p[4] == '0' && p[5] == '0')
+            return (size_t)(p - s);
+    return end;
+}
+
 static spar_status parse_line(csr_builder *b, parse_ctx *c, const char *line, size_t len, uint64_t lineno) {
     spar_status st = SPAR_OK;
     size_t i = 0;
     while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) i++;
     if (i == len) return SPAR_OK; /* blank line */
+    size_t z = find_nul(line, len);
+    if (z < len)
+        return spar_diag_err(c->diag, SPAR_E_CORRUPT, "%s:%llu: NUL character at byte %zu of the line", c->name,
+                             (unsigned long long)lineno, z);
     const char *jend = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(line, len, &jend, 0);
     size_t at = (jend != NULL && jend >= line && jend <= line + len) ? (size_t)(jend - line) : 0;
@@ -364,6 +379,8 @@ spar_status spar_sparse_csr_read_jsonl(const char *path, const spar_sparse_vocab
             cap *= 2;
         } else if (gzeof(gz)) {
             continue; /* last line without newline: next gzgets returns NULL */
+        } else { /* gzgets stopped at a newline strlen did not reach: a NUL byte before it */
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s:%llu: NUL character in the line", path, (unsigned long long)lineno);
         }
     }
     if (st == SPAR_OK) {

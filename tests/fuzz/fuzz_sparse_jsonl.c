@@ -93,6 +93,7 @@ static void jsonl(const uint8_t *data, size_t size, const spar_sparse_vocab *voc
     uint64_t unk_a = 0, unk_b = 0;
     spar_status sa = spar_sparse_csr_parse_jsonl((const char *)data, size, "fuzz", vocab, dim, skip, &a, &unk_a, &d);
     FUZZ_CHECK(sa == SPAR_OK || sa == SPAR_E_CORRUPT);
+    if (memchr(data, '\0', size) != NULL) FUZZ_CHECK(sa != SPAR_OK); /* a NUL never silently cuts a token or id */
     if (sa == SPAR_OK) {
         check_csr(&a, vocab ? spar_sparse_vocab_size(vocab) : dim);
         FUZZ_CHECK(a.n_rows == nonblank_lines(data, size)); /* one row per record: nothing silently dropped */
