@@ -237,6 +237,19 @@ static spar_status load_json(spar_tokenizer *t, const char *buf, size_t len, con
             st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: byte %zu: unexpected data after the JSON value", label, at);
             goto done;
         }
+    /* a NUL (raw or \u0000) would end the C string cJSON returns for a token: "th\u0000e" would be a second "th" */
+    for (size_t at = 0; at < len; at++) {
+        if (buf[at] == '\0') {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s: byte %zu: NUL character", label, at);
+            goto done;
+        }
+        if (buf[at] != '\\') continue;
+        if (len - at >= 6 && memcmp(buf + at + 1, "u0000", 5) == 0) {
+            st = spar_diag_err(diag, SPAR_E_UNSUPPORTED, "%s: byte %zu: \\u0000 (NUL) is not supported", label, at);
+            goto done;
+        }
+        if (at + 1 < len && buf[at + 1] != '\0') at++; /* skip the escaped character: "\\\\" + "u0000" is text */
+    }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
     const cJSON *mtype = cJSON_GetObjectItemCaseSensitive(model, "type");
