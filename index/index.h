@@ -10,7 +10,7 @@
 #include "spar/spar_index.h"
 
 /* Index directory format version (MANIFEST "format"), see docs/format/manifest.md. */
-#define SPAR_INDEX_FORMAT_MAJOR 2
+#define SPAR_INDEX_FORMAT_MAJOR 3
 #define SPAR_INDEX_FORMAT_MINOR 0
 
 /* The (single) postings segment. Never NULL for an open index. */

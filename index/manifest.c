@@ -159,7 +159,7 @@ spar_status spar_manifest_parse(const uint8_t *buf, size_t len, const char *name
                            m->format_major, m->format_minor, SPAR_INDEX_FORMAT_MAJOR);
         goto done;
     }
-    if (m->format_major < SPAR_INDEX_FORMAT_MAJOR) { /* 1.x: segment format 1 + meta format 1, both retired */
+    if (m->format_major < SPAR_INDEX_FORMAT_MAJOR) { /* 1.x and 2.x: segment and meta formats 1-2, retired */
         st = spar_diag_err(diag, SPAR_E_VERSION,
                            "%s: index format %u.%u is no longer supported (this build reads %u.x): rebuild the index",
                            name, m->format_major, m->format_minor, SPAR_INDEX_FORMAT_MAJOR);

@@ -272,7 +272,7 @@ static void test_old_format_refused(void) {
     CU_ASSERT_PTR_NOT_NULL_FATAL(json);
     memcpy(json, b + 32, n - 32);
     json[n - 32] = 0;
-    char *f = strstr(json, "\"format\": [2, 0]");
+    char *f = strstr(json, "\"format\": [3, 0]");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     f[11] = '1';
     CU_ASSERT_EQUAL_FATAL(rename(mp, keep), 0);
