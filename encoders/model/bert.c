@@ -392,19 +392,28 @@ spar_status spar_bert_set_weights(spar_bert *m, int mode, int drop_f32) {
         if (P == NULL) return SPAR_E_NOMEM;
         m->lowp[mode] = P;
         spar_status st = SPAR_OK;
+        /* With drop_f32 each fp32 matrix is freed right after it is packed, so the resident set never holds
+         * both copies of more than one matrix (peak ~ the fp32 model, steady state ~ the packed one). */
         for (size_t l = 0; l < L && st == SPAR_OK; l++) {
-            const spar_bert_layer *y = &m->layers[l];
+            spar_bert_layer *y = &m->layers[l];
             if (y->qkv_w == NULL) st = SPAR_E_INVALID_ARG;
             if (st == SPAR_OK) st = spar_lowp_pack(kind, y->qkv_w, 3 * d, d, d, &P[4 * l]);
             if (st == SPAR_OK) st = spar_lowp_pack(kind, y->o_w, d, d, d, &P[4 * l + 1]);
             if (st == SPAR_OK) st = spar_lowp_pack(kind, y->ff1_w, f, d, d, &P[4 * l + 2]);
             if (st == SPAR_OK) st = spar_lowp_pack(kind, y->ff2_w, d, f, f, &P[4 * l + 3]);
+            if (st == SPAR_OK && drop_f32) {
+                if (drop_owned(m, y->qkv_w)) y->qkv_w = NULL;
+                if (drop_owned(m, y->o_w)) y->o_w = NULL;
+                if (drop_owned(m, y->ff1_w)) y->ff1_w = NULL;
+                if (drop_owned(m, y->ff2_w)) y->ff2_w = NULL;
+            }
         }
         if (st == SPAR_OK && m->has_mlm) st = spar_lowp_pack(kind, m->tr_w, d, d, d, &P[4 * L]);
         if (st == SPAR_OK && m->has_mlm) st = spar_lowp_pack(kind, m->dec_w, c->vocab_size, d, d, &P[4 * L + 1]);
         if (st != SPAR_OK) {
             lowp_free(m, mode);
-            return st;
+            m->mode = 0;
+            return st; /* with drop_f32 some fp32 layers may be gone: the caller frees the model */
         }
     }
     m->mode = mode;

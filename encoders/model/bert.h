@@ -60,8 +60,9 @@ void spar_bert_round_int8(spar_bert *m);
  *  with them (mode 0: back to fp32, which needs the fp32 weights). Packing an already packed kind only switches.
  *  drop_f32: free the fp32 copies of those weights that the model owns (loaded models), so only the packed
  *  ones remain (then the embedding rows of a tied decoder are read back from the packed decoder, and fp32
- *  mode is no longer available). SPAR_OK, SPAR_E_INVALID_ARG or SPAR_E_NOMEM. Not thread-safe: call before
- *  sharing the model. */
+ *  mode is no longer available); each matrix is freed as soon as it is packed, so the peak stays near the fp32
+ *  model. SPAR_OK, SPAR_E_INVALID_ARG or SPAR_E_NOMEM (after a failure with drop_f32 the model may have lost
+ *  fp32 layers: free it). Not thread-safe: call before sharing the model. */
 spar_status spar_bert_set_weights(spar_bert *m, int mode, int drop_f32);
 /** The packed decoder the heads must use in the current mode, or NULL in fp32 mode. */
 const spar_lowp_mat *spar_bert_lowp_decoder(const spar_bert *m);
