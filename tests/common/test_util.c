@@ -57,13 +57,6 @@ void spar_test_write_file(const char *path, const void *b, size_t n) {
 
 void spar_test_write_text(const char *path, const char *s) { spar_test_write_file(path, s, strlen(s)); }
 
-int spar_test_add_all(CU_pSuite s, const spar_test_case *cases, size_t n) {
-    if (s == NULL) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (CU_add_test(s, cases[i].name, cases[i].fn) == NULL) return 0;
-    return 1;
-}
-
 int spar_test_run(int registered, const char *tmpdir) {
     if (registered) {
         CU_basic_set_mode(CU_BRM_VERBOSE);

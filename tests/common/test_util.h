@@ -1,11 +1,10 @@
 /* test_util.h — small helpers shared by the CUnit tests: a per-run temp directory, whole-file reads,
- * writes and compares, registering a table of tests, and the common end of main() (run verbosely, clean
- * up, remove the temp directory when everything passed). The write helpers fail the running test (CUnit
- * FATAL) when they cannot write, so call them from inside a test function. */
+ * writes and compares, and the end of main() for tests that own a temp directory (run verbosely, clean
+ * up, remove the directory when everything passed). The write helpers fail the running test (CUnit FATAL)
+ * when they cannot write, so call them from inside a test function. */
 #ifndef SPAR_TESTS_TEST_UTIL_H
 #define SPAR_TESTS_TEST_UTIL_H
 
-#include <CUnit/CUnit.h>
 #include <stddef.h>
 
 /* Create a fresh directory $TMPDIR/spar-test-<tag>-XXXXXX (/tmp when TMPDIR is unset or empty) into buf.
@@ -25,15 +24,6 @@ int spar_test_same_file(const char *a, const char *b);
 /* Write n bytes (or the string s) to path, replacing it. */
 void spar_test_write_file(const char *path, const void *b, size_t n);
 void spar_test_write_text(const char *path, const char *s);
-
-/* A table of tests for spar_test_add_all. */
-typedef struct spar_test_case {
-    const char *name;
-    CU_TestFunc fn;
-} spar_test_case;
-
-/* Add the n cases to suite s in order. Returns 1 when s is not NULL and every case was added, else 0. */
-int spar_test_add_all(CU_pSuite s, const spar_test_case *cases, size_t n);
 
 /* The end of a test main(): when registered is non-zero, run every registered test verbosely. Cleans up
  * the registry and returns the exit code, 0 when all ran and passed; then (only then) removes tmpdir, if

@@ -10,8 +10,6 @@
 
 #include "common/test_data.h"
 
-#include "common/test_util.h"
-
 /* Gaussian mixture (centres 2 * normal) from its own seed, so each test's data is independent of the others. */
 static float *clustered(uint32_t n, uint32_t dim, uint32_t nc, float sigma, uint64_t seed) {
     return spar_test_clustered(&seed, n, dim, nc, 2.0f, sigma);
@@ -209,12 +207,17 @@ static void test_kmeans_deterministic_and_improves(void) {
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
     CU_pSuite s = CU_add_suite("ann/ivf", NULL, NULL);
-    int ok = s != NULL &&
-             CU_add_test(s, "IVF-flat probing all lists equals flat", test_ivf_full_probe_equals_flat) &&
-             CU_add_test(s, "IVF SQ8/PQ with exact re-rank reach pinned recall", test_ivf_quantized_with_rerank) &&
-             CU_add_test(s, "residual PQ + re-rank matches IVF-Flat recall", test_pq_rerank_matches_ivf_flat) &&
-             CU_add_test(s, "binary IVF probing all lists equals binary flat", test_binary_ivf_full_probe_equals_flat) &&
-             CU_add_test(s, "ITQ lowers quantisation loss", test_itq_lowers_quantisation_loss) &&
-             CU_add_test(s, "k-means deterministic across threads, improves on seeding", test_kmeans_deterministic_and_improves);
-    return spar_test_run(ok, NULL);
+    if (s == NULL || !CU_add_test(s, "IVF-flat probing all lists equals flat", test_ivf_full_probe_equals_flat) ||
+        !CU_add_test(s, "IVF SQ8/PQ with exact re-rank reach pinned recall", test_ivf_quantized_with_rerank) ||
+        !CU_add_test(s, "residual PQ + re-rank matches IVF-Flat recall", test_pq_rerank_matches_ivf_flat) ||
+        !CU_add_test(s, "binary IVF probing all lists equals binary flat", test_binary_ivf_full_probe_equals_flat) ||
+        !CU_add_test(s, "ITQ lowers quantisation loss", test_itq_lowers_quantisation_loss) ||
+        !CU_add_test(s, "k-means deterministic across threads, improves on seeding", test_kmeans_deterministic_and_improves))
+        goto out;
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+out:;
+    int rc = (CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures() != 0);
+    CU_cleanup_registry();
+    return rc;
 }

@@ -10,8 +10,6 @@
 
 #include "common/test_data.h"
 
-#include "common/test_util.h"
-
 static uint64_t rng = 12345; /* one stream for the whole file; some tests reseed it */
 static double urand(void) { return spar_test_unif(&rng); }
 
@@ -239,12 +237,17 @@ static void test_binary_hnsw_recall(void) {
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
     CU_pSuite s = CU_add_suite("ann/oracle", NULL, NULL);
-    int ok = s != NULL &&
-             CU_add_test(s, "flat equals brute force (L2, IP, cosine)", test_flat_equals_brute_force) &&
-             CU_add_test(s, "binary flat equals brute-force Hamming", test_binary_flat_equals_brute_force) &&
-             CU_add_test(s, "HNSW recall@10 vs flat pinned (1 and 2 threads)", test_hnsw_recall_pinned) &&
-             CU_add_test(s, "HNSW never returns deleted ids", test_hnsw_deleted_never_returned) &&
-             CU_add_test(s, "SQ8 HNSW with exact re-rank reaches pinned recall", test_hnsw_sq8_with_rerank) &&
-             CU_add_test(s, "binary HNSW reaches pinned tie-aware recall", test_binary_hnsw_recall);
-    return spar_test_run(ok, NULL);
+    if (s == NULL || !CU_add_test(s, "flat equals brute force (L2, IP, cosine)", test_flat_equals_brute_force) ||
+        !CU_add_test(s, "binary flat equals brute-force Hamming", test_binary_flat_equals_brute_force) ||
+        !CU_add_test(s, "HNSW recall@10 vs flat pinned (1 and 2 threads)", test_hnsw_recall_pinned) ||
+        !CU_add_test(s, "HNSW never returns deleted ids", test_hnsw_deleted_never_returned) ||
+        !CU_add_test(s, "SQ8 HNSW with exact re-rank reaches pinned recall", test_hnsw_sq8_with_rerank) ||
+        !CU_add_test(s, "binary HNSW reaches pinned tie-aware recall", test_binary_hnsw_recall))
+        goto out;
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+out:;
+    int rc = (CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures() != 0);
+    CU_cleanup_registry();
+    return rc;
 }

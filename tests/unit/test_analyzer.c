@@ -9,8 +9,6 @@
 
 #include "index/analyzer.h"
 
-#include "common/test_util.h"
-
 /* Analyse `text` with `o` (NULL = defaults) and return the terms joined by single spaces (static buffer). */
 static const char *run_opts(const spar_analysis_opts *o, const char *text, size_t len) {
     static char joined[4096];
@@ -368,7 +366,11 @@ static void test_opts_parse_rejects(void) {
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
     CU_pSuite s = CU_add_suite("index/analyzer", NULL, NULL);
-    static const spar_test_case tests[] = {
+    if (s == NULL) goto out;
+    struct {
+        const char *name;
+        void (*fn)(void);
+    } tests[] = {
         {"defaults", test_defaults},
         {"split on non-alphanumerics", test_basic_split},
         {"letters and digits join", test_letters_digits_join},
@@ -397,5 +399,12 @@ int main(void) {
         {"opts format/parse round trip", test_opts_format_parse_roundtrip},
         {"opts parse rejects malformed", test_opts_parse_rejects},
     };
-    return spar_test_run(spar_test_add_all(s, tests, sizeof tests / sizeof tests[0]), NULL);
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+        if (!CU_add_test(s, tests[i].name, tests[i].fn)) goto out;
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+out:;
+    int rc = (CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures() != 0);
+    CU_cleanup_registry();
+    return rc;
 }

@@ -5,8 +5,6 @@
 
 #include "ann/kernels.h"
 
-#include "common/test_util.h"
-
 static float frand(uint64_t *s) {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
     return (float)((*s >> 40) & 0xffffff) / 16777216.0f * 2.0f - 1.0f;
@@ -60,9 +58,14 @@ static void test_dispatch_returns_a_kernel(void) {
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
     CU_pSuite s = CU_add_suite("ann/kernels", NULL, NULL);
-    int ok = s != NULL &&
-             CU_add_test(s, "f32 SIMD kernels match scalar", test_f32_kernels_match_scalar) &&
-             CU_add_test(s, "hamming kernels match a bit-by-bit count", test_hamming_matches_scalar_and_naive) &&
-             CU_add_test(s, "dispatch picks a working kernel", test_dispatch_returns_a_kernel);
-    return spar_test_run(ok, NULL);
+    if (s == NULL || !CU_add_test(s, "f32 SIMD kernels match scalar", test_f32_kernels_match_scalar) ||
+        !CU_add_test(s, "hamming kernels match a bit-by-bit count", test_hamming_matches_scalar_and_naive) ||
+        !CU_add_test(s, "dispatch picks a working kernel", test_dispatch_returns_a_kernel))
+        goto out;
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+out:;
+    int rc = (CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures() != 0);
+    CU_cleanup_registry();
+    return rc;
 }

@@ -5,8 +5,6 @@
 #include "common/common.h"
 #include "spar/spar.h"
 
-#include "common/test_util.h"
-
 static void test_status_strings_distinct(void) {
     spar_status all[] = {SPAR_OK, SPAR_E_INVALID_ARG, SPAR_E_NOMEM, SPAR_E_IO, SPAR_E_CORRUPT, SPAR_E_VERSION,
                          SPAR_E_NOT_FOUND, SPAR_E_CANCELLED, SPAR_E_STORAGE, SPAR_E_EXISTS, SPAR_E_UNSUPPORTED,
@@ -31,9 +29,14 @@ static void test_malloc_array_overflow(void) {
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
     CU_pSuite s = CU_add_suite("common/status", NULL, NULL);
-    int ok = s != NULL &&
-             CU_add_test(s, "status strings are distinct", test_status_strings_distinct) &&
-             CU_add_test(s, "diag_err formats and returns", test_diag_err_formats_and_returns) &&
-             CU_add_test(s, "array allocation overflow is refused", test_malloc_array_overflow);
-    return spar_test_run(ok, NULL);
+    if (s == NULL || !CU_add_test(s, "status strings are distinct", test_status_strings_distinct) ||
+        !CU_add_test(s, "diag_err formats and returns", test_diag_err_formats_and_returns) ||
+        !CU_add_test(s, "array allocation overflow is refused", test_malloc_array_overflow))
+        goto out;
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+out:;
+    int rc = (CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures() != 0);
+    CU_cleanup_registry();
+    return rc;
 }

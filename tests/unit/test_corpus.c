@@ -551,7 +551,11 @@ static int suite_clean(void) { return spar_test_rmtree(g_dir) != 0; }
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
     CU_pSuite s = CU_add_suite("index/corpus", suite_init, suite_clean);
-    static const spar_test_case tests[] = {
+    if (s == NULL) goto out;
+    struct {
+        const char *name;
+        void (*fn)(void);
+    } tests[] = {
         {"BEIR basic fields, numeric id, extras ignored", test_beir_basic},
         {"JSON escapes incl. surrogate pairs", test_beir_escapes},
         {"every malformed line reported, then continue", test_beir_malformed_each_then_continue},
@@ -571,5 +575,12 @@ int main(void) {
         {"strict UTF-8 validation", test_utf8_validate},
         {"real CACM corpus (if SPAR_DATA)", test_real_corpus_if_present},
     };
-    return spar_test_run(spar_test_add_all(s, tests, sizeof tests / sizeof tests[0]), NULL);
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+        if (!CU_add_test(s, tests[i].name, tests[i].fn)) goto out;
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+out:;
+    int rc = (CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures() != 0);
+    CU_cleanup_registry();
+    return rc;
 }

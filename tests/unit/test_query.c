@@ -338,16 +338,22 @@ static void test_long_document_uses_norm_length(void) {
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
     CU_pSuite s = CU_add_suite("query/search API", suite_init, suite_clean);
-    int ok = s != NULL &&
-             CU_add_test(s, "options defaults, algorithm names round trip", test_opts_and_names) &&
-             CU_add_test(s, "invalid arguments and invalid UTF-8 rejected", test_invalid_args) &&
-             CU_add_test(s, "BM25 scores == hand computation, best first", test_scores_match_hand_computation) &&
-             CU_add_test(s, "duplicate terms weigh twice; missing terms and empty queries", test_duplicates_missing_and_empty) &&
-             CU_add_test(s, "capacity smaller than k", test_cap_smaller_than_k) &&
-             CU_add_test(s, "all algorithms identical, recorded and overridden k1/b", test_algorithms_agree) &&
-             CU_add_test(s, "batch: 1 thread == 2 threads == sequential", test_batch_thread_count_invariant) &&
-             CU_add_test(s, "searchers with other k1/b stay independent", test_shared_norms_independent) &&
-             CU_add_test(s, "long documents scored with their norm byte's length, exact avgdl",
-                         test_long_document_uses_norm_length);
-    return spar_test_run(ok, NULL);
+    if (s == NULL || !CU_add_test(s, "options defaults, algorithm names round trip", test_opts_and_names) ||
+        !CU_add_test(s, "invalid arguments and invalid UTF-8 rejected", test_invalid_args) ||
+        !CU_add_test(s, "BM25 scores == hand computation, best first", test_scores_match_hand_computation) ||
+        !CU_add_test(s, "duplicate terms weigh twice; missing terms and empty queries", test_duplicates_missing_and_empty) ||
+        !CU_add_test(s, "capacity smaller than k", test_cap_smaller_than_k) ||
+        !CU_add_test(s, "all algorithms identical, recorded and overridden k1/b", test_algorithms_agree) ||
+        !CU_add_test(s, "batch: 1 thread == 2 threads == sequential", test_batch_thread_count_invariant) ||
+        !CU_add_test(s, "searchers with other k1/b stay independent", test_shared_norms_independent) ||
+        !CU_add_test(s, "long documents scored with their norm byte's length, exact avgdl",
+                     test_long_document_uses_norm_length)) {
+        CU_cleanup_registry();
+        return (int)CU_get_error();
+    }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    int rc = (CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures() != 0);
+    CU_cleanup_registry();
+    return rc;
 }

@@ -188,13 +188,19 @@ static int suite_clean(void) { return spar_remove_tree(g_dir) != SPAR_OK; }
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
     CU_pSuite s = CU_add_suite("storage/file", suite_init, suite_clean);
-    int ok = s != NULL &&
-             CU_add_test(s, "write, pad, commit, map round trip", test_write_map_roundtrip) &&
-             CU_add_test(s, "flipped payload byte: checksum error naming the file", test_checksum_flip_names_file) &&
-             CU_add_test(s, "header errors: kind, version, magic, truncation, missing", test_header_errors) &&
-             CU_add_test(s, "spar_file_check on memory", test_check_in_memory) &&
-             CU_add_test(s, "abort removes the temp file", test_abort_removes_temp) &&
-             CU_add_test(s, "open in a missing directory names the path", test_open_in_missing_dir_fails_with_path) &&
-             CU_add_test(s, "atomic replace, dir bytes, remove tree", test_atomic_replace_and_dir_helpers);
-    return spar_test_run(ok, NULL);
+    if (s == NULL) goto out;
+    if (!CU_add_test(s, "write, pad, commit, map round trip", test_write_map_roundtrip) ||
+        !CU_add_test(s, "flipped payload byte: checksum error naming the file", test_checksum_flip_names_file) ||
+        !CU_add_test(s, "header errors: kind, version, magic, truncation, missing", test_header_errors) ||
+        !CU_add_test(s, "spar_file_check on memory", test_check_in_memory) ||
+        !CU_add_test(s, "abort removes the temp file", test_abort_removes_temp) ||
+        !CU_add_test(s, "open in a missing directory names the path", test_open_in_missing_dir_fails_with_path) ||
+        !CU_add_test(s, "atomic replace, dir bytes, remove tree", test_atomic_replace_and_dir_helpers))
+        goto out;
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+out:;
+    int rc = (CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures() != 0);
+    CU_cleanup_registry();
+    return rc;
 }

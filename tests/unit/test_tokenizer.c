@@ -12,8 +12,6 @@
 
 #include "encoders/tokenizer/tokenizer.h"
 
-#include "common/test_util.h"
-
 /* ids = line index */
 static const char VOCAB[] =
     "[PAD]\n[unused0]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n" /* 0..5 */
@@ -333,26 +331,31 @@ static int suite_clean(void) {
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
     CU_pSuite s = CU_add_suite("encoders/tokenizer", suite_init, suite_clean);
-    int ok = s != NULL &&
-             CU_add_test(s, "vocab.txt: ids are line numbers, \\r trimmed", test_load_vocab_txt) &&
-             CU_add_test(s, "ids and byte/char offsets", test_basic_offsets) &&
-             CU_add_test(s, "greedy longest-match-first with ##", test_wordpiece_greedy) &&
-             CU_add_test(s, "unmatchable word is one [UNK]", test_unmatchable_word_is_one_unk) &&
-             CU_add_test(s, "word over 100 chars is [UNK]", test_word_over_100_chars) &&
-             CU_add_test(s, "accents stripped, lowercased, offsets", test_accents_lowercase) &&
-             CU_add_test(s, "CJK ideographs isolated", test_cjk_isolated) &&
-             CU_add_test(s, "control chars dropped, not split", test_controls_dropped_not_split) &&
-             CU_add_test(s, "punctuation isolated", test_punctuation_split) &&
-             CU_add_test(s, "NFD canonical reordering of marks", test_canonical_reordering) &&
-             CU_add_test(s, "invalid UTF-8 strict: CORRUPT at byte", test_invalid_utf8_strict) &&
-             CU_add_test(s, "invalid UTF-8 replace: dropped, counted", test_invalid_utf8_replace) &&
-             CU_add_test(s, "truncation keeps [SEP]", test_truncation) &&
-             CU_add_test(s, "capacity too small reports need", test_capacity_too_small) &&
-             CU_add_test(s, "added tokens matched on raw text", test_added_tokens_raw_match) &&
-             CU_add_test(s, "empty text and add_special=0", test_empty_and_no_special) &&
-             CU_add_test(s, "tokenizer.json from memory", test_load_json) &&
-             CU_add_test(s, "loader errors", test_load_errors) &&
-             CU_add_test(s, "load from a model dir", test_load_from_dir) &&
-             CU_add_test(s, "shared across threads", test_shared_across_threads);
-    return spar_test_run(ok, NULL);
+    if (s == NULL || !CU_add_test(s, "vocab.txt: ids are line numbers, \\r trimmed", test_load_vocab_txt) ||
+        !CU_add_test(s, "ids and byte/char offsets", test_basic_offsets) ||
+        !CU_add_test(s, "greedy longest-match-first with ##", test_wordpiece_greedy) ||
+        !CU_add_test(s, "unmatchable word is one [UNK]", test_unmatchable_word_is_one_unk) ||
+        !CU_add_test(s, "word over 100 chars is [UNK]", test_word_over_100_chars) ||
+        !CU_add_test(s, "accents stripped, lowercased, offsets", test_accents_lowercase) ||
+        !CU_add_test(s, "CJK ideographs isolated", test_cjk_isolated) ||
+        !CU_add_test(s, "control chars dropped, not split", test_controls_dropped_not_split) ||
+        !CU_add_test(s, "punctuation isolated", test_punctuation_split) ||
+        !CU_add_test(s, "NFD canonical reordering of marks", test_canonical_reordering) ||
+        !CU_add_test(s, "invalid UTF-8 strict: CORRUPT at byte", test_invalid_utf8_strict) ||
+        !CU_add_test(s, "invalid UTF-8 replace: dropped, counted", test_invalid_utf8_replace) ||
+        !CU_add_test(s, "truncation keeps [SEP]", test_truncation) ||
+        !CU_add_test(s, "capacity too small reports need", test_capacity_too_small) ||
+        !CU_add_test(s, "added tokens matched on raw text", test_added_tokens_raw_match) ||
+        !CU_add_test(s, "empty text and add_special=0", test_empty_and_no_special) ||
+        !CU_add_test(s, "tokenizer.json from memory", test_load_json) ||
+        !CU_add_test(s, "loader errors", test_load_errors) ||
+        !CU_add_test(s, "load from a model dir", test_load_from_dir) ||
+        !CU_add_test(s, "shared across threads", test_shared_across_threads))
+        goto out;
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+out:;
+    int rc = (CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures() != 0);
+    CU_cleanup_registry();
+    return rc;
 }

@@ -7,8 +7,6 @@
 
 #include "query/topk.h"
 
-#include "common/test_util.h"
-
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 static uint64_t rnd(void) {
     uint64_t x = rng_state;
@@ -99,10 +97,16 @@ static void test_finish_with_small_cap_and_reuse(void) {
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return (int)CU_get_error();
     CU_pSuite s = CU_add_suite("query/topk", NULL, NULL);
-    int ok = s != NULL &&
-             CU_add_test(s, "keeps exactly the k best, any order, ties", test_keeps_k_best_random_order) &&
-             CU_add_test(s, "equal scores: lower docid wins", test_tie_prefers_lower_docid) &&
-             CU_add_test(s, "threshold is -inf until full, then the k-th score", test_threshold) &&
-             CU_add_test(s, "finish into a smaller buffer; reuse after finish", test_finish_with_small_cap_and_reuse);
-    return spar_test_run(ok, NULL);
+    if (s == NULL || !CU_add_test(s, "keeps exactly the k best, any order, ties", test_keeps_k_best_random_order) ||
+        !CU_add_test(s, "equal scores: lower docid wins", test_tie_prefers_lower_docid) ||
+        !CU_add_test(s, "threshold is -inf until full, then the k-th score", test_threshold) ||
+        !CU_add_test(s, "finish into a smaller buffer; reuse after finish", test_finish_with_small_cap_and_reuse)) {
+        CU_cleanup_registry();
+        return (int)CU_get_error();
+    }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    int rc = (CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures() != 0);
+    CU_cleanup_registry();
+    return rc;
 }
