@@ -3,7 +3,9 @@
  * for the exact block-max search: documents that share terms end up in the same docid block, so the
  * per-block term maxima are tight.
  *
- * The documents (as sets of term ids, weights ignored) are split in two halves; for up to max_iter rounds
+ * The documents (as sets of term ids: all of them, or only each document's top_terms heaviest - block
+ * maxima are made of the heavy terms, and on the generated corpora BP over all terms makes BMP slower than
+ * no reordering, bench/sparse/README.md) are split in two halves; for up to max_iter rounds
  * every document gets the gain (decrease of the log-gap cost sum_t d1_t log(n1 / (d1_t + 1)) + d2_t
  * log(n2 / (d2_t + 1)), d_t = the term's document count in a half) of moving it to the other half, both
  * halves are sorted by gain, and pairs are exchanged while the two gains sum to > 0. Then each half is
@@ -185,7 +187,7 @@ static void scratch_free(bp_scratch *s) {
 }
 
 spar_status spar_sparse_bp_order(const spar_sparse_vec *docs, uint32_t n, uint32_t dim, uint32_t leaf,
-                                 uint32_t max_iter, uint32_t n_threads, uint32_t *order) {
+                                 uint32_t top_terms, uint32_t max_iter, uint32_t n_threads, uint32_t *order) {
     if (n == 0) return SPAR_OK;
     if ((docs == NULL && n > 0) || order == NULL || leaf == 0 || dim == 0 || dim > 65536) return SPAR_E_INVALID_ARG;
     int nt = 1;
@@ -197,7 +199,7 @@ spar_status spar_sparse_bp_order(const spar_sparse_vec *docs, uint32_t n, uint32
 #endif
     spar_status st = SPAR_OK;
     uint64_t nnz = 0;
-    for (uint32_t d = 0; d < n; d++) nnz += docs[d].n;
+    for (uint32_t d = 0; d < n; d++) nnz += top_terms && docs[d].n > top_terms ? top_terms : docs[d].n;
     uint64_t *off = spar_malloc_array((size_t)n + 1, sizeof *off), *off2 = spar_malloc_array((size_t)n + 1, sizeof *off2);
     uint16_t *tid = spar_malloc_array(nnz ? nnz : 1, sizeof *tid), *tid2 = spar_malloc_array(nnz ? nnz : 1, sizeof *tid2);
     uint32_t *loc = spar_malloc_array(n, sizeof *loc);
@@ -218,8 +220,17 @@ spar_status spar_sparse_bp_order(const spar_sparse_vec *docs, uint32_t n, uint32
     off[0] = 0;
     for (uint32_t p = 0; p < n; p++) { /* start from the caller's order */
         const spar_sparse_vec *v = &docs[order[p]];
-        for (uint32_t i = 0; i < v->n; i++) tid[off[p] + i] = (uint16_t)v->ids[i];
-        off[p + 1] = off[p] + v->n;
+        uint32_t m = 0;
+        for (uint32_t i = 0; i < v->n; i++) {
+            if (top_terms && v->n > top_terms) { /* keep term i if fewer than top_terms terms outrank it */
+                uint32_t rank = 0;
+                for (uint32_t j = 0; j < v->n && rank < top_terms; j++)
+                    rank += v->weights[j] > v->weights[i] || (v->weights[j] == v->weights[i] && j < i);
+                if (rank >= top_terms) continue;
+            }
+            tid[off[p] + m++] = (uint16_t)v->ids[i];
+        }
+        off[p + 1] = off[p] + m;
     }
     const uint32_t nblk = (n + leaf - 1) / leaf;
     const double t0 = spar_now();

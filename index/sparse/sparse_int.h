@@ -102,9 +102,10 @@ void spar_sparse_sketch(const uint32_t *ids, const uint16_t *ids16, const float 
 spar_status spar_sparse_cluster_order(const float *sketch, uint32_t n, uint32_t leaf, uint64_t seed, uint32_t *order);
 /* Docid order by recursive graph bisection (sparse_bp.c): order[i] = the doc placed at position i, refined
  * from the order it holds on entry (a permutation of 0..n-1, e.g. the identity); splits fall on multiples
- * of leaf; max_iter exchange rounds per split. Deterministic, independent of n_threads. */
+ * of leaf; only each doc's top_terms heaviest terms count (0 = all); max_iter exchange rounds per split.
+ * Deterministic, independent of n_threads. */
 spar_status spar_sparse_bp_order(const spar_sparse_vec *docs, uint32_t n, uint32_t dim, uint32_t leaf,
-                                 uint32_t max_iter, uint32_t n_threads, uint32_t *order);
+                                 uint32_t top_terms, uint32_t max_iter, uint32_t n_threads, uint32_t *order);
 /* Assign n items (sketch rows rows[i]) to ~c clusters (centroids picked among them, two levels when c is
  * large); assign[i] is the cluster number, < c + sqrt(c). */
 spar_status spar_sparse_assign(const float *sketch, const uint32_t *rows, uint32_t n, uint32_t c, uint64_t seed,

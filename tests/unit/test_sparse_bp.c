@@ -42,8 +42,8 @@ static void test_bp_permutation_deterministic(void) {
     gen_topical(&d, 5000, 3000, 40);
     uint32_t *o1 = malloc(d.n * sizeof *o1), *o2 = malloc(d.n * sizeof *o2), *seen = calloc(d.n, sizeof *seen);
     for (uint32_t i = 0; i < d.n; i++) o1[i] = o2[i] = i;
-    CU_ASSERT_EQUAL_FATAL(spar_sparse_bp_order(d.v, d.n, d.dim, 8, 20, 1, o1), SPAR_OK);
-    CU_ASSERT_EQUAL_FATAL(spar_sparse_bp_order(d.v, d.n, d.dim, 8, 20, 2, o2), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_bp_order(d.v, d.n, d.dim, 8, 0, 20, 1, o1), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_bp_order(d.v, d.n, d.dim, 8, 0, 20, 2, o2), SPAR_OK);
     int perm_ok = 1;
     for (uint32_t i = 0; i < d.n; i++) {
         if (o1[i] >= d.n || seen[o1[i]]++) perm_ok = 0;
@@ -51,8 +51,18 @@ static void test_bp_permutation_deterministic(void) {
     CU_ASSERT(perm_ok);
     CU_ASSERT(memcmp(o1, o2, d.n * sizeof *o1) == 0);
     for (uint32_t i = 0; i < d.n; i++) o2[i] = i;
-    CU_ASSERT_EQUAL_FATAL(spar_sparse_bp_order(d.v, d.n, d.dim, 8, 20, 2, o2), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_bp_order(d.v, d.n, d.dim, 8, 0, 20, 2, o2), SPAR_OK);
     CU_ASSERT(memcmp(o1, o2, d.n * sizeof *o1) == 0);
+    /* heaviest 8 terms per doc only: again a permutation, the same for 1 and 2 threads */
+    for (uint32_t i = 0; i < d.n; i++) o1[i] = o2[i] = i;
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_bp_order(d.v, d.n, d.dim, 8, 8, 20, 1, o1), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_bp_order(d.v, d.n, d.dim, 8, 8, 20, 2, o2), SPAR_OK);
+    CU_ASSERT(memcmp(o1, o2, d.n * sizeof *o1) == 0);
+    memset(seen, 0, d.n * sizeof *seen);
+    perm_ok = 1;
+    for (uint32_t i = 0; i < d.n; i++)
+        if (o1[i] >= d.n || seen[o1[i]]++) perm_ok = 0;
+    CU_ASSERT(perm_ok);
     free(o1);
     free(o2);
     free(seen);
@@ -64,7 +74,7 @@ static void test_bp_groups_shared_terms(void) {
     gen_topical(&d, 8000, 4096, 60); /* topics are drawn per doc: the input order is shuffled already */
     uint32_t *o = malloc(d.n * sizeof *o);
     for (uint32_t i = 0; i < d.n; i++) o[i] = i;
-    CU_ASSERT_EQUAL_FATAL(spar_sparse_bp_order(d.v, d.n, d.dim, 16, 20, 2, o), SPAR_OK);
+    CU_ASSERT_EQUAL_FATAL(spar_sparse_bp_order(d.v, d.n, d.dim, 16, 0, 20, 2, o), SPAR_OK);
     uint64_t before = term_blocks(&d, NULL, 16), after = term_blocks(&d, o, 16);
     printf("(term-block pairs %llu -> %llu) ", (unsigned long long)before, (unsigned long long)after);
     CU_ASSERT(after * 10 < before * 8); /* at least 20% fewer */
@@ -76,11 +86,11 @@ static void test_bp_tiny_and_bad_args(void) {
     spar_test_sparse d;
     gen_topical(&d, 3, 50, 5);
     uint32_t o[3] = {0, 1, 2};
-    CU_ASSERT_EQUAL(spar_sparse_bp_order(d.v, d.n, d.dim, 8, 20, 1, o), SPAR_OK); /* one block: identity */
+    CU_ASSERT_EQUAL(spar_sparse_bp_order(d.v, d.n, d.dim, 8, 0, 20, 1, o), SPAR_OK); /* one block: identity */
     CU_ASSERT(o[0] == 0 && o[1] == 1 && o[2] == 2);
-    CU_ASSERT_EQUAL(spar_sparse_bp_order(d.v, d.n, d.dim, 0, 20, 1, o), SPAR_E_INVALID_ARG);
-    CU_ASSERT_EQUAL(spar_sparse_bp_order(NULL, 3, d.dim, 8, 20, 1, o), SPAR_E_INVALID_ARG);
-    CU_ASSERT_EQUAL(spar_sparse_bp_order(d.v, 0, d.dim, 8, 20, 1, o), SPAR_OK);
+    CU_ASSERT_EQUAL(spar_sparse_bp_order(d.v, d.n, d.dim, 0, 0, 20, 1, o), SPAR_E_INVALID_ARG);
+    CU_ASSERT_EQUAL(spar_sparse_bp_order(NULL, 3, d.dim, 8, 0, 20, 1, o), SPAR_E_INVALID_ARG);
+    CU_ASSERT_EQUAL(spar_sparse_bp_order(d.v, 0, d.dim, 8, 0, 20, 1, o), SPAR_OK);
     spar_test_sparse_free(&d);
 }
 
@@ -176,7 +186,7 @@ static void test_kernels_u8(void) { kernels_agree(8); }
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return CU_get_error();
     CU_pSuite su = CU_add_suite("sparse_bp", NULL, NULL);
-    CU_add_test(su, "bp order: permutation, same for 1 and 2 threads", test_bp_permutation_deterministic);
+    CU_add_test(su, "bp order (all / heaviest terms): permutation, same for 1 and 2 threads", test_bp_permutation_deterministic);
     CU_add_test(su, "bp order: fewer term-block pairs than the input order", test_bp_groups_shared_terms);
     CU_add_test(su, "bp order: tiny input and bad arguments", test_bp_tiny_and_bad_args);
     CU_add_test(su, "bmp over a bp-ordered index == exhaustive (float, 8-doc blocks)", test_bmp_exact_bp_float);
