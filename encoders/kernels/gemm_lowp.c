@@ -422,28 +422,27 @@ INLINE T_BF16 void kern_bf16(const uint16_t *x, size_t kp, const uint16_t *b, si
     }
 }
 
-INLINE T_VNNI void kern_i8(const uint8_t *x, size_t kp, const int8_t *b, size_t sstride, size_t nq, int mr, int ns,
-                           __m512i acc[MR][NS]) {
+/* Integer epilogue shared by the float and the i32 tiles: acc - zp * wsum. */
+INLINE T_VNNI void kern_i8_out(const spar_lowp_mat *w, const spar_lowp_act *a, size_t i0, size_t s0, const uint8_t *x,
+                               const int8_t *b, size_t sstride, size_t nq, int mr, int ns, const float *bias, float *c,
+                               int32_t *ci, size_t ldc, size_t nvalid) {
+    /* The accumulators stay local to this one inlined function: passed to a helper as an array, GCC 12 kept
+     * them on the stack (measured: loads from %rsp around every vpdpbusd). */
+    __m512i acc[MR][NS];
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < ns; j++) acc[i][j] = _mm512_setzero_si512();
     const uint8_t *xr[MR];
-    for (int i = 0; i < mr; i++) xr[i] = x + (size_t)i * kp;
+    for (int i = 0; i < mr; i++) xr[i] = x + (size_t)i * a->kp;
     for (size_t p = 0; p < nq; p++) {
         __m512i bv[NS];
         for (int j = 0; j < ns; j++) bv[j] = _mm512_loadu_si512((const void *)(b + j * sstride + p * 64));
         for (int i = 0; i < mr; i++) {
             __m512i av = _mm512_set1_epi32((int)ld32(xr[i] + 4 * p));
-            for (int j = 0; j < ns; j++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, bv[j]);
+            /* In-place asm: with the intrinsic GCC 12 copied each accumulator through a scratch register
+             * around every vpdpbusd. */
+            for (int j = 0; j < ns; j++) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc[i][j]) : "v"(av), "v"(bv[j]));
         }
     }
-}
-
-/* Integer epilogue shared by the float and the i32 tiles: acc - zp * wsum. */
-INLINE T_VNNI void kern_i8_out(const spar_lowp_mat *w, const spar_lowp_act *a, size_t i0, size_t s0, const uint8_t *x,
-                               const int8_t *b, size_t sstride, size_t nq, int mr, int ns, const float *bias, float *c,
-                               int32_t *ci, size_t ldc, size_t nvalid) {
-    __m512i acc[MR][NS];
-    kern_i8(x, a->kp, b, sstride, nq, mr, ns, acc);
     for (int j = 0; j < ns; j++) {
         size_t nv = nvalid > (size_t)j * 16 ? nvalid - (size_t)j * 16 : 0;
         if (nv == 0) break;
