@@ -207,9 +207,10 @@ spar_status spar_sparse_build_derived(spar_sparse_index *ix) {
     return build_skip_blocks(ix);
 }
 
-/* Graph bisection orders docs by their heaviest terms only (see sparse_bp.c): 24 measured best among
- * all / 24 / 12 on the generated corpora (bench/sparse/README.md). */
-#define SPAR_SPARSE_BP_TOP 24u
+/* Graph bisection orders docs by their heaviest terms only (see sparse_bp.c). Documents scored by BMP on
+ * the generated topical 1M corpus: all terms 3,233, 24 terms 2,219, 12 terms 2,153, 6 terms 2,071
+ * (clustering 2,228; bench/sparse/README.md); 12 keeps some margin for documents with few heavy terms. */
+#define SPAR_SPARSE_BP_TOP 12u
 
 spar_status spar_sparse_index_build_vecs(const spar_sparse_vec *docs, uint32_t n_docs, uint32_t dim,
                                          const spar_sparse_build_opts *opts, spar_sparse_index **out,
