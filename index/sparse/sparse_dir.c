@@ -347,8 +347,9 @@ static spar_status read_lines(const char *path, const char *name, uint32_t expec
                                name, expect);
             goto done;
         }
-        if ((uint64_t)i == start || memchr(l->base + start, '\0', (size_t)((uint64_t)i - start)) != NULL) {
-            st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s:%u: empty line or NUL byte", name, l->n + 1);
+        if ((uint64_t)i == start || memchr(l->base + start, '\0', (size_t)((uint64_t)i - start)) != NULL ||
+            l->base[i - 1] == '\r') {
+            st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s:%u: empty line, NUL byte or CR line end", name, l->n + 1);
             goto done;
         }
         l->base[i] = '\0';
@@ -413,9 +414,13 @@ spar_status spar_sparse_dir_open_flags(const char *dir, unsigned flags, spar_spa
         goto done;
     }
     SPAR_TRY_GOTO(st, spar_file_map(p, SPAR_KIND_MANIFEST, DIR_FORMAT_MAJOR, 0, &mf, diag), done);
-    j = cJSON_ParseWithLength((const char *)mf.payload, mf.payload_bytes);
+    const char *jend = NULL;
+    j = cJSON_ParseWithLengthOpts((const char *)mf.payload, mf.payload_bytes, &jend, 0);
     if (!cJSON_IsObject(j)) {
-        st = spar_diag_err(diag, SPAR_E_CORRUPT, "MANIFEST: not a JSON object");
+        size_t at = (size_t)(mf.payload - mf.base);
+        if (j == NULL && jend != NULL) at += (size_t)(jend - (const char *)mf.payload);
+        st = spar_diag_err(diag, SPAR_E_CORRUPT, "%s/MANIFEST: byte %zu: %s", dir, at,
+                           j == NULL ? "invalid JSON" : "not a JSON object");
         goto done;
     }
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(j, "kind");
