@@ -27,6 +27,22 @@ static size_t g_n;
 static atomic_size_t g_next;
 static uint64_t g_seen0[MAX_WORKERS + 1]; /* the generation current when worker i was started */
 
+/* A forked child has none of the parent's workers: forget them (and any lock held across fork) so the child
+ * starts its own on its first call instead of waiting forever for threads that do not exist. */
+static void after_fork_child(void) {
+    pthread_mutex_t m0 = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t c0 = PTHREAD_COND_INITIALIZER;
+    g_busy = m0;
+    g_mu = m0;
+    g_work = c0;
+    g_done = c0;
+    g_n_workers = 0;
+    g_running = 0;
+}
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static void register_fork(void) { (void)pthread_atfork(NULL, NULL, after_fork_child); }
+
 static void drain(spar_pool_fn fn, void *ctx, size_t n, int tid) {
     for (;;) {
         size_t i = atomic_fetch_add_explicit(&g_next, 1, memory_order_relaxed);
@@ -60,6 +76,7 @@ void spar_pool_run(size_t n, int n_threads, spar_pool_fn fn, void *ctx) {
         for (size_t i = 0; i < n; i++) fn(ctx, i, 0);
         return;
     }
+    pthread_once(&g_once, register_fork);
     int want = n_threads - 1 < MAX_WORKERS ? n_threads - 1 : MAX_WORKERS;
     if ((size_t)want > n - 1) want = (int)(n - 1);
     pthread_mutex_lock(&g_mu);

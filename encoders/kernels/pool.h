@@ -9,7 +9,8 @@
  * delays one task, not a barrier.
  *
  * Thread-safety: any thread may call spar_pool_run; one call uses the workers at a time, and a call made
- * while they are busy (another caller, or from inside a task) runs serially on its own thread. */
+ * while they are busy (another caller, or from inside a task) runs serially on its own thread. A child
+ * process made by fork() starts its own workers on its first call (pthread_atfork). */
 #ifndef SPAR_ENCODERS_POOL_H
 #define SPAR_ENCODERS_POOL_H
 

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "encoders/kernels/gemm_lowp.h"
 #include "encoders/model/bert.h"
@@ -187,6 +189,23 @@ static void test_pool_lowp_matches_logits(void) {
     free(h); free(W); free(b); free(lg); free(out);
 }
 
+/* After fork() the child has none of the parent's pool workers: its forward pass must still run (and give the
+ * parent's result) instead of waiting for them. The child aborts itself after 60 s if it hangs. */
+static void test_fork_child_runs(void) {
+    float *a = hidden(g_dirs[0], 1, 1, 0, NULL); /* starts the pool's workers in the parent */
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        alarm(60);
+        float *b = hidden(g_dirs[0], 1, 1, 0, NULL);
+        _exit(memcmp(a, b, 69 * 32 * sizeof(float)) == 0 ? 0 : 3);
+    }
+    int status = 0;
+    CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    free(a);
+}
+
 int main(void) {
     const char *src = getenv("SPAR_SRC");
     if (src == NULL) {
@@ -202,6 +221,7 @@ int main(void) {
     CU_add_test(s, "DistilBERT bf16/int8 SPLADE and [CLS] close to fp32", test_distil_public);
     CU_add_test(s, "dropping fp32 weights: same output, buffers freed", test_drop_f32);
     CU_add_test(s, "whole forward: scalar twins == SIMD kernels", test_scalar_twins_whole_model);
+    CU_add_test(s, "a forked child runs the pool again", test_fork_child_runs);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
