@@ -17,6 +17,7 @@
 
 #include "common/common.h"
 #include "encoders/attention/attention.h"
+#include "encoders/kernels/gemm_f32.h"
 #include "encoders/kernels/pool.h"
 
 #ifdef SPAR_HAVE_OPENMP
@@ -41,7 +42,9 @@ typedef struct loader {
 } loader;
 
 static float *alloc_owned(spar_bert *m, size_t n) {
-    float *p = spar_malloc_array(n ? n : 1, sizeof(float));
+    /* 64-byte aligned: the linear weights are packed in place for encoders/kernels/gemm_f32. */
+    size_t count = n ? n : 1;
+    float *p = count <= SIZE_MAX / sizeof(float) - 63 ? aligned_alloc(64, (count * sizeof(float) + 63) / 64 * 64) : NULL;
     if (p == NULL) return NULL;
     float **o = spar_realloc_array(m->owned, m->n_owned + 1, sizeof *o);
     if (o == NULL) { free(p); return NULL; }
@@ -204,6 +207,68 @@ static void drop_pages(const spar_st_tensor *t) {
     if (e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
+/* ---------------------------------------------------------------- packed fp32 weights */
+
+/* Drop one packed matrix; an in-place one turns its buffer back into the row-major W first (that needs a
+ * 32 x in scratch: if even that fails, the handle is kept and 0 returned). */
+static int unpack_one(spar_gemm_f32_packed **pp) {
+    if (*pp == NULL) return 1;
+    if ((*pp)->borrowed) {
+        if (spar_gemm_f32_unpack_inplace(*pp) != SPAR_OK) return 0;
+    } else {
+        spar_gemm_f32_free(*pp);
+    }
+    *pp = NULL;
+    return 1;
+}
+
+/* Give the row-major fp32 matrices back before anything reads or rewrites them. */
+static int unpack_layers(spar_bert *m) {
+    int ok = 1;
+    for (uint32_t i = 0; m->layers != NULL && i < m->cfg.n_layers; i++) {
+        spar_bert_layer *y = &m->layers[i];
+        ok &= unpack_one(&y->qkv_p) & unpack_one(&y->o_p) & unpack_one(&y->ff1_p) & unpack_one(&y->ff2_p);
+    }
+    return ok;
+}
+
+/* In place when the shape allows (every BERT size: rows % 32 == 0), else a packed copy. */
+static spar_status pack_one(float *W, size_t n, size_t k, spar_gemm_f32_packed **out) {
+    if (spar_gemm_f32_pack_inplace(W, n, k, out) == SPAR_OK) return SPAR_OK;
+    return spar_gemm_f32_pack(W, n, k, k, out);
+}
+
+/* Pack the four matrices of every layer once (the GEMM then streams contiguous 32-output strips; sgemm
+ * re-packs them on every call). All or nothing: on failure the forward uses sgemm on the raw matrices. */
+static spar_status pack_layers(spar_bert *m) {
+    size_t d = m->cfg.hidden, f = m->cfg.intermediate;
+    if (!unpack_layers(m)) return SPAR_E_NOMEM;
+    for (uint32_t i = 0; i < m->cfg.n_layers; i++) {
+        spar_bert_layer *y = &m->layers[i];
+        if (y->qkv_w == NULL || y->o_w == NULL || y->ff1_w == NULL || y->ff2_w == NULL) break; /* dropped */
+        if (pack_one(y->qkv_w, 3 * d, d, &y->qkv_p) != SPAR_OK || pack_one(y->o_w, d, d, &y->o_p) != SPAR_OK ||
+            pack_one(y->ff1_w, f, d, &y->ff1_p) != SPAR_OK || pack_one(y->ff2_w, d, f, &y->ff2_p) != SPAR_OK) {
+            (void)unpack_layers(m);
+            return SPAR_E_NOMEM;
+        }
+    }
+    return SPAR_OK;
+}
+
+/* spar_bert_free: the buffers go too, so no need to restore them. */
+static void free_packs(spar_bert *m) {
+    for (uint32_t i = 0; m->layers != NULL && i < m->cfg.n_layers; i++) {
+        spar_bert_layer *y = &m->layers[i];
+        spar_gemm_f32_free(y->qkv_p), spar_gemm_f32_free(y->o_p), spar_gemm_f32_free(y->ff1_p), spar_gemm_f32_free(y->ff2_p);
+        y->qkv_p = y->o_p = y->ff1_p = y->ff2_p = NULL;
+    }
+}
+
+/* fp32 mode with every layer packed: the forward then runs on spar's pool, with no OpenBLAS call. */
+static int f32_packed(const spar_bert *m) {
+    return m->mode == 0 && m->cfg.n_layers > 0 && m->layers[m->cfg.n_layers - 1].ff2_p != NULL;
+}
+
 static spar_status from_tensors(const spar_model_config *c, const spar_safetensors *st, const char *label,
                                 spar_bert **out, spar_diag *diag, int file_mapped) {
     spar_status st_ = SPAR_OK;
@@ -271,6 +336,7 @@ static spar_status from_tensors(const spar_model_config *c, const spar_safetenso
         SPAR_TRY_GOTO(st_, spar_st_to_f32(t, L.w[i].dst), done);
         if (file_mapped) drop_pages(t);
     }
+    (void)pack_layers(m); /* out of memory here only costs speed */
     *out = m;
     m = NULL;
 done:
@@ -310,6 +376,7 @@ static void lowp_free(spar_bert *m, int kind) {
 
 void spar_bert_free(spar_bert *m) {
     if (m == NULL) return;
+    free_packs(m);
     lowp_free(m, SPAR_LOWP_BF16);
     lowp_free(m, SPAR_LOWP_INT8);
     for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
@@ -334,6 +401,7 @@ static void round_int8_rows(float *w, size_t rows, size_t cols) {
 
 void spar_bert_round_bf16(spar_bert *m) {
     size_t d = m->cfg.hidden, f = m->cfg.intermediate;
+    if (!unpack_layers(m)) return;
     for (uint32_t i = 0; i < m->cfg.n_layers; i++) {
         spar_bert_layer *y = &m->layers[i];
         round_bf16(y->qkv_w, 3 * d * d);
@@ -341,6 +409,7 @@ void spar_bert_round_bf16(spar_bert *m) {
         round_bf16(y->ff1_w, f * d);
         round_bf16(y->ff2_w, d * f);
     }
+    (void)pack_layers(m);
     round_bf16(m->word_emb, (size_t)m->cfg.vocab_size * d);
     if (m->has_mlm) {
         round_bf16(m->tr_w, d * d);
@@ -350,6 +419,7 @@ void spar_bert_round_bf16(spar_bert *m) {
 
 void spar_bert_round_int8(spar_bert *m) {
     size_t d = m->cfg.hidden, f = m->cfg.intermediate;
+    if (!unpack_layers(m)) return;
     for (uint32_t i = 0; i < m->cfg.n_layers; i++) {
         spar_bert_layer *y = &m->layers[i];
         round_int8_rows(y->qkv_w, 3 * d, d);
@@ -357,6 +427,7 @@ void spar_bert_round_int8(spar_bert *m) {
         round_int8_rows(y->ff1_w, f, d);
         round_int8_rows(y->ff2_w, d, f);
     }
+    (void)pack_layers(m);
     if (m->has_mlm) {
         round_int8_rows(m->tr_w, d, d);
         /* The decoder is tied to the embeddings: quantising it quantises the embedding table too. */
@@ -388,8 +459,12 @@ spar_status spar_bert_set_weights(spar_bert *m, int mode, int drop_f32) {
     }
     if (m->lowp[mode] == NULL) {
         spar_lowp_kind kind = mode == 1 ? SPAR_LOWP_BF16 : SPAR_LOWP_INT8;
+        if (!unpack_layers(m)) return SPAR_E_NOMEM; /* the lowp packers read the row-major fp32 matrices */
         spar_lowp_mat *P = calloc(n_lowp(m), sizeof *P);
-        if (P == NULL) return SPAR_E_NOMEM;
+        if (P == NULL) {
+            (void)pack_layers(m);
+            return SPAR_E_NOMEM;
+        }
         m->lowp[mode] = P;
         spar_status st = SPAR_OK;
         /* With drop_f32 each fp32 matrix is freed right after it is packed, so the resident set never holds
@@ -410,6 +485,7 @@ spar_status spar_bert_set_weights(spar_bert *m, int mode, int drop_f32) {
         }
         if (st == SPAR_OK && m->has_mlm) st = spar_lowp_pack(kind, m->tr_w, d, d, d, &P[4 * L]);
         if (st == SPAR_OK && m->has_mlm) st = spar_lowp_pack(kind, m->dec_w, c->vocab_size, d, d, &P[4 * L + 1]);
+        if (!drop_f32) (void)pack_layers(m);
         if (st != SPAR_OK) {
             lowp_free(m, mode);
             m->mode = 0;
@@ -418,6 +494,7 @@ spar_status spar_bert_set_weights(spar_bert *m, int mode, int drop_f32) {
     }
     m->mode = mode;
     if (drop_f32) {
+        free_packs(m); /* in-place packs borrow the buffers freed below */
         for (size_t l = 0; l < L; l++) {
             spar_bert_layer *y = &m->layers[l];
             if (drop_owned(m, y->qkv_w)) y->qkv_w = NULL;
@@ -549,7 +626,9 @@ static void act_task(void *ctx, size_t i, int tid) {
 
 /* Who runs row-wise loops: serial, OpenMP (fp32 with OpenBLAS single-threaded) or spar's pool (bf16 / int8). */
 enum { PAR_NONE = 0, PAR_OMP = 1, PAR_POOL = 2 };
-static int row_par(const spar_bert *m) { return m->mode != 0 ? PAR_POOL : spar_model_omp_ok() ? PAR_OMP : PAR_NONE; }
+static int row_par(const spar_bert *m) {
+    return m->mode != 0 || f32_packed(m) ? PAR_POOL : spar_model_omp_ok() ? PAR_OMP : PAR_NONE;
+}
 
 /* x = LayerNorm(x + res) row-wise (res may be NULL). */
 static void add_layer_norm(float *x, const float *res, size_t T, size_t d, const float *g, const float *b, float eps,
@@ -611,6 +690,52 @@ static void attn_task(void *ctx, size_t pi, int tid) {
     if (st != SPAR_OK) j->failed = 1;
 }
 
+/* fp32 with packed weights (f32_packed): the linear layers on spar's pool, bias and (for the first FFN layer)
+ * the activation fused; GELU uses the vectorised erfc approximation of gemm_f32.h (within 9.3e-8 (1 + |x|) of
+ * the erff formula; SPAR_GEMM_EPI_GELU would reproduce act_one() bit for bit at ~5% of batch-32 time). */
+typedef struct f32_job {
+    spar_gemm_f32_plan pl;
+    float *scratch; /* SPAR_GEMM_F32_SCRATCH floats per pool thread */
+} f32_job;
+
+static void f32_task(void *ctx, size_t i, int tid) {
+    f32_job *j = ctx;
+    spar_gemm_f32_run_unit(&j->pl, i, j->scratch + (size_t)tid * SPAR_GEMM_F32_SCRATCH);
+}
+
+static spar_status linear_f32(const float *x, size_t T, const spar_gemm_f32_packed *F, const float *b, float *y,
+                              spar_gemm_epi epi) {
+    int nth = spar_pool_default_threads();
+    f32_job j;
+    size_t n = spar_gemm_f32_plan_make(&j.pl, F, spar_gemm_f32_isa_best(), epi, x, T, F->k, b, y, F->n, nth);
+    if (n == 0) return SPAR_E_INVALID_ARG;
+    if ((j.scratch = spar_malloc_array((size_t)nth, SPAR_GEMM_F32_SCRATCH * sizeof(float))) == NULL) return SPAR_E_NOMEM;
+    spar_pool_run(n, nth, f32_task, &j);
+    free(j.scratch);
+    return SPAR_OK;
+}
+
+/* Attention of one (sequence, head) pair in packed fp32 mode: gemm_f32's head kernel (scores and context on
+ * the GEMM micro-kernels, no BLAS), scratch per pool thread. */
+typedef struct f32_attn_job {
+    const float *qkv;
+    float *ctx, *work;
+    const uint32_t *lens;
+    const size_t *starts;
+    size_t d, H, dh, work_floats;
+    float scale;
+    _Atomic int failed;
+} f32_attn_job;
+
+static void f32_attn_task(void *ctx, size_t pi, int tid) {
+    f32_attn_job *j = ctx;
+    size_t s = pi / j->H, h = pi % j->H, base = j->starts[s];
+    const float *q = j->qkv + base * 3 * j->d + h * j->dh;
+    if (spar_attn_f32_head(spar_gemm_f32_isa_best(), q, q + j->d, q + 2 * j->d, 3 * j->d, j->lens[s], j->dh, j->scale,
+                           j->ctx + base * j->d + h * j->dh, j->d, j->work + (size_t)tid * j->work_floats) != SPAR_OK)
+        j->failed = 1;
+}
+
 static void softmax_rows(float *s, size_t n_rows, size_t n) {
     for (size_t i = 0; i < n_rows; i++) {
         float *r = s + i * n, mx = r[0];
@@ -646,7 +771,11 @@ spar_status spar_bert_forward(const spar_bert *m, const uint32_t *ids, const uin
 #endif
     int par = row_par(m); /* only one thread pool is ever busy */
     size_t *starts = spar_malloc_array(n_seqs, sizeof(size_t));
-    float *sc = spar_malloc_array((size_t)n_thr * n_max, n_max * sizeof(float)); /* one score matrix per thread */
+    int fp = f32_packed(m);
+    n_thr = SPAR_MAX(n_thr, spar_pool_default_threads());
+    /* One score matrix per thread, or the head kernel's scratch in packed fp32 mode. */
+    size_t sc_floats = fp ? spar_attn_f32_work_floats(n_max, dh) : n_max * n_max;
+    float *sc = spar_malloc_array((size_t)n_thr, sc_floats * sizeof(float));
     spar_status st = SPAR_OK;
     if (qkv == NULL || ctx == NULL || tmp == NULL || sc == NULL || starts == NULL) { st = SPAR_E_NOMEM; goto done; }
     for (size_t s = 0, b0 = 0; s < n_seqs; s++) {
@@ -684,8 +813,13 @@ spar_status spar_bert_forward(const spar_bert *m, const uint32_t *ids, const uin
     for (uint32_t l = 0; l < c->n_layers; l++) {
         const spar_bert_layer *y = &m->layers[l];
         const size_t sl = 4 * (size_t)l;
-        SPAR_TRY_GOTO(st, linear(X, T, d, y->qkv_w, lowp_at(m, sl), y->qkv_b, 3 * d, qkv), done);
-        if (m->mode != 0) {
+        if (fp) SPAR_TRY_GOTO(st, linear_f32(X, T, y->qkv_p, y->qkv_b, qkv, SPAR_GEMM_EPI_NONE), done);
+        else SPAR_TRY_GOTO(st, linear(X, T, d, y->qkv_w, lowp_at(m, sl), y->qkv_b, 3 * d, qkv), done);
+        if (fp) {
+            f32_attn_job aj = {qkv, ctx, sc, lens, starts, d, H, dh, sc_floats, scale, 0};
+            spar_pool_run(n_seqs * H, spar_pool_default_threads(), f32_attn_task, &aj);
+            if (aj.failed) { st = SPAR_E_INVALID_ARG; goto done; }
+        } else if (m->mode != 0) {
             /* bf16 / int8 weights: spar's pool runs the linear layers, so attention must not wake OpenBLAS's
              * pool too (two pools preempt each other on few cores): attn_task per (sequence, head) pair. */
             attn_job aj = {qkv, ctx, lens, starts, d, H, dh, scale, 0};
@@ -704,7 +838,7 @@ spar_status spar_bert_forward(const spar_bert *m, const uint32_t *ids, const uin
 #ifdef SPAR_HAVE_OPENMP
             tid = omp_get_thread_num();
 #endif
-            float *scr = sc + (size_t)tid * n_max * n_max;
+            float *scr = sc + (size_t)tid * sc_floats;
             const float *q = qkv + base * 3 * d + h * dh, *k = q + d, *v = q + 2 * d;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)dh, scale, q, (int)(3 * d), k,
                         (int)(3 * d), 0.0f, scr, (int)n);
@@ -713,7 +847,8 @@ spar_status spar_bert_forward(const spar_bert *m, const uint32_t *ids, const uin
                         (int)(3 * d), 0.0f, ctx + base * d + h * dh, (int)d);
         }
         }
-        SPAR_TRY_GOTO(st, linear(ctx, T, d, y->o_w, lowp_at(m, sl + 1), y->o_b, d, tmp), done);
+        if (fp) SPAR_TRY_GOTO(st, linear_f32(ctx, T, y->o_p, y->o_b, tmp, SPAR_GEMM_EPI_NONE), done);
+        else SPAR_TRY_GOTO(st, linear(ctx, T, d, y->o_w, lowp_at(m, sl + 1), y->o_b, d, tmp), done);
         add_layer_norm(X, tmp, T, d, y->ln1_g, y->ln1_b, c->ln_eps, par); /* X = LN(attn + X) */
         float *ff = qkv; /* reuse: T x 3d >= T x f is not guaranteed, so check */
         float *ffb = (f <= 3 * d) ? ff : NULL;
@@ -721,9 +856,15 @@ spar_status spar_bert_forward(const spar_bert *m, const uint32_t *ids, const uin
             ffb = spar_malloc_array(T, f * sizeof(float));
             if (ffb == NULL) { st = SPAR_E_NOMEM; goto done; }
         }
-        st = linear(X, T, d, y->ff1_w, lowp_at(m, sl + 2), y->ff1_b, f, ffb);
-        if (st == SPAR_OK) activate(ffb, T * f, c->act, par);
-        if (st == SPAR_OK) st = linear(ffb, T, f, y->ff2_w, lowp_at(m, sl + 3), y->ff2_b, d, tmp);
+        if (fp) {
+            st = linear_f32(X, T, y->ff1_p, y->ff1_b, ffb,
+                            c->act == SPAR_ACT_RELU ? SPAR_GEMM_EPI_RELU : SPAR_GEMM_EPI_GELU_FAST);
+            if (st == SPAR_OK) st = linear_f32(ffb, T, y->ff2_p, y->ff2_b, tmp, SPAR_GEMM_EPI_NONE);
+        } else {
+            st = linear(X, T, d, y->ff1_w, lowp_at(m, sl + 2), y->ff1_b, f, ffb);
+            if (st == SPAR_OK) activate(ffb, T * f, c->act, par);
+            if (st == SPAR_OK) st = linear(ffb, T, f, y->ff2_w, lowp_at(m, sl + 3), y->ff2_b, d, tmp);
+        }
         if (ffb != ff) free(ffb);
         if (st != SPAR_OK) goto done;
         add_layer_norm(X, tmp, T, d, y->ln2_g, y->ln2_b, c->ln_eps, par);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "encoders/kernels/gemm_f32.h"
 #include "encoders/kernels/gemm_lowp.h"
 #include "encoders/model/config.h"
 #include "encoders/model/safetensors.h"
@@ -19,6 +20,10 @@ typedef struct spar_bert_layer {
     float *ff1_w, *ff1_b;      /* [f, d], [f] */
     float *ff2_w, *ff2_b;      /* [d, f], [d] */
     float *ln2_g, *ln2_b;      /* output LayerNorm */
+    /* qkv_w, o_w, ff1_w, ff2_w packed for encoders/kernels/gemm_f32 at load, in their own memory when the
+     * shape allows (the row-major fp32 matrices are then only restored on demand, see bert.c); NULL when
+     * packing failed (out of memory: the forward uses sgemm) or after the fp32 weights were dropped. */
+    spar_gemm_f32_packed *qkv_p, *o_p, *ff1_p, *ff2_p;
 } spar_bert_layer;
 
 typedef struct spar_bert {
