@@ -63,11 +63,16 @@ static int read_specials(spar_encoder *e, const char *dir) {
     if (f == NULL) return 0;
     static const char *const names[SPECIAL_MAX] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
     uint32_t id = 0;
+    int at_start = 1; /* a line longer than the buffer arrives in pieces: count it once */
     while (fgets(line, sizeof line, f) != NULL) {
+        size_t n = strlen(line);
+        int ends = (n > 0 && line[n - 1] == '\n') || feof(f);
         line[strcspn(line, "\r\n")] = 0;
-        for (int i = 0; i < SPECIAL_MAX; i++)
-            if (strcmp(line, names[i]) == 0 && e->n_special < SPECIAL_MAX) e->special[e->n_special++] = id;
-        id++;
+        if (at_start)
+            for (int i = 0; i < SPECIAL_MAX; i++)
+                if (ends && strcmp(line, names[i]) == 0 && e->n_special < SPECIAL_MAX) e->special[e->n_special++] = id;
+        if (ends) id++;
+        at_start = ends;
     }
     fclose(f);
     return 1;

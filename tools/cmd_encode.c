@@ -26,8 +26,7 @@
 #define MAX_THREADS 64
 
 static void encode_usage(FILE *f) {
-    fprintf(f,
-            "usage: spar encode --model DIR --input CORPUS --output OUT.jsonl[.gz] [--kind splade|dense|tokens]\n"
+    fputs("usage: spar encode --model DIR --input CORPUS --output OUT.jsonl[.gz] [--kind splade|dense|tokens]\n"
             "       spar encode --model DIR --query TEXT [--kind ...]\n"
             "       spar encode --idf idf.json --vocab vocab.txt|tokenizer.json --query TEXT\n"
             "\n"
@@ -39,8 +38,8 @@ static void encode_usage(FILE *f) {
             "  dense:  {\"id\",\"vector\":[floats]}\n"
             "  tokens: {\"id\",\"tokens\":[\"[CLS]\",...],\"vectors\":[[floats],...]}\n"
             "--query prints one object {\"id\",\"vector\"} (or {\"id\",\"tokens\",\"vectors\"}) to stdout.\n"
-            "\n"
-            "  --kind K          splade (default) | dense | tokens\n"
+            "\n", f);
+    fputs("  --kind K          splade (default) | dense | tokens\n"
             "  --batch N         documents per encoder call (default 32)\n"
             "  --threads N       concurrent encoder calls per batch (default 1; with N > 1 set\n"
             "                    OPENBLAS_NUM_THREADS=1). Output does not depend on N except for float rounding\n"
@@ -57,7 +56,8 @@ static void encode_usage(FILE *f) {
             "  --ids             each document text (or --query) is whitespace-separated token ids incl. the\n"
             "                    special tokens, for folders without a supported tokenizer (ModernBERT); splade\n"
             "                    terms without a vocabulary string are written as their decimal id\n"
-            "  --weights W       f32 (default) | bf16 | int8 (weight rounding emulation)\n"
+            "  --weights W       f32 (default) | bf16 | int8 (packed reduced-precision weights, AVX-512 BF16/VNNI\n"
+            "                    with a portable fallback; accuracy in docs/encoders/lowp.md)\n"
             "  --top-k N         splade: keep the N largest weights (default 0 = all)\n"
             "  --threshold X     splade: keep weights > X (default 0)\n"
             "  --pool P          splade: max (default) | sum\n"
@@ -79,7 +79,8 @@ static void encode_usage(FILE *f) {
             "summary: {\"docs\",\"skipped\",\"blank\",\"lines\",\"seconds\",\"docs_per_s\",\"output\"} on stdout\n"
             "         (on stderr when --output is '-')\n"
             "exit codes: 0 ok, 2 usage, 3 I/O, 4 malformed input ('file:line: reason') or model files,\n"
-            "            6 model files not found, 7 interrupted (nothing written)\n");
+            "            6 model files not found, 7 interrupted (nothing written)\n",
+          f);
 }
 
 enum { KIND_SPLADE, KIND_DENSE, KIND_TOKENS };

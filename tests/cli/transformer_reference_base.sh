@@ -3,7 +3,7 @@
 # (tests/python/ref_bert.py) with the real bert-base-uncased and distilbert-base-uncased configs and random
 # weights generated at test time: a mixed batch of lengths 1, 7, 128, 512 and a single 128-token input;
 # max|delta| <= 1e-4 on logits, hidden states, pooling and SPLADE (same support). Also: repeated runs are
-# bit-identical, 1 vs 2 threads agree within 1e-5, and the bf16 / int8 weight-rounding error against fp32 is
+# bit-identical, 1 vs 2 threads agree within 1e-5, and the error of the real bf16 / int8 paths against fp32 is
 # printed (informational). Needs /usr/bin/python3 with torch (python3-torch): skips (77) otherwise.
 SRC=${SPAR_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=../python/transformer_lib.bash
