@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/common.h"
+#include "encoders/kernels/gemm_f32.h"
 #include "encoders/kernels/pool.h"
 #include "encoders/model/bert.h"
 
@@ -92,12 +93,30 @@ static void pool_all(const float *h2, const uint32_t *seq_of, size_t T, size_t d
     for (long bi = 0; bi < n_blocks; bi++) {
         size_t v0 = (size_t)bi * VOCAB_BLOCK, nv = SPAR_MIN((size_t)VOCAB_BLOCK, V - v0);
         float *tile = tiles + (size_t)thread_id() * TOKEN_TILE * VOCAB_BLOCK;
+        /* The block's decoder rows packed once for gemm_f32 (as sgemm would pack them per call; the block is
+         * reused by every token tile); without memory for that, sgemm. */
+        spar_gemm_f32_packed *P = NULL;
+        float *scratch = NULL;
+        if (spar_gemm_f32_pack(W + v0 * d, nv, d, d, &P) == SPAR_OK &&
+            (scratch = spar_malloc_array(SPAR_GEMM_F32_SCRATCH, sizeof(float))) == NULL) {
+            spar_gemm_f32_free(P);
+            P = NULL;
+        }
         for (size_t t0 = 0; t0 < T; t0 += TOKEN_TILE) {
             size_t nt = SPAR_MIN((size_t)TOKEN_TILE, T - t0);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nt, (int)nv, (int)d, 1.0f, h2 + t0 * d, (int)d,
-                        W + v0 * d, (int)d, 0.0f, tile, (int)nv);
+            spar_gemm_f32_plan pl;
+            size_t units = P == NULL ? 0
+                                     : spar_gemm_f32_plan_make(&pl, P, spar_gemm_f32_isa_best(), SPAR_GEMM_EPI_NONE,
+                                                               h2 + t0 * d, nt, d, NULL, tile, nv, 1);
+            if (units > 0)
+                for (size_t u = 0; u < units; u++) spar_gemm_f32_run_unit(&pl, u, scratch);
+            else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nt, (int)nv, (int)d, 1.0f, h2 + t0 * d,
+                            (int)d, W + v0 * d, (int)d, 0.0f, tile, (int)nv);
             fold(tile, nt, nv, seq_of + t0, 0, NULL, v0, b, V, pool, out);
         }
+        free(scratch);
+        spar_gemm_f32_free(P);
     }
     (void)nth;
 }
