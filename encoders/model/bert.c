@@ -455,6 +455,9 @@ spar_status spar_bert_set_weights(spar_bert *m, int mode, int drop_f32) {
     if (mode == 0) {
         if (L > 0 && m->layers[0].qkv_w == NULL) return SPAR_E_INVALID_ARG; /* fp32 weights were dropped */
         m->mode = 0;
+        /* a model assembled by hand (not through from_tensors) gets its fp32 packs here; out of memory only
+         * costs speed (sgemm) */
+        if (!f32_packed(m)) (void)pack_layers(m);
         return SPAR_OK;
     }
     if (m->lowp[mode] == NULL) {
