@@ -83,6 +83,7 @@ static spar_status splade(const spar_bert *m, const spar_lowp_mat *dec_lp, const
                           size_t n, spar_splade_pooling pool, float *out) {
     size_t d = m->cfg.hidden, V = m->cfg.vocab_size;
     if (dec_lp != NULL) return spar_splade_pool_lowp(h2, lens, n, d, dec_lp, m->dec_b, V, pool, out);
+    if (m->dec_p != NULL) return spar_splade_pool_packed(h2, lens, n, d, m->dec_p, m->dec_tail_p, m->dec_b, V, pool, out);
     return spar_splade_pool(h2, lens, n, d, m->dec_w, m->dec_b, V, pool, out);
 }
 
@@ -289,7 +290,8 @@ static float frand(void) {
 }
 
 static float *filled(size_t n, int ones) {
-    float *p = malloc(n * sizeof(float));
+    /* 64-byte aligned like spar_bert_load's buffers, so the weights are packed in place as on the real path */
+    float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
     if (p == NULL) { fprintf(stderr, "out of memory\n"); exit(1); }
     for (size_t i = 0; i < n; i++) p[i] = ones ? 1.0f : frand();
     return p;
@@ -504,12 +506,19 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* Bench weight modes: spar_bert_set_weights' 0-2, and 3 = fp32 with the decoder packed once (f32dec; the
+ * others run with the row-major decoder, which the SPLADE head packs per call and block). */
+static spar_status set_mode(spar_bert *m, int mode) {
+    SPAR_TRY(spar_bert_set_weights(m, mode == 3 ? 0 : mode, 0));
+    return mode == 3 ? spar_bert_pack_decoder(m) : spar_bert_unpack_decoder(m);
+}
+
 /* Alternates the weight modes of --weights inside every round (f32, bf16, int8, f32, bf16, ...), so each mode
  * sees the same host load; medians over rounds. Per mode and shape one JSON line: wall seconds of the encoder
  * and of encoder + MLM transform + SPLADE max pooling, process CPU seconds of the latter, and the ratios
  * against the f32 run of the same shape (f32 must be listed first for the ratios). */
 static int cmd_bench(int argc, char **argv) {
-    int lens[8] = {128, 256}, n_lens = 2, batches[8] = {1, 32}, n_b = 2, reps = 1, modes[3] = {0}, n_modes = 1;
+    int lens[8] = {128, 256}, n_lens = 2, batches[8] = {1, 32}, n_b = 2, reps = 1, modes[4] = {0}, n_modes = 1;
     const char *models = "bert,distilbert";
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--lens") == 0) n_lens = parse_list(argv[i + 1], lens, 8);
@@ -518,8 +527,11 @@ static int cmd_bench(int argc, char **argv) {
         else if (strcmp(argv[i], "--models") == 0) models = argv[i + 1];
         else if (strcmp(argv[i], "--weights") == 0) {
             n_modes = 0;
-            for (const char *w = argv[i + 1]; *w && n_modes < 3;) {
-                modes[n_modes++] = strncmp(w, "bf16", 4) == 0 ? 1 : strncmp(w, "int8", 4) == 0 ? 2 : 0;
+            for (const char *w = argv[i + 1]; *w && n_modes < 4;) {
+                modes[n_modes++] = strncmp(w, "bf16", 4) == 0   ? 1
+                                   : strncmp(w, "int8", 4) == 0 ? 2
+                                   : strncmp(w, "f32dec", 6) == 0 ? 3 /* fp32, decoder packed once */
+                                                                : 0;
                 const char *c = strchr(w, ',');
                 if (c == NULL) break;
                 w = c + 1;
@@ -527,14 +539,14 @@ static int cmd_bench(int argc, char **argv) {
         }
     }
     if (reps < 1 || reps > 64) reps = 1;
-    static const char *const wname[3] = {"f32", "bf16", "int8"};
+    static const char *const wname[4] = {"f32", "bf16", "int8", "f32dec"};
     const char *names[2] = {"bert-base", "distilbert-base"};
     for (int a = 0; a < 2; a++) {
         if (strstr(models, a == 0 ? "bert" : "distil") == NULL) continue;
         if (a == 0 && strncmp(models, "distil", 6) == 0 && strstr(models, ",bert") == NULL) continue;
         spar_bert *m = random_model(a == 0 ? SPAR_ARCH_BERT : SPAR_ARCH_DISTILBERT, a == 0 ? 12 : 6);
         for (int k = 0; k < n_modes; k++)
-            if (spar_bert_set_weights(m, modes[k], 0) != SPAR_OK) { fprintf(stderr, "packing failed\n"); return 1; }
+            if (set_mode(m, modes[k]) != SPAR_OK) { fprintf(stderr, "packing failed\n"); return 1; }
         for (int li = 0; li < n_lens; li++)
             for (int bi = 0; bi < n_b; bi++) {
                 size_t n = (size_t)lens[li], B = (size_t)batches[bi], T = n * B, d = 768, V = 30522;
@@ -545,7 +557,7 @@ static int cmd_bench(int argc, char **argv) {
                 double enc[3][64], tot[3][64], cpu[3][64], ecpu[3][64];
                 for (int r = 0; r < reps; r++)
                     for (int k = 0; k < n_modes; k++) {
-                        if (spar_bert_set_weights(m, modes[k], 0) != SPAR_OK) return 1;
+                        if (set_mode(m, modes[k]) != SPAR_OK) return 1;
                         double c0 = cpu_seconds(), t0 = spar_now();
                         if (spar_bert_forward(m, ids, ls, B, h) != SPAR_OK) return 1;
                         double t1 = spar_now(), c1 = cpu_seconds();
@@ -588,7 +600,7 @@ int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "compare") == 0) return cmd_compare(argc, argv);
     if (argc == 1) return cmd_bench(argc, argv);
     fprintf(stderr, "usage: bench_encoder bench [--lens 128,256] [--batches 1,32] [--reps R] [--models bert,distilbert]\n"
-                    "                          [--weights f32,bf16,int8]\n"
+                    "                          [--weights f32,f32dec,bf16,int8]   (f32dec: fp32, decoder packed once)\n"
                     "       bench_encoder serve MODEL_DIR   (commands on stdin; see bench/ort/README.md)\n"
                     "       bench_encoder prune MODEL_DIR IDS_FILE [RANK]\n"
                     "       bench_encoder compare MODEL_DIR IDS_FILE\n"

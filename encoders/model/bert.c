@@ -264,6 +264,51 @@ static void free_packs(spar_bert *m) {
     }
 }
 
+/* ---------------------------------------------------------------- decoder packed once */
+
+spar_status spar_bert_unpack_decoder(spar_bert *m) {
+    if (m == NULL || m->dec_p == NULL) return SPAR_OK;
+    if (spar_gemm_f32_unpack_inplace(m->dec_p) != SPAR_OK) return SPAR_E_NOMEM;
+    m->dec_p = NULL;
+    spar_gemm_f32_free(m->dec_tail_p);
+    m->dec_tail_p = NULL;
+    return SPAR_OK;
+}
+
+spar_status spar_bert_pack_decoder(spar_bert *m) {
+    if (m == NULL) return SPAR_E_INVALID_ARG;
+    if (!m->has_mlm || m->dec_w == NULL) return SPAR_E_UNSUPPORTED;
+    if (m->dec_p != NULL) return SPAR_OK;
+    size_t V = m->cfg.vocab_size, d = m->cfg.hidden, Vm = V / SPAR_GEMM_F32_NR * SPAR_GEMM_F32_NR;
+    if (Vm == 0 || ((uintptr_t)m->dec_w & 63) != 0) return SPAR_E_INVALID_ARG;
+    spar_gemm_f32_packed *tail = NULL;
+    if (Vm < V) SPAR_TRY(spar_gemm_f32_pack(m->dec_w + Vm * d, V - Vm, d, d, &tail));
+    spar_status st = spar_gemm_f32_pack_inplace(m->dec_w, Vm, d, &m->dec_p);
+    if (st != SPAR_OK) {
+        spar_gemm_f32_free(tail);
+        m->dec_p = NULL;
+        return st;
+    }
+    m->dec_tail_p = tail;
+    return SPAR_OK;
+}
+
+void spar_bert_decoder_row(const spar_bert *m, size_t v, float *out) {
+    size_t d = m->cfg.hidden;
+    if (m->dec_p == NULL || v >= m->dec_p->n) {
+        memcpy(out, m->dec_w + v * d, d * sizeof(float)); /* row-major, or a tail row (kept row-major) */
+        return;
+    }
+    const float *s = m->dec_p->data + (v / SPAR_GEMM_F32_NR) * SPAR_GEMM_F32_NR * d + v % SPAR_GEMM_F32_NR;
+    for (size_t k = 0; k < d; k++) out[k] = s[k * SPAR_GEMM_F32_NR];
+}
+
+void spar_bert_embedding_row(const spar_bert *m, size_t id, float *out) {
+    if (m->word_emb == NULL) return;
+    if (m->dec_p != NULL && m->dec_w == m->word_emb) spar_bert_decoder_row(m, id, out);
+    else memcpy(out, m->word_emb + id * m->cfg.hidden, m->cfg.hidden * sizeof(float));
+}
+
 /* fp32 mode with every layer packed: the forward then runs on spar's pool, with no OpenBLAS call. */
 static int f32_packed(const spar_bert *m) {
     return m->mode == 0 && m->cfg.n_layers > 0 && m->layers[m->cfg.n_layers - 1].ff2_p != NULL;
@@ -377,6 +422,8 @@ static void lowp_free(spar_bert *m, int kind) {
 void spar_bert_free(spar_bert *m) {
     if (m == NULL) return;
     free_packs(m);
+    spar_gemm_f32_free(m->dec_p); /* borrowed: the buffer goes with `owned` below */
+    spar_gemm_f32_free(m->dec_tail_p);
     lowp_free(m, SPAR_LOWP_BF16);
     lowp_free(m, SPAR_LOWP_INT8);
     for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
@@ -401,6 +448,8 @@ static void round_int8_rows(float *w, size_t rows, size_t cols) {
 
 void spar_bert_round_bf16(spar_bert *m) {
     size_t d = m->cfg.hidden, f = m->cfg.intermediate;
+    int dec_packed = m->dec_p != NULL;
+    if (spar_bert_unpack_decoder(m) != SPAR_OK) return;
     if (!unpack_layers(m)) return;
     for (uint32_t i = 0; i < m->cfg.n_layers; i++) {
         spar_bert_layer *y = &m->layers[i];
@@ -415,10 +464,13 @@ void spar_bert_round_bf16(spar_bert *m) {
         round_bf16(m->tr_w, d * d);
         if (m->dec_w != m->word_emb) round_bf16(m->dec_w, (size_t)m->cfg.vocab_size * d);
     }
+    if (dec_packed) (void)spar_bert_pack_decoder(m); /* out of memory: stays row-major (per-call packing) */
 }
 
 void spar_bert_round_int8(spar_bert *m) {
     size_t d = m->cfg.hidden, f = m->cfg.intermediate;
+    int dec_packed = m->dec_p != NULL;
+    if (spar_bert_unpack_decoder(m) != SPAR_OK) return;
     if (!unpack_layers(m)) return;
     for (uint32_t i = 0; i < m->cfg.n_layers; i++) {
         spar_bert_layer *y = &m->layers[i];
@@ -434,6 +486,7 @@ void spar_bert_round_int8(spar_bert *m) {
         round_int8_rows(m->dec_w, m->cfg.vocab_size, d);
         if (m->dec_w != m->word_emb) round_int8_rows(m->word_emb, m->cfg.vocab_size, d);
     }
+    if (dec_packed) (void)spar_bert_pack_decoder(m);
 }
 
 /* Free an fp32 buffer if the model owns it; returns 1 if it did. */
@@ -462,7 +515,9 @@ spar_status spar_bert_set_weights(spar_bert *m, int mode, int drop_f32) {
     }
     if (m->lowp[mode] == NULL) {
         spar_lowp_kind kind = mode == 1 ? SPAR_LOWP_BF16 : SPAR_LOWP_INT8;
-        if (!unpack_layers(m)) return SPAR_E_NOMEM; /* the lowp packers read the row-major fp32 matrices */
+        /* the lowp packers read the row-major fp32 matrices (the decoder stays unpacked: lowp modes never
+         * read it packed, and drop_f32 may free it) */
+        if (spar_bert_unpack_decoder(m) != SPAR_OK || !unpack_layers(m)) return SPAR_E_NOMEM;
         spar_lowp_mat *P = calloc(n_lowp(m), sizeof *P);
         if (P == NULL) {
             (void)pack_layers(m);
@@ -800,6 +855,9 @@ spar_status spar_bert_forward(const spar_bert *m, const uint32_t *ids, const uin
                 if (tied != NULL) {
                     spar_lowp_mat_row(tied, ids[t], tmp);
                     w = tmp;
+                } else if (m->dec_p != NULL && m->dec_w == m->word_emb) {
+                    spar_bert_decoder_row(m, ids[t], tmp); /* the tied table is packed for the decoder */
+                    w = tmp;
                 } else {
                     w = m->word_emb + (size_t)ids[t] * d;
                 }
@@ -893,5 +951,12 @@ spar_status spar_bert_mlm_transform(const spar_bert *m, const float *h, size_t T
 
 spar_status spar_bert_mlm_logits(const spar_bert *m, const float *h2, size_t T, float *logits) {
     if (m == NULL || !m->has_mlm) return SPAR_E_UNSUPPORTED;
+    if (m->mode == 0 && m->dec_p != NULL) {
+        size_t V = m->cfg.vocab_size, nm = m->dec_p->n;
+        SPAR_TRY(spar_gemm_f32_apply(m->dec_p, h2, T, m->cfg.hidden, m->dec_b, logits, V, 1));
+        if (m->dec_tail_p != NULL)
+            SPAR_TRY(spar_gemm_f32_apply(m->dec_tail_p, h2, T, m->cfg.hidden, m->dec_b + nm, logits + nm, V, 1));
+        return SPAR_OK;
+    }
     return linear(h2, T, m->cfg.hidden, m->dec_w, spar_bert_lowp_decoder(m), m->dec_b, m->cfg.vocab_size, logits);
 }

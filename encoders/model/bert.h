@@ -44,7 +44,26 @@ typedef struct spar_bert {
      * pass and the heads use. */
     spar_lowp_mat *lowp[3];
     int mode;
+    /* fp32 decoder packed once (spar_bert_pack_decoder), or NULL: rows [0, V/32*32) packed IN PLACE in dec_w's
+     * memory (dec_p), the last V % 32 rows as a small packed copy (dec_tail_p; those rows also stay row-major
+     * at dec_w + dec_p->n * d). While dec_p is set, dec_w (and word_emb when tied) is NOT row-major: read rows
+     * with spar_bert_decoder_row / spar_bert_embedding_row. */
+    spar_gemm_f32_packed *dec_p, *dec_tail_p;
 } spar_bert;
+
+/** Pack the fp32 decoder once for spar_splade_pool_packed, without a second copy of the V x d matrix (see
+ *  dec_p above; needs dec_w 64-byte aligned and owned by the model, as spar_bert_load gives it). The forward
+ *  pass, spar_bert_mlm_logits, set_weights and round_* keep working (they read through the packed layout or
+ *  unpack first); other readers of dec_w / word_emb must call spar_bert_unpack_decoder first.
+ *  SPAR_OK (also when already packed), SPAR_E_UNSUPPORTED (no MLM head), SPAR_E_INVALID_ARG (unaligned or
+ *  V < 32: nothing done) or SPAR_E_NOMEM (nothing done). Not thread-safe. */
+spar_status spar_bert_pack_decoder(spar_bert *m);
+/** Restore the row-major decoder (no-op when not packed). SPAR_OK or SPAR_E_NOMEM (still packed). */
+spar_status spar_bert_unpack_decoder(spar_bert *m);
+/** Decoder row v (< V) into out[d], from either layout. */
+void spar_bert_decoder_row(const spar_bert *m, size_t v, float *out);
+/** Word-embedding row id into out[d] (through the packed decoder when tied and packed); NULL word_emb: no-op. */
+void spar_bert_embedding_row(const spar_bert *m, size_t id, float *out);
 
 /** Load `dir`/config.json and `dir`/model.safetensors. A folder whose tensors do not match the config
  *  fails with SPAR_E_CORRUPT and a diag listing the missing / unexpected tensors and shape mismatches. */

@@ -84,8 +84,33 @@ static void fold(const float *tile, size_t nt, size_t nv, const uint32_t *seq, s
 
 /* Everything, no bound: vocabulary blocks split across threads (disjoint output columns, so no races and the
  * same per-entry summation whatever the thread count); token tiles inside. tiles: nth * TOKEN_TILE * VOCAB_BLOCK. */
-static void pool_all(const float *h2, const uint32_t *seq_of, size_t T, size_t d, const float *W, const float *b,
-                     size_t V, spar_splade_pooling pool, float *out, float *tiles, int nth) {
+/* The decoder as pool_all reads it: row-major W, or (W NULL) packed once by the caller: the first Pm->n rows
+ * (a multiple of 32) in Pm, the last V - Pm->n rows in Pt (either may be NULL when it would be empty). */
+typedef struct dec_src {
+    const float *W;
+    const spar_gemm_f32_packed *Pm, *Pt;
+} dec_src;
+
+/* A block [v0, v0 + nv) of a caller-packed decoder: its strips of Pm as a borrowed view (*vm, nm rows) and,
+ * when the block reaches past Pm, the tail matrix (the tail never straddles blocks: block starts and Pm->n
+ * are multiples of 32 and the tail is shorter than 32). */
+static void block_views(const dec_src *src, size_t v0, size_t nv, size_t d, spar_gemm_f32_packed *vm, size_t *nm,
+                        const spar_gemm_f32_packed **vt) {
+    size_t Vm = src->Pm != NULL ? src->Pm->n : 0;
+    *nm = v0 < Vm ? SPAR_MIN(nv, Vm - v0) : 0;
+    if (*nm > 0) {
+        vm->n = *nm;
+        vm->k = d;
+        vm->n_strips = (*nm + SPAR_GEMM_F32_NR - 1) / SPAR_GEMM_F32_NR;
+        vm->data = src->Pm->data + (v0 / SPAR_GEMM_F32_NR) * SPAR_GEMM_F32_NR * d;
+        vm->borrowed = 1;
+    }
+    *vt = *nm < nv ? src->Pt : NULL;
+}
+
+static void pool_all(const float *h2, const uint32_t *seq_of, size_t T, size_t d, const dec_src *src, const float *b,
+                     size_t V, spar_splade_pooling pool, float *out, float *tiles, float *scratches, int nth) {
+    const float *W = src->W;
     long n_blocks = (long)((V + VOCAB_BLOCK - 1) / VOCAB_BLOCK);
 #ifdef SPAR_HAVE_OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nth) if (nth > 1)
@@ -95,27 +120,30 @@ static void pool_all(const float *h2, const uint32_t *seq_of, size_t T, size_t d
         float *tile = tiles + (size_t)thread_id() * TOKEN_TILE * VOCAB_BLOCK;
         /* The block's decoder rows packed once for gemm_f32 (as sgemm would pack them per call; the block is
          * reused by every token tile); without memory for that, sgemm. */
-        spar_gemm_f32_packed *P = NULL;
-        float *scratch = NULL;
-        if (spar_gemm_f32_pack(W + v0 * d, nv, d, d, &P) == SPAR_OK &&
-            (scratch = spar_malloc_array(SPAR_GEMM_F32_SCRATCH, sizeof(float))) == NULL) {
-            spar_gemm_f32_free(P);
-            P = NULL;
-        }
+        spar_gemm_f32_packed *P = NULL, view = {0};
+        const spar_gemm_f32_packed *Pt = NULL;
+        size_t nm = nv;
+        float *scratch = scratches + (size_t)thread_id() * SPAR_GEMM_F32_SCRATCH;
+        if (W == NULL) block_views(src, v0, nv, d, &view, &nm, &Pt); /* packed once by the caller */
+        else if (spar_gemm_f32_pack(W + v0 * d, nv, d, d, &P) != SPAR_OK) P = NULL; /* sgemm below */
+        const spar_gemm_f32_packed *Pm = W == NULL ? (nm > 0 ? &view : NULL) : P;
         for (size_t t0 = 0; t0 < T; t0 += TOKEN_TILE) {
             size_t nt = SPAR_MIN((size_t)TOKEN_TILE, T - t0);
             spar_gemm_f32_plan pl;
-            size_t units = P == NULL ? 0
-                                     : spar_gemm_f32_plan_make(&pl, P, spar_gemm_f32_isa_best(), SPAR_GEMM_EPI_NONE,
-                                                               h2 + t0 * d, nt, d, NULL, tile, nv, 1);
-            if (units > 0)
+            size_t units = Pm == NULL ? 0
+                                      : spar_gemm_f32_plan_make(&pl, Pm, spar_gemm_f32_isa_best(), SPAR_GEMM_EPI_NONE,
+                                                                h2 + t0 * d, nt, d, NULL, tile, nv, 1);
+            for (size_t u = 0; u < units; u++) spar_gemm_f32_run_unit(&pl, u, scratch);
+            if (Pt != NULL) {
+                units = spar_gemm_f32_plan_make(&pl, Pt, spar_gemm_f32_isa_best(), SPAR_GEMM_EPI_NONE, h2 + t0 * d,
+                                                nt, d, NULL, tile + nm, nv, 1);
                 for (size_t u = 0; u < units; u++) spar_gemm_f32_run_unit(&pl, u, scratch);
-            else
+            }
+            if (W != NULL && P == NULL)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nt, (int)nv, (int)d, 1.0f, h2 + t0 * d,
                             (int)d, W + v0 * d, (int)d, 0.0f, tile, (int)nv);
             fold(tile, nt, nv, seq_of + t0, 0, NULL, v0, b, V, pool, out);
         }
-        free(scratch);
         spar_gemm_f32_free(P);
     }
     (void)nth;
@@ -252,11 +280,13 @@ static uint64_t pool_bounded(const spar_splade_bound *bd, const float *H, size_t
     return skipped;
 }
 
-spar_status spar_splade_pool_pruned(const spar_splade_bound *bd, const float *h2, const uint32_t *lens, size_t n_seqs,
-                                    size_t d, const float *W, const float *b, size_t V, spar_splade_pooling pool,
-                                    float floor, float *out, spar_splade_stats *stats) {
-    if (h2 == NULL || lens == NULL || W == NULL || b == NULL || out == NULL || d == 0 || V == 0)
-        return SPAR_E_INVALID_ARG;
+/* spar_splade_pool_pruned on either decoder source (src->W NULL: packed, and bd must be NULL). */
+static spar_status pool_impl(const spar_splade_bound *bd, const float *h2, const uint32_t *lens, size_t n_seqs,
+                             size_t d, const dec_src *src, const float *b, size_t V, spar_splade_pooling pool,
+                             float floor, float *out, spar_splade_stats *stats) {
+    const float *W = src->W;
+    if (h2 == NULL || lens == NULL || b == NULL || out == NULL || d == 0 || V == 0) return SPAR_E_INVALID_ARG;
+    if (W == NULL && bd != NULL) return SPAR_E_INVALID_ARG;
     if (bd != NULL && (bd->V != V || bd->d != d)) return SPAR_E_INVALID_ARG;
     size_t T = 0, n_max = 0;
     for (size_t s = 0; s < n_seqs; s++) {
@@ -271,11 +301,12 @@ spar_status spar_splade_pool_pruned(const spar_splade_bound *bd, const float *h2
     size_t n_cap = SPAR_MAX((size_t)TOKEN_TILE, n_max), k = bd != NULL ? bd->k : 0;
     spar_status st = SPAR_OK;
     float *tiles = spar_malloc_array((size_t)nth * n_cap, VOCAB_BLOCK * sizeof(float));
+    float *scratches = spar_malloc_array((size_t)nth, SPAR_GEMM_F32_SCRATCH * sizeof(float));
     uint32_t *seq_of = spar_malloc_array(T, sizeof(uint32_t));
     float *ubs = NULL, *gath = NULL;
     uint32_t *idxs = NULL;
     seq_work sw = {0};
-    if (tiles == NULL || seq_of == NULL) { st = SPAR_E_NOMEM; goto done; }
+    if (tiles == NULL || scratches == NULL || seq_of == NULL) { st = SPAR_E_NOMEM; goto done; }
     for (size_t s = 0, t = 0; s < n_seqs; s++)
         for (uint32_t i = 0; i < lens[s]; i++) seq_of[t++] = (uint32_t)s;
     size_t s_done = 0, t_done = 0;
@@ -306,7 +337,7 @@ spar_status spar_splade_pool_pruned(const spar_splade_bound *bd, const float *h2
         }
     }
     if (s_done < n_seqs) {
-        pool_all(h2 + t_done * d, seq_of + t_done, T - t_done, d, W, b, V, pool, out, tiles, nth);
+        pool_all(h2 + t_done * d, seq_of + t_done, T - t_done, d, src, b, V, pool, out, tiles, scratches, nth);
         considered += (uint64_t)(n_seqs - s_done) * V;
     }
     if (pool == SPAR_SPLADE_MAX) {
@@ -323,6 +354,7 @@ spar_status spar_splade_pool_pruned(const spar_splade_bound *bd, const float *h2
     }
 done:
     free(tiles);
+    free(scratches);
     free(seq_of);
     free(ubs);
     free(idxs);
@@ -331,6 +363,25 @@ done:
     free(sw.r);
     free(sw.rn);
     return st;
+}
+
+spar_status spar_splade_pool_pruned(const spar_splade_bound *bd, const float *h2, const uint32_t *lens, size_t n_seqs,
+                                    size_t d, const float *W, const float *b, size_t V, spar_splade_pooling pool,
+                                    float floor, float *out, spar_splade_stats *stats) {
+    if (W == NULL) return SPAR_E_INVALID_ARG;
+    dec_src src = {W, NULL, NULL};
+    return pool_impl(bd, h2, lens, n_seqs, d, &src, b, V, pool, floor, out, stats);
+}
+
+spar_status spar_splade_pool_packed(const float *h2, const uint32_t *lens, size_t n_seqs, size_t d,
+                                    const spar_gemm_f32_packed *Wm, const spar_gemm_f32_packed *Wt, const float *b,
+                                    size_t V, spar_splade_pooling pool, float *out) {
+    size_t nm = Wm != NULL ? Wm->n : 0, nt = Wt != NULL ? Wt->n : 0;
+    if ((Wm == NULL && Wt == NULL) || nm % SPAR_GEMM_F32_NR != 0 || nt >= SPAR_GEMM_F32_NR || nm + nt != V ||
+        (Wm != NULL && Wm->k != d) || (Wt != NULL && Wt->k != d))
+        return SPAR_E_INVALID_ARG;
+    dec_src src = {NULL, Wm, Wt};
+    return pool_impl(NULL, h2, lens, n_seqs, d, &src, b, V, pool, 0.0f, out, NULL);
 }
 
 spar_status spar_splade_pool(const float *h2, const uint32_t *lens, size_t n_seqs, size_t d, const float *W,

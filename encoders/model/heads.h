@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "encoders/kernels/gemm_f32.h"
 #include "encoders/kernels/gemm_lowp.h"
 #include "spar/spar_status.h"
 
@@ -17,6 +18,15 @@ typedef enum spar_splade_pooling { SPAR_SPLADE_MAX = 0, SPAR_SPLADE_SUM = 1 } sp
  *  Work memory is O(tile * block), independent of V * T. SPAR_OK or SPAR_E_NOMEM. */
 spar_status spar_splade_pool(const float *h2, const uint32_t *lens, size_t n_seqs, size_t d, const float *W,
                              const float *b, size_t V, spar_splade_pooling pool, float *out);
+
+/** spar_splade_pool with the fp32 decoder packed ONCE for encoders/kernels/gemm_f32 (spar_bert_pack_decoder),
+ *  instead of per call and per vocabulary block: rows [0, Wm->n) in Wm (Wm->n % 32 == 0, e.g. packed in place
+ *  in the embedding table), rows [Wm->n, V) in Wt (fewer than 32; either may be NULL when empty). Same kernel
+ *  and summation order as spar_splade_pool, so the output is bitwise the same. SPAR_OK, SPAR_E_INVALID_ARG
+ *  (shapes that do not add up to V x d) or SPAR_E_NOMEM. */
+spar_status spar_splade_pool_packed(const float *h2, const uint32_t *lens, size_t n_seqs, size_t d,
+                                    const spar_gemm_f32_packed *Wm, const spar_gemm_f32_packed *Wt, const float *b,
+                                    size_t V, spar_splade_pooling pool, float *out);
 
 /** spar_splade_pool with the decoder packed in bf16 or int8 (W->n == V, W->k == d): h2 is converted /
  *  quantised once, then vocabulary blocks run the reduced-precision kernels. Same pooling and output. */
