@@ -229,7 +229,7 @@ static int unpack_layers(spar_bert *m) {
         spar_bert_layer *y = &m->layers[i];
         ok &= unpack_one(&y->qkv_p) & unpack_one(&y->o_p) & unpack_one(&y->ff1_p) & unpack_one(&y->ff2_p);
     }
-    return ok;
+    return ok & unpack_one(&m->tr_p);
 }
 
 /* In place when the shape allows (every BERT size: rows % 32 == 0), else a packed copy. */
@@ -252,6 +252,9 @@ static spar_status pack_layers(spar_bert *m) {
             return SPAR_E_NOMEM;
         }
     }
+    /* the MLM transform: optional (only speed is lost without it) */
+    int all = m->cfg.n_layers > 0 && m->layers[m->cfg.n_layers - 1].ff2_p != NULL; /* == f32_packed's test */
+    if (all && m->has_mlm && m->tr_w != NULL && pack_one(m->tr_w, d, d, &m->tr_p) != SPAR_OK) m->tr_p = NULL;
     return SPAR_OK;
 }
 
@@ -262,6 +265,8 @@ static void free_packs(spar_bert *m) {
         spar_gemm_f32_free(y->qkv_p), spar_gemm_f32_free(y->o_p), spar_gemm_f32_free(y->ff1_p), spar_gemm_f32_free(y->ff2_p);
         y->qkv_p = y->o_p = y->ff1_p = y->ff2_p = NULL;
     }
+    spar_gemm_f32_free(m->tr_p);
+    m->tr_p = NULL;
 }
 
 /* ---------------------------------------------------------------- decoder packed once */
@@ -458,12 +463,12 @@ void spar_bert_round_bf16(spar_bert *m) {
         round_bf16(y->ff1_w, f * d);
         round_bf16(y->ff2_w, d * f);
     }
-    (void)pack_layers(m);
     round_bf16(m->word_emb, (size_t)m->cfg.vocab_size * d);
     if (m->has_mlm) {
         round_bf16(m->tr_w, d * d);
         if (m->dec_w != m->word_emb) round_bf16(m->dec_w, (size_t)m->cfg.vocab_size * d);
     }
+    (void)pack_layers(m); /* after tr_w, which it packs too */
     if (dec_packed) (void)spar_bert_pack_decoder(m); /* out of memory: stays row-major (per-call packing) */
 }
 
@@ -479,13 +484,13 @@ void spar_bert_round_int8(spar_bert *m) {
         round_int8_rows(y->ff1_w, f, d);
         round_int8_rows(y->ff2_w, d, f);
     }
-    (void)pack_layers(m);
     if (m->has_mlm) {
         round_int8_rows(m->tr_w, d, d);
         /* The decoder is tied to the embeddings: quantising it quantises the embedding table too. */
         round_int8_rows(m->dec_w, m->cfg.vocab_size, d);
         if (m->dec_w != m->word_emb) round_int8_rows(m->word_emb, m->cfg.vocab_size, d);
     }
+    (void)pack_layers(m); /* after tr_w, which it packs too */
     if (dec_packed) (void)spar_bert_pack_decoder(m);
 }
 
@@ -942,7 +947,8 @@ done:
 spar_status spar_bert_mlm_transform(const spar_bert *m, const float *h, size_t T, float *out) {
     if (m == NULL || !m->has_mlm) return SPAR_E_UNSUPPORTED;
     size_t d = m->cfg.hidden;
-    SPAR_TRY(linear(h, T, d, m->tr_w, lowp_at(m, 4 * (size_t)m->cfg.n_layers), m->tr_b, d, out));
+    if (f32_packed(m) && m->tr_p != NULL) SPAR_TRY(linear_f32(h, T, m->tr_p, m->tr_b, out, SPAR_GEMM_EPI_NONE));
+    else SPAR_TRY(linear(h, T, d, m->tr_w, lowp_at(m, 4 * (size_t)m->cfg.n_layers), m->tr_b, d, out));
     int par = row_par(m);
     activate(out, T * d, m->cfg.act, par);
     add_layer_norm(out, NULL, T, d, m->tr_ln_g, m->tr_ln_b, m->cfg.ln_eps, par);

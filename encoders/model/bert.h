@@ -49,6 +49,10 @@ typedef struct spar_bert {
      * at dec_w + dec_p->n * d). While dec_p is set, dec_w (and word_emb when tied) is NOT row-major: read rows
      * with spar_bert_decoder_row / spar_bert_embedding_row. */
     spar_gemm_f32_packed *dec_p, *dec_tail_p;
+    /* tr_w packed with the layers (in place; NULL without MLM head or when packing failed): the MLM transform
+     * then runs on spar's pool too, so fp32 SPLADE makes no OpenBLAS call (whose idle threads spin-yield
+     * for ~0.1 s after each call, taking a core from the decoder GEMM and the next forward on 2 cores). */
+    spar_gemm_f32_packed *tr_p;
 } spar_bert;
 
 /** Pack the fp32 decoder once for spar_splade_pool_packed, without a second copy of the V x d matrix (see
