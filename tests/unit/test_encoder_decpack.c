@@ -6,6 +6,7 @@
  * unchanged bit for bit, MLM logits within 1e-5, and unpacking restoring the exact row-major table. */
 #include <CUnit/Basic.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,26 @@ static void check_fixture(const char *name) {
     CU_ASSERT_PTR_NULL(m->dec_p);
     CU_ASSERT_EQUAL(memcmp(table, m->word_emb, Vn * d * 4), 0);
     CU_ASSERT_EQUAL(spar_bert_unpack_decoder(m), SPAR_OK); /* twice: no-op */
+    /* rounding a packed model rounds the row-major values and packs again (MLM transform included) */
+    CU_ASSERT_EQUAL(spar_bert_pack_decoder(m), SPAR_OK);
+    CU_ASSERT_PTR_NOT_NULL(m->tr_p);
+    spar_bert_round_bf16(m);
+    CU_ASSERT_PTR_NOT_NULL(m->dec_p);
+    CU_ASSERT_PTR_NOT_NULL(m->tr_p);
+    size_t not_bf16 = 0, moved = 0;
+    for (size_t v = 0; v < Vn; v++) {
+        spar_bert_embedding_row(m, v, row);
+        for (size_t k = 0; k < d; k++) {
+            uint32_t u;
+            memcpy(&u, &row[k], 4);
+            not_bf16 += (u & 0xffffu) != 0;
+            moved += fabsf(row[k] - table[v * d + k]) > 0.01f * fabsf(table[v * d + k]);
+        }
+    }
+    CU_ASSERT_EQUAL(not_bf16, 0);
+    CU_ASSERT_EQUAL(moved, 0);
+    CU_ASSERT_EQUAL(spar_bert_unpack_decoder(m), SPAR_OK);
+    memcpy(table, m->word_emb, Vn * d * 4); /* the rounded table, row-major */
     /* packed, then switched to bf16: the decoder is unpacked first (the lowp packer reads it row-major) */
     CU_ASSERT_EQUAL(spar_bert_pack_decoder(m), SPAR_OK);
     CU_ASSERT_EQUAL(spar_bert_set_weights(m, 1, 0), SPAR_OK);
