@@ -130,6 +130,9 @@ spar_status spar_encoder_open(const char *model_dir, const spar_encoder_opts *op
         e->has_mlm = e->model->has_mlm;
         e->dec_w = e->model->dec_w;
         e->dec_b = e->model->dec_b;
+        /* fp32: the tied decoder packed once, in place (no second copy); SPLADE then reads the packed strips.
+         * Refused (unaligned buffer, tiny vocabulary) leaves the row-major path. */
+        if (o.weights == SPAR_WEIGHTS_F32 && e->model->has_mlm) (void)spar_bert_pack_decoder(e->model);
     } else {
         e->cfg = &e->mb->cfg;
         e->has_mlm = e->mb->has_mlm;
@@ -523,6 +526,9 @@ spar_status spar_encode_splade_batch(const spar_encoder *e, const spar_encode_in
             spar_splade_pooling pm = o.pooling == SPAR_SPLADE_POOL_SUM ? SPAR_SPLADE_SUM : SPAR_SPLADE_MAX;
             if (e->dec_lowp != NULL)
                 st = spar_splade_pool_lowp(w.h2 + tok * d, w.ck.lens + s0, ns, d, e->dec_lowp, e->dec_b, V, pm, w.rows);
+            else if (e->model != NULL && e->model->dec_p != NULL)
+                st = spar_splade_pool_packed(w.h2 + tok * d, w.ck.lens + s0, ns, d, e->model->dec_p,
+                                             e->model->dec_tail_p, e->dec_b, V, pm, w.rows);
             else
                 st = spar_splade_pool(w.h2 + tok * d, w.ck.lens + s0, ns, d, e->dec_w, e->dec_b, V, pm, w.rows);
             if (st != SPAR_OK) goto fail;
