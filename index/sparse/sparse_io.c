@@ -652,17 +652,25 @@ typedef struct reader {
     int borrow; /* approximate sections: point into the (mapped, read-only) buffer instead of copying */
 } reader;
 
-/* Copy n elements of `elem` bytes into a fresh array (8-byte padded section). */
-static spar_status take(reader *r, size_t n, size_t elem, void **out) {
-    *out = NULL;
+/* The next section of n elements of `elem` bytes (8-byte padded): its byte count, after checking it fits. */
+static spar_status section_bytes(const reader *r, size_t n, size_t elem, size_t *bytes, size_t *padded) {
     if (elem != 0 && n > (SIZE_MAX - 8) / elem)
         return spar_diag_err(r->diag, SPAR_E_CORRUPT, "%s: byte %zu: section size overflows", r->name,
                              r->off + 32);
-    size_t bytes = n * elem, padded = (bytes + 7) & ~(size_t)7;
-    if (padded > r->size - r->off)
+    *bytes = n * elem;
+    *padded = (*bytes + 7) & ~(size_t)7;
+    if (*padded > r->size - r->off)
         return spar_diag_err(r->diag, SPAR_E_CORRUPT,
                              "%s: byte %zu: truncated section (%zu bytes needed, %zu left)", r->name,
-                             r->off + 32, padded, r->size - r->off);
+                             r->off + 32, *padded, r->size - r->off);
+    return SPAR_OK;
+}
+
+/* Copy n elements of `elem` bytes into a fresh array (8-byte padded section). */
+static spar_status take(reader *r, size_t n, size_t elem, void **out) {
+    *out = NULL;
+    size_t bytes = 0, padded = 0;
+    SPAR_TRY(section_bytes(r, n, elem, &bytes, &padded));
     void *a = malloc(bytes ? bytes : 1);
     if (a == NULL) return SPAR_E_NOMEM;
     memcpy(a, r->p + r->off, bytes);
@@ -676,14 +684,8 @@ static spar_status take(reader *r, size_t n, size_t elem, void **out) {
 static spar_status take_approx(reader *r, size_t n, size_t elem, void **out) {
     if (!r->borrow) return take(r, n, elem, out);
     *out = NULL;
-    if (elem != 0 && n > (SIZE_MAX - 8) / elem)
-        return spar_diag_err(r->diag, SPAR_E_CORRUPT, "%s: byte %zu: section size overflows", r->name,
-                             r->off + 32);
-    size_t bytes = n * elem, padded = (bytes + 7) & ~(size_t)7;
-    if (padded > r->size - r->off)
-        return spar_diag_err(r->diag, SPAR_E_CORRUPT,
-                             "%s: byte %zu: truncated section (%zu bytes needed, %zu left)", r->name,
-                             r->off + 32, padded, r->size - r->off);
+    size_t bytes = 0, padded = 0;
+    SPAR_TRY(section_bytes(r, n, elem, &bytes, &padded));
     *out = (void *)(uintptr_t)(r->p + r->off);
     r->off += padded;
     return SPAR_OK;
