@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 double cli_now(void) {
     struct timespec ts;
@@ -226,56 +228,66 @@ void cli_json_str(FILE *f, const char *s, size_t len) {
 }
 
 /* ---- whole-or-nothing output files, TREC lines ---- */
-int cli_out_open(cli_out *o, const char *cmd, const char *path) {
-    memset(o, 0, sizeof *o);
-    o->path = path;
+static int has_suffix(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+int cli_sink_open(cli_sink *s, const char *path) {
+    memset(s, 0, sizeof *s);
     if (strcmp(path, "-") == 0) {
-        o->f = stdout;
+        s->f = stdout;
+        s->is_stdout = 1;
         return 0;
     }
-    int n = snprintf(o->tmp, sizeof o->tmp, "%s.tmp-%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof o->tmp) {
-        fprintf(stderr, "spar %s: %s: path too long\n", cmd, path);
-        return 3;
+    struct stat sb;
+    int direct = stat(path, &sb) == 0 && !S_ISREG(sb.st_mode);
+    size_t n = strlen(path) + 32;
+    s->tmp_path = malloc(n);
+    if (s->tmp_path == NULL) return -1;
+    if (direct) {
+        snprintf(s->tmp_path, n, "%s", path);
+    } else {
+        if ((s->final_path = malloc(n)) == NULL) return -1;
+        snprintf(s->final_path, n, "%s", path);
+        snprintf(s->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
     }
-    o->f = fopen(o->tmp, "w");
-    if (o->f == NULL) {
-        fprintf(stderr, "spar %s: cannot create %s: %s\n", cmd, o->tmp, strerror(errno));
-        o->tmp[0] = '\0';
-        return 3;
+    if (has_suffix(path, ".gz")) {
+        gzFile gz = gzopen(s->tmp_path, "wb6");
+        if (gz == NULL) return -1;
+        gzbuffer(gz, 1u << 18);
+        s->gz = gz;
+    } else {
+        s->f = fopen(s->tmp_path, "wb");
+        if (s->f == NULL) return -1;
+        setvbuf(s->f, NULL, _IOFBF, 1u << 20);
     }
     return 0;
 }
 
-int cli_out_commit(cli_out *o, const char *cmd) {
-    if (o->f == NULL) return 0;
-    if (o->f == stdout) {
-        o->f = NULL;
-        if (fflush(stdout) != 0) {
-            fprintf(stderr, "spar %s: writing to stdout failed: %s\n", cmd, strerror(errno));
-            return 3;
-        }
-        return 0;
-    }
-    int bad = ferror(o->f) != 0;
-    bad |= fclose(o->f) != 0;
-    o->f = NULL;
-    if (!bad && rename(o->tmp, o->path) == 0) {
-        o->tmp[0] = '\0';
-        return 0;
-    }
-    fprintf(stderr, "spar %s: writing %s failed: %s\n", cmd, o->path, strerror(errno));
-    unlink(o->tmp);
-    o->tmp[0] = '\0';
-    return 3;
+int cli_sink_write(cli_sink *s, const char *buf, size_t n) {
+    if (n == 0) return 0;
+    if (s->gz != NULL) return gzwrite((gzFile)s->gz, buf, (unsigned)n) == (int)n ? 0 : -1;
+    return fwrite(buf, 1, n, s->f) == n ? 0 : -1;
 }
 
-void cli_out_abort(cli_out *o) {
-    if (o->f != NULL && o->f != stdout) fclose(o->f);
-    if (o->f == stdout) fflush(stdout);
-    o->f = NULL;
-    if (o->tmp[0] != '\0') unlink(o->tmp);
-    o->tmp[0] = '\0';
+int cli_sink_close(cli_sink *s, int ok) {
+    int rc = 0;
+    if (s->gz != NULL) {
+        if (gzclose((gzFile)s->gz) != Z_OK) rc = -1;
+    } else if (s->f != NULL && !s->is_stdout) {
+        if (fclose(s->f) != 0) rc = -1;
+    } else if (s->is_stdout) {
+        if (fflush(stdout) != 0) rc = -1;
+    }
+    if (s->final_path != NULL && (s->gz != NULL || s->f != NULL)) { /* written to a temporary sibling */
+        if (ok && rc == 0 && rename(s->tmp_path, s->final_path) != 0) rc = -1;
+        if (!ok || rc != 0) remove(s->tmp_path);
+    }
+    free(s->final_path);
+    free(s->tmp_path);
+    memset(s, 0, sizeof *s);
+    return rc;
 }
 
 static int trec_id_ok(const char *s) {
@@ -285,7 +297,7 @@ static int trec_id_ok(const char *s) {
     return 1;
 }
 
-int cli_trec_line(FILE *f, const char *cmd, const char *qid, const char *docid, size_t rank, double score,
+int cli_trec_line(cli_sink *s, const char *cmd, const char *qid, const char *docid, size_t rank, double score,
                   const char *tag) {
     const char *bad = !trec_id_ok(qid) ? "query id" : !trec_id_ok(docid) ? "document id" : NULL;
     if (bad != NULL) {
@@ -294,6 +306,9 @@ int cli_trec_line(FILE *f, const char *cmd, const char *qid, const char *docid, 
                 cmd, bad, bad[0] == 'q' ? qid : docid);
         return 4;
     }
-    fprintf(f, "%s Q0 %s %zu %.6f %s\n", qid, docid, rank, score, tag);
-    return 0;
+    if (s->gz == NULL) return fprintf(s->f, "%s Q0 %s %zu %.6f %s\n", qid, docid, rank, score, tag) < 0 ? 3 : 0;
+    char line[4096];
+    int n = snprintf(line, sizeof line, "%s Q0 %s %zu %.6f %s\n", qid, docid, rank, score, tag);
+    if (n < 0 || (size_t)n >= sizeof line) return 3;
+    return cli_sink_write(s, line, (size_t)n) == 0 ? 0 : 3;
 }

@@ -68,23 +68,26 @@ int cli_progress_cb(void *ud, const spar_progress *pr);
  * Invalid UTF-8 bytes are written as U+FFFD so the output is always valid JSON. */
 void cli_json_str(FILE *f, const char *s, size_t len);
 
-/* An output file written whole or not at all: cli_out_open writes to "<path>.tmp-<pid>" next to `path`
- * ("-" = stdout), cli_out_commit flushes, closes and renames it over `path`; cli_out_abort (any time, also after
- * a commit: then a no-op) closes and removes the temporary, so a failed run never leaves a half-written file
- * where a finished one is expected. Both print "spar <cmd>: ..." on failure and return 0 / exit code 3. */
-typedef struct cli_out {
+/* An output written whole or not at all: "-" is stdout; a regular file (or a new name) is written to
+ * "<path>.tmp.<pid>" next to it and renamed into place by cli_sink_close(s, 1) (removed by cli_sink_close(s, 0)),
+ * so a failed run never leaves a half-written file where a finished one is expected; anything else that exists
+ * (/dev/null, a FIFO, a terminal) is written directly, never replaced. A name ending in .gz is gzip-compressed.
+ * open / write / close return 0 or -1 (errno set where the C library sets it). */
+typedef struct cli_sink {
     FILE *f;
-    const char *path;
-    char tmp[4096];
-} cli_out;
-int cli_out_open(cli_out *o, const char *cmd, const char *path);
-int cli_out_commit(cli_out *o, const char *cmd);
-void cli_out_abort(cli_out *o);
+    void *gz;         /* gzFile when compressing */
+    int is_stdout;
+    char *final_path; /* the name renamed into place; NULL for stdout and for non-regular files */
+    char *tmp_path;   /* the name written (the output itself when final_path is NULL) */
+} cli_sink;
+int cli_sink_open(cli_sink *s, const char *path);
+int cli_sink_write(cli_sink *s, const char *buf, size_t n);
+int cli_sink_close(cli_sink *s, int ok);
 
 /* Write one TREC run line "qid Q0 docid rank score tag". TREC lines are whitespace-separated, so an id that is
  * empty or contains whitespace cannot be written: returns 4 (exit code of malformed input) after printing
- * "spar <cmd>: ..." naming the id (the line is not written), else 0. */
-int cli_trec_line(FILE *f, const char *cmd, const char *qid, const char *docid, size_t rank, double score,
+ * "spar <cmd>: ..." naming the id (the line is not written); 3 when the write fails; else 0. */
+int cli_trec_line(cli_sink *s, const char *cmd, const char *qid, const char *docid, size_t rank, double score,
                   const char *tag);
 
 double cli_now(void);

@@ -2,7 +2,7 @@
  * (BEIR JSONL or TSV, optionally gzip, read with spar_docs_*) and write one JSON line per document:
  * SPLADE vectors in Anserini JsonVectorCollection form {"id","contents","vector":{token:weight}} (float, or
  * integer impacts with --quantize), dense {"id","vector":[...]} or per-token {"id","tokens","vectors"}.
- * Output is .jsonl or .jsonl.gz (by suffix), written to a temporary sibling and renamed when complete.
+ * Output is .jsonl or .jsonl.gz (by suffix), written whole or not at all through cli_sink (cli_util.h).
  * `--query TEXT` prints one vector; with --idf/--vocab it uses the inference-free idf query encoder.
  * Documents are encoded in batches; --threads N splits each batch over N concurrent encoder calls and the
  * output order is always the input order. Uses only include/spar/ (plus zlib and pthreads). */
@@ -14,9 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "cli_util.h"
 #include "commands.h"
@@ -97,82 +95,6 @@ typedef struct enc_cfg {
     int ids_input;   /* --ids: each text is whitespace-separated token ids */
     int long_docs;   /* --long-doc-stride given: SPLADE inputs are not capped at max_len */
 } enc_cfg;
-
-/* ---------------------------------------------------------------- output sink (plain or gzip) */
-
-typedef struct sink {
-    FILE *f;
-    gzFile gz;
-    int is_stdout;
-    char *final_path; /* the name renamed into place; NULL for stdout and for non-regular files */
-    char *tmp_path;   /* the name written (the output itself when final_path is NULL) */
-} sink;
-
-static int has_suffix(const char *s, const char *suf) {
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
-static int sink_open(sink *s, const char *path) {
-    memset(s, 0, sizeof *s);
-    if (strcmp(path, "-") == 0) {
-        s->f = stdout;
-        s->is_stdout = 1;
-        return 0;
-    }
-    /* A regular file (or a new name) is written to a temporary sibling and renamed into place when complete;
-     * anything else that exists (/dev/null, a FIFO, a terminal) is written directly, never replaced. */
-    struct stat sb;
-    int direct = stat(path, &sb) == 0 && !S_ISREG(sb.st_mode);
-    size_t n = strlen(path) + 32;
-    s->tmp_path = malloc(n);
-    if (s->tmp_path == NULL) return -1;
-    if (direct) {
-        snprintf(s->tmp_path, n, "%s", path);
-    } else {
-        if ((s->final_path = malloc(n)) == NULL) return -1;
-        snprintf(s->final_path, n, "%s", path);
-        snprintf(s->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
-    }
-    if (has_suffix(path, ".gz")) {
-        s->gz = gzopen(s->tmp_path, "wb6");
-        if (s->gz == NULL) return -1;
-        gzbuffer(s->gz, 1u << 18);
-    } else {
-        s->f = fopen(s->tmp_path, "wb");
-        if (s->f == NULL) return -1;
-        setvbuf(s->f, NULL, _IOFBF, 1u << 20);
-    }
-    return 0;
-}
-
-static int sink_write(sink *s, const char *buf, size_t n) {
-    if (n == 0) return 0;
-    if (s->gz != NULL) return gzwrite(s->gz, buf, (unsigned)n) == (int)n ? 0 : -1;
-    return fwrite(buf, 1, n, s->f) == n ? 0 : -1;
-}
-
-/* Close; on success rename the temporary into place, otherwise remove it. Returns 0 on success. */
-static int sink_close(sink *s, int ok) {
-    int rc = 0;
-    if (s->gz != NULL) {
-        if (gzclose(s->gz) != Z_OK) rc = -1;
-    } else if (s->f != NULL && !s->is_stdout) {
-        if (fclose(s->f) != 0) rc = -1;
-    } else if (s->is_stdout) {
-        if (fflush(stdout) != 0) rc = -1;
-    }
-    if (s->final_path != NULL && (s->gz != NULL || s->f != NULL)) { /* written to a temporary sibling */
-        if (ok && rc == 0) {
-            if (rename(s->tmp_path, s->final_path) != 0) rc = -1;
-        }
-        if (!ok || rc != 0) remove(s->tmp_path);
-    }
-    free(s->final_path);
-    free(s->tmp_path);
-    memset(s, 0, sizeof *s);
-    return rc;
-}
 
 /* ---------------------------------------------------------------- JSON records */
 
@@ -494,7 +416,7 @@ static int encode_corpus(const spar_encoder *enc, const enc_cfg *c, const run_op
     spar_docs *docs = NULL;
     spar_diag diag = {{0}}, first_skip = {{0}};
     batch b;
-    sink out;
+    cli_sink out;
     memset(&out, 0, sizeof out);
     int rc = 0, out_open = 0;
     uint64_t n_docs = 0, n_skipped = 0;
@@ -510,7 +432,7 @@ static int encode_corpus(const spar_encoder *enc, const enc_cfg *c, const run_op
         goto done;
     }
     out_open = 1;
-    if (sink_open(&out, ro->output) != 0) {
+    if (cli_sink_open(&out, ro->output) != 0) {
         fprintf(stderr, "spar %s: cannot write %s: %s\n", CMD, ro->output, strerror(errno));
         rc = 3;
         goto done;
@@ -560,7 +482,7 @@ static int encode_corpus(const spar_encoder *enc, const enc_cfg *c, const run_op
             rc = 1;
             break;
         }
-        if (sink_write(&out, buf, len) != 0) {
+        if (cli_sink_write(&out, buf, len) != 0) {
             cli_progress_end(&prog);
             fprintf(stderr, "spar %s: writing %s failed\n", CMD, ro->output);
             rc = 3;
@@ -584,7 +506,7 @@ static int encode_corpus(const spar_encoder *enc, const enc_cfg *c, const run_op
     sigaction(SIGTERM, &old_term, NULL);
     double secs = cli_now() - t0;
     out_open = 0;
-    if (sink_close(&out, rc == 0) != 0 && rc == 0) {
+    if (cli_sink_close(&out, rc == 0) != 0 && rc == 0) {
         fprintf(stderr, "spar %s: writing %s failed\n", CMD, ro->output);
         rc = 3;
     }
@@ -602,7 +524,7 @@ static int encode_corpus(const spar_encoder *enc, const enc_cfg *c, const run_op
     fputs("}\n", sf);
     if (fflush(sf) != 0) rc = 3;
 done:
-    if (out_open) sink_close(&out, 0);
+    if (out_open) cli_sink_close(&out, 0);
     free(buf);
     batch_free(&b);
     spar_docs_close(docs);

@@ -1,6 +1,7 @@
 /* cmd_search.c — `spar search`: one query (ranked hits for humans, or --json lines) or a query file
  * (BEIR JSONL or TSV) searched in batches with spar_search_batch() and written as a TREC run
  * ("qid Q0 docid rank score spar"). Uses only include/spar/. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,8 +199,8 @@ static int search_file(const char *cmd, spar_index *ix, const char *qpath, spar_
     spar_diag diag = {{0}};
     spar_hit *hits = NULL;
     size_t *n_hits = NULL;
-    FILE *out = NULL;
-    cli_out run = {0};
+    cli_sink run = {0};
+    int run_open = 0;
     int rc = 0;
     char id[1024];
     spar_status st = read_queries(qpath, fmt, skip, &q, &diag);
@@ -216,9 +217,12 @@ static int search_file(const char *cmd, spar_index *ix, const char *qpath, spar_
         rc = cli_fail(cmd, SPAR_E_NOMEM, NULL);
         goto done;
     }
-    if ((rc = cli_out_open(&run, cmd, run_path)) != 0) goto done;
-    out = run.f;
-    setvbuf(out, NULL, _IOFBF, 1u << 20); /* runs are large: k lines per query */
+    run_open = 1;
+    if (cli_sink_open(&run, run_path) != 0) {
+        fprintf(stderr, "spar %s: cannot write %s: %s\n", cmd, run_path, strerror(errno));
+        rc = 3;
+        goto done;
+    }
     cli_progress prog;
     cli_progress_init(&prog, "search", quiet);
     double t0 = cli_now();
@@ -238,7 +242,7 @@ static int search_file(const char *cmd, spar_index *ix, const char *qpath, spar_
                     rc = cli_fail(cmd, st, NULL);
                     goto done;
                 }
-                if ((rc = cli_trec_line(out, cmd, q.ids[base + i], id, j + 1, (double)h[j].score, tag)) != 0)
+                if ((rc = cli_trec_line(&run, cmd, q.ids[base + i], id, j + 1, (double)h[j].score, tag)) != 0)
                     goto done;
                 n_lines++;
             }
@@ -247,13 +251,17 @@ static int search_file(const char *cmd, spar_index *ix, const char *qpath, spar_
     }
     cli_progress_end(&prog);
     double secs = cli_now() - t0;
-    out = NULL;
-    if ((rc = cli_out_commit(&run, cmd)) != 0) goto done;
+    run_open = 0;
+    if (cli_sink_close(&run, 1) != 0) {
+        fprintf(stderr, "spar %s: writing %s failed\n", cmd, run_path);
+        rc = 3;
+        goto done;
+    }
     fprintf(stderr, "{\"queries\":%zu,\"skipped\":%llu,\"run_lines\":%llu,\"seconds\":%.3f,\"qps\":%.1f,\"threads\":%d}\n",
             q.n, (unsigned long long)q.skipped, (unsigned long long)n_lines, secs, secs > 0 ? (double)q.n / secs : 0,
             threads);
 done:
-    cli_out_abort(&run);
+    if (run_open) cli_sink_close(&run, 0);
     free(hits);
     free(n_hits);
     query_set_free(&q);

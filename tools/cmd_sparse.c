@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "cli_util.h"
@@ -416,8 +417,8 @@ int spar_sparse_cli_search(int argc, char **argv) {
     spar_idf_encoder *enc = NULL;
     spar_hit *hits = NULL;
     size_t *n_hits = NULL;
-    FILE *out = NULL;
-    cli_out runf = {0};
+    cli_sink runf = {0};
+    int run_open = 0;
     qset q;
     memset(&q, 0, sizeof q);
     char *vpath = NULL;
@@ -475,12 +476,14 @@ int spar_sparse_cli_search(int argc, char **argv) {
         rc = print_hits(d, hits, n_hits[0], json);
         goto done;
     }
-    if ((rc = cli_out_open(&runf, cmd, run)) != 0) {
+    run_open = 1;
+    if (cli_sink_open(&runf, run) != 0) {
+        fprintf(stderr, "spar %s: cannot write %s: %s\n", cmd, run, strerror(errno));
         free(qs);
+        rc = 3;
         goto done;
     }
-    out = runf.f;
-    setvbuf(out, NULL, _IOFBF, 1u << 20);
+    rc = 0;
     cli_progress prog;
     cli_progress_init(&prog, cmd, quiet);
     const double t0 = cli_now();
@@ -495,7 +498,7 @@ int spar_sparse_cli_search(int argc, char **argv) {
             for (size_t j = 0; j < n_hits[i]; j++) {
                 const char *id = spar_sparse_dir_doc_id(d, h[j].docid, NULL);
                 if (id == NULL) { st = SPAR_E_INTERNAL; break; }
-                if ((rc = cli_trec_line(out, cmd, qid, id, j + 1, (double)h[j].score, tag)) != 0) break;
+                if ((rc = cli_trec_line(&runf, cmd, qid, id, j + 1, (double)h[j].score, tag)) != 0) break;
                 n_lines++;
             }
         }
@@ -506,8 +509,12 @@ int spar_sparse_cli_search(int argc, char **argv) {
     if (rc != 0) goto done;
     if (st != SPAR_OK) goto fail;
     const double secs = cli_now() - t0;
-    out = NULL;
-    if ((rc = cli_out_commit(&runf, cmd)) != 0) goto done;
+    run_open = 0;
+    if (cli_sink_close(&runf, 1) != 0) {
+        fprintf(stderr, "spar %s: writing %s failed\n", cmd, run);
+        rc = 3;
+        goto done;
+    }
     fprintf(stderr,
             "{\"queries\":%u,\"unknown_tokens\":%llu,\"run_lines\":%llu,\"seconds\":%.3f,\"qps\":%.1f,\"threads\":%llu,"
             "\"mode\":\"%s\"}\n",
@@ -518,7 +525,7 @@ int spar_sparse_cli_search(int argc, char **argv) {
 fail:
     rc = cli_fail(cmd, st, &diag);
 done:
-    cli_out_abort(&runf);
+    if (run_open) cli_sink_close(&runf, 0);
     free(hits);
     free(n_hits);
     free(vpath);
