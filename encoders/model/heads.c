@@ -108,6 +108,15 @@ static void block_views(const dec_src *src, size_t v0, size_t nv, size_t d, spar
     *vt = *nm < nv ? src->Pt : NULL;
 }
 
+/* Y[nt, ldy] = X[nt, d] * P^T on the calling thread (every unit of the plan, in order). */
+static void gemm_serial(const spar_gemm_f32_packed *P, const float *X, size_t nt, size_t d, float *Y, size_t ldy,
+                        float *scratch) {
+    spar_gemm_f32_plan pl;
+    size_t units = spar_gemm_f32_plan_make(&pl, P, spar_gemm_f32_isa_best(), SPAR_GEMM_EPI_NONE, X, nt, d, NULL, Y,
+                                           ldy, 1);
+    for (size_t u = 0; u < units; u++) spar_gemm_f32_run_unit(&pl, u, scratch);
+}
+
 static void pool_all(const float *h2, const uint32_t *seq_of, size_t T, size_t d, const dec_src *src, const float *b,
                      size_t V, spar_splade_pooling pool, float *out, float *tiles, float *scratches, int nth) {
     const float *W = src->W;
@@ -129,16 +138,8 @@ static void pool_all(const float *h2, const uint32_t *seq_of, size_t T, size_t d
         const spar_gemm_f32_packed *Pm = W == NULL ? (nm > 0 ? &view : NULL) : P;
         for (size_t t0 = 0; t0 < T; t0 += TOKEN_TILE) {
             size_t nt = SPAR_MIN((size_t)TOKEN_TILE, T - t0);
-            spar_gemm_f32_plan pl;
-            size_t units = Pm == NULL ? 0
-                                      : spar_gemm_f32_plan_make(&pl, Pm, spar_gemm_f32_isa_best(), SPAR_GEMM_EPI_NONE,
-                                                                h2 + t0 * d, nt, d, NULL, tile, nv, 1);
-            for (size_t u = 0; u < units; u++) spar_gemm_f32_run_unit(&pl, u, scratch);
-            if (Pt != NULL) {
-                units = spar_gemm_f32_plan_make(&pl, Pt, spar_gemm_f32_isa_best(), SPAR_GEMM_EPI_NONE, h2 + t0 * d,
-                                                nt, d, NULL, tile + nm, nv, 1);
-                for (size_t u = 0; u < units; u++) spar_gemm_f32_run_unit(&pl, u, scratch);
-            }
+            if (Pm != NULL) gemm_serial(Pm, h2 + t0 * d, nt, d, tile, nv, scratch);
+            if (Pt != NULL) gemm_serial(Pt, h2 + t0 * d, nt, d, tile + nm, nv, scratch);
             if (W != NULL && P == NULL)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nt, (int)nv, (int)d, 1.0f, h2 + t0 * d,
                             (int)d, W + v0 * d, (int)d, 0.0f, tile, (int)nv);
